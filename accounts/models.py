@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .fields import EncryptedTextField
+
+
+class Account(models.Model):
+    name = models.CharField("name", max_length=200)
+    slug = models.SlugField("slug", max_length=100, unique=True)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "account"
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+
+class CRMSettings(models.Model):
+    class AuthFlow(models.TextChoices):
+        CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials"
+        JWT_BEARER = "jwt_bearer", "OAuth JWT bearer"
+        PASSWORD = "password", "Username and password"
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="crm_settings", verbose_name="account"
+    )
+    export_enabled = models.BooleanField(
+        "Export to CRM", default=False, help_text="Export this account's records to Salesforce."
+    )
+    pause_on_export_errors = models.BooleanField(
+        "Pause on export errors",
+        default=True,
+        help_text=(
+            "Stop the export at the first record Salesforce rejects and retry it on every run "
+            "until it goes through. When off, rejected records are logged and the export goes on."
+        ),
+    )
+    batch_size = models.PositiveSmallIntegerField(
+        "batch size",
+        default=200,
+        validators=[MinValueValidator(1), MaxValueValidator(200)],
+        help_text="Records per Salesforce call (1–200).",
+    )
+    max_records_per_run = models.PositiveIntegerField(
+        "max records per run",
+        default=20_000,
+        validators=[MinValueValidator(1)],
+        help_text="The rest waits for the next scheduled run.",
+    )
+    daily_api_limit = models.PositiveIntegerField(
+        "daily API limit",
+        default=100_000,
+        help_text="Runs stop starting batches near the lower of this and the org's own limit.",
+    )
+    login_url = models.URLField(
+        "login URL",
+        default="https://login.salesforce.com",
+        help_text="https://login.salesforce.com, https://test.salesforce.com or your My Domain URL.",
+    )
+    auth_flow = models.CharField(
+        "auth flow", max_length=32, choices=AuthFlow.choices, default=AuthFlow.CLIENT_CREDENTIALS
+    )
+    client_id = models.CharField("client id", max_length=255, blank=True)
+    username = models.CharField(
+        "username", max_length=255, blank=True, help_text="For the JWT bearer and password flows."
+    )
+    client_secret = EncryptedTextField("client secret", blank=True)
+    private_key = EncryptedTextField(
+        "private key", blank=True, help_text="PEM private key for the JWT bearer flow."
+    )
+    password = EncryptedTextField(
+        "password", blank=True, help_text="Password (with security token) for the password flow."
+    )
+    api_version = models.CharField("API version", max_length=8, default="62.0")
+    ca_bundle = models.CharField(
+        "CA bundle",
+        max_length=500,
+        blank=True,
+        help_text="Path to a CA file to trust (the sandbox org, a corporate proxy). Empty: system CAs.",
+    )
+    timeout_seconds = models.FloatField(
+        "request timeout (s)",
+        default=30.0,
+        validators=[MinValueValidator(0.1)],
+        help_text="Longest wait for one Salesforce request before it is retried.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "CRM settings"
+        verbose_name_plural = "CRM settings"
+
+    def __str__(self) -> str:
+        return f"CRM settings of {self.account}"

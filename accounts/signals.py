@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from .models import Account, CRMSettings
+
+
+@receiver(post_save, sender=Account)
+def create_crm_settings(
+    sender: type[Account], instance: Account, created: bool, **kwargs: Any
+) -> None:
+    """Every account has exactly one CRMSettings row (export off until enabled)."""
+    if created and not kwargs.get("raw"):
+        CRMSettings.objects.get_or_create(account=instance)

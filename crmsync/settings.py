@@ -1,0 +1,180 @@
+"""Django settings for crmsync.
+
+Every value an operator may change comes from the environment, in this file
+only, and is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CRMSYNC_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# A development default keeps `make demo` and the tests working with no set-up;
+# production must set DJANGO_SECRET_KEY (and CRMSYNC_ENCRYPTION_KEY).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "crmsync-insecure-development-key"
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "accounts",
+    "exports",
+    "crmsync.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crmsync.urls"
+WSGI_APPLICATION = "crmsync.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/crmsync. Default: SQLite
+# under var/, in WAL mode with a busy timeout so a worker thread and the main
+# thread can write side by side (DESIGN.md §8).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'crmsync.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Secrets at rest ----------------------------------------------------------
+# CRMSYNC_ENCRYPTION_KEY: comma-separated keys; the first encrypts, all decrypt
+# (rotation: put the new key first, run `manage.py crm_rotate_secrets`, drop the old).
+CRMSYNC_ENCRYPTION_KEYS = [
+    k.strip() for k in os.environ.get("CRMSYNC_ENCRYPTION_KEY", "").split(",") if k.strip()
+] or [SECRET_KEY]
+
+# --- Export behaviour -----------------------------------------------------------
+# Stop starting new batches above this share of the daily API limit.
+CRMSYNC_API_QUOTA_SHARE = env_float("CRMSYNC_API_QUOTA_SHARE", 0.9)
+# Transient faults: retries per batch and the base of the exponential backoff.
+CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
+CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)
+CRMSYNC_RETRY_BACKOFF_MAX_S = env_int("CRMSYNC_RETRY_BACKOFF_MAX_S", 300)
+
+# --- Celery -----------------------------------------------------------------------
+# CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:
+# an embedded broker for `make demo` and `crm_export`, which then runs a worker
+# inside its own process (DESIGN.md §8). No result backend: outcomes live in
+# ExportRun rows.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task is acknowledged after it ran, and comes back if its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Must outlast the longest batch and the longest retry countdown; the run lease
+# is aligned with it (DESIGN.md §8). Seconds.
+CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CRMSYNC_VISIBILITY_TIMEOUT_S}
+CRMSYNC_RUN_LEASE_S = env_int("CRMSYNC_RUN_LEASE_S", CRMSYNC_VISIBILITY_TIMEOUT_S + 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660)
+# Flower shows tasks only when workers send events.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+        }
+    },
+    "loggers": {
+        "crmsync": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
+        "exports": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
+        "accounts": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
+    },
+}
+
+# Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

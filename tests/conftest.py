@@ -1,0 +1,23 @@
+"""Shared fixtures. Real services only: the sandbox over HTTPS, Redis, a Celery worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll until `predicate()` is truthy; fail with a clear message at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}"
+            )
+        time.sleep(interval)

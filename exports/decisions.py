@@ -1,0 +1,147 @@
+"""What a batch's results mean. Pure functions over plain values, no I/O.
+
+The pipeline (`exports.pipeline`) loads records, calls the gateway, asks
+`decide()` what the answer means, and applies the decision. The pause
+semantics live here and nowhere else:
+
+Pause on (the batch was sent all-or-none):
+  1. Every record written → the cursor moves to the batch end.
+  2. Find the first record that is neither written nor merely rolled back.
+  3. It failed transiently (row lock…) → keep what is written, retry the rest later.
+  4. It was rejected → the records before it that were rolled back are sent again
+     on their own (`resend`); the cursor moves to just before the rejected record,
+     an ExportError is opened for it and the cursor is parked there (`pause_at`).
+     Nothing after the rejected record is written.
+
+Pause off (the batch was sent with partial success):
+  1. Written records are done; each rejected record gets an ExportError.
+  2. Records that failed transiently are retried later, alone (`retry`);
+     until they pass the cursor stays where it was.
+  3. Otherwise the cursor moves to the batch end and the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .gateway import RecordResult
+
+
+@dataclass(frozen=True)
+class Rejection:
+    record_id: int
+    error_code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchDecision:
+    written: tuple[int, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    # Pause on: the clean prefix, rolled back with the rejected record; send it again alone.
+    resend: tuple[int, ...] = ()
+    # Transient per-record failures: send these again later (the cursor waits for them).
+    retry: tuple[int, ...] = ()
+    # The new `last_exported_id`, or None to leave the cursor where it is.
+    cursor_to: int | None = None
+    # Pause on: park the cursor at this record and stop the run.
+    pause_at: int | None = None
+
+
+def _rejection(record_id: int, result: RecordResult) -> Rejection:
+    return Rejection(record_id, result.error_code, result.message, tuple(result.fields))
+
+
+def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> BatchDecision:
+    """Turn one upsert's results (one per record, in order) into a decision."""
+    if len(ids) != len(results):
+        raise ValueError(f"{len(results)} results for {len(ids)} records")
+    if pause_on:
+        return _decide_pause_on(ids, results)
+    return _decide_pause_off(ids, results)
+
+
+def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+    written = tuple(i for i, r in zip(ids, results, strict=True) if r.ok)
+    first_bad = next((k for k, r in enumerate(results) if not r.ok and not r.rolled_back), None)
+    if first_bad is None:
+        if len(written) == len(ids):
+            return BatchDecision(written=written, cursor_to=ids[-1] if ids else None)
+        # Rolled back with no record to blame: nothing we can decide on; try again.
+        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=None)
+
+    prefix_ids, prefix = ids[:first_bad], results[:first_bad]
+    cursor_to = _end_of_written_prefix(prefix_ids, prefix)
+    bad = results[first_bad]
+    if bad.transient:
+        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=cursor_to)
+    resend = tuple(i for i, r in zip(prefix_ids, prefix, strict=True) if not r.ok)
+    return BatchDecision(
+        written=written,
+        rejected=(_rejection(ids[first_bad], bad),),
+        resend=resend,
+        cursor_to=cursor_to,
+        pause_at=ids[first_bad],
+    )
+
+
+def _decide_pause_off(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+    pairs = list(zip(ids, results, strict=True))
+    written = tuple(i for i, r in pairs if r.ok)
+    rejected = tuple(_rejection(i, r) for i, r in pairs if not r.ok and not _retryable(r))
+    retry = tuple(i for i, r in pairs if not r.ok and _retryable(r))
+    cursor_to = None if retry or not ids else ids[-1]
+    return BatchDecision(written=written, rejected=rejected, retry=retry, cursor_to=cursor_to)
+
+
+def _retryable(result: RecordResult) -> bool:
+    return result.transient or result.rolled_back
+
+
+def _unwritten(ids: Sequence[int], results: Sequence[RecordResult]) -> tuple[int, ...]:
+    return tuple(i for i, r in zip(ids, results, strict=True) if not r.ok)
+
+
+def _end_of_written_prefix(ids: Sequence[int], results: Sequence[RecordResult]) -> int | None:
+    """The last id of the unbroken run of written records at the start, if any."""
+    end = None
+    for record_id, result in zip(ids, results, strict=True):
+        if not result.ok:
+            break
+        end = record_id
+    return end
+
+
+def over_api_quota(used: int, org_limit: int, configured_limit: int, share: float) -> bool:
+    """Stop starting batches above `share` of the lower of the two daily limits."""
+    limits = [x for x in (org_limit, configured_limit) if x > 0]
+    return bool(limits) and used >= share * min(limits)
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    id: int
+    sobject: str
+    external_id_field: str
+    external_id: str
+
+
+def first_batch(rows: Sequence[RecordKey], batch_size: int) -> list[RecordKey]:
+    """The next batch: consecutive records of one (sobject, external id field),
+    at most `batch_size`, ending before an external id repeats (Salesforce rejects
+    a duplicate external id within one request)."""
+    batch: list[RecordKey] = []
+    seen: set[str] = set()
+    for row in rows:
+        if batch and (
+            len(batch) >= batch_size
+            or (row.sobject, row.external_id_field)
+            != (batch[0].sobject, batch[0].external_id_field)
+            or row.external_id in seen
+        ):
+            break
+        batch.append(row)
+        seen.add(row.external_id)
+    return batch

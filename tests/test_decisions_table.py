@@ -1,0 +1,122 @@
+"""The pause semantics as a table: a batch's results → what happens to the cursor."""
+
+from __future__ import annotations
+
+import pytest
+
+from exports.decisions import (
+    BatchDecision,
+    RecordKey,
+    Rejection,
+    decide,
+    first_batch,
+    over_api_quota,
+)
+from exports.gateway import RecordResult
+
+OK = RecordResult(ok=True, sf_id="003", created=True)
+ROLLED = RecordResult(ok=False, error_code="ALL_OR_NONE_OPERATION_ROLLED_BACK", rolled_back=True)
+BAD = RecordResult(
+    ok=False,
+    error_code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    message="Need email",
+    fields=("Email",),
+)
+LOCK = RecordResult(ok=False, error_code="UNABLE_TO_LOCK_ROW", transient=True)
+BAD_REJ = lambda i: Rejection(i, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Need email", ("Email",))  # noqa: E731
+
+CASES = [
+    # (name, pause_on, results for ids 1..n, expected decision)
+    ("pause on, all written", True, [OK, OK, OK], BatchDecision(written=(1, 2, 3), cursor_to=3)),
+    (
+        "pause on, third rejected, prefix rolled back → resend prefix, park at 3",
+        True,
+        [ROLLED, ROLLED, BAD, ROLLED],
+        BatchDecision(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3),
+    ),
+    (
+        "pause on, first rejected → nothing to resend, park at 1",
+        True,
+        [BAD, ROLLED, ROLLED],
+        BatchDecision(rejected=(BAD_REJ(1),), pause_at=1),
+    ),
+    (
+        "pause on, prefix already written (split) → no resend, cursor before the bad one",
+        True,
+        [OK, OK, BAD, ROLLED],
+        BatchDecision(written=(1, 2), rejected=(BAD_REJ(3),), cursor_to=2, pause_at=3),
+    ),
+    (
+        "pause on, row lock → retry everything unwritten, no error",
+        True,
+        [ROLLED, LOCK, ROLLED],
+        BatchDecision(retry=(1, 2, 3)),
+    ),
+    (
+        "pause on, rolled back with nothing to blame → retry",
+        True,
+        [ROLLED, ROLLED],
+        BatchDecision(retry=(1, 2)),
+    ),
+    ("pause off, all written", False, [OK, OK], BatchDecision(written=(1, 2), cursor_to=2)),
+    (
+        "pause off, rejections logged, cursor to the end",
+        False,
+        [OK, BAD, OK, BAD],
+        BatchDecision(written=(1, 3), rejected=(BAD_REJ(2), BAD_REJ(4)), cursor_to=4),
+    ),
+    (
+        "pause off, row lock → only the locked record retried, cursor waits",
+        False,
+        [OK, LOCK, BAD],
+        BatchDecision(written=(1,), rejected=(BAD_REJ(3),), retry=(2,)),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pause_on", "results", "expected"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_decide(pause_on, results, expected):
+    ids = list(range(1, len(results) + 1))
+    assert decide(ids, results, pause_on) == expected
+
+
+def test_decide_refuses_mismatched_results():
+    with pytest.raises(ValueError, match="2 results for 3 records"):
+        decide([1, 2, 3], [OK, OK], True)
+
+
+def key(i, ext, sobject="Contact", field="ExtId__c"):
+    return RecordKey(i, sobject, field, ext)
+
+
+@pytest.mark.parametrize(
+    ("rows", "size", "expected_ids"),
+    [
+        ([key(1, "a"), key(2, "b"), key(3, "c")], 200, [1, 2, 3]),
+        ([key(1, "a"), key(2, "b"), key(3, "c")], 2, [1, 2]),
+        ([key(1, "a"), key(2, "b"), key(3, "a")], 200, [1, 2]),  # repeated external id
+        ([key(1, "a"), key(2, "t", "Touchpoint__c"), key(3, "b")], 200, [1]),  # object changes
+        ([key(1, "a"), key(2, "b", field="Email")], 200, [1]),  # external id field changes
+        ([], 200, []),
+    ],
+)
+def test_first_batch(rows, size, expected_ids):
+    assert [r.id for r in first_batch(rows, size)] == expected_ids
+
+
+@pytest.mark.parametrize(
+    ("used", "org", "configured", "stop"),
+    [
+        (89_999, 100_000, 100_000, False),
+        (90_000, 100_000, 100_000, True),
+        (4_500, 5_000, 100_000, True),  # the org's own limit is lower
+        (45_000, 1_000_000, 50_000, True),  # the configured limit is lower
+        (10, 0, 0, False),  # no limit known
+    ],
+)
+def test_over_api_quota(used, org, configured, stop):
+    assert over_api_quota(used, org, configured, 0.9) is stop

@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo: SQLite + the embedded broker under var/demo, whatever the environment says.
+DEMO_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL CRMSYNC_VAR_DIR=var/demo
+
+demo: $(STAMP)
+	rm -rf var/demo
+	$(DEMO_ENV) $(PY) manage.py migrate -v 0
+	$(DEMO_ENV) $(PY) manage.py crm_demo
+
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest

@@ -1,0 +1,264 @@
+"""`crm_account create SLUG [...]` and `crm_account list`: accounts and their CRM settings.
+
+Secrets never travel on the command line (where `ps` and shell history would keep
+them): the client secret and password come from environment variables and the
+private key from a file, each named by an option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from accounts.models import Account, CRMSettings
+
+# option dest → CRMSettings field, for options whose value is stored as given.
+SETTINGS_OPTIONS = {
+    "login_url": "login_url",
+    "auth_flow": "auth_flow",
+    "client_id": "client_id",
+    "username": "username",
+    "api_version": "api_version",
+    "ca_bundle": "ca_bundle",
+    "batch_size": "batch_size",
+    "max_records_per_run": "max_records_per_run",
+    "daily_api_limit": "daily_api_limit",
+    "timeout": "timeout_seconds",
+    "pause": "pause_on_export_errors",
+    "export": "export_enabled",
+}
+# model field → the option that sets it, to name the option in validation errors.
+OPTION_FOR_FIELD = {
+    field: "--" + dest.replace("_", "-") for dest, field in SETTINGS_OPTIONS.items()
+}
+OPTION_FOR_FIELD |= {
+    "name": "--name",
+    "slug": "SLUG",
+    "is_active": "--active",
+    "client_secret": "--client-secret-env",
+    "password": "--password-env",
+    "private_key": "--private-key-file",
+}
+# What each auth flow needs before a login can succeed: field → option.
+FLOW_NEEDS = {
+    CRMSettings.AuthFlow.CLIENT_CREDENTIALS: ("client_id", "client_secret"),
+    CRMSettings.AuthFlow.JWT_BEARER: ("client_id", "username", "private_key"),
+    CRMSettings.AuthFlow.PASSWORD: ("client_id", "client_secret", "username", "password"),
+}
+SECRET_FIELDS = {
+    "client_secret": "client secret",
+    "private_key": "private key",
+    "password": "password",
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update an account and its CRM settings (create), or list accounts (list)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,list}")
+        create = actions.add_parser(
+            "create",
+            help="Create an account, or update it if the slug exists; only the options given change.",
+        )
+        _add_create_arguments(create)
+        actions.add_parser(
+            "list", help="List accounts: slug, name, Export to CRM, Pause on errors."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "list":
+            self._list()
+        else:
+            self._create(options)
+
+    def _create(self, options: dict[str, Any]) -> None:
+        """1. Read the secrets the options name (fail before touching the database).
+        2. In one transaction: get or create the account, apply the options to it and
+           its CRMSettings, validate both with full_clean(), save.
+        3. Print a one-line summary without secrets, and warnings on stderr for
+           settings a login will still miss."""
+        secrets = _read_secrets(options)
+        with transaction.atomic():
+            account, created = _save_account(options)
+            crm = _save_settings(account, options, secrets)
+        for warning in _warnings(crm):
+            self.stderr.write(f"warning: {warning}")
+        self.stdout.write(_summary(account, crm, "created" if created else "updated"))
+
+    def _list(self) -> None:
+        accounts = list(Account.objects.select_related("crm_settings").order_by("slug"))
+        if not accounts:
+            self.stdout.write("no accounts; create one with `manage.py crm_account create SLUG`")
+            return
+        rows = [("SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE ON ERRORS")]
+        for account in accounts:
+            crm = account.crm_settings
+            rows.append(
+                (
+                    account.slug,
+                    account.name,
+                    _on_off(account.is_active),
+                    _on_off(crm.export_enabled),
+                    _on_off(crm.pause_on_export_errors),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+
+
+def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
+    flag = argparse.BooleanOptionalAction
+    parser.add_argument(
+        "slug", metavar="SLUG", help="Unique short name (letters, digits, - and _)."
+    )
+    parser.add_argument("--name", help="Display name (default for a new account: the slug).")
+    parser.add_argument("--active", action=flag, help="Whether the account is active.")
+    parser.add_argument(
+        "--login-url", metavar="URL", help="Salesforce login URL (or the sandbox org's)."
+    )
+    parser.add_argument("--auth-flow", choices=CRMSettings.AuthFlow.values, help="OAuth flow.")
+    parser.add_argument("--client-id", metavar="ID", help="Connected app client id (consumer key).")
+    parser.add_argument(
+        "--client-secret-env", metavar="VAR", help="Environment variable holding the client secret."
+    )
+    parser.add_argument("--username", help="Salesforce username (JWT bearer and password flows).")
+    parser.add_argument(
+        "--password-env", metavar="VAR", help="Environment variable holding the password."
+    )
+    parser.add_argument(
+        "--private-key-file", metavar="PATH", help="PEM private key file (JWT bearer flow)."
+    )
+    parser.add_argument("--api-version", metavar="V", help="Salesforce API version, e.g. 62.0.")
+    parser.add_argument(
+        "--ca-bundle", metavar="PATH", help="CA file to trust (sandbox org, proxy)."
+    )
+    parser.add_argument("--batch-size", type=int, metavar="N", help="Records per call (1–200).")
+    parser.add_argument("--max-records-per-run", type=int, metavar="N", help="Records per run.")
+    parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
+    parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
+    parser.add_argument("--pause", action=flag, help="Pause on export errors.")
+    parser.add_argument("--export", action=flag, help="Export to CRM.")
+
+
+def _read_secrets(options: dict[str, Any]) -> dict[str, str]:
+    """The secrets the options point at: field → value."""
+    secrets: dict[str, str] = {}
+    if options["client_secret_env"] is not None:
+        secrets["client_secret"] = _from_env(options["client_secret_env"], "--client-secret-env")
+    if options["password_env"] is not None:
+        secrets["password"] = _from_env(options["password_env"], "--password-env")
+    if options["private_key_file"] is not None:
+        secrets["private_key"] = _private_key(options["private_key_file"])
+    return secrets
+
+
+def _from_env(variable: str, option: str) -> str:
+    value = os.environ.get(variable)
+    if value is None:
+        raise CommandError(
+            f"{option}: the environment variable {variable} is not set; export it with the "
+            f"secret (e.g. `read -s {variable}; export {variable}`) and run the command again",
+            returncode=2,
+        )
+    if not value.strip():
+        raise CommandError(f"{option}: the environment variable {variable} is empty", returncode=2)
+    return value.rstrip("\r\n")
+
+
+def _private_key(path: str) -> str:
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise CommandError(
+            f"--private-key-file: cannot read {path}: {exc.strerror or exc}", returncode=2
+        ) from None
+    try:
+        load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(
+            f"--private-key-file: {path} is not an unencrypted PEM private key ({exc}); "
+            "give the key the connected app's certificate was made from",
+            returncode=2,
+        ) from None
+    return pem.decode("ascii")
+
+
+def _save_account(options: dict[str, Any]) -> tuple[Account, bool]:
+    slug: str = options["slug"]
+    account = Account.objects.filter(slug=slug).first()
+    created = account is None
+    if account is None:
+        account = Account(slug=slug, name=slug)
+    if options["name"] is not None:
+        account.name = options["name"]
+    if options["active"] is not None:
+        account.is_active = options["active"]
+    _full_clean(account)
+    account.save()
+    return account, created
+
+
+def _save_settings(
+    account: Account, options: dict[str, Any], secrets: dict[str, str]
+) -> CRMSettings:
+    crm, _ = CRMSettings.objects.get_or_create(account=account)
+    for dest, field in SETTINGS_OPTIONS.items():
+        if options[dest] is not None:
+            setattr(crm, field, options[dest])
+    for field, value in secrets.items():
+        setattr(crm, field, value)
+    _full_clean(crm)
+    crm.save()
+    return crm
+
+
+def _full_clean(instance: Account | CRMSettings) -> None:
+    """Model validation, as a CommandError that names the options at fault."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        problems = [
+            f"{OPTION_FOR_FIELD.get(field, field)}: {' '.join(messages)}"
+            for field, messages in exc.message_dict.items()
+        ]
+        raise CommandError("; ".join(problems) + " — nothing was saved", returncode=2) from None
+
+
+def _warnings(crm: CRMSettings) -> list[str]:
+    """Settings the chosen auth flow still needs, and a CA bundle this machine lacks."""
+    missing = [OPTION_FOR_FIELD[f] for f in FLOW_NEEDS[crm.auth_flow] if not getattr(crm, f)]
+    warnings = []
+    if missing:
+        warnings.append(
+            f"the {crm.auth_flow} flow also needs {', '.join(missing)}; "
+            "logins to Salesforce fail until they are set"
+        )
+    if crm.ca_bundle and not Path(crm.ca_bundle).is_file():
+        warnings.append(f"--ca-bundle {crm.ca_bundle} is not a file on this machine")
+    return warnings
+
+
+def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
+    secrets = [label + " set" for field, label in SECRET_FIELDS.items() if getattr(crm, field)]
+    return (
+        f"{verb} account {account.slug} ({account.name}): "
+        f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "
+        f"batch {crm.batch_size}, max {crm.max_records_per_run} records/run, "
+        f"login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
+        f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}"
+    )
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"

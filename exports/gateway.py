@@ -1,11 +1,86 @@
 """The one door to Salesforce. Only this module imports simple-salesforce.
 
-(Interface first; the implementation lands with issue 2.)
+A Gateway is built per account from its CRMSettings and works like this:
+
+1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
+   ourselves (simple-salesforce can only log in to *.salesforce.com, DESIGN §8) and keep
+   the token in the Django cache (never in a log).
+2. Hand simple-salesforce the token and our own `requests.Session`: TLS verified against
+   `ca_bundle` (or the system CAs) and immune to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, a
+   default timeout on every request, `Sforce-Limit-Info` noted from every answer.
+3. Every REST call is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
+   the call; every failure becomes one of our types, classified by Salesforce's
+   errorCode/statusCode and never by HTTP status alone (UNABLE_TO_LOCK_ROW comes as 400,
+   REQUEST_LIMIT_EXCEEDED as 403).
+4. A Collections upsert whose whole request is rejected (e.g. INVALID_FIELD) is split in
+   halves, in order, until the record at fault is found.
+
+Proxies: `trust_env` is off (that is what makes TLS immune to the CA variables), so the
+proxy is taken explicitly from HTTPS_PROXY/https_proxy, honouring NO_PROXY for the login host.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, urlsplit
+
+import jwt
+import requests
+from django.core.cache import cache
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from urllib3.exceptions import NameResolutionError
+
+if TYPE_CHECKING:
+    from accounts.models import CRMSettings
+
+log = logging.getLogger(__name__)
+
+MAX_COLLECTION = 200  # sObject Collections limit per request
+API_VERSION = re.compile(r"\d{2,3}\.0")
+TOKEN_CACHE_SECONDS = 3600  # Salesforce token answers carry no lifetime; 401 refreshes anyway
+JWT_LIFETIME_SECONDS = 180  # Salesforce accepts a JWT bearer assertion for at most 3 minutes
+ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+TRANSIENT_CODES = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",
+        "SERVER_UNAVAILABLE",
+        "REQUEST_LIMIT_EXCEEDED",
+        "REQUEST_RUNNING_TOO_LONG",
+        "QUERY_TIMEOUT",
+    }
+)
+AUTH_CODES = frozenset(
+    {
+        "INVALID_SESSION_ID",
+        "INVALID_AUTH_HEADER",
+        "API_DISABLED_FOR_ORG",
+        "API_CURRENTLY_DISABLED",
+        "INVALID_LOGIN",
+        "LOGIN_MUST_USE_SECURITY_TOKEN",
+        "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
+        "PASSWORD_LOCKOUT",
+        # OAuth token endpoint errors (RFC 6749 §5.2, as Salesforce spells them)
+        "invalid_client",
+        "invalid_client_id",
+        "invalid_grant",
+        "invalid_request",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "inactive_user",
+        "inactive_org",
+    }
+)
+
+Classification = Literal["transient", "rejected", "rolled_back", "auth"]
 
 
 @dataclass(frozen=True)
@@ -18,8 +93,18 @@ class RecordResult:
     error_code: str = ""
     message: str = ""
     fields: tuple[str, ...] = field(default_factory=tuple)
-    # allOrNone: this record was fine but was not applied because another failed.
+    # allOrNone: this record was fine but was not applied because another failed (or not sent).
     rolled_back: bool = False
+    # A per-record transient code (UNABLE_TO_LOCK_ROW, ...): retry, never an ExportError.
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    instance_url: str
+    api_used: int | None
+    api_limit: int | None
+    api_version: str
 
 
 class GatewayError(Exception):
@@ -41,3 +126,576 @@ class TransientError(GatewayError):
 
 class AuthError(GatewayError):
     """Login failed or the connection is misconfigured: the run fails, no ExportErrors."""
+
+
+class RequestRejected(GatewayError):
+    """Salesforce refused the whole request with a permanent errorCode (INVALID_FIELD, ...)."""
+
+    def __init__(self, message: str, code: str, status: int, fields: tuple[str, ...]) -> None:
+        super().__init__(message, code)
+        self.status = status
+        self.fields = fields
+
+
+_NOT_SENT = RecordResult(
+    ok=False,
+    error_code=ROLLED_BACK,
+    message="Not sent: an earlier record of this all-or-none batch was rejected.",
+    rolled_back=True,
+)
+
+
+def classify(error_code: str) -> Classification:
+    """What a Salesforce errorCode/statusCode (or OAuth `error`) means for the export.
+
+    transient: retry later; auth: the connection or login is wrong, the run fails;
+    rolled_back: fine, but not applied because another record of an all-or-none
+    request failed; rejected: everything else, Salesforce refuses this data.
+    """
+    if error_code in TRANSIENT_CODES:
+        return "transient"
+    if error_code == ROLLED_BACK:
+        return "rolled_back"
+    if error_code in AUTH_CODES:
+        return "auth"
+    return "rejected"
+
+
+def gateway_for(account_id: int) -> Gateway:
+    """The gateway of one account; unreadable or missing settings are an AuthError."""
+    from accounts.crypto import SecretDecryptionError
+    from accounts.models import CRMSettings
+
+    try:
+        crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
+    except CRMSettings.DoesNotExist:
+        raise AuthError(
+            f"Account {account_id} has no CRM settings; create them in the admin.", "NO_SETTINGS"
+        ) from None
+    except SecretDecryptionError as exc:
+        raise AuthError(f"Account {account_id}: {exc}", "SECRET_UNREADABLE") from None
+    return Gateway(crm)
+
+
+class _CRMSession(requests.Session):
+    """A requests.Session with a default timeout that ignores the environment.
+
+    `trust_env = False` stops requests from replacing `verify` with REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE (DESIGN §8); proxies are then only what the caller sets.
+    """
+
+    def __init__(self, timeout: float, verify: str | bool, proxies: dict[str, str]) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.verify = verify
+        self.proxies.update(proxies)
+        self.default_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+class Gateway:
+    """One account's connection to Salesforce (not shared between threads)."""
+
+    def __init__(self, crm: CRMSettings) -> None:
+        self.crm = crm
+        self.api_calls = 0
+        self.api_usage: tuple[int, int] | None = None
+        self.instance_url: str | None = None
+        self._login_url = crm.login_url.rstrip("/")
+        self._sf: Salesforce | None = None
+        self._checked = False
+        self._verbose: Callable[[str], None] | None = None
+        self._session = _CRMSession(
+            crm.timeout_seconds, crm.ca_bundle or _system_ca_file(), _https_proxy(self._login_url)
+        )
+        self._session.hooks["response"].append(self._on_response)
+
+    # -- public API ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP connections (a Gateway is also a context manager)."""
+        self._session.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def upsert_collection(
+        self,
+        sobject: str,
+        external_id_field: str,
+        records: Sequence[Mapping[str, Any]],
+        all_or_none: bool,
+    ) -> list[RecordResult]:
+        """Upsert ≤200 records of one sObject by external id; one result per record, in order.
+
+        1. Send them in one Collections call (PATCH composite/sobjects/S/F) with `allOrNone`.
+        2. Salesforce refused the whole request with a permanent code (INVALID_FIELD, ...)
+           and it held several records: split it in halves, in order, and treat each half
+           like the whole (recursively); a half that succeeds is written exactly once.
+           A single record whose own request is refused gets that error. A 404 names an
+           unknown object or external id field in the URL, never a record: every record
+           gets it without splitting (the same results, one call instead of 2n-1).
+        3. With all_or_none, stop at the first record that did not go through: the records
+           after it are not sent and come back rolled_back.
+        Transient and auth failures raise (halves already sent stay written; an upsert by
+        external id makes sending the batch again safe).
+        """
+        if len(records) > MAX_COLLECTION:
+            raise ValueError(f"{len(records)} records; a Collections upsert takes at most 200")
+        if not records:
+            return []
+        # https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-upsert.html
+        path = f"composite/sobjects/{sobject}/{external_id_field}"
+        payload = [{**record, "attributes": {"type": sobject}} for record in records]
+        return self._upsert_split(path, payload, all_or_none)
+
+    def upsert_one(
+        self,
+        sobject: str,
+        external_id_field: str,
+        external_id: str,
+        fields: Mapping[str, Any],
+        *,
+        verbose_log: Callable[[str], None] | None = None,
+    ) -> RecordResult:
+        """Upsert one record by external id (PATCH sobjects/S/F/id), e.g. to replay it.
+
+        With `verbose_log`, every HTTP request and answer is passed to it as text, with the
+        Authorization header and the login exchange redacted. A refusal is a
+        RecordResult(ok=False); transient and auth failures raise as elsewhere.
+        """
+        body = {k: v for k, v in fields.items() if k != external_id_field}
+        path = f"sobjects/{sobject}/{external_id_field}/{quote(str(external_id), safe='')}"
+        self._verbose = verbose_log
+        try:
+            answer = self._rest(path, "PATCH", json=body)
+        except RequestRejected as exc:
+            return RecordResult(False, None, None, exc.code, exc.message, exc.fields)
+        except GatewayError as exc:
+            if verbose_log:
+                verbose_log(f"! {exc.message}")
+            raise
+        finally:
+            self._verbose = None
+        if answer is None:  # 204 No Content: an update, before API v46
+            return RecordResult(ok=True, created=False)
+        return _record_result(answer)
+
+    def check_connection(self) -> ConnectionCheck:
+        """Log in afresh (not from the cache) and GET limits: proves secrets, TLS, API access."""
+        self._client(fresh=True)
+        try:
+            limits = self._rest("limits/", "GET") or {}
+        except RequestRejected as exc:
+            raise GatewayError(
+                f"Salesforce refused GET limits with API version {self.crm.api_version} "
+                f"({exc.code}: {exc.message}); check the API version in the CRM settings.",
+                exc.code,
+            ) from None
+        daily = limits.get("DailyApiRequests") or {}
+        limit, remaining = daily.get("Max"), daily.get("Remaining")
+        used = limit - remaining if isinstance(limit, int) and isinstance(remaining, int) else None
+        if used is None and self.api_usage:
+            used, limit = self.api_usage
+        return ConnectionCheck(str(self.instance_url), used, limit, self.crm.api_version)
+
+    # -- Collections ---------------------------------------------------------------------
+
+    def _upsert_split(
+        self, path: str, payload: list[dict[str, Any]], all_or_none: bool
+    ) -> list[RecordResult]:
+        try:
+            return self._post_collection(path, payload, all_or_none)
+        except RequestRejected as exc:
+            if len(payload) == 1 or exc.status == 404:
+                return _refused_alike(exc, len(payload), all_or_none)
+            log.info("%s refused (%s) for %d records; splitting", path, exc.code, len(payload))
+        middle = len(payload) // 2
+        head = self._upsert_split(path, payload[:middle], all_or_none)
+        if all_or_none and not all(result.ok for result in head):
+            return head + [_NOT_SENT] * (len(payload) - middle)
+        return head + self._upsert_split(path, payload[middle:], all_or_none)
+
+    def _post_collection(
+        self, path: str, payload: list[dict[str, Any]], all_or_none: bool
+    ) -> list[RecordResult]:
+        answer = self._rest(path, "PATCH", json={"allOrNone": all_or_none, "records": payload})
+        if not isinstance(answer, list) or len(answer) != len(payload):
+            count = len(answer) if isinstance(answer, list) else "no"
+            raise GatewayError(
+                f"Salesforce answered a Collections upsert of {len(payload)} records with "
+                f"{count} results; nothing can be concluded, report this answer.",
+                "UNEXPECTED_ANSWER",
+            )
+        return [_record_result(item) for item in answer]
+
+    # -- REST calls ----------------------------------------------------------------------
+
+    def _rest(self, path: str, method: str, **kwargs: Any) -> Any:
+        """One REST call: send it; on 401 log in again once and send it again."""
+        try:
+            return self._send(self._client(), path, method, kwargs)
+        except SalesforceExpiredSession:
+            log.info("Salesforce session of %s expired; logging in again", self._who)
+        try:
+            return self._send(self._client(fresh=True), path, method, kwargs)
+        except SalesforceExpiredSession as exc:
+            code, message, _ = _error_details(exc.content)
+            raise AuthError(
+                f"Salesforce refused a freshly issued session for {self._who} "
+                f"({code or 'HTTP 401'}: {message}). Check that the integration user may "
+                "use the API and that the login URL belongs to the org.",
+                code or "INVALID_SESSION_ID",
+            ) from None
+
+    def _send(self, sf: Salesforce, path: str, method: str, kwargs: dict[str, Any]) -> Any:
+        self.api_calls += 1
+        try:
+            return sf.restful(path, method=method, **kwargs)
+        except SalesforceExpiredSession:
+            raise
+        except SalesforceError as exc:
+            raise _translate(exc, f"{method} {path}") from None
+        except requests.exceptions.JSONDecodeError:
+            raise GatewayError(
+                f"Salesforce answered {method} {path} with something that is not JSON.",
+                "UNEXPECTED_ANSWER",
+            ) from None
+        except requests.RequestException as exc:
+            raise self._network_error(exc, f"Salesforce at {self.instance_url}") from exc
+
+    def _client(self, fresh: bool = False) -> Salesforce:
+        """The simple-salesforce client, logging in when there is no (valid) token."""
+        if self._sf is not None and not fresh:
+            return self._sf
+        self._check_settings()
+        token = None if fresh else cache.get(self._cache_key())
+        if token is None:
+            token = self._login()
+        self.instance_url = token["instance_url"]
+        self._sf = Salesforce(
+            instance_url=token["instance_url"],
+            session_id=token["access_token"],
+            session=self._session,
+            version=self.crm.api_version,
+        )
+        return self._sf
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Session hook: note Sforce-Limit-Info; in verbose mode show the exchange."""
+        limit_info = response.headers.get("Sforce-Limit-Info")
+        if limit_info:
+            usage = Salesforce.parse_api_usage(limit_info).get("api-usage")
+            if usage:
+                self.api_usage = (usage.used, usage.total)
+        if self._verbose:
+            self._verbose(_describe_exchange(response))
+
+    # -- login ---------------------------------------------------------------------------
+
+    def _login(self) -> dict[str, str]:
+        """POST the flow's form to the token endpoint; cache and return the token."""
+        url = f"{self._login_url}/services/oauth2/token"
+        form = self._login_form()
+        try:
+            response = self._session.post(url, data=form, headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise self._network_error(exc, f"the Salesforce login at {url}", login=True) from exc
+        payload = _json_or_none(response)
+        if response.status_code >= 500:
+            raise TransientError(
+                f"The Salesforce login at {url} answered HTTP {response.status_code}; will retry.",
+                f"HTTP_{response.status_code}",
+            )
+        if response.status_code != 200 or not isinstance(payload, dict):
+            raise self._login_refused(url, response.status_code, payload)
+        if not payload.get("access_token") or not payload.get("instance_url"):
+            raise self._login_refused(url, response.status_code, None)
+        token = {"access_token": payload["access_token"], "instance_url": payload["instance_url"]}
+        cache.set(self._cache_key(), token, _token_lifetime(payload))
+        log.info("Logged in to Salesforce for %s (%s)", self._who, self.crm.auth_flow)
+        return token
+
+    def _login_form(self) -> dict[str, str]:
+        crm = self.crm
+        if crm.auth_flow == "client_credentials":
+            self._require("client_id", "client_secret")
+            return {
+                "grant_type": "client_credentials",
+                "client_id": crm.client_id,
+                "client_secret": crm.client_secret,
+            }
+        if crm.auth_flow == "password":
+            self._require("client_id", "client_secret", "username", "password")
+            return {
+                "grant_type": "password",
+                "client_id": crm.client_id,
+                "client_secret": crm.client_secret,
+                "username": crm.username,
+                "password": crm.password,
+            }
+        if crm.auth_flow == "jwt_bearer":
+            self._require("client_id", "username", "private_key")
+            return {
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": self._jwt_assertion(),
+            }
+        raise AuthError(f"{self._who}: unknown auth flow {crm.auth_flow!r}.", "BAD_SETTINGS")
+
+    def _jwt_assertion(self) -> str:
+        """RS256-signed claims: iss = client id, sub = username, aud = login URL."""
+        claims = {
+            "iss": self.crm.client_id,
+            "sub": self.crm.username,
+            "aud": self._login_url,
+            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
+        }
+        try:
+            return jwt.encode(claims, self.crm.private_key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError):
+            raise AuthError(
+                f"The private key in the CRM settings of {self._who} is not a usable RSA key "
+                "in PEM format; paste the connected app's private key again.",
+                "BAD_PRIVATE_KEY",
+            ) from None
+
+    def _login_refused(self, url: str, status: int, payload: Any) -> AuthError:
+        if isinstance(payload, dict) and payload.get("error"):
+            code = str(payload["error"])
+            return AuthError(
+                f"Salesforce login for {self._who} failed ({self.crm.auth_flow} flow at {url}): "
+                f"{code}: {payload.get('error_description', '')}. Check the client id and the "
+                "secrets of this flow in the account's CRM settings.",
+                code,
+            )
+        return AuthError(
+            f"{url} did not answer like a Salesforce login endpoint (HTTP {status}). "
+            "Check the login URL in the account's CRM settings.",
+            "BAD_LOGIN_URL",
+        )
+
+    # -- settings and errors ---------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        """Refuse settings that cannot work before anything is sent."""
+        if self._checked:
+            return
+        if urlsplit(self._login_url).scheme != "https":
+            raise AuthError(
+                f"The login URL of {self._who} must start with https:// (it is "
+                f"{self._login_url!r}); secrets are never sent in clear text.",
+                "BAD_LOGIN_URL",
+            )
+        if not API_VERSION.fullmatch(self.crm.api_version) or float(self.crm.api_version) < 46:
+            raise AuthError(
+                f"The API version of {self._who} is {self.crm.api_version!r}; it must look "
+                "like 62.0 and be 46.0 or later (the first with sObject Collections upsert).",
+                "BAD_API_VERSION",
+            )
+        if self.crm.ca_bundle and not os.path.isfile(self.crm.ca_bundle):
+            raise AuthError(
+                f"The CA bundle {self.crm.ca_bundle!r} of {self._who} is not a readable file; "
+                "fix the path in the account's CRM settings or clear it to use the system CAs.",
+                "BAD_CA_BUNDLE",
+            )
+        self._checked = True
+
+    def _require(self, *names: str) -> None:
+        for name in names:
+            if not getattr(self.crm, name):
+                label = self.crm._meta.get_field(name).verbose_name
+                raise AuthError(
+                    f"The CRM settings of {self._who} have no {label}, which the "
+                    f"{self.crm.auth_flow} login needs; set it in the admin.",
+                    "BAD_SETTINGS",
+                )
+
+    def _network_error(
+        self, exc: requests.RequestException, target: str, login: bool = False
+    ) -> GatewayError:
+        if isinstance(exc, requests.exceptions.SSLError):
+            trusted = self.crm.ca_bundle or "the system CAs"
+            return AuthError(
+                f"The TLS certificate of {target} could not be verified against {trusted}. "
+                "Set 'CA bundle' in the account's CRM settings to the CA file that signed it "
+                "(for the sandbox org: its ca.pem).",
+                "TLS",
+            )
+        if isinstance(exc, requests.Timeout):
+            return TransientError(
+                f"{target} did not answer within {self.crm.timeout_seconds:g}s; will retry.",
+                "TIMEOUT",
+            )
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+            return AuthError(f"{target} is not a valid URL; check the login URL.", "BAD_LOGIN_URL")
+        if login and _is_name_resolution_failure(exc):
+            host = urlsplit(self._login_url).hostname
+            return AuthError(
+                f"The login host {host!r} cannot be resolved; check the login URL in the "
+                "account's CRM settings.",
+                "BAD_LOGIN_URL",
+            )
+        return TransientError(
+            f"Could not reach {target} ({_reason(exc)}); will retry.", "CONNECTION"
+        )
+
+    def _cache_key(self) -> str:
+        """Per account and connection settings; `updated_at` changes with any new secret."""
+        crm = self.crm
+        settings = [self._login_url, crm.auth_flow, crm.client_id, crm.username, crm.api_version]
+        settings.append(crm.updated_at.isoformat() if crm.updated_at else "")
+        digest = hashlib.sha256("\n".join(settings).encode()).hexdigest()[:32]
+        return f"crmsync:sf-token:{crm.account_id}:{digest}"
+
+    @property
+    def _who(self) -> str:
+        return f"account {self.crm.account_id}"
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+def _record_result(item: Any) -> RecordResult:
+    """One UpsertResult ({id, success, created, errors: [{statusCode, message, fields}]})."""
+    if not isinstance(item, Mapping):
+        return RecordResult(False, None, None, "UNEXPECTED_ANSWER", f"Not a result: {item!r}")
+    if item.get("success"):
+        return RecordResult(ok=True, sf_id=item.get("id"), created=item.get("created"))
+    errors = [e for e in item.get("errors") or [] if isinstance(e, Mapping)]
+    own = [e for e in errors if e.get("statusCode") != ROLLED_BACK] or errors
+    code = str(own[0].get("statusCode", "")) if own else "UNKNOWN_EXCEPTION"
+    kind = classify(code)
+    return RecordResult(
+        ok=False,
+        sf_id=item.get("id"),
+        error_code=code,
+        message="; ".join(str(e.get("message", "")) for e in own),
+        fields=tuple(dict.fromkeys(str(f) for e in own for f in e.get("fields") or ())),
+        rolled_back=kind == "rolled_back",
+        transient=kind == "transient",
+    )
+
+
+def _refused_alike(exc: RequestRejected, count: int, all_or_none: bool) -> list[RecordResult]:
+    """`count` records refused for one reason; all-or-none sends none after the first."""
+    refused = RecordResult(False, None, None, exc.code, exc.message, exc.fields)
+    if all_or_none:
+        return [refused] + [_NOT_SENT] * (count - 1)
+    return [refused] * count
+
+
+def _error_details(content: Any) -> tuple[str, str, tuple[str, ...]]:
+    """(errorCode, message, fields) of a whole-request error body ([{errorCode, message}])."""
+    item = content[0] if isinstance(content, list) and content else content
+    if not isinstance(item, Mapping):
+        text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
+        return "", text[:300], ()
+    code = item.get("errorCode") or item.get("statusCode") or item.get("error") or ""
+    message = item.get("message") or item.get("error_description") or ""
+    return str(code), str(message), tuple(str(f) for f in item.get("fields") or ())
+
+
+def _translate(exc: SalesforceError, request: str) -> GatewayError:
+    """A refused request as our error: by errorCode first, then 5xx/408/429 as transient."""
+    if exc.status == 300:  # single-record upsert: the external id matches several records
+        return RequestRejected(
+            "More than one record has this external id; make the external id field unique.",
+            "MULTIPLE_RECORDS_FOR_EXTERNAL_ID",
+            300,
+            (),
+        )
+    code, message, fields = _error_details(exc.content)
+    kind = classify(code)
+    if exc.status >= 500 or exc.status in (408, 429) or kind == "transient":
+        return TransientError(
+            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}; will retry.",
+            code or f"HTTP_{exc.status}",
+        )
+    if kind == "auth":
+        return AuthError(
+            f"Salesforce refused {request} ({code}: {message}); check the integration user's "
+            "API access in Salesforce.",
+            code,
+        )
+    if not code:
+        return GatewayError(
+            f"Unexpected answer to {request}: HTTP {exc.status} {message}", f"HTTP_{exc.status}"
+        )
+    return RequestRejected(message, code, exc.status, fields)
+
+
+def _describe_exchange(response: requests.Response) -> str:
+    """A request and its answer as text, for a person; no token or login secret in it."""
+    request = response.request
+    if urlsplit(str(request.url)).path.endswith("/services/oauth2/token"):
+        return f"> {request.method} {request.url} (login; form and answer not shown)\n< HTTP {response.status_code}"
+    headers = {
+        k: ("Bearer [redacted]" if k.lower() == "authorization" else v)
+        for k, v in request.headers.items()
+    }
+    body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
+    lines = [f"> {request.method} {request.url}"]
+    lines += [f"> {k}: {v}" for k, v in headers.items()]
+    lines += [f"> {body}" if body else ">", f"< HTTP {response.status_code} {response.reason}"]
+    if "Sforce-Limit-Info" in response.headers:
+        lines.append(f"< Sforce-Limit-Info: {response.headers['Sforce-Limit-Info']}")
+    lines.append(f"< {response.text}")
+    return "\n".join(lines)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _token_lifetime(payload: Mapping[str, Any]) -> int:
+    """Cache a token for its `expires_in` (less a minute) when given, else an hour."""
+    try:
+        return max(int(payload["expires_in"]) - 60, 1)
+    except (KeyError, TypeError, ValueError):
+        return TOKEN_CACHE_SECONDS
+
+
+def _system_ca_file() -> str | bool:
+    """The OS trust store's CA file; True (requests' certifi bundle) when there is none."""
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and os.path.isfile(cafile) else True
+
+
+def _https_proxy(login_url: str) -> dict[str, str]:
+    """HTTPS_PROXY for the login host unless NO_PROXY exempts it."""
+    proxy = requests.utils.get_environ_proxies(login_url).get("https")
+    return {"https": proxy} if proxy else {}
+
+
+def _is_name_resolution_failure(exc: BaseException) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NameResolutionError)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests error, without the pool's boilerplate."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return str(reason or exc)
+
+
+__all__ = [
+    "AuthError",
+    "ConnectionCheck",
+    "Gateway",
+    "GatewayError",
+    "RecordResult",
+    "RequestRejected",
+    "TransientError",
+    "classify",
+    "gateway_for",
+]

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.celery_fixtures", "tests.pipeline_fixtures", "tests.sandbox_fixtures"]
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
     """Poll until `predicate()` is truthy; fail with a clear message at the deadline."""

@@ -1,0 +1,218 @@
+"""Admin for accounts and their CRM settings ("<account> › Settings › CRM").
+
+The CRM settings page has two fieldsets, General and Connection. Its rules:
+- "Pause on export errors" is in the form only while Export to CRM is on
+  (`forms.shows_pause_field`); the page's script fetches it when the admin
+  ticks Export to CRM (`pause-field/`) and hides it when they untick it.
+- Turning pause off needs the "I understand…" box (enforced by the form).
+- Secrets are write-only; view-only staff see "set"/"not set".
+- "Test connection" logs in with the saved settings through the gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import AdminForm
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
+
+from .forms import CONFIRM_PAUSE_OFF, PAUSE, SECRET_FIELDS, CRMSettingsForm, shows_pause_field
+from .models import Account, CRMSettings
+
+
+def export_status_url(account: Account) -> str | None:
+    """The export status page of `account` (served by the exports app), if installed."""
+    try:
+        return reverse("export-status", args=[account.slug])
+    except NoReverseMatch:
+        return None
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "slug",
+        "is_active",
+        "export_to_crm",
+        "crm_settings_link",
+        "status_link",
+    )
+    list_filter = ("is_active", "crm_settings__export_enabled")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    list_select_related = ("crm_settings",)
+
+    @admin.display(description="Export to CRM", boolean=True)
+    def export_to_crm(self, account: Account) -> bool:
+        return account.crm_settings.export_enabled
+
+    @admin.display(description="settings")
+    def crm_settings_link(self, account: Account) -> str:
+        url = reverse("admin:accounts_crmsettings_change", args=[account.crm_settings.pk])
+        return format_html('<a href="{}">Settings › CRM</a>', url)
+
+    @admin.display(description="export")
+    def status_link(self, account: Account) -> str:
+        url = export_status_url(account)
+        return format_html('<a href="{}">Export status</a>', url) if url else "—"
+
+
+def _secret_state(name: str) -> Any:
+    @admin.display(description=CRMSettings._meta.get_field(name).verbose_name)
+    def state(self: CRMSettingsAdmin, settings: CRMSettings) -> str:
+        return "set" if getattr(settings, name) else "not set"
+
+    return state
+
+
+@admin.register(CRMSettings)
+class CRMSettingsAdmin(admin.ModelAdmin):
+    form = CRMSettingsForm
+    change_form_template = "accounts/admin/crmsettings_change_form.html"
+    list_display = (
+        "account",
+        "export_enabled",
+        "pause_on_export_errors",
+        "auth_flow",
+        "login_url",
+        "updated_at",
+    )
+    list_filter = ("export_enabled", "pause_on_export_errors", "auth_flow")
+    search_fields = ("account__name", "account__slug")
+    list_select_related = ("account",)
+
+    client_secret_state = _secret_state("client_secret")
+    private_key_state = _secret_state("private_key")
+    password_state = _secret_state("password")
+
+    # One row per account, created with it (accounts.signals); never added or deleted here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CRMSettings | None = None) -> bool:
+        return False
+
+    def get_fieldsets(self, request: HttpRequest, obj: CRMSettings | None = None) -> list:
+        editable = self.has_change_permission(request, obj)
+        data = request.POST if request.method == "POST" else None
+        general: list[Any] = ["export_enabled"]
+        if obj is not None and shows_pause_field(data, obj):
+            general += [PAUSE, CONFIRM_PAUSE_OFF] if editable else [PAUSE]
+        general += ["batch_size", "max_records_per_run"]
+        if editable:
+            secrets = [(name, f"{name}_clear") for name in SECRET_FIELDS]
+        else:
+            secrets = [f"{name}_state" for name in SECRET_FIELDS]
+        connection = [
+            "login_url",
+            "auth_flow",
+            "client_id",
+            "username",
+            *secrets,
+            "ca_bundle",
+            "api_version",
+            "timeout_seconds",
+            "daily_api_limit",
+        ]
+        return [("General", {"fields": general}), ("Connection", {"fields": connection})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CRMSettings | None = None) -> tuple:
+        return ("account",) if obj is None else ()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        settings = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if settings is not None:
+            context.update(self._page_context(request, settings))
+        return super().change_view(request, object_id, form_url, context)
+
+    def _page_context(self, request: HttpRequest, settings: CRMSettings) -> dict[str, Any]:
+        can_change = self.has_change_permission(request, settings)
+        return {
+            "title": f"{settings.account} › Settings › CRM",
+            "subtitle": None,
+            "account": settings.account,
+            "can_change": can_change,
+            "export_status_url": export_status_url(settings.account),
+            "crm_settings_config": {
+                "pauseFieldUrl": reverse(
+                    "admin:accounts_crmsettings_pause_field", args=[settings.pk]
+                ),
+                "storedPause": settings.pause_on_export_errors,
+                "editable": can_change,
+            },
+        }
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/test-connection/",
+                wrap(self.test_connection_view),
+                name="accounts_crmsettings_test_connection",
+            ),
+            path(
+                "<int:object_id>/pause-field/",
+                wrap(self.pause_field_view),
+                name="accounts_crmsettings_pause_field",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _settings_for_change(self, request: HttpRequest, object_id: int) -> CRMSettings:
+        settings = get_object_or_404(CRMSettings.objects.select_related("account"), pk=object_id)
+        if not self.has_change_permission(request, settings):
+            raise PermissionDenied
+        return settings
+
+    def test_connection_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """POST: log in with the saved settings; report the org's API usage or the exact error."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        settings = self._settings_for_change(request, object_id)
+        from exports.gateway import Gateway, GatewayError
+
+        try:
+            check = Gateway(settings).check_connection()
+        except GatewayError as exc:
+            self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(request, _connection_summary(check), messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:accounts_crmsettings_change", args=[settings.pk])
+        )
+
+    def pause_field_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """GET: the pause rows for the page's script to insert when Export to CRM is ticked."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        settings = self._settings_for_change(request, object_id)
+        form = self.get_form(request, settings, fields=[PAUSE, CONFIRM_PAUSE_OFF])(
+            instance=settings
+        )
+        admin_form = AdminForm(form, [(None, {"fields": [PAUSE, CONFIRM_PAUSE_OFF]})], {})
+        return TemplateResponse(
+            request, "accounts/admin/pause_field.html", {"adminform": admin_form}
+        )
+
+
+def _connection_summary(check: Any) -> str:
+    """ "Connected to <instance> (API vXX.X): N of M API requests used in the last 24 hours."."""
+    if check.api_used is not None and check.api_limit:
+        usage = f"{check.api_used:,} of {check.api_limit:,} API requests used in the last 24 hours"
+    else:
+        usage = "the org reported no API usage"
+    return f"Connected to {check.instance_url} (API v{check.api_version}): {usage}."

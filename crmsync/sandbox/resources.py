@@ -1,0 +1,224 @@
+"""Salesforce REST resources the sandbox serves (after auth, faults and API counting).
+
+An sObject the org does not have (not in the rules, not a standard object, not a
+custom `__c` object) answers 404 NOT_FOUND "The requested resource does not exist" in a
+URI, as Salesforce does for an unknown resource, and 400 INVALID_TYPE in SOQL
+("sObject type 'X' is not supported...").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crmsync.sandbox import errors
+from crmsync.sandbox.errors import ApiError
+from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
+from crmsync.sandbox.query import parse_query
+from crmsync.sandbox.transport import Request, Response
+from crmsync.sandbox.upsert import (
+    check_external_id_field,
+    check_field_names,
+    full_id,
+    parse_collection_body,
+    parse_json,
+    relationship_name,
+)
+
+if TYPE_CHECKING:
+    from crmsync.sandbox.server import SandboxOrg
+
+API_VERSIONS = ("55.0", "56.0", "57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
+
+
+def versions() -> list[dict[str, str]]:
+    return [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS]
+
+
+def limits(org: SandboxOrg, request: Request, version: str) -> Response:
+    used, limit = org.faults.api_usage()
+    return Response(200, {"DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)}})
+
+
+def upsert_collection(
+    org: SandboxOrg, request: Request, version: str, sobject: str, field: str
+) -> Response:
+    """PATCH composite/sobjects/{S}/{F}: 200 with one UpsertResult per record, in order."""
+    rules = _object_rules(org, sobject)
+    check_external_id_field(rules, field)
+    all_or_none, records = parse_collection_body(request.body, sobject)
+    check_field_names(rules, sobject, records)
+    outcomes = org.upserter.upsert(rules, sobject, field, records, all_or_none)
+    return Response(200, [outcome.as_result() for outcome in outcomes])
+
+
+def upsert_one(
+    org: SandboxOrg, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
+    """PATCH sobjects/{S}/{F}/{v}: 201 created / 200 updated, or 400 with the record's error."""
+    rules = _object_rules(org, sobject)
+    check_external_id_field(rules, field)
+    body = parse_json(request.body) if request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with the record's fields")
+    record = {**body, field: value}
+    check_field_names(rules, sobject, [record])
+    (outcome,) = org.upserter.upsert(rules, sobject, field, [record], all_or_none=True)
+    if not outcome.ok:
+        error = outcome.errors[0]
+        raise ApiError(400, error["statusCode"], error["message"], error["fields"])
+    return Response(201 if outcome.created else 200, outcome.as_result())
+
+
+def query(org: SandboxOrg, request: Request, version: str) -> Response:
+    """GET query?q=SOQL: {"totalSize", "done", "records": [...]} (one page, done=true)."""
+    soql = request.query.get("q", "")
+    parsed = parse_query(soql)
+    if not is_known_object(parsed.sobject, set(org.rules.objects)):
+        raise ApiError(
+            400,
+            "INVALID_TYPE",
+            f"sObject type '{parsed.sobject}' is not supported. If you are attempting to use a"
+            " custom object, be sure to append the '__c' after the entity name. Please reference"
+            " your WSDL or the describe call for the appropriate names.",
+        )
+    _check_query_fields(org, parsed.sobject, parsed.named_fields())
+    with org.store.lock:
+        rows = org.store.query(
+            parsed.sobject, list(parsed.conditions), parsed.order_by, parsed.limit
+        )
+    records = [
+        _query_record(parsed.sobject, version, sf_id, fields, parsed.fields)
+        for sf_id, fields in rows
+    ]
+    return Response(200, {"totalSize": len(records), "done": True, "records": records})
+
+
+def get_by_id(
+    org: SandboxOrg, request: Request, version: str, sobject: str, sf_id: str
+) -> Response:
+    _object_rules(org, sobject)
+    sf_id = full_id(sf_id)
+    with org.store.lock:
+        fields = org.store.get(sobject, sf_id)
+    if fields is None:
+        raise errors.not_found()
+    return Response(200, _full_record(sobject, version, sf_id, fields))
+
+
+def get_by_external_id(
+    org: SandboxOrg, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
+    rules = _object_rules(org, sobject)
+    check_external_id_field(rules, field)
+    with org.store.lock:
+        found = org.store.ids_by_external_id(sobject, field, [value])
+        sf_id = found.get(value)
+        fields = org.store.get(sobject, sf_id) if sf_id else None
+    if sf_id is None or fields is None:
+        raise errors.not_found()
+    return Response(200, _full_record(sobject, version, sf_id, fields))
+
+
+def describe_global(org: SandboxOrg, request: Request, version: str) -> Response:
+    names = sorted(set(org.rules.objects) | STANDARD_OBJECTS)
+    return Response(
+        200,
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [_object_summary(name, version) for name in names],
+        },
+    )
+
+
+def describe(org: SandboxOrg, request: Request, version: str, sobject: str) -> Response:
+    """GET sobjects/{S}/describe: the object and its fields, from the rules or the data."""
+    rules = _object_rules(org, sobject)
+    if rules.fields is not None:
+        names = sorted(rules.fields)
+    else:
+        with org.store.lock:
+            names = org.store.field_names(sobject)
+    fields = [
+        {
+            "name": "Id",
+            "type": "id",
+            "length": 18,
+            "nillable": False,
+            "createable": False,
+            "updateable": False,
+            "externalId": False,
+            "idLookup": True,
+            "referenceTo": [],
+            "relationshipName": None,
+        }
+    ]
+    for name in names:
+        if name == "Id":
+            continue
+        parent = rules.lookups.get(name)
+        fields.append(
+            {
+                "name": name,
+                "type": "reference" if parent else "string",
+                "length": rules.max_length.get(name, 255),
+                "nillable": name not in rules.required,
+                "createable": name not in rules.readonly,
+                "updateable": name not in rules.readonly,
+                "externalId": name.endswith("__c") and parent is None,
+                "idLookup": name.endswith("__c") and parent is None,
+                "referenceTo": [parent] if parent else [],
+                "relationshipName": relationship_name(name) if parent else None,
+            }
+        )
+    return Response(200, {**_object_summary(sobject, version), "fields": fields})
+
+
+def _object_rules(org: SandboxOrg, sobject: str) -> Any:
+    if not is_known_object(sobject, set(org.rules.objects)):
+        raise errors.not_found()
+    return org.rules.for_object(sobject)
+
+
+def _check_query_fields(org: SandboxOrg, sobject: str, names: set[str]) -> None:
+    listed = org.rules.for_object(sobject).fields
+    if listed is None:
+        return
+    for name in sorted(names - listed - {"Id"}):
+        raise ApiError(
+            400,
+            "INVALID_FIELD",
+            f"No such column '{name}' on entity '{sobject}'. If you are attempting to use a"
+            " custom field, be sure to append the '__c' after the custom field name. Please"
+            " reference your WSDL or the describe call for the appropriate names.",
+        )
+
+
+def _query_record(
+    sobject: str, version: str, sf_id: str, fields: dict[str, Any], selected: tuple[str, ...]
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"attributes": _attributes(sobject, version, sf_id)}
+    for name in selected:
+        record[name] = sf_id if name == "Id" else fields.get(name)
+    return record
+
+
+def _full_record(sobject: str, version: str, sf_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"attributes": _attributes(sobject, version, sf_id), "Id": sf_id, **fields}
+
+
+def _attributes(sobject: str, version: str, sf_id: str) -> dict[str, str]:
+    return {"type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{sf_id}"}
+
+
+def _object_summary(name: str, version: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": name.removesuffix("__c").replace("_", " "),
+        "keyPrefix": key_prefix(name),
+        "custom": name.endswith("__c"),
+        "createable": True,
+        "updateable": True,
+        "queryable": True,
+        "urls": {"sobject": f"/services/data/v{version}/sobjects/{name}"},
+    }

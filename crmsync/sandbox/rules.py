@@ -1,0 +1,295 @@
+"""The sandbox's rules (DESIGN.md §7): who may log in, what each object accepts, which faults.
+
+`parse_rules(raw)` checks a rules document (from `--rules FILE` or `PUT /sandbox/rules`)
+and turns it into frozen dataclasses; any problem is a `RulesError` whose message names
+the key path and what was expected, e.g.
+`rules: objects.Contact.max_length.LastName: expected an integer >= 1, got "80"`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+DEFAULT_CLIENTS = {"sandbox": "sandbox"}
+DEFAULT_TOKEN_TTL_S = 7200
+
+TOP_KEYS = {"auth", "objects", "faults"}
+AUTH_KEYS = {"clients", "token_ttl_s"}
+OBJECT_KEYS = {
+    "fields",
+    "required",
+    "max_length",
+    "readonly",
+    "validation",
+    "trigger_fail",
+    "lookups",
+}
+# fault name -> (minimum, maximum); all integers.
+FAULT_RANGES: dict[str, tuple[int, int]] = {
+    "latency_ms": (0, 600_000),
+    "fail_next": (0, 10**9),
+    "fail_status": (400, 599),
+    "lock_rows_next": (0, 10**9),
+    "stall_next": (0, 10**9),
+    "stall_ms": (0, 600_000),
+    "api_daily_limit": (0, 10**12),
+}
+
+
+class RulesError(ValueError):
+    """A rules document is not valid; the message says where and what to fix."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    equals: Any
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        return record.get(self.field) == self.equals
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    name: str
+    when: Condition | None
+    require: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    when: Condition | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectRules:
+    fields: frozenset[str] | None = None  # None: any field is accepted
+    required: tuple[str, ...] = ()
+    max_length: dict[str, int] = field(default_factory=dict)
+    readonly: frozenset[str] = frozenset()
+    validation: tuple[ValidationRule, ...] = ()
+    trigger_fail: tuple[TriggerRule, ...] = ()
+    lookups: dict[str, str] = field(default_factory=dict)  # reference field -> parent object
+
+
+@dataclass(frozen=True)
+class Rules:
+    clients: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENTS))
+    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
+    objects: dict[str, ObjectRules] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)  # only the keys that were given
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def for_object(self, sobject: str) -> ObjectRules:
+        return self.objects.get(sobject) or ObjectRules()
+
+
+def load_rules_file(path: Path) -> Rules:
+    """Read and check a rules file; RulesError names the file and the problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"cannot read rules file {path}: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RulesError(
+            f"rules file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    try:
+        return parse_rules(raw)
+    except RulesError as exc:
+        raise RulesError(f"rules file {path}: {exc}") from None
+
+
+def parse_rules(raw: Any) -> Rules:
+    """Check a rules document key by key and build `Rules`.
+
+    1. The top level is an object with only `auth`, `objects`, `faults`.
+    2. `auth.clients` maps client ids to secrets; `auth.token_ttl_s` is an integer >= 1.
+    3. Each object's keys are checked for type; named fields must be field names and, when
+       the object lists `fields`, must be among them.
+    4. Faults are integers in their range.
+    """
+    top = _object(raw, "rules")
+    _known_keys(top, TOP_KEYS, "rules")
+    auth = _object(top.get("auth", {}), "auth")
+    _known_keys(auth, AUTH_KEYS, "auth")
+    clients = _clients(auth.get("clients", DEFAULT_CLIENTS))
+    ttl = _int(auth.get("token_ttl_s", DEFAULT_TOKEN_TTL_S), "auth.token_ttl_s", 1, 10**9)
+    objects_raw = _object(top.get("objects", {}), "objects")
+    objects = {name: _object_rules(name, spec) for name, spec in objects_raw.items()}
+    faults = parse_faults(top.get("faults", {}))
+    return Rules(clients=clients, token_ttl_s=ttl, objects=objects, faults=faults, raw=top)
+
+
+def parse_faults(raw: Any, where: str = "faults") -> dict[str, int]:
+    """Check a faults object: known keys only, each an integer within its range."""
+    faults = _object(raw, where)
+    _known_keys(faults, set(FAULT_RANGES), where)
+    return {
+        name: _int(value, f"{where}.{name}", *FAULT_RANGES[name]) for name, value in faults.items()
+    }
+
+
+def _clients(raw: Any) -> dict[str, str]:
+    clients = _object(raw, "auth.clients")
+    if not clients:
+        raise RulesError("auth.clients: expected at least one client id, got an empty object")
+    for client_id, secret in clients.items():
+        if not isinstance(secret, str) or not secret:
+            raise RulesError(
+                f"auth.clients.{client_id}: expected the client secret as a non-empty string"
+            )
+    return dict(clients)
+
+
+def _object_rules(name: str, raw: Any) -> ObjectRules:
+    where = f"objects.{name}"
+    if not FIELD_NAME.match(name):
+        raise RulesError(f"objects: {name!r} is not an sObject API name (letters, digits, _)")
+    spec = _object(raw, where)
+    _known_keys(spec, OBJECT_KEYS, where)
+    listed = frozenset(_names(spec["fields"], f"{where}.fields")) if "fields" in spec else None
+    lookups = _string_map(spec.get("lookups", {}), f"{where}.lookups")
+    max_length = {
+        key: _int(value, f"{where}.max_length.{key}", 1, 10**9)
+        for key, value in _object(spec.get("max_length", {}), f"{where}.max_length").items()
+    }
+    rules = ObjectRules(
+        fields=listed,
+        required=tuple(_names(spec.get("required", []), f"{where}.required")),
+        max_length=max_length,
+        readonly=frozenset(_names(spec.get("readonly", []), f"{where}.readonly")),
+        validation=tuple(
+            _validation_rule(item, f"{where}.validation[{i}]")
+            for i, item in enumerate(_list(spec.get("validation", []), f"{where}.validation"))
+        ),
+        trigger_fail=tuple(
+            _trigger_rule(item, f"{where}.trigger_fail[{i}]")
+            for i, item in enumerate(_list(spec.get("trigger_fail", []), f"{where}.trigger_fail"))
+        ),
+        lookups=lookups,
+    )
+    _check_named_fields_listed(rules, where)
+    return rules
+
+
+def _check_named_fields_listed(rules: ObjectRules, where: str) -> None:
+    if rules.fields is None:
+        return
+    named = [
+        *(("required", f) for f in rules.required),
+        *(("max_length", f) for f in rules.max_length),
+        *(("readonly", f) for f in rules.readonly),
+        *(("lookups", f) for f in rules.lookups),
+        *(("validation", r.require) for r in rules.validation),
+        *(("validation", r.when.field) for r in rules.validation if r.when),
+        *(("trigger_fail", r.when.field) for r in rules.trigger_fail if r.when),
+    ]
+    for key, name in named:
+        if name not in rules.fields:
+            raise RulesError(
+                f"{where}.{key} names field {name!r}, which is not in {where}.fields; "
+                f"add it to the list of fields or remove it"
+            )
+
+
+def _validation_rule(raw: Any, where: str) -> ValidationRule:
+    spec = _object(raw, where)
+    _known_keys(spec, {"name", "when", "require", "message"}, where)
+    _required_keys(spec, ("require", "message"), where)
+    return ValidationRule(
+        name=_string(spec.get("name", "Sandbox_Validation_Rule"), f"{where}.name"),
+        when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
+        require=_names([spec["require"]], f"{where}.require")[0],
+        message=_string(spec["message"], f"{where}.message"),
+    )
+
+
+def _trigger_rule(raw: Any, where: str) -> TriggerRule:
+    spec = _object(raw, where)
+    _known_keys(spec, {"when", "message"}, where)
+    _required_keys(spec, ("message",), where)
+    return TriggerRule(
+        when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
+        message=_string(spec["message"], f"{where}.message"),
+    )
+
+
+def _condition(raw: Any, where: str) -> Condition:
+    spec = _object(raw, where)
+    _known_keys(spec, {"field", "equals"}, where)
+    _required_keys(spec, ("field", "equals"), where)
+    value = spec["equals"]
+    if isinstance(value, (dict, list)):
+        raise RulesError(f"{where}.equals: expected a string, number, boolean or null")
+    return Condition(field=_names([spec["field"]], f"{where}.field")[0], equals=value)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RulesError(f"{where}: expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise RulesError(f"{where}: expected a JSON list, got {_kind(value)}")
+    return value
+
+
+def _names(value: Any, where: str) -> list[str]:
+    names = _list(value, where)
+    for name in names:
+        if not isinstance(name, str) or not FIELD_NAME.match(name):
+            raise RulesError(f"{where}: {name!r} is not a field API name (letters, digits, _)")
+    return names
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RulesError(f"{where}: expected a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    mapping = _object(value, where)
+    _names(list(mapping), where)
+    for key, parent in mapping.items():
+        if not isinstance(parent, str) or not FIELD_NAME.match(parent):
+            raise RulesError(f"{where}.{key}: expected a parent sObject name, got {_kind(parent)}")
+    return dict(mapping)
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RulesError(f"{where}: expected an integer from {low} to {high}, got {_kind(value)}")
+    return value
+
+
+def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise RulesError(
+            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _required_keys(spec: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in spec:
+            raise RulesError(f"{where}: missing required key {key!r}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    return json.dumps(value)

@@ -1,0 +1,143 @@
+"""HTTPS plumbing: a threading HTTP/1.1 server that does TLS per connection.
+
+- Keep-alive (`protocol_version = "HTTP/1.1"`), `TCP_NODELAY`, and each response written
+  with one `sendall` (status line, headers and body together): a Python server that
+  writes headers and body separately pays Nagle + delayed-ACK (~40 ms a request).
+- The TLS handshake happens in the connection's own thread, so a slow or failing
+  client never blocks `accept()`.
+- Open connections are tracked so `stop()` can close idle keep-alive connections too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger("crmsync.sandbox")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-able; None means no body
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        payload = b"" if self.body is None else json.dumps(self.body).encode()
+        reason = (
+            HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
+        )
+        lines = [
+            f"HTTP/1.1 {self.status} {reason}",
+            f"Date: {formatdate(usegmt=True)}",
+            "Content-Type: application/json;charset=UTF-8",
+            f"Content-Length: {len(payload)}",
+            *(f"{name}: {value}" for name, value in self.headers.items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+Dispatch = Callable[[Request], Response]
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], tls: ssl.SSLContext, dispatch: Dispatch) -> None:
+        super().__init__(address, _Handler)
+        self.tls = tls
+        self.dispatch = dispatch
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Do the TLS handshake in this connection's thread, then serve it."""
+        try:
+            request.settimeout(300)
+            tls_socket = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        with self._connections_lock:
+            self._connections.add(tls_socket)
+        try:
+            self.RequestHandlerClass(tls_socket, client_address, self)
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            log.debug("connection from %s ended: %s", client_address, exc)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(tls_socket)
+            try:
+                tls_socket.close()
+            except OSError:
+                pass
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: SandboxHTTPServer
+
+    def handle_one_request(self) -> None:
+        """Read one request, dispatch it, write the response in one piece."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536 or not self.parse_request():
+            self.close_connection = True
+            return
+        request = self._read_request()
+        if request is None:
+            self.close_connection = True
+            return
+        response = self.server.dispatch(request)
+        self.wfile.write(response.encode())
+
+    def _read_request(self) -> Request | None:
+        length = self.headers.get("Content-Length")
+        try:
+            body = self.rfile.read(int(length)) if length else b""
+        except ValueError:
+            return None
+        parts = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        return Request(self.command, parts.path, query, headers, body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("%s " + format, self.address_string(), *args)

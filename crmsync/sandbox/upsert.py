@@ -1,0 +1,385 @@
+"""Upsert by external id: the sObject Collections call and the single-record call share this.
+
+Shapes follow "Upsert Records Using sObject Collections"
+(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_upsert.htm):
+a malformed request is a 400 with an error array; otherwise 200 with one UpsertResult
+per record, in request order.
+
+Error codes and messages, where Salesforce's own wording was checked:
+- duplicate external id in one request: every record sharing the value gets
+  `DUPLICATE_VALUE` "Duplicate external id specified: <value>" with the field
+  (https://salesforce.stackexchange.com/questions/104048, .../296121).
+- parent missing by external id: `INVALID_FIELD` "Foreign key external ID: <v> not found for
+  field <F> in entity <Parent>" (https://docs.polytomic.com/docs/saleforceinvalid_reference_error;
+  Apache Camel's Salesforce tests assert errorCode INVALID_FIELD for it); parent missing by
+  Id: `INVALID_CROSS_REFERENCE_KEY` "invalid cross reference id".
+- more than 200 records: 400 `EXCEEDED_ID_LIMIT` "record limit reached. cannot submit more
+  than 200 records into this call" (github.com/sorenkrabbe/Chrome-Salesforce-inspector#134).
+- missing external id value: `MISSING_ARGUMENT` "<F> not specified".
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmsync.sandbox import errors
+from crmsync.sandbox.errors import ApiError, record_error
+from crmsync.sandbox.faults import Faults
+from crmsync.sandbox.ids import SF_ID, checksum
+from crmsync.sandbox.rules import FIELD_NAME, ObjectRules
+from crmsync.sandbox.store import PlannedWrite, Store, index_key
+
+MAX_RECORDS = 200
+LOCKED_ROW = "unable to obtain exclusive access to this record"
+
+
+class RecordRejected(Exception):
+    """One record fails a check; `error` is its entry for the result's `errors`."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+@dataclass
+class Outcome:
+    """What happened to one record."""
+
+    sf_id: str | None = None
+    created: bool = False
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_result(self) -> dict[str, Any]:
+        """The UpsertResult JSON of sObject Collections."""
+        return {
+            "id": self.sf_id if self.ok else None,
+            "success": self.ok,
+            "errors": self.errors,
+            "created": self.created if self.ok else False,
+        }
+
+
+def parse_collection_body(body: bytes, sobject: str) -> tuple[bool, list[dict[str, Any]]]:
+    """Check an sObject Collections body; return (allOrNone, records) or raise a 400."""
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with 'records'")
+    all_or_none = data.get("allOrNone", False)
+    if not isinstance(all_or_none, bool):
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            f"Cannot deserialize instance of boolean from value {json.dumps(all_or_none)}",
+        )
+    records = data.get("records")
+    if not isinstance(records, list):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Expected 'records' to be a list of sObjects")
+    if len(records) > MAX_RECORDS:
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", f"records[{position}] is not an sObject")
+        attributes = record.get("attributes")
+        kind = attributes.get("type") if isinstance(attributes, dict) else None
+        if kind != sobject:
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                f"records[{position}]: attributes.type must be '{sobject}', the sObject type of"
+                f" the request URI (got {json.dumps(kind)})",
+            )
+    return all_or_none, records
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            f"{exc.msg} at [line:{exc.lineno}, column:{exc.colno}]",
+        ) from None
+
+
+def check_external_id_field(rules: ObjectRules, external_id_field: str) -> None:
+    """An upsert names an existing, non-Id field; else Salesforce answers 404 NOT_FOUND."""
+    if external_id_field == "Id" or not FIELD_NAME.match(external_id_field):
+        raise errors.not_found()
+    if rules.fields is not None and external_id_field not in rules.fields:
+        raise errors.not_found()
+
+
+def check_field_names(rules: ObjectRules, sobject: str, records: list[dict[str, Any]]) -> None:
+    """Reject the whole request (400 INVALID_FIELD) if any record names an unknown field."""
+    names = set().union(*records) - {"attributes"}
+    if rules.fields is not None:
+        allowed = rules.fields | {relationship_name(f) for f in rules.lookups} | {"Id"}
+        for name in sorted(names - allowed):
+            raise errors.no_such_column(name, sobject)
+    for name in sorted(names):
+        if not FIELD_NAME.match(name):
+            raise errors.no_such_column(name, sobject)
+
+
+def relationship_name(reference_field: str) -> str:
+    """AccountId -> Account, Parent_Account__c -> Parent_Account__r."""
+    if reference_field.endswith("__c"):
+        return reference_field[:-3] + "__r"
+    if reference_field.endswith("Id") and len(reference_field) > 2:
+        return reference_field[:-2]
+    return reference_field + "__r"
+
+
+class Upserter:
+    """Applies upserts to the store under the rules and faults in force."""
+
+    def __init__(self, store: Store, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
+
+    def upsert(
+        self,
+        rules: ObjectRules,
+        sobject: str,
+        external_id_field: str,
+        records: list[dict[str, Any]],
+        all_or_none: bool,
+    ) -> list[Outcome]:
+        """Upsert `records` (already shape-checked) and say what happened to each.
+
+        1. Records without an external id value, or sharing one, fail.
+        2. Look up existing records by external id (in-memory index) and load them.
+        3. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
+        4. Check each remaining record against the object's rules, in Salesforce's order:
+           field permissions, required, length, lookups, triggers, validation rules.
+        5. allOrNone and any failure: nothing is written, the good ones are rolled back.
+           Otherwise write the good ones in one transaction (with the write log).
+        """
+        keys = [index_key(record.get(external_id_field)) for record in records]
+        outcomes = [Outcome() for _ in records]
+        with self.store.lock:
+            self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
+            existing = self.store.external_index(sobject, external_id_field)
+            self._lock_rows(outcomes)
+            parents = self._parents_by_id(rules, records)
+            planned: list[tuple[int, PlannedWrite]] = []
+            for position, record in enumerate(records):
+                if not outcomes[position].ok:
+                    continue
+                sf_id = existing.get(keys[position])  # type: ignore[arg-type]
+                old = self.store.fields_of(sf_id) if sf_id else {}
+                try:
+                    write = self._check(rules, external_id_field, record, sf_id, old, parents)
+                except RecordRejected as rejected:
+                    outcomes[position].errors.append(rejected.error)
+                    continue
+                planned.append((position, write))
+            if all_or_none and any(not o.ok for o in outcomes):
+                return _rolled_back(outcomes)
+            self.store.apply(sobject, [write for _, write in planned])
+        for position, write in planned:
+            outcomes[position].sf_id = write.sf_id
+            outcomes[position].created = write.created
+        return outcomes
+
+    def _reject_missing_and_duplicate(
+        self, external_id_field: str, keys: list[str | None], outcomes: list[Outcome]
+    ) -> None:
+        counts = Counter(keys)
+        for key, outcome in zip(keys, outcomes, strict=True):
+            if key is None or key == "":
+                outcome.errors.append(
+                    record_error("MISSING_ARGUMENT", f"{external_id_field} not specified")
+                )
+            elif counts[key] > 1:
+                outcome.errors.append(
+                    record_error(
+                        "DUPLICATE_VALUE",
+                        f"Duplicate external id specified: {key}",
+                        [external_id_field],
+                    )
+                )
+
+    def _lock_rows(self, outcomes: list[Outcome]) -> None:
+        candidates = [o for o in outcomes if o.ok]
+        locked = self.faults.take_locked_rows(len(candidates))
+        for outcome in candidates[:locked]:
+            outcome.errors.append(record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW))
+
+    def _parents_by_id(self, rules: ObjectRules, records: list[dict[str, Any]]) -> set[str]:
+        """Every parent id referenced by Id in `records` that exists as the right object."""
+        found: set[str] = set()
+        for reference_field, parent in rules.lookups.items():
+            ids = {
+                full_id(r[reference_field])
+                for r in records
+                if isinstance(r.get(reference_field), str) and SF_ID.match(r[reference_field])
+            }
+            found |= self.store.existing_ids(parent, ids)
+        return found
+
+    def _check(
+        self,
+        rules: ObjectRules,
+        external_id_field: str,
+        record: dict[str, Any],
+        sf_id: str | None,
+        old: dict[str, Any],
+        parents: set[str],
+    ) -> PlannedWrite:
+        """Return the write to make; raise RecordRejected with the first failing check."""
+        sent = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
+        error = _field_permission_error(rules, sent) or _required_error(rules, sent, sf_id is None)
+        error = error or _length_error(rules, sent)
+        if error:
+            raise RecordRejected(error)
+        applied = self._resolve_lookups(rules, sent, parents)
+        merged = {**old, **applied}
+        error = _trigger_error(rules, merged) or _validation_error(rules, merged)
+        if error:
+            raise RecordRejected(error)
+        return PlannedWrite(
+            sf_id=sf_id,
+            external_id_field=external_id_field,
+            external_id=record.get(external_id_field),
+            applied=applied,
+            merged=merged,
+            old=old,
+        )
+
+    def _resolve_lookups(
+        self, rules: ObjectRules, sent: dict[str, Any], parents: set[str]
+    ) -> dict[str, Any]:
+        """Replace relationship references by parent ids; RecordRejected if a parent is missing."""
+        if not rules.lookups:
+            return sent
+        applied = dict(sent)
+        for reference_field, parent in rules.lookups.items():
+            relationship = relationship_name(reference_field)
+            if relationship in applied:
+                reference = applied.pop(relationship)
+                applied[reference_field] = self._parent_by_external_id(parent, reference)
+            elif applied.get(reference_field) not in (None, ""):
+                value = applied[reference_field]
+                if not isinstance(value, str) or full_id(value) not in parents:
+                    raise RecordRejected(
+                        record_error(
+                            "INVALID_CROSS_REFERENCE_KEY",
+                            "invalid cross reference id",
+                            [reference_field],
+                        )
+                    )
+                applied[reference_field] = full_id(value)
+        return applied
+
+    def _parent_by_external_id(self, parent: str, reference: Any) -> str:
+        if not isinstance(reference, dict) or len(reference) != 1:
+            raise RecordRejected(
+                record_error(
+                    "INVALID_FIELD",
+                    f"A reference to {parent} must name one external id field, like"
+                    ' {"ExtId__c": "value"}',
+                )
+            )
+        ((field_name, value),) = reference.items()
+        found = self.store.ids_by_external_id(parent, field_name, [value])
+        key = index_key(value)
+        if key is None or key not in found:
+            raise RecordRejected(
+                record_error(
+                    "INVALID_FIELD",
+                    f"Foreign key external ID: {value} not found for field {field_name}"
+                    f" in entity {parent}",
+                )
+            )
+        return found[key]
+
+
+def full_id(sf_id: str) -> str:
+    return sf_id + checksum(sf_id) if len(sf_id) == 15 else sf_id
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _field_permission_error(rules: ObjectRules, sent: dict[str, Any]) -> dict[str, Any] | None:
+    if not rules.readonly:
+        return None
+    readonly = [name for name in sent if name in rules.readonly]
+    if not readonly:
+        return None
+    return record_error(
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        f"Unable to create/update fields: {', '.join(readonly)}. Please check the security"
+        " settings of this field and verify that it is read/write for your profile or"
+        " permission set.",
+        readonly,
+    )
+
+
+def _required_error(
+    rules: ObjectRules, sent: dict[str, Any], creating: bool
+) -> dict[str, Any] | None:
+    if creating:
+        missing = [name for name in rules.required if _blank(sent.get(name))]
+    else:
+        missing = [name for name in rules.required if name in sent and _blank(sent[name])]
+    if not missing:
+        return None
+    return record_error(
+        "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+    )
+
+
+def _length_error(rules: ObjectRules, sent: dict[str, Any]) -> dict[str, Any] | None:
+    for name, limit in rules.max_length.items():
+        value = sent.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return record_error(
+                "STRING_TOO_LONG",
+                f"{name}: data value too large: {value} (max length={limit})",
+                [name],
+            )
+    return None
+
+
+def _trigger_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, Any] | None:
+    for rule in rules.trigger_fail:
+        if rule.when is None or rule.when.matches(merged):
+            message = rule.message
+            if "caused by" not in message:
+                message += "\n\ncaused by: System.DmlException: rejected by the sandbox's trigger_fail rule"
+            return record_error("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message)
+    return None
+
+
+def _validation_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, Any] | None:
+    for rule in rules.validation:
+        applies = rule.when is None or rule.when.matches(merged)
+        if applies and _blank(merged.get(rule.require)):
+            return record_error("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message)
+    return None
+
+
+def _rolled_back(outcomes: list[Outcome]) -> list[Outcome]:
+    for outcome in outcomes:
+        if outcome.ok:
+            outcome.errors.append(
+                record_error("ALL_OR_NONE_OPERATION_ROLLED_BACK", errors.ROLLED_BACK)
+            )
+    return outcomes

@@ -1,0 +1,325 @@
+"""Admin for the export outbox, runs, cursors and errors. All read-only by hand.
+
+Export errors are changed only through their actions: "Re-export now" (enqueues
+`exports.tasks.reexport_error` for each open error) and "Dismiss" (needs the
+change permission on export errors); "Download CSV" needs only the view
+permission. The per-account export status page lives in `views_admin`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+
+from crmsync.celery import app as celery_app
+
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+
+REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
+
+
+def _record_link(record_id: int | None) -> str:
+    if record_id is None:
+        return "—"
+    url = reverse("admin:exports_exportrecord_change", args=[record_id])
+    return format_html('<a href="{}">#{}</a>', url, record_id)
+
+
+def _status_link(account: Any) -> str:
+    url = reverse("export-status", args=[account.slug])
+    return format_html('<a href="{}">{}</a>', url, account)
+
+
+def payload_table(fields: dict[str, Any], highlight: list[str] | tuple[str, ...] = ()) -> str:
+    """A record's Salesforce fields as a two-column table.
+
+    Fields Salesforce named in its error are marked; a named field the record does not
+    carry (a required field left out) gets a marked row saying so.
+    """
+    rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in fields.items()]
+    rows += [(name, "(not in the record)") for name in highlight if name not in fields]
+    if not rows:
+        return "—"
+    body = format_html_join(
+        "",
+        '<tr{}><th scope="row"><code>{}</code></th><td><code>{}</code></td></tr>',
+        (
+            (format_html(' class="{}"', "named-field") if name in highlight else "", name, value)
+            for name, value in rows
+        ),
+    )
+    return format_html('<table class="record-payload">{}</table>', body)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the export pipeline: seen here, never added, edited or deleted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(ReadOnlyAdmin):
+    list_display = ("id", "account", "sobject", "external_id_field", "external_id", "created_at")
+    list_filter = ("account", "sobject")
+    search_fields = ("=id", "external_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    fields = ("account", "sobject", "external_id_field", "external_id", "payload", "created_at")
+
+    @admin.display(description="fields")
+    def payload(self, record: ExportRecord) -> str:
+        return payload_table(record.fields)
+
+
+@admin.register(ExportRun)
+class ExportRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "attempted",
+        "exported",
+        "failed",
+        "api_calls",
+        "first_record_id",
+        "last_record_id",
+    )
+    list_filter = ("outcome", "trigger", "account")
+    list_select_related = ("account",)
+    show_full_result_count = False
+
+
+@admin.register(ExportCursor)
+class ExportCursorAdmin(ReadOnlyAdmin):
+    list_display = (
+        "account_status",
+        "state",
+        "last_exported_id",
+        "paused_at",
+        "paused_since",
+        "last_error_code",
+    )
+    list_filter = ("state",)
+    list_select_related = ("account",)
+
+    @admin.display(description="account", ordering="account__slug")
+    def account_status(self, cursor: ExportCursor) -> str:
+        return _status_link(cursor.account)
+
+    @admin.display(description="paused at record")
+    def paused_at(self, cursor: ExportCursor) -> str:
+        return _record_link(cursor.paused_record_id)
+
+
+@admin.register(ExportError)
+class ExportErrorAdmin(admin.ModelAdmin):
+    change_form_template = "exports/admin/exporterror_change_form.html"
+    list_display = (
+        "error_code",
+        "account",
+        "record_link",
+        "sobject",
+        "external_id",
+        "short_message",
+        "attempts",
+        "status",
+        "last_attempt_at",
+    )
+    list_filter = ("status", "error_code", "sobject", "account")
+    search_fields = ("external_id", "message")
+    list_select_related = ("account",)
+    actions = ("reexport_now", "dismiss", "download_csv")
+    fieldsets = (
+        (
+            "Error",
+            {
+                "fields": (
+                    "account",
+                    "record_link",
+                    "sobject",
+                    "external_id",
+                    "error_code",
+                    "message",
+                    "named_fields",
+                    "status",
+                    "attempts",
+                    "first_seen_at",
+                    "last_attempt_at",
+                    "resolved_at",
+                )
+            },
+        ),
+        ("Record", {"fields": ("record_external_id_field", "record_payload", "record_created")}),
+    )
+    readonly_fields = (
+        "account",
+        "record_link",
+        "sobject",
+        "external_id",
+        "error_code",
+        "message",
+        "named_fields",
+        "status",
+        "attempts",
+        "first_seen_at",
+        "last_attempt_at",
+        "resolved_at",
+        "record_external_id_field",
+        "record_payload",
+        "record_created",
+    )
+
+    # Errors come from Salesforce: never added or deleted by hand, changed only by actions.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExportError]:
+        return super().get_queryset(request).select_related("account", "record")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(request, {"title": "Export errors", **(extra_context or {})})
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    @admin.display(description="record", ordering="record_id")
+    def record_link(self, error: ExportError) -> str:
+        return _record_link(error.record_id)
+
+    @admin.display(description="message")
+    def short_message(self, error: ExportError) -> str:
+        return error.message if len(error.message) <= 80 else error.message[:79] + "…"
+
+    @admin.display(description="fields named by Salesforce")
+    def named_fields(self, error: ExportError) -> str:
+        return ", ".join(error.fields) if error.fields else "—"
+
+    @admin.display(description="external id field")
+    def record_external_id_field(self, error: ExportError) -> str:
+        return error.record.external_id_field
+
+    @admin.display(description="payload")
+    def record_payload(self, error: ExportError) -> str:
+        return payload_table(error.record.fields, highlight=error.fields or ())
+
+    @admin.display(description="enqueued")
+    def record_created(self, error: ExportError) -> str:
+        return date_format(localtime(error.record.created_at), "DATETIME_FORMAT")
+
+    @admin.action(description="Re-export now", permissions=["change"])
+    def reexport_now(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
+        """Enqueue `reexport_error` for each selected open error; the worker resolves them."""
+        open_errors = list(queryset.filter(status=ExportError.Status.OPEN))
+        for error in open_errors:
+            celery_app.send_task(REEXPORT_ERROR_TASK, args=[error.id])
+            self.log_change(request, error, "Re-export queued.")
+        skipped = len(queryset) - len(open_errors)
+        self.message_user(
+            request,
+            f"Queued a re-export of {len(open_errors)} error(s); they show as resolved once the "
+            "worker has run them." + (f" Skipped {skipped} that are not open." if skipped else ""),
+            messages.SUCCESS if open_errors else messages.WARNING,
+        )
+
+    @admin.action(description="Dismiss (stop re-exporting)", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
+        """Mark open errors dismissed: the daily re-export leaves them alone."""
+        open_errors = list(queryset.filter(status=ExportError.Status.OPEN))
+        dismissed = ExportError.objects.filter(
+            id__in=[e.id for e in open_errors], status=ExportError.Status.OPEN
+        ).update(status=ExportError.Status.DISMISSED, resolved_at=timezone.now())
+        for error in open_errors:
+            self.log_change(request, error, "Dismissed.")
+        self.message_user(request, f"Dismissed {dismissed} open error(s).", messages.SUCCESS)
+
+    @admin.action(description="Download CSV", permissions=["view"])
+    def download_csv(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> HttpResponse:
+        """The selected errors as CSV (no record payloads, no settings)."""
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="export-errors.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        for error in queryset.select_related("account").order_by("record_id"):
+            writer.writerow(_csv_row(error))
+        return response
+
+
+CSV_COLUMNS = (
+    "error_id",
+    "account",
+    "record_id",
+    "object",
+    "external_id",
+    "error_code",
+    "message",
+    "fields",
+    "status",
+    "attempts",
+    "first_seen_at",
+    "last_attempt_at",
+    "resolved_at",
+)
+
+
+def _cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_row(error: ExportError) -> list[Any]:
+    def iso(value: Any) -> str:
+        return value.isoformat() if value else ""
+
+    return [
+        error.id,
+        error.account.slug,
+        error.record_id,
+        _cell(error.sobject),
+        _cell(error.external_id),
+        _cell(error.error_code),
+        _cell(error.message),
+        _cell(" ".join(error.fields or ())),
+        error.status,
+        error.attempts,
+        iso(error.first_seen_at),
+        iso(error.last_attempt_at),
+        iso(error.resolved_at),
+    ]

@@ -1,0 +1,504 @@
+"""The export run (DESIGN.md §2): lease, batches, cursor moves, run rows.
+
+Celery tasks in `exports.tasks` are thin wrappers around `start_run`,
+`export_batch` and `fail_run`; every decision about what Salesforce's answer
+means is in `exports.decisions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import CRMSettings
+
+from . import decisions
+from .decisions import BatchDecision, RecordKey, Rejection
+from .gateway import Gateway, GatewayError
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+
+log = logging.getLogger(__name__)
+
+Outcome = ExportRun.Outcome
+
+
+class ExportRequestError(ValueError):
+    """A task was given ids that do not fit (unknown account, run of another account)."""
+
+
+@dataclass(frozen=True)
+class Started:
+    run_id: int
+    outcome: str  # "" while the run goes on
+    after_id: int | None  # the first link starts after this id; None: nothing to start
+
+
+@dataclass(frozen=True)
+class BatchStep:
+    """What the task does after a batch: go on, retry (maybe only some records), or stop."""
+
+    next_after_id: int | None = None
+    retry_after_id: int | None = None
+    retry_only: tuple[int, ...] = ()
+    retry_until_id: int | None = None
+
+
+STOP = BatchStep()
+
+
+def due_account_ids() -> list[int]:
+    """Accounts the schedule exports: active, with Export to CRM on."""
+    return list(
+        CRMSettings.objects.filter(export_enabled=True, account__is_active=True)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )
+
+
+# --- starting a run ------------------------------------------------------------------------
+
+
+def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Started:
+    """Begin an export run of one account.
+
+    1. Load the account and its CRM settings (unknown ids are a clear error).
+    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote).
+    3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
+    4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
+       another run → `skipped_locked`. A run whose lease expired is marked failed.
+    5. No record after the cursor → `nothing_to_do`; otherwise the first link starts
+       after the cursor (at the parked record, if paused).
+    """
+    crm = load_settings(account_id)
+    run = _adopt_or_create_run(account_id, trigger, run_id)
+    if not (crm.export_enabled and crm.account.is_active):
+        return _finish_started(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
+    if not _take_lease(account_id, run):
+        return _finish_started(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    cursor = ExportCursor.objects.get(account_id=account_id)
+    if not ExportRecord.objects.filter(
+        account_id=account_id, id__gt=cursor.last_exported_id
+    ).exists():
+        finish_run(run.id, Outcome.NOTHING_TO_DO)
+        return Started(run.id, Outcome.NOTHING_TO_DO, None)
+    log.info(
+        "export.run.start account=%s run=%s trigger=%s after=%s",
+        crm.account.slug,
+        run.id,
+        run.trigger,
+        cursor.last_exported_id,
+    )
+    return Started(run.id, "", cursor.last_exported_id)
+
+
+def load_settings(account_id: Any) -> CRMSettings:
+    if not isinstance(account_id, int) or isinstance(account_id, bool):
+        raise ExportRequestError(f"account_id must be an integer id, got {account_id!r}")
+    crm = CRMSettings.objects.select_related("account").filter(account_id=account_id).first()
+    if crm is None:
+        raise ExportRequestError(f"account {account_id} does not exist (or has no CRM settings)")
+    return crm
+
+
+def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
+    if trigger not in ExportRun.Trigger.values:
+        raise ExportRequestError(
+            f"trigger must be one of {', '.join(ExportRun.Trigger.values)}, got {trigger!r}"
+        )
+    if run_id is None:
+        return ExportRun.objects.create(account_id=account_id, trigger=trigger)
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").first()
+    if run is None:
+        raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
+    return run
+
+
+def _finish_started(run: ExportRun, outcome: str, message: str) -> Started:
+    finish_run(run.id, outcome, message)
+    return Started(run.id, outcome, None)
+
+
+def start_lease(account_id: int, trigger: str) -> int | None:
+    """A run row holding the account's lease (for work besides export runs, such as the
+    re-export), or None after writing it `skipped_locked` when another run holds it."""
+    run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
+    if _take_lease(account_id, run):
+        return run.id
+    finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    return None
+
+
+def _take_lease(account_id: int, run: ExportRun) -> bool:
+    """Compare-and-swap: the lease is free or expired → it is ours."""
+    cursor, _ = ExportCursor.objects.get_or_create(account_id=account_id)
+    now = timezone.now()
+    expired_run_id = (
+        cursor.run_id if cursor.lease_expires_at and cursor.lease_expires_at < now else None
+    )
+    taken = ExportCursor.objects.filter(
+        Q(run_id__isnull=True) | Q(lease_expires_at__lt=now), id=cursor.id
+    ).update(
+        run_id=run.id,
+        lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+        state=Case(
+            When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+            default=Value(ExportCursor.State.RUNNING),
+        ),
+    )
+    if taken and expired_run_id:
+        ExportRun.objects.filter(id=expired_run_id, outcome="").update(
+            outcome=Outcome.FAILED,
+            finished_at=now,
+            message="The run's lease expired (its worker was lost); a later run took over.",
+        )
+    return bool(taken)
+
+
+# --- one batch -------------------------------------------------------------------------------
+
+
+def export_batch(
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None = None,
+    only: list[int] | None = None,
+) -> BatchStep:
+    """Export the next batch of a run.
+
+    1. Check the link is current: the run holds the lease and the cursor is still at
+       `after_id`. Otherwise it is a duplicate or stale link: do nothing.
+    2. Export to CRM turned off, or the run's record budget used → the run ends.
+    3. Load the next batch after the cursor (or only the records a retry names).
+    4. Send it — all-or-none when pause is on — and decide what the answer means; with
+       pause on, the clean prefix before a rejected record is sent again on its own.
+    5. In one transaction: move the cursor (compare-and-swap on run and position), open
+       or bump ExportErrors, resolve the parked record's error once it went through, add
+       to the run's counts.
+    6. A rejection with pause on parks the cursor and ends the run `paused`; transient
+       failures retry; above the API quota the run ends; otherwise the next link follows.
+    """
+    cursor = ExportCursor.objects.filter(account_id=account_id).first()
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
+    if not _link_is_current(cursor, run, after_id):
+        log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
+        return STOP
+    crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
+    if not (crm.export_enabled and crm.account.is_active):
+        finish_run(run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
+        return STOP
+    budget = crm.max_records_per_run - run.attempted
+    if budget <= 0 and not only:
+        finish_run(run_id, Outcome.COMPLETED, "Record budget of this run used; the rest follows.")
+        return STOP
+    batch = _load_batch(account_id, after_id, until_id, only, min(crm.batch_size, max(budget, 1)))
+    if not batch:
+        finish_run(run_id, Outcome.COMPLETED if run.attempted else Outcome.NOTHING_TO_DO)
+        return STOP
+
+    gateway = Gateway(crm)
+    try:
+        outcome = _send(gateway, batch, crm.pause_on_export_errors)
+    except GatewayError as exc:
+        if not exc.permanent:
+            _add_api_calls(run_id, gateway.api_calls)
+            raise
+        fail_run(run_id, exc.message, exc.code or "CONNECTION_ERROR", api_calls=gateway.api_calls)
+        return STOP
+    if only and outcome.cursor_to is not None:
+        # The retried records were the batch's last loose ends: the whole batch is done.
+        outcome = dataclasses.replace(outcome, cursor_to=until_id or batch[-1].key.id)
+    if not _apply(cursor, run_id, after_id, batch, outcome, gateway.api_calls):
+        return STOP
+    return _next_step(crm, run_id, after_id, batch, outcome, gateway)
+
+
+def _link_is_current(cursor: ExportCursor | None, run: ExportRun | None, after_id: int) -> bool:
+    return (
+        cursor is not None
+        and run is not None
+        and not run.outcome
+        and cursor.run_id == run.id
+        and cursor.last_exported_id == after_id
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: RecordKey
+    fields: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        return {**self.fields, self.key.external_id_field: self.key.external_id}
+
+
+def _load_batch(
+    account_id: int, after_id: int, until_id: int | None, only: list[int] | None, limit: int
+) -> list[_Row]:
+    qs = ExportRecord.objects.filter(account_id=account_id, id__gt=after_id).order_by("id")
+    if until_id is not None:
+        qs = qs.filter(id__lte=until_id)
+    if only:
+        qs = qs.filter(id__in=only)
+    columns = ("id", "sobject", "external_id_field", "external_id", "fields")
+    rows = [
+        _Row(RecordKey(rid, sobject, field, ext), fields)
+        for rid, sobject, field, ext, fields in qs.values_list(*columns)[:limit]
+    ]
+    if only:
+        return rows
+    keys = decisions.first_batch([r.key for r in rows], limit)
+    return rows[: len(keys)]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """The combined result of a batch's calls (the first, and a resent prefix)."""
+
+    written: tuple[int, ...]
+    rejected: tuple[Rejection, ...]
+    retry: tuple[int, ...]
+    cursor_to: int | None
+    pause_at: int | None
+
+
+def _send(gateway: Gateway, batch: list[_Row], pause_on: bool) -> _Sent:
+    """Send a batch; with pause on, resend the rolled-back clean prefix until it settles."""
+    by_id = {row.key.id: row for row in batch}
+    pending = [row.key.id for row in batch]
+    written: list[int] = []
+    parked: BatchDecision | None = None
+    first = batch[0].key
+    while True:
+        results = gateway.upsert_collection(
+            first.sobject,
+            first.external_id_field,
+            [by_id[i].payload() for i in pending],
+            all_or_none=pause_on,
+        )
+        decision = decisions.decide(pending, results, pause_on)
+        written += decision.written
+        if decision.pause_at is not None:
+            parked = decision  # an earlier rejection in a resend replaces a later one
+        if decision.retry or not decision.resend:
+            break
+        pending = list(decision.resend)
+    if decision.retry:
+        cursor_to = _contiguous_end([row.key.id for row in batch], set(written))
+        return _Sent(tuple(written), decision.rejected, decision.retry, cursor_to, None)
+    if parked is not None:
+        cursor_to = _contiguous_end([row.key.id for row in batch], set(written))
+        return _Sent(tuple(written), parked.rejected, (), cursor_to, parked.pause_at)
+    return _Sent(tuple(written), decision.rejected, (), decision.cursor_to, None)
+
+
+def _contiguous_end(ids: list[int], written: set[int]) -> int | None:
+    end = None
+    for record_id in ids:
+        if record_id not in written:
+            break
+        end = record_id
+    return end
+
+
+def _apply(
+    cursor: ExportCursor, run_id: int, after_id: int, batch: list[_Row], sent: _Sent, api_calls: int
+) -> bool:
+    """Persist a batch's outcome in one transaction; False if another link got there first."""
+    now = timezone.now()
+    position = sent.cursor_to if sent.cursor_to is not None else after_id
+    with transaction.atomic():
+        moved = ExportCursor.objects.filter(
+            id=cursor.id, run_id=run_id, last_exported_id=after_id
+        ).update(
+            last_exported_id=position,
+            lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+            **_pause_fields(cursor, sent, position, now),
+        )
+        if not moved:
+            log.warning("export.batch.lost_race run=%s after=%s", run_id, after_id)
+            return False
+        _record_rejections(cursor.account_id, batch, sent.rejected, now)
+        if cursor.paused_record_id in sent.written:
+            ExportError.objects.filter(
+                record_id=cursor.paused_record_id, status=ExportError.Status.OPEN
+            ).update(status=ExportError.Status.RESOLVED, resolved_at=now, last_attempt_at=now)
+        ExportRun.objects.filter(id=run_id).update(
+            attempted=F("attempted") + len(sent.written) + len(sent.rejected),
+            exported=F("exported") + len(sent.written),
+            failed=F("failed") + len(sent.rejected),
+            api_calls=F("api_calls") + api_calls,
+            first_record_id=Coalesce("first_record_id", Value(batch[0].key.id)),
+            last_record_id=Value(
+                max([position, *sent.written, *(r.record_id for r in sent.rejected)])
+            ),
+        )
+    return True
+
+
+def _pause_fields(cursor: ExportCursor, sent: _Sent, position: int, now: Any) -> dict[str, Any]:
+    if sent.pause_at is not None:
+        rejection = sent.rejected[0]
+        still_same = cursor.paused_record_id == sent.pause_at
+        return {
+            "state": ExportCursor.State.PAUSED,
+            "paused_record_id": sent.pause_at,
+            "paused_since": cursor.paused_since if still_same and cursor.paused_since else now,
+            "last_error_code": rejection.error_code,
+            "last_error_message": rejection.message,
+        }
+    if cursor.paused_record_id is not None and position >= cursor.paused_record_id:
+        return {
+            "state": ExportCursor.State.RUNNING,
+            "paused_record_id": None,
+            "paused_since": None,
+            "last_error_code": "",
+            "last_error_message": "",
+        }
+    return {}
+
+
+def _record_rejections(
+    account_id: int, batch: list[_Row], rejected: tuple[Rejection, ...], now: Any
+) -> None:
+    """Open an ExportError per rejected record, or bump the open one it already has."""
+    if not rejected:
+        return
+    keys = {row.key.id: row.key for row in batch}
+    open_errors = {
+        e.record_id: e
+        for e in ExportError.objects.filter(
+            record_id__in=[r.record_id for r in rejected], status=ExportError.Status.OPEN
+        )
+    }
+    new = []
+    for rejection in rejected:
+        error = open_errors.get(rejection.record_id)
+        if error is None:
+            key = keys[rejection.record_id]
+            new.append(
+                ExportError(
+                    account_id=account_id,
+                    record_id=key.id,
+                    sobject=key.sobject,
+                    external_id=key.external_id,
+                    error_code=rejection.error_code,
+                    message=rejection.message,
+                    fields=list(rejection.fields),
+                    last_attempt_at=now,
+                )
+            )
+            continue
+        ExportError.objects.filter(id=error.id).update(
+            attempts=F("attempts") + 1,
+            error_code=rejection.error_code,
+            message=rejection.message,
+            fields=list(rejection.fields),
+            last_attempt_at=now,
+        )
+    ExportError.objects.bulk_create(new)
+
+
+def _next_step(
+    crm: CRMSettings, run_id: int, after_id: int, batch: list[_Row], sent: _Sent, gateway: Gateway
+) -> BatchStep:
+    position = sent.cursor_to if sent.cursor_to is not None else after_id
+    log.info(
+        "export.batch account=%s run=%s after=%s sent=%s written=%s rejected=%s retry=%s "
+        "api_calls=%s cursor=%s",
+        crm.account.slug,
+        run_id,
+        after_id,
+        len(batch),
+        len(sent.written),
+        len(sent.rejected),
+        len(sent.retry),
+        gateway.api_calls,
+        position,
+    )
+    if sent.pause_at is not None:
+        finish_run(run_id, Outcome.PAUSED, f"Paused at record #{sent.pause_at}.")
+        return STOP
+    if sent.retry:
+        if crm.pause_on_export_errors:
+            return BatchStep(retry_after_id=position)
+        return BatchStep(
+            retry_after_id=after_id, retry_only=sent.retry, retry_until_id=batch[-1].key.id
+        )
+    if gateway.api_usage and decisions.over_api_quota(
+        gateway.api_usage[0],
+        gateway.api_usage[1],
+        crm.daily_api_limit,
+        settings.CRMSYNC_API_QUOTA_SHARE,
+    ):
+        used, limit = gateway.api_usage
+        finish_run(
+            run_id,
+            Outcome.COMPLETED,
+            f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
+        )
+        return STOP
+    return BatchStep(next_after_id=position)
+
+
+def _add_api_calls(run_id: int, api_calls: int) -> None:
+    if api_calls:
+        ExportRun.objects.filter(id=run_id).update(api_calls=F("api_calls") + api_calls)
+
+
+# --- ending a run ----------------------------------------------------------------------------
+
+
+def finish_run(run_id: int, outcome: str, message: str = "") -> None:
+    """Write the run's outcome and release the lease it holds (if any)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = ExportRun.objects.select_related("account").get(id=run_id)
+        ExportRun.objects.filter(id=run_id, outcome="").update(
+            outcome=outcome, finished_at=now, message=message
+        )
+        ExportCursor.objects.filter(account_id=run.account_id, run_id=run_id).update(
+            run_id=None,
+            lease_expires_at=None,
+            state=Case(
+                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+                default=Value(ExportCursor.State.IDLE),
+            ),
+        )
+    run.refresh_from_db()
+    log.info(
+        "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
+        "api_calls=%s first=%s last=%s",
+        run.account.slug,
+        run.id,
+        run.trigger,
+        run.outcome,
+        run.attempted,
+        run.exported,
+        run.failed,
+        run.api_calls,
+        run.first_record_id,
+        run.last_record_id,
+    )
+
+
+def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:
+    """End a run `failed` (auth, configuration, retries exhausted); the cursor stays put."""
+    _add_api_calls(run_id, api_calls)
+    run = ExportRun.objects.filter(id=run_id).first()
+    if run is None:
+        return
+    # A paused cursor keeps the parked record's error; the run row carries this one.
+    ExportCursor.objects.filter(
+        account_id=run.account_id, run_id=run_id, paused_record__isnull=True
+    ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
+    finish_run(run_id, Outcome.FAILED, message)

@@ -1,0 +1,111 @@
+"""Where an account's export stands: one snapshot for the admin page and `crm_status`.
+
+`account_status(account)` reads the cursor, the backlog, the open errors and the
+last runs in a constant number of queries (five), whatever the account's size:
+
+1. the cursor with its paused record (no cursor yet → idle, nothing exported);
+2. the backlog: records of the account after `last_exported_id`;
+3. open errors counted by error code (their sum is `open_errors`);
+4. the open error of the paused record, when paused (the admin links to it);
+5. the last 20 runs, newest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count
+
+from accounts.models import Account
+
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+
+RECENT_RUNS = 20
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    account: str
+    state: str
+    last_exported_id: int
+    paused_record_id: int | None
+    paused_external_id: str | None
+    paused_since: datetime | None
+    error_code: str | None
+    error_message: str | None
+    paused_error_id: int | None
+    backlog: int
+    open_errors: int
+    open_errors_by_code: dict[str, int] = field(default_factory=dict)
+    recent_runs: tuple[ExportRun, ...] = ()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.state == ExportCursor.State.PAUSED
+
+    def as_json(self) -> dict[str, Any]:
+        """The `crm_status --json` object (DESIGN.md §6) plus the errors by code and pause time."""
+        return {
+            "account": self.account,
+            "state": self.state,
+            "last_exported_id": self.last_exported_id,
+            "paused_record_id": self.paused_record_id,
+            "paused_external_id": self.paused_external_id,
+            "paused_since": self.paused_since.isoformat() if self.paused_since else None,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "backlog": self.backlog,
+            "open_errors": self.open_errors,
+            "open_errors_by_code": dict(self.open_errors_by_code),
+        }
+
+
+def account_status(account: Account) -> AccountStatus:
+    """Snapshot the export of `account` (see the module docstring for the five queries)."""
+    cursor = ExportCursor.objects.select_related("paused_record").filter(account=account).first()
+    last_exported_id = cursor.last_exported_id if cursor else 0
+    state = cursor.state if cursor else ExportCursor.State.IDLE
+    paused = cursor is not None and state == ExportCursor.State.PAUSED
+    paused_record = cursor.paused_record if paused else None
+
+    backlog = ExportRecord.objects.filter(account=account, id__gt=last_exported_id).count()
+    by_code = _open_errors_by_code(account)
+    recent_runs = tuple(ExportRun.objects.filter(account=account).order_by("-id")[:RECENT_RUNS])
+
+    return AccountStatus(
+        account=account.slug,
+        state=str(state),
+        last_exported_id=last_exported_id,
+        paused_record_id=paused_record.id if paused_record else None,
+        paused_external_id=paused_record.external_id if paused_record else None,
+        paused_since=cursor.paused_since if paused else None,
+        error_code=(cursor.last_error_code or None) if cursor else None,
+        error_message=(cursor.last_error_message or None) if cursor else None,
+        paused_error_id=_open_error_id(paused_record),
+        backlog=backlog,
+        open_errors=sum(by_code.values()),
+        open_errors_by_code=by_code,
+        recent_runs=recent_runs,
+    )
+
+
+def _open_errors_by_code(account: Account) -> dict[str, int]:
+    rows = (
+        ExportError.objects.filter(account=account, status=ExportError.Status.OPEN)
+        .values("error_code")
+        .annotate(count=Count("id"))
+        .order_by("-count", "error_code")
+    )
+    return {row["error_code"]: row["count"] for row in rows}
+
+
+def _open_error_id(record: ExportRecord | None) -> int | None:
+    if record is None:
+        return None
+    return (
+        ExportError.objects.filter(record=record, status=ExportError.Status.OPEN)
+        .values_list("id", flat=True)
+        .first()
+    )

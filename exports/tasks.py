@@ -1,0 +1,98 @@
+"""Celery tasks. Names are public (Flower, beat): keep them stable.
+
+Each task is thin: check its JSON arguments, call one function, let Celery retry
+transient faults with backoff and jitter. Arguments are ids, never payloads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+
+from . import pipeline, reexport
+from .gateway import TransientError
+
+log = logging.getLogger(__name__)
+
+RETRY = {
+    "autoretry_for": (TransientError, SoftTimeLimitExceeded),
+    "retry_backoff": settings.CRMSYNC_RETRY_BACKOFF_S,
+    "retry_backoff_max": settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
+    "retry_jitter": True,
+    "max_retries": settings.CRMSYNC_MAX_RETRIES,
+}
+
+
+@shared_task(name="exports.tasks.export_due_accounts")
+def export_due_accounts() -> list[int]:
+    """Beat `CRMExport`: start a run for each active account with Export to CRM on."""
+    account_ids = pipeline.due_account_ids()
+    for account_id in account_ids:
+        run_export.delay(account_id, trigger="schedule")
+    return account_ids
+
+
+@shared_task(name="exports.tasks.run_export")
+def run_export(account_id: int, trigger: str = "api", run_id: int | None = None) -> dict[str, Any]:
+    """Start an export run of one account; its batches follow as a chain of export_batch."""
+    started = pipeline.start_run(account_id, trigger, run_id)
+    if started.after_id is not None:
+        export_batch.si(account_id, started.run_id, started.after_id).apply_async()
+    return {"run_id": started.run_id, "outcome": started.outcome or "running"}
+
+
+@shared_task(bind=True, name="exports.tasks.export_batch", **RETRY)
+def export_batch(
+    self: Any,
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None = None,
+    only: list[int] | None = None,
+) -> None:
+    """One link of a run's chain. Idempotent: a stale or duplicate link does nothing.
+
+    The next link is appended to this task's chain when it returns, so chain messages
+    stay one signature long however many batches a run has.
+    """
+    try:
+        step = pipeline.export_batch(account_id, run_id, after_id, until_id, only)
+    except TransientError:
+        if self.request.retries >= self.max_retries:
+            pipeline.fail_run(run_id, "Salesforce kept failing transiently; retries exhausted.")
+        raise
+    if step.retry_after_id is not None:
+        if self.request.retries >= self.max_retries:
+            pipeline.fail_run(run_id, "Records kept failing transiently; retries exhausted.")
+            return
+        countdown = get_exponential_backoff_interval(
+            settings.CRMSYNC_RETRY_BACKOFF_S,
+            self.request.retries,
+            settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
+            full_jitter=True,
+        )
+        raise self.retry(
+            args=[account_id, run_id, step.retry_after_id],
+            kwargs={"until_id": step.retry_until_id, "only": list(step.retry_only) or None},
+            countdown=countdown,
+        )
+    if step.next_after_id is not None:
+        next_link = export_batch.si(account_id, run_id, step.next_after_id)
+        self.request.chain = [*(self.request.chain or []), next_link]
+
+
+@shared_task(name="exports.tasks.reexport_errors", **RETRY)
+def reexport_errors(account_id: int | None = None) -> dict[str, int]:
+    """Beat `CRMExport_ExportError` (daily): re-export every open ExportError."""
+    return reexport.reexport_errors(account_id).as_dict()
+
+
+@shared_task(name="exports.tasks.reexport_error", **RETRY)
+def reexport_error(error_id: int) -> dict[str, int]:
+    """Re-export one ExportError (admin action, Flower)."""
+    return reexport.reexport_error(error_id).as_dict()

@@ -1,0 +1,133 @@
+"""Admin pages for the export status of each account, and its "Run export now" button.
+
+URLs (`status_urls`, mounted under /admin/exports/status/ by crmsync/urls.py):
+- ``""``: every account with its export state;
+- ``"<slug>/"``: one account (`status.account_status`), its last runs and a chart;
+- ``"<slug>/run/"``: POST, enqueues `exports.tasks.run_export(account_id, trigger="manual")`.
+  "Resume" on a paused account is the same thing: a run starts at the paused record.
+
+Seeing needs the view (or change) permission on export cursors; running needs the
+change permission on export cursors. Every page is wrapped by `admin_site.admin_view`
+(staff login, CSRF, no caching).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Account
+from crmsync.celery import app as celery_app
+
+from .chart import runs_chart
+from .models import ExportError
+from .status import AccountStatus, account_status
+
+RUN_EXPORT_TASK = "exports.tasks.run_export"
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def can_view_status(user: User) -> bool:
+    return user.has_perm("exports.view_exportcursor") or can_run_export(user)
+
+
+def can_run_export(user: User) -> bool:
+    return user.has_perm("exports.change_exportcursor")
+
+
+@require_GET
+def export_status_index(request: HttpRequest) -> HttpResponse:
+    """Every account: export on/off, pause on/off, state, where it stands (two queries)."""
+    if not can_view_status(request.user):
+        raise PermissionDenied
+    accounts = Account.objects.select_related("crm_settings", "export_cursor").order_by("slug")
+    rows = [(account, getattr(account, "export_cursor", None)) for account in accounts]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Export status",
+        "rows": rows,
+    }
+    return TemplateResponse(request, "exports/admin/export_status_index.html", context)
+
+
+@require_GET
+def export_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """One account: state (paused where, since when, why), backlog, open errors, last runs."""
+    if not can_view_status(request.user):
+        raise PermissionDenied
+    account = get_object_or_404(Account.objects.select_related("crm_settings"), slug=slug)
+    status = account_status(account)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Export status: {account}",
+        "account": account,
+        "crm_settings": account.crm_settings,
+        "status": status,
+        "runs_chart": runs_chart(status.recent_runs),
+        "errors_by_code": _errors_by_code(account, status),
+        "open_errors_url": _errors_url(account),
+        "paused_error_url": _paused_error_url(status),
+        "can_run": can_run_export(request.user),
+    }
+    return TemplateResponse(request, "exports/admin/export_status.html", context)
+
+
+@require_POST
+def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
+    """Enqueue one run of the account now (also "Resume" for a paused account)."""
+    if not can_run_export(request.user):
+        raise PermissionDenied
+    account = get_object_or_404(Account.objects.select_related("crm_settings"), slug=slug)
+    back = HttpResponseRedirect(reverse("export-status", args=[account.slug]))
+    if not account.is_active or not account.crm_settings.export_enabled:
+        messages.warning(
+            request,
+            f"No run started: Export to CRM is off for {account} (or the account is inactive). "
+            "Turn it on in Settings › CRM › General first.",
+        )
+        return back
+    celery_app.send_task(RUN_EXPORT_TASK, args=[account.id], kwargs={"trigger": "manual"})
+    messages.success(
+        request,
+        f"Export of {account} queued. The run appears below once a worker has picked it up.",
+    )
+    return back
+
+
+def _errors_url(account: Account, **filters: str) -> str:
+    query = {"account__id__exact": account.id, "status__exact": ExportError.Status.OPEN, **filters}
+    return f"{reverse('admin:exports_exporterror_changelist')}?{urlencode(query)}"
+
+
+def _errors_by_code(account: Account, status: AccountStatus) -> list[tuple[str, int, str]]:
+    return [
+        (code, count, _errors_url(account, error_code=code))
+        for code, count in status.open_errors_by_code.items()
+    ]
+
+
+def _paused_error_url(status: AccountStatus) -> str | None:
+    if status.paused_error_id is None:
+        return None
+    return reverse("admin:exports_exporterror_change", args=[status.paused_error_id])
+
+
+def _wrap(view: Any) -> Any:
+    return admin.site.admin_view(view)
+
+
+status_urls = [
+    path("", _wrap(export_status_index), name="export-status-index"),
+    path("<slug:slug>/", _wrap(export_status), name="export-status"),
+    path("<slug:slug>/run/", _wrap(run_export_now), name="export-run-now"),
+]

@@ -1,0 +1,55 @@
+"""Gateway fixtures: an account whose CRM settings point at the running sandbox org."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import CRMSettings
+from exports.gateway import Gateway
+from tests.factories import CRMSettingsFactory
+
+CONTACT_RULES: dict[str, Any] = {
+    "auth": {"clients": {"sandbox": "sandbox", "crmsync": "s3cret"}},
+    "objects": {
+        "Contact": {
+            "fields": ["LastName", "Email", "Type__c", "ExtId__c"],
+            "required": ["LastName"],
+            "validation": [
+                {
+                    "name": "Email_Required_For_Customers",
+                    "when": {"field": "Type__c", "equals": "Customer"},
+                    "require": "Email",
+                    "message": "Customers need an email",
+                }
+            ],
+        }
+    },
+}
+
+
+@pytest.fixture
+def crm(db: None, sandbox: Any) -> CRMSettings:
+    """Settings of an account logging in to a fresh sandbox org with client credentials."""
+    cache.clear()
+    sandbox.set_rules(CONTACT_RULES)
+    return CRMSettingsFactory(
+        login_url=sandbox.url,
+        ca_bundle=str(sandbox.ca_path),
+        auth_flow="client_credentials",
+        client_id="crmsync",
+        client_secret="s3cret",
+        timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+def gateway(crm: CRMSettings) -> Gateway:
+    return Gateway(crm)
+
+
+def contacts(*ext_ids: str, **extra: Any) -> list[dict[str, Any]]:
+    """Valid Contact field maps, one per external id, including the external id field."""
+    return [{"ExtId__c": ext_id, "LastName": f"Person {ext_id}", **extra} for ext_id in ext_ids]

@@ -1,0 +1,28 @@
+"""Neither the client secret nor the access token reaches a log, at any level."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.cache import cache
+
+from exports.gateway import Gateway
+
+from .conftest import contacts
+
+
+def test_login_refresh_and_upsert_log_no_secret(
+    gateway: Gateway, sandbox: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    gateway.upsert_collection("Contact", "ExtId__c", contacts("a"), True)
+    sandbox.expire_tokens()
+    gateway.upsert_collection("Contact", "ExtId__c", contacts("b"), True)
+
+    token = cache.get(gateway._cache_key())["access_token"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Logged in to Salesforce" in logged
+    assert "s3cret" not in logged
+    assert token not in logged

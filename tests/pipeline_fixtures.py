@@ -1,0 +1,78 @@
+"""Accounts wired to the sandbox org, and records enqueued for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from accounts.models import Account
+from exports.models import ExportRecord
+from exports.outbox import enqueue_many
+from tests.factories import AccountFactory, CRMSettingsFactory
+
+CUSTOMER_NEEDS_EMAIL = {
+    "name": "Email_Required_For_Customers",
+    "when": {"field": "Type__c", "equals": "Customer"},
+    "require": "Email",
+    "message": "Customers need an email",
+}
+
+
+@pytest.fixture
+def crm_account(sandbox: Any) -> Callable[..., Account]:
+    """Make an account whose CRM settings point at the sandbox org."""
+
+    def make(slug: str = "acme", pause: bool = True, **settings: Any) -> Account:
+        account = AccountFactory(slug=slug, name=slug.title())
+        CRMSettingsFactory(
+            account=account,
+            export_enabled=True,
+            pause_on_export_errors=pause,
+            login_url=sandbox.url,
+            ca_bundle=str(sandbox.ca_path),
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+            **settings,
+        )
+        return account
+
+    return make
+
+
+def contacts(n: int, start: int = 1, **overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """n Contact records person-{start}… ; `overrides` maps "person-437" → extra fields."""
+    items = []
+    for i in range(start, start + n):
+        ext = f"person-{i}"
+        fields = {"LastName": f"Person {i}", "Type__c": "Lead", **overrides.get(ext, {})}
+        items.append(
+            {
+                "sobject": "Contact",
+                "external_id_field": "ExtId__c",
+                "external_id": ext,
+                "fields": fields,
+            }
+        )
+    return items
+
+
+def enqueue(account: Account, items: list[dict[str, Any]]) -> list[int]:
+    before = (
+        ExportRecord.objects.filter(account=account)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+    enqueue_many(account, items)
+    return list(
+        ExportRecord.objects.filter(account=account, id__gt=before)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def written_external_ids(sandbox: Any, since: int = 0) -> list[str]:
+    return [w["external_id"] for w in sandbox.writes(since=since)]

@@ -1,0 +1,87 @@
+"""One run per account at a time: a second run while one holds the lease is skipped."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections
+from django.utils import timezone
+
+from exports import pipeline
+from exports.models import ExportCursor, ExportRun
+from exports.tasks import run_export
+from tests.conftest import wait_for
+from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_run_export_calls_at_once_one_runs_one_is_skipped(sandbox, celery_worker, crm_account):
+    account = crm_account()
+    enqueue(account, contacts(600))
+
+    for _ in range(2):
+        run_export.delay(account.id, trigger="api")
+
+    def two_runs_finished():
+        runs = list(ExportRun.objects.filter(account=account).exclude(outcome=""))
+        return runs if len(runs) == 2 else None
+
+    runs = wait_for(two_runs_finished, timeout=60)
+    assert sorted(r.outcome for r in runs) == ["completed", "skipped_locked"]
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 601)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_starts_take_the_lease_once(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(5))
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(pipeline.start_run(account.id, "api").outcome)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["", "skipped_locked", "skipped_locked", "skipped_locked"]
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_is_taken_over_and_its_run_marked_failed(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(2))
+    first = pipeline.start_run(account.id, "api")
+    ExportCursor.objects.filter(account=account).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    second = pipeline.start_run(account.id, "api")
+
+    assert second.outcome == ""
+    assert ExportCursor.objects.get(account=account).run_id == second.run_id
+    lost = ExportRun.objects.get(id=first.run_id)
+    assert lost.outcome == ExportRun.Outcome.FAILED
+    assert "lease expired" in lost.message
+
+
+@pytest.mark.django_db
+def test_a_stale_link_does_nothing(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(3))
+    started = pipeline.start_run(account.id, "api")
+
+    step = pipeline.export_batch(account.id, started.run_id, after_id=started.after_id + 999)
+
+    assert step == pipeline.STOP
+    assert ExportCursor.objects.get(account=account).last_exported_id == started.after_id

@@ -175,6 +175,9 @@ LOGGING = {
     },
 }
 
-# Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows.
+# Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows; on
+# PostgreSQL a database of this process's own, so two test runs on one server don't collide.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}

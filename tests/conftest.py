@@ -23,3 +23,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
                 f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}"
             )
         time.sleep(interval)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` run only when the database is PostgreSQL (make test's 2nd pass)."""
+    from django.conf import settings
+
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only: runs in make test's PostgreSQL pass")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

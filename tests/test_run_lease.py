@@ -18,6 +18,7 @@ from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.concurrency
 def test_two_run_export_calls_at_once_one_runs_one_is_skipped(sandbox, celery_worker, crm_account):
     account = crm_account()
     enqueue(account, contacts(600))
@@ -34,6 +35,7 @@ def test_two_run_export_calls_at_once_one_runs_one_is_skipped(sandbox, celery_wo
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 601)]
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_take_the_lease_once(crm_account):
     account = crm_account()

@@ -22,6 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
+from exports.gateway import Gateway, GatewayError
+
 from .forms import CONFIRM_PAUSE_OFF, PAUSE, SECRET_FIELDS, CRMSettingsForm, shows_pause_field
 from .models import Account, CRMSettings
 
@@ -123,9 +125,6 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         ]
         return [("General", {"fields": general}), ("Connection", {"fields": connection})]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: CRMSettings | None = None) -> tuple:
-        return ("account",) if obj is None else ()
-
     def change_view(
         self,
         request: HttpRequest,
@@ -183,8 +182,6 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         settings = self._settings_for_change(request, object_id)
-        from exports.gateway import Gateway, GatewayError
-
         try:
             check = Gateway(settings).check_connection()
         except GatewayError as exc:

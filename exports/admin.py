@@ -112,7 +112,7 @@ class ExportRunAdmin(ReadOnlyAdmin):
 @admin.register(ExportCursor)
 class ExportCursorAdmin(ReadOnlyAdmin):
     list_display = (
-        "account_status",
+        "account_link",
         "state",
         "last_exported_id",
         "paused_at",
@@ -123,7 +123,7 @@ class ExportCursorAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
 
     @admin.display(description="account", ordering="account__slug")
-    def account_status(self, cursor: ExportCursor) -> str:
+    def account_link(self, cursor: ExportCursor) -> str:
         return _status_link(cursor.account)
 
     @admin.display(description="paused at record")
@@ -246,18 +246,26 @@ class ExportErrorAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-export now", permissions=["change"])
     def reexport_now(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
-        """Enqueue `reexport_error` for each selected open error; the worker resolves them."""
-        open_errors = list(queryset.filter(status=ExportError.Status.OPEN))
-        for error in open_errors:
+        """Enqueue `reexport_error` for each selected open error of an account that exports.
+
+        Errors that are not open, or whose account has Export to CRM off (or is inactive),
+        are skipped and counted in the message: the task would leave them alone anyway.
+        """
+        selected = list(queryset.select_related("account__crm_settings"))
+        due = [error for error in selected if _may_reexport(error)]
+        for error in due:
             celery_app.send_task(REEXPORT_ERROR_TASK, args=[error.id])
             self.log_change(request, error, "Re-export queued.")
-        skipped = len(queryset) - len(open_errors)
-        self.message_user(
-            request,
-            f"Queued a re-export of {len(open_errors)} error(s); they show as resolved once the "
-            "worker has run them." + (f" Skipped {skipped} that are not open." if skipped else ""),
-            messages.SUCCESS if open_errors else messages.WARNING,
+        message = (
+            f"Queued a re-export of {len(due)} error(s); they show as resolved once the "
+            "worker has run them."
         )
+        if len(due) < len(selected):
+            message += (
+                f" Skipped {len(selected) - len(due)} that are not open or whose account has "
+                "Export to CRM off."
+            )
+        self.message_user(request, message, messages.SUCCESS if due else messages.WARNING)
 
     @admin.action(description="Dismiss (stop re-exporting)", permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
@@ -280,6 +288,15 @@ class ExportErrorAdmin(admin.ModelAdmin):
         for error in queryset.select_related("account").order_by("record_id"):
             writer.writerow(_csv_row(error))
         return response
+
+
+def _may_reexport(error: ExportError) -> bool:
+    account = error.account
+    return (
+        error.status == ExportError.Status.OPEN
+        and account.is_active
+        and account.crm_settings.export_enabled
+    )
 
 
 CSV_COLUMNS = (

@@ -157,8 +157,9 @@ def page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are still plain synchronous code between its steps.
+    # Playwright's sync API keeps an asyncio loop running in this thread, so Django's
+    # async-safety check would refuse the test's own ORM calls; they are plain synchronous
+    # code between browser steps (the live server answers from its own thread).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -44,7 +44,16 @@ def test_reexport_of_errors_that_are_not_open_publishes_nothing(super_client, pu
     assert response.status_code == 302
     assert published_tasks.tasks == []
     messages = [m.message for m in response.wsgi_request._messages]
-    assert "Skipped 1 that are not open." in messages[0]
+    assert "Skipped 1 that are not open or whose account has Export to CRM off." in messages[0]
+
+
+def test_reexport_for_an_account_with_export_off_publishes_nothing(super_client, published_tasks):
+    settings = CRMSettingsFactory(export_enabled=False)
+    error = ExportErrorFactory(record__account=settings.account)
+
+    run_action(super_client, "reexport_now", [error])
+
+    assert published_tasks.tasks == []
 
 
 def test_download_csv_lists_the_selected_errors_without_secrets(super_client):

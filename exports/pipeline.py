@@ -141,11 +141,11 @@ def _take_lease(account_id: int, run: ExportRun) -> bool:
     """Compare-and-swap: the lease is free or expired → it is ours."""
     cursor, _ = ExportCursor.objects.get_or_create(account_id=account_id)
     now = timezone.now()
-    expired_run_id = (
-        cursor.run_id if cursor.lease_expires_at and cursor.lease_expires_at < now else None
-    )
+    expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
+    expired_run_id = cursor.run_id if expired and cursor.run_id != run.id else None
+    # Free, expired, or already ours (a redelivered run_export of the same run).
     taken = ExportCursor.objects.filter(
-        Q(run_id__isnull=True) | Q(lease_expires_at__lt=now), id=cursor.id
+        Q(run_id__isnull=True) | Q(lease_expires_at__lt=now) | Q(run_id=run.id), id=cursor.id
     ).update(
         run_id=run.id,
         lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
@@ -489,6 +489,18 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
         run.first_record_id,
         run.last_record_id,
     )
+
+
+def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str) -> None:
+    """A link failed for good: fail its run, but only if the link was the run's current
+    one — a requeued or stale link must not end a run that is going on without it."""
+    if not all(isinstance(x, int) for x in (account_id, run_id, after_id)):
+        return
+    current = ExportCursor.objects.filter(
+        account_id=account_id, run_id=run_id, last_exported_id=after_id
+    ).exists()
+    if current:
+        fail_run(run_id, message)
 
 
 def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:

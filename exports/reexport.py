@@ -200,21 +200,23 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
             chunk = todo[start : start + CHUNK]
             payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
             results = gateway.upsert_collection(sobject, ext_field, payloads, all_or_none=False)
+            resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
+            _set_status(resolved, ExportError.Status.RESOLVED, now)
+            summary.resolved += sum(len(g.error_ids) for g in resolved)
             for group, result in zip(chunk, results, strict=True):
                 if result.ok:
-                    _set_status([group], ExportError.Status.RESOLVED, now)
-                    summary.resolved += len(group.error_ids)
-                elif result.transient or result.rolled_back:
+                    continue
+                if result.transient or result.rolled_back:
                     transient += 1
-                else:
-                    ExportError.objects.filter(id__in=group.error_ids).update(
-                        attempts=F("attempts") + 1,
-                        error_code=result.error_code,
-                        message=result.message,
-                        fields=list(result.fields),
-                        last_attempt_at=now,
-                    )
-                    summary.failed += len(group.error_ids)
+                    continue
+                ExportError.objects.filter(id__in=group.error_ids).update(
+                    attempts=F("attempts") + 1,
+                    error_code=result.error_code,
+                    message=result.message,
+                    fields=list(result.fields),
+                    last_attempt_at=now,
+                )
+                summary.failed += len(group.error_ids)
     if transient:
         raise TransientError(f"{transient} records failed transiently; re-export retries later")
 

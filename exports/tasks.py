@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from . import pipeline, reexport
 from .gateway import TransientError
 
 log = logging.getLogger(__name__)
 
+# Transient: Salesforce's, a batch cut by the soft time limit, a database restarting.
 RETRY = {
-    "autoretry_for": (TransientError, SoftTimeLimitExceeded),
+    "autoretry_for": (TransientError, SoftTimeLimitExceeded, OperationalError, InterfaceError),
     "retry_backoff": settings.CRMSYNC_RETRY_BACKOFF_S,
     "retry_backoff_max": settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
     "retry_jitter": True,
@@ -37,7 +39,7 @@ def export_due_accounts() -> list[int]:
     return account_ids
 
 
-@shared_task(name="exports.tasks.run_export")
+@shared_task(name="exports.tasks.run_export", **RETRY)
 def run_export(account_id: int, trigger: str = "api", run_id: int | None = None) -> dict[str, Any]:
     """Start an export run of one account; its batches follow as a chain of export_batch."""
     started = pipeline.start_run(account_id, trigger, run_id)
@@ -46,7 +48,20 @@ def run_export(account_id: int, trigger: str = "api", run_id: int | None = None)
     return {"run_id": started.run_id, "outcome": started.outcome or "running"}
 
 
-@shared_task(bind=True, name="exports.tasks.export_batch", **RETRY)
+class ExportBatchTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Retries exhausted or an unexpected error: end the run `failed` (if this link was
+        the run's current one), so its lease is released and the failure is on record."""
+        call = dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
+        pipeline.fail_link(
+            call.get("account_id"),
+            call.get("run_id"),
+            call.get("after_id"),
+            f"A batch failed after {self.request.retries} retries: {type(exc).__name__}: {exc}",
+        )
+
+
+@shared_task(bind=True, base=ExportBatchTask, name="exports.tasks.export_batch", **RETRY)
 def export_batch(
     self: Any,
     account_id: int,
@@ -60,16 +75,8 @@ def export_batch(
     The next link is appended to this task's chain when it returns, so chain messages
     stay one signature long however many batches a run has.
     """
-    try:
-        step = pipeline.export_batch(account_id, run_id, after_id, until_id, only)
-    except TransientError:
-        if self.request.retries >= self.max_retries:
-            pipeline.fail_run(run_id, "Salesforce kept failing transiently; retries exhausted.")
-        raise
+    step = pipeline.export_batch(account_id, run_id, after_id, until_id, only)
     if step.retry_after_id is not None:
-        if self.request.retries >= self.max_retries:
-            pipeline.fail_run(run_id, "Records kept failing transiently; retries exhausted.")
-            return
         countdown = get_exponential_backoff_interval(
             settings.CRMSYNC_RETRY_BACKOFF_S,
             self.request.retries,

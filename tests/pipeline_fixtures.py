@@ -26,16 +26,15 @@ def crm_account(sandbox: Any) -> Callable[..., Account]:
 
     def make(slug: str = "acme", pause: bool = True, **settings: Any) -> Account:
         account = AccountFactory(slug=slug, name=slug.title())
-        CRMSettingsFactory(
-            account=account,
-            export_enabled=True,
-            pause_on_export_errors=pause,
-            login_url=sandbox.url,
-            ca_bundle=str(sandbox.ca_path),
-            client_id=sandbox.client_id,
-            client_secret=sandbox.client_secret,
-            **settings,
-        )
+        values = {
+            "export_enabled": True,
+            "pause_on_export_errors": pause,
+            "login_url": sandbox.url,
+            "ca_bundle": str(sandbox.ca_path),
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+        }
+        CRMSettingsFactory(account=account, **(values | settings))
         return account
 
     return make

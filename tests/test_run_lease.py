@@ -87,3 +87,31 @@ def test_a_stale_link_does_nothing(crm_account):
 
     assert step == pipeline.STOP
     assert ExportCursor.objects.get(account=account).last_exported_id == started.after_id
+
+
+@pytest.mark.django_db
+def test_a_redelivered_run_export_of_the_same_run_keeps_its_lease(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(2))
+    run = ExportRun.objects.create(account=account, trigger="manual")
+
+    first = pipeline.start_run(account.id, "manual", run.id)
+    again = pipeline.start_run(account.id, "manual", run.id)  # the message came back
+
+    assert first.outcome == again.outcome == ""
+    assert ExportCursor.objects.get(account=account).run_id == run.id
+
+
+@pytest.mark.django_db
+def test_a_failed_stale_link_does_not_fail_the_run(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(2))
+    started = pipeline.start_run(account.id, "api")
+
+    pipeline.fail_link(account.id, started.run_id, started.after_id + 1, "boom")
+    assert ExportRun.objects.get(id=started.run_id).outcome == ""
+
+    pipeline.fail_link(account.id, started.run_id, started.after_id, "boom")
+    run = ExportRun.objects.get(id=started.run_id)
+    assert (run.outcome, run.message) == ("failed", "boom")
+    assert ExportCursor.objects.get(account=account).run_id is None

@@ -22,6 +22,7 @@ Pause off (the batch was sent with partial success):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,38 @@ def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) 
     if pause_on:
         return _decide_pause_on(ids, results)
     return _decide_pause_off(ids, results)
+
+
+def settle(ids: Sequence[int], passes: Sequence[BatchDecision], pause_on: bool) -> BatchDecision:
+    """Combine the decisions of one batch's calls — the first, then any resent clean
+    prefix — into what happens to the cursor.
+
+    - The last call needs a retry → keep what is written; with pause on the cursor moves
+      over the unbroken written start of the batch, with pause off it waits for the
+      retried records (the batch's rejections are logged now).
+    - A call parked a record → the earliest parked record wins (a resend only covers
+      records before it); the cursor moves over the unbroken written start.
+    - Otherwise the last call's decision stands.
+    """
+    written = tuple(i for d in passes for i in d.written)
+    last = passes[-1]
+    parked = next((d for d in reversed(passes) if d.pause_at is not None), None)
+    if last.retry:
+        cursor_to = _end_of_written_ids(ids, set(written)) if pause_on else None
+        return BatchDecision(written, last.rejected, (), last.retry, cursor_to, None)
+    if parked is not None:
+        cursor_to = _end_of_written_ids(ids, set(written))
+        return BatchDecision(written, parked.rejected, (), (), cursor_to, parked.pause_at)
+    return dataclasses.replace(last, written=written)
+
+
+def _end_of_written_ids(ids: Sequence[int], written: set[int]) -> int | None:
+    end = None
+    for record_id in ids:
+        if record_id not in written:
+            break
+        end = record_id
+    return end
 
 
 def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
@@ -106,12 +139,7 @@ def _unwritten(ids: Sequence[int], results: Sequence[RecordResult]) -> tuple[int
 
 def _end_of_written_prefix(ids: Sequence[int], results: Sequence[RecordResult]) -> int | None:
     """The last id of the unbroken run of written records at the start, if any."""
-    end = None
-    for record_id, result in zip(ids, results, strict=True):
-        if not result.ok:
-            break
-        end = record_id
-    return end
+    return _end_of_written_ids(ids, {i for i, r in zip(ids, results, strict=True) if r.ok})
 
 
 def over_api_quota(used: int, org_limit: int, configured_limit: int, share: float) -> bool:

@@ -260,23 +260,11 @@ def _load_batch(
     return rows[: len(keys)]
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """The combined result of a batch's calls (the first, and a resent prefix)."""
-
-    written: tuple[int, ...]
-    rejected: tuple[Rejection, ...]
-    retry: tuple[int, ...]
-    cursor_to: int | None
-    pause_at: int | None
-
-
-def _send(gateway: Gateway, batch: list[_Row], pause_on: bool) -> _Sent:
+def _send(gateway: Gateway, batch: list[_Row], pause_on: bool) -> BatchDecision:
     """Send a batch; with pause on, resend the rolled-back clean prefix until it settles."""
     by_id = {row.key.id: row for row in batch}
     pending = [row.key.id for row in batch]
-    written: list[int] = []
-    parked: BatchDecision | None = None
+    passes: list[BatchDecision] = []
     first = batch[0].key
     while True:
         results = gateway.upsert_collection(
@@ -285,33 +273,19 @@ def _send(gateway: Gateway, batch: list[_Row], pause_on: bool) -> _Sent:
             [by_id[i].payload() for i in pending],
             all_or_none=pause_on,
         )
-        decision = decisions.decide(pending, results, pause_on)
-        written += decision.written
-        if decision.pause_at is not None:
-            parked = decision  # an earlier rejection in a resend replaces a later one
-        if decision.retry or not decision.resend:
-            break
-        pending = list(decision.resend)
-    if decision.retry:
-        cursor_to = _contiguous_end([row.key.id for row in batch], set(written))
-        return _Sent(tuple(written), decision.rejected, decision.retry, cursor_to, None)
-    if parked is not None:
-        cursor_to = _contiguous_end([row.key.id for row in batch], set(written))
-        return _Sent(tuple(written), parked.rejected, (), cursor_to, parked.pause_at)
-    return _Sent(tuple(written), decision.rejected, (), decision.cursor_to, None)
-
-
-def _contiguous_end(ids: list[int], written: set[int]) -> int | None:
-    end = None
-    for record_id in ids:
-        if record_id not in written:
-            break
-        end = record_id
-    return end
+        passes.append(decisions.decide(pending, results, pause_on))
+        if passes[-1].retry or not passes[-1].resend:
+            return decisions.settle([row.key.id for row in batch], passes, pause_on)
+        pending = list(passes[-1].resend)
 
 
 def _apply(
-    cursor: ExportCursor, run_id: int, after_id: int, batch: list[_Row], sent: _Sent, api_calls: int
+    cursor: ExportCursor,
+    run_id: int,
+    after_id: int,
+    batch: list[_Row],
+    sent: BatchDecision,
+    api_calls: int,
 ) -> bool:
     """Persist a batch's outcome in one transaction; False if another link got there first."""
     now = timezone.now()
@@ -345,7 +319,9 @@ def _apply(
     return True
 
 
-def _pause_fields(cursor: ExportCursor, sent: _Sent, position: int, now: Any) -> dict[str, Any]:
+def _pause_fields(
+    cursor: ExportCursor, sent: BatchDecision, position: int, now: Any
+) -> dict[str, Any]:
     if sent.pause_at is not None:
         rejection = sent.rejected[0]
         still_same = cursor.paused_record_id == sent.pause_at
@@ -409,7 +385,12 @@ def _record_rejections(
 
 
 def _next_step(
-    crm: CRMSettings, run_id: int, after_id: int, batch: list[_Row], sent: _Sent, gateway: Gateway
+    crm: CRMSettings,
+    run_id: int,
+    after_id: int,
+    batch: list[_Row],
+    sent: BatchDecision,
+    gateway: Gateway,
 ) -> BatchStep:
     position = sent.cursor_to if sent.cursor_to is not None else after_id
     log.info(

@@ -11,6 +11,7 @@ from exports.decisions import (
     decide,
     first_batch,
     over_api_quota,
+    settle,
 )
 from exports.gateway import RecordResult
 
@@ -120,3 +121,52 @@ def test_first_batch(rows, size, expected_ids):
 )
 def test_over_api_quota(used, org, configured, stop):
     assert over_api_quota(used, org, configured, 0.9) is stop
+
+
+def d(**kw):
+    return BatchDecision(**kw)
+
+
+SETTLE = [
+    (
+        "pause on, one clean pass",
+        True,
+        [d(written=(1, 2, 3), cursor_to=3)],
+        d(written=(1, 2, 3), cursor_to=3),
+    ),
+    (
+        "pause on, rejection then clean resend of the prefix → cursor before it, parked",
+        True,
+        [d(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3), d(written=(1, 2), cursor_to=2)],
+        d(written=(1, 2), rejected=(BAD_REJ(3),), cursor_to=2, pause_at=3),
+    ),
+    (
+        "pause on, the resend hits an earlier rejection → park there instead",
+        True,
+        [
+            d(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3),
+            d(rejected=(BAD_REJ(2),), resend=(1,), pause_at=2),
+            d(written=(1,), cursor_to=1),
+        ],
+        d(written=(1,), rejected=(BAD_REJ(2),), cursor_to=1, pause_at=2),
+    ),
+    (
+        "pause on, the resend fails transiently → nothing parked, retry from the cursor",
+        True,
+        [d(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3), d(retry=(1, 2))],
+        d(retry=(1, 2)),
+    ),
+    (
+        "pause off, a locked record mid-batch → the cursor waits, rejections logged now",
+        False,
+        [d(written=(1, 3), rejected=(BAD_REJ(4),), retry=(2,))],
+        d(written=(1, 3), rejected=(BAD_REJ(4),), retry=(2,)),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pause_on", "passes", "expected"), [c[1:] for c in SETTLE], ids=[c[0] for c in SETTLE]
+)
+def test_settle(pause_on, passes, expected):
+    assert settle([1, 2, 3, 4], passes, pause_on) == expected

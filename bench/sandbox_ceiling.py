@@ -73,7 +73,11 @@ def client(url: str, ca_path: Path) -> Salesforce:
     session.verify = str(ca_path)
     token = session.post(
         f"{url}/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "sandbox"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "sandbox",
+            "client_secret": "sandbox",
+        },
         timeout=10,
     ).json()
     return Salesforce(
@@ -81,22 +85,33 @@ def client(url: str, ca_path: Path) -> Salesforce:
     )
 
 
-def drive(sf: Salesforce, seconds: float, pool: int, offset: int, counts: list[int]) -> None:
-    """Send batches until the deadline; count requests and records that succeeded."""
-    deadline = time.perf_counter() + seconds
-    start = offset
-    while time.perf_counter() < deadline:
-        records = [
+def batches(pool: int, client_number: int) -> list[list[dict]]:
+    """Batches of 200 small contacts covering one client's pool of external ids once."""
+    return [
+        [
             {
                 "attributes": {"type": "Contact"},
-                "ExtId__c": f"c{(start + i) % pool}",
+                "ExtId__c": f"c{client_number}-{start + i}",
                 "LastName": f"Name {start + i}",
                 "Email": f"p{start + i}@example.com",
                 "Type__c": "Customer",
             }
             for i in range(BATCH)
         ]
-        start += BATCH
+        for start in range(0, pool, BATCH)
+    ]
+
+
+def drive(sf: Salesforce, prepared: list[list[dict]], seconds: float, counts: list[int]) -> None:
+    """Send prepared batches until the deadline; count requests and records that succeeded.
+
+    The first pass over the pool creates records, later passes update them.
+    """
+    deadline = time.perf_counter() + seconds
+    sent = 0
+    while time.perf_counter() < deadline:
+        records = prepared[sent % len(prepared)]
+        sent += 1
         results = sf.restful(
             "composite/sobjects/Contact/ExtId__c",
             method="PATCH",
@@ -141,7 +156,7 @@ def main() -> None:
             per_client = [[0, 0] for _ in clients]
             threads = [
                 threading.Thread(
-                    target=drive, args=(sf, args.seconds, args.pool, i * 10_000_000, per_client[i])
+                    target=drive, args=(sf, batches(args.pool, i), args.seconds, per_client[i])
                 )
                 for i, sf in enumerate(clients)
             ]

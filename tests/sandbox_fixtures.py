@@ -55,9 +55,7 @@ class SandboxHelper:
 
     def set_faults(self, **faults: int) -> dict[str, int]:
         """Change only the named faults, e.g. set_faults(fail_next=2, fail_status=503)."""
-        response = self.session.patch(
-            f"{self.url}/sandbox/faults", json=faults, timeout=TIMEOUT_S
-        )
+        response = self.session.patch(f"{self.url}/sandbox/faults", json=faults, timeout=TIMEOUT_S)
         assert response.status_code == 200, f"sandbox refused the faults: {response.text}"
         return response.json()
 

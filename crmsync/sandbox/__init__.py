@@ -1,0 +1,36 @@
+"""The sandbox org: a local stand-in for a Salesforce org (DESIGN.md §7).
+
+The real simple-salesforce client talks to it over real HTTPS on 127.0.0.1 (its own CA,
+written to `D/ca.pem`). Start it from Python (`server.SandboxOrg(D).start()`) or as
+`manage.py sandbox_org --port P --data-dir D [--rules FILE] [--latency-ms N]`.
+
+Salesforce resources (any `vNN.N`), answered with Salesforce's status codes and shapes:
+  POST  /services/oauth2/token                        client_credentials, password, JWT bearer
+  PATCH /services/data/vXX.X/composite/sobjects/S/F   sObject Collections upsert (<= 200)
+  PATCH /services/data/vXX.X/sobjects/S/F/v           single upsert (201 created / 200 updated)
+  GET   /services/data/vXX.X/sobjects/S/F/v, .../sobjects/S/Id   a record
+  GET   /services/data/vXX.X/query?q=SOQL             SELECT .. FROM S [WHERE] [ORDER BY] [LIMIT]
+  GET   /services/data/vXX.X/limits                   DailyApiRequests {Max, Remaining}
+  GET   /services/data/vXX.X/sobjects[/S/describe]    describe
+Every data response carries `Sforce-Limit-Info: api-usage=N/M`; a bad or expired token
+answers 401 `[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]`.
+
+The sandbox's own endpoints (for tests, the demo and engineers; no token needed):
+  GET/PUT /sandbox/rules     read / replace the rules (and reset faults to theirs); 400 if bad
+  PATCH   /sandbox/faults    change only the faults named, e.g. {"fail_next": 2}
+  GET     /sandbox/writes?since=N[&limit=L]   {"writes": [...], "last_seq": N}
+  DELETE  /sandbox/data      empty records, the write log and the API usage counter
+  POST    /sandbox/expire_tokens               every issued token becomes invalid
+
+Rules (JSON, every key optional; rules.py checks them):
+  auth.clients {id: secret} (default {"sandbox": "sandbox"}), auth.token_ttl_s
+  objects.S: fields, required, max_length, readonly, validation, trigger_fail, lookups
+             (an object not listed accepts any field; standard objects and any `__c`
+             object exist, other names are unknown objects)
+  faults: latency_ms (default: the --latency-ms given at start), fail_next + fail_status,
+          lock_rows_next, stall_next + stall_ms, api_daily_limit (default 100,000)
+
+State: records, the write log and tokens live in SQLite under D and survive a restart.
+Writes are applied in memory and committed by a writer thread within milliseconds; a
+clean stop commits everything (see writer.py).
+"""

@@ -79,20 +79,7 @@ class Api:
         except ApiError as exc:
             return Response(exc.status, exc.body())
         except Exception:
-            error_id = uuid.uuid4().hex[:12]
-            log.exception(
-                "sandbox: unexpected error %s on %s %s", error_id, request.method, request.path
-            )
-            return Response(
-                500,
-                [
-                    {
-                        "message": f"An unexpected error occurred. ErrorId: {error_id}"
-                        " (details in the sandbox's stderr)",
-                        "errorCode": "UNKNOWN_EXCEPTION",
-                    }
-                ],
-            )
+            return _unexpected_error(request)
 
     def _dispatch(self, request: Request) -> Response:
         data = DATA_PATH.match(request.path)
@@ -134,6 +121,8 @@ class Api:
             response = self._serve_data(request, version, rest)
         except ApiError as exc:
             response = Response(exc.status, exc.body())
+        except Exception:
+            response = _unexpected_error(request)
         used, limit = faults.api_usage()
         response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
         return response
@@ -212,6 +201,14 @@ class Api:
     def expire_tokens(self, request: Request) -> Response:
         self.org.tokens.expire_all()
         return Response(200, {"expired": True})
+
+
+def _unexpected_error(request: Request) -> Response:
+    """Log the traceback to stderr with an id; answer 500 UNKNOWN_EXCEPTION naming the id."""
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("sandbox: unexpected error %s on %s %s", error_id, request.method, request.path)
+    message = f"An unexpected error occurred. ErrorId: {error_id} (details in the sandbox's stderr)"
+    return Response(500, [{"message": message, "errorCode": "UNKNOWN_EXCEPTION"}])
 
 
 def _bearer_token(request: Request) -> str:

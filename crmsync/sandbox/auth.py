@@ -104,7 +104,7 @@ class Tokens:
         except jwt.PyJWTError:
             raise OAuthError("invalid_grant", "invalid assertion") from None
         client_id = claims.get("iss")
-        if client_id not in rules.clients:
+        if not isinstance(client_id, str) or client_id not in rules.clients:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         if not claims.get("sub"):
             raise OAuthError("invalid_grant", "invalid assertion: the JWT has no sub (username)")

@@ -14,6 +14,7 @@ from crmsync.sandbox import errors
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
 from crmsync.sandbox.query import parse_query
+from crmsync.sandbox.rules import relationship_name
 from crmsync.sandbox.transport import Request, Response
 from crmsync.sandbox.upsert import (
     check_external_id_field,
@@ -21,7 +22,6 @@ from crmsync.sandbox.upsert import (
     full_id,
     parse_collection_body,
     parse_json,
-    relationship_name,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def upsert_collection(
     all_or_none, records = parse_collection_body(request.body, sobject)
     check_field_names(rules, sobject, records)
     outcomes = org.upserter.upsert(rules, sobject, field, records, all_or_none)
-    return Response(200, [outcome.as_result() for outcome in outcomes])
+    return Response(200, raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]")
 
 
 def upsert_one(

@@ -77,6 +77,8 @@ class ObjectRules:
     validation: tuple[ValidationRule, ...] = ()
     trigger_fail: tuple[TriggerRule, ...] = ()
     lookups: dict[str, str] = field(default_factory=dict)  # reference field -> parent object
+    # relationship name (Account) -> reference field (AccountId), derived from `lookups`
+    relationships: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,15 @@ def parse_faults(raw: Any, where: str = "faults") -> dict[str, int]:
     }
 
 
+def relationship_name(reference_field: str) -> str:
+    """AccountId -> Account, Parent_Account__c -> Parent_Account__r."""
+    if reference_field.endswith("__c"):
+        return reference_field[:-3] + "__r"
+    if reference_field.endswith("Id") and len(reference_field) > 2:
+        return reference_field[:-2]
+    return reference_field + "__r"
+
+
 def _clients(raw: Any) -> dict[str, str]:
     clients = _object(raw, "auth.clients")
     if not clients:
@@ -177,6 +188,7 @@ def _object_rules(name: str, raw: Any) -> ObjectRules:
             for i, item in enumerate(_list(spec.get("trigger_fail", []), f"{where}.trigger_fail"))
         ),
         lookups=lookups,
+        relationships={relationship_name(ref): ref for ref in lookups},
     )
     _check_named_fields_listed(rules, where)
     return rules

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmsync.sandbox.ids import checksum, make_id
+from crmsync.sandbox.ids import SF_ID, checksum, make_id
 from crmsync.sandbox.writer import Writer, connect
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedWrite:
     """One record to write: `sf_id` None means create (the store allocates the id)."""
 
@@ -104,7 +104,7 @@ class Store:
         return self._fields[sf_id]
 
     def get(self, sobject: str, sf_id: str) -> dict[str, Any] | None:
-        if len(sf_id) == 15:
+        if len(sf_id) == 15 and SF_ID.match(sf_id):
             sf_id += checksum(sf_id)
         if self._sobjects.get(sf_id) != sobject:
             return None
@@ -114,11 +114,13 @@ class Store:
         """Apply `planned` in memory, then queue them as one transaction with their log rows.
 
         Creates get their ids here (`planned[i].sf_id` is filled in). Each queued row is
-        [n or null (update), sf_id, merged fields, external id, created, applied fields
-        or null (a create applies all its fields: the log takes `merged`, encoded once)].
+        [n or null (update), sf_id, merged fields, external id, created, applied fields or
+        null when they are all the merged fields (always for a create): the log then takes
+        `merged`, so a record's fields are encoded once].
         """
         if not planned:
             return
+        self._writer.check()  # before changing memory: a refused write changes nothing
         at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         rows = []
         for write in planned:
@@ -128,16 +130,14 @@ class Store:
                 n, self._next_n = self._next_n, self._next_n + 1
                 write.sf_id = make_id(sobject, n)
             external_id = None if write.external_id is None else str(write.external_id)
-            applied = None if created else write.applied
+            applied = None if len(write.applied) == len(write.merged) else write.applied
             rows.append((n, write.sf_id, write.merged, external_id, created, applied))
             self._fields[write.sf_id] = write.merged
             self._sobjects[write.sf_id] = sobject
         self._update_index(sobject, planned)
         external_id_field = planned[0].external_id_field
-        # Encoding happens in the writer thread; the dicts in `rows` are never mutated.
-        self._writer.submit(
-            lambda db: _write_batch(db, sobject, external_id_field, at, _dumps(rows))
-        )
+        batch = _dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
+        self._writer.submit(lambda db: _write_batch(db, sobject, external_id_field, at, batch))
 
     def query(
         self,
@@ -233,9 +233,10 @@ class Store:
             if indexed_sobject != sobject:
                 continue
             for write in planned:
-                old, new = index_key(write.old.get(field)), index_key(write.merged.get(field))
+                old, new = write.old.get(field), write.merged.get(field)
                 if old == new:
                     continue
+                old, new = index_key(old), index_key(new)
                 if old is not None and index.get(old) == write.sf_id:
                     del index[old]
                 if new is not None:
@@ -259,7 +260,7 @@ def _write_batch(
     db.execute(
         "INSERT INTO writes (sobject, external_id_field, external_id, sf_id, created, fields, at)"
         " SELECT ?, ?, value ->> 3, value ->> 1, value ->> 4,"
-        " CASE WHEN value ->> 4 THEN value -> 2 ELSE value -> 5 END, ? FROM json_each(?)",
+        " CASE WHEN value ->> 5 IS NULL THEN value -> 2 ELSE value -> 5 END, ? FROM json_each(?)",
         (sobject, external_id_field, at, rows),
     )
 
@@ -286,4 +287,5 @@ def _sql_value(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ASCII with \u escapes: a lone surrogate in a value must not break the UTF-8 binding.
+    return json.dumps(value, separators=(",", ":"))

@@ -40,9 +40,13 @@ class Response:
     status: int
     body: Any = None  # JSON-able; None means no body
     headers: dict[str, str] = field(default_factory=dict)
+    raw: str | None = None  # an already encoded JSON body (takes precedence over `body`)
 
     def encode(self) -> bytes:
-        payload = b"" if self.body is None else json.dumps(self.body).encode()
+        if self.raw is not None:
+            payload = self.raw.encode()
+        else:
+            payload = b"" if self.body is None else json.dumps(self.body).encode()
         reason = (
             HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
         )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.sandbox import errors
@@ -44,13 +43,15 @@ class RecordRejected(Exception):
         self.error = error
 
 
-@dataclass
 class Outcome:
-    """What happened to one record."""
+    """What happened to one record (a plain slotted class: one is made per record)."""
 
-    sf_id: str | None = None
-    created: bool = False
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    __slots__ = ("sf_id", "created", "errors")
+
+    def __init__(self) -> None:
+        self.sf_id: str | None = None
+        self.created = False
+        self.errors: list[dict[str, Any]] = []
 
     @property
     def ok(self) -> bool:
@@ -64,6 +65,13 @@ class Outcome:
             "errors": self.errors,
             "created": self.created if self.ok else False,
         }
+
+    def as_json(self) -> str:
+        """`as_result()` encoded; successes by template (ids are alphanumeric), for speed."""
+        if self.errors:
+            return json.dumps(self.as_result())
+        created = "true" if self.created else "false"
+        return f'{{"id":"{self.sf_id}","success":true,"errors":[],"created":{created}}}'
 
 
 def parse_collection_body(body: bytes, sobject: str) -> tuple[bool, list[dict[str, Any]]]:
@@ -103,8 +111,9 @@ def parse_collection_body(body: bytes, sobject: str) -> tuple[bool, list[dict[st
 
 
 def parse_json(body: bytes) -> Any:
+    """Strict JSON (no NaN or Infinity, which SQLite's JSON cannot store), or a 400."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -113,6 +122,10 @@ def parse_json(body: bytes) -> Any:
             "JSON_PARSER_ERROR",
             f"{exc.msg} at [line:{exc.lineno}, column:{exc.colno}]",
         ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"Non-standard token '{name}'", name, 0)
 
 
 def check_external_id_field(rules: ObjectRules, external_id_field: str) -> None:
@@ -127,21 +140,12 @@ def check_field_names(rules: ObjectRules, sobject: str, records: list[dict[str, 
     """Reject the whole request (400 INVALID_FIELD) if any record names an unknown field."""
     names = set().union(*records) - {"attributes"}
     if rules.fields is not None:
-        allowed = rules.fields | {relationship_name(f) for f in rules.lookups} | {"Id"}
+        allowed = rules.fields | set(rules.relationships) | {"Id"}
         for name in sorted(names - allowed):
             raise errors.no_such_column(name, sobject)
     for name in sorted(names):
         if not FIELD_NAME.match(name):
             raise errors.no_such_column(name, sobject)
-
-
-def relationship_name(reference_field: str) -> str:
-    """AccountId -> Account, Parent_Account__c -> Parent_Account__r."""
-    if reference_field.endswith("__c"):
-        return reference_field[:-3] + "__r"
-    if reference_field.endswith("Id") and len(reference_field) > 2:
-        return reference_field[:-2]
-    return reference_field + "__r"
 
 
 class Upserter:
@@ -169,7 +173,8 @@ class Upserter:
         5. allOrNone and any failure: nothing is written, the good ones are rolled back.
            Otherwise write the good ones in one transaction (with the write log).
         """
-        keys = [index_key(record.get(external_id_field)) for record in records]
+        values = [record.get(external_id_field) for record in records]
+        keys = [v if type(v) is str else index_key(v) for v in values]  # str: the common case
         outcomes = [Outcome() for _ in records]
         with self.store.lock:
             self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
@@ -178,7 +183,7 @@ class Upserter:
             parents = self._parents_by_id(rules, records)
             planned: list[tuple[int, PlannedWrite]] = []
             for position, record in enumerate(records):
-                if not outcomes[position].ok:
+                if outcomes[position].errors:
                     continue
                 sf_id = existing.get(keys[position])  # type: ignore[arg-type]
                 old = self.store.fields_of(sf_id) if sf_id else {}
@@ -215,7 +220,7 @@ class Upserter:
                 )
 
     def _lock_rows(self, outcomes: list[Outcome]) -> None:
-        candidates = [o for o in outcomes if o.ok]
+        candidates = [o for o in outcomes if not o.errors]
         locked = self.faults.take_locked_rows(len(candidates))
         for outcome in candidates[:locked]:
             outcome.errors.append(record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW))
@@ -242,14 +247,21 @@ class Upserter:
         parents: set[str],
     ) -> PlannedWrite:
         """Return the write to make; raise RecordRejected with the first failing check."""
-        sent = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
-        error = _field_permission_error(rules, sent) or _required_error(rules, sent, sf_id is None)
-        error = error or _length_error(rules, sent)
+        sent = dict(record)
+        sent.pop("attributes", None)
+        sent.pop("Id", None)
+        error = (
+            (rules.readonly and _field_permission_error(rules, sent))
+            or (rules.required and _required_error(rules, sent, sf_id is None))
+            or (rules.max_length and _length_error(rules, sent))
+        )
         if error:
             raise RecordRejected(error)
-        applied = self._resolve_lookups(rules, sent, parents)
+        applied = self._resolve_lookups(rules, sent, parents) if rules.lookups else sent
         merged = {**old, **applied}
-        error = _trigger_error(rules, merged) or _validation_error(rules, merged)
+        error = (rules.trigger_fail and _trigger_error(rules, merged)) or (
+            rules.validation and _validation_error(rules, merged)
+        )
         if error:
             raise RecordRejected(error)
         return PlannedWrite(
@@ -265,11 +277,9 @@ class Upserter:
         self, rules: ObjectRules, sent: dict[str, Any], parents: set[str]
     ) -> dict[str, Any]:
         """Replace relationship references by parent ids; RecordRejected if a parent is missing."""
-        if not rules.lookups:
-            return sent
         applied = dict(sent)
-        for reference_field, parent in rules.lookups.items():
-            relationship = relationship_name(reference_field)
+        for relationship, reference_field in rules.relationships.items():
+            parent = rules.lookups[reference_field]
             if relationship in applied:
                 reference = applied.pop(relationship)
                 applied[reference_field] = self._parent_by_external_id(parent, reference)
@@ -310,7 +320,8 @@ class Upserter:
 
 
 def full_id(sf_id: str) -> str:
-    return sf_id + checksum(sf_id) if len(sf_id) == 15 else sf_id
+    """The 18-character form of a 15-character id; anything else unchanged."""
+    return sf_id + checksum(sf_id) if len(sf_id) == 15 and SF_ID.match(sf_id) else sf_id
 
 
 def _blank(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """The one thread that writes the sandbox's SQLite database.
 
 Request threads hand it jobs in the order their writes were applied in memory; it
-commits each job as one transaction, in that order. SQLite does its work without
+runs them in that order, one transaction per job, or one for all the jobs already
+waiting when it falls behind (group commit). SQLite does its work without
 the GIL, so the commit of one batch overlaps with answering it and with parsing the
 next one. `flush()` waits until everything queued is committed: readers call it
 first, so they always see every acknowledged write.
@@ -66,14 +67,26 @@ class Writer:
         self._db = connect(path)
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=backlog)
         self.failure: BaseException | None = None
+        self._stopped = False
+        self._submit_lock = threading.Lock()  # no job may follow the stop sentinel
         self._thread = threading.Thread(target=self._run, name="sandbox-sqlite-writer", daemon=True)
         self._thread.start()
 
+    def check(self) -> None:
+        """Raise if an earlier commit failed: the database no longer matches what was acked."""
+        if self.failure is not None:
+            raise RuntimeError(
+                f"the sandbox's SQLite writer failed earlier ({self.failure}); see the log above,"
+                " then restart the sandbox"
+            )
+
     def submit(self, job: Job) -> None:
         """Queue `job` to run in its own transaction (blocks while the backlog is full)."""
-        if self.failure is not None:
-            raise RuntimeError(f"the sandbox's SQLite writer failed earlier: {self.failure}")
-        self._jobs.put(job)
+        self.check()
+        with self._submit_lock:
+            if self._stopped:
+                raise RuntimeError("the sandbox is stopping; the write was not made")
+            self._jobs.put(job)
 
     def flush(self) -> None:
         """Wait until every queued job is committed."""
@@ -81,24 +94,36 @@ class Writer:
 
     def stop(self) -> None:
         """Commit what is queued, then end the thread and close the connection."""
-        self._jobs.put(None)
+        with self._submit_lock:
+            self._stopped = True
+            self._jobs.put(None)
         self._thread.join()
         self._db.close()
 
     def _run(self) -> None:
+        """Take the next job and any already waiting (up to the backlog), commit them together."""
         while True:
-            job = self._jobs.get()
+            jobs = [self._jobs.get()]
+            while jobs[-1] is not None and len(jobs) < self._jobs.maxsize:
+                try:
+                    jobs.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if job is None:
-                    return
-                self._commit(job)
+                self._commit([job for job in jobs if job is not None])
             finally:
-                self._jobs.task_done()
+                for _ in jobs:
+                    self._jobs.task_done()
+            if jobs[-1] is None:
+                return
 
-    def _commit(self, job: Job) -> None:
+    def _commit(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            job(self._db)
+            for job in jobs:
+                job(self._db)
             self._db.execute("COMMIT")
         except BaseException as exc:  # a failed commit must not kill the thread silently
             log.exception("sandbox: writing to SQLite failed; later writes will be refused")

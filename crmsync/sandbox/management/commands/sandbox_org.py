@@ -8,6 +8,7 @@ before it listens, with exit status 2 and a message naming the problem.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,16 @@ class Command(BaseCommand):
             "--data-dir", type=Path, required=True, help="where state and the CA live"
         )
         parser.add_argument("--rules", type=Path, help="rules file (JSON, DESIGN.md §7)")
-        parser.add_argument("--latency-ms", type=int, default=0, help="added to every request")
+        parser.add_argument(
+            "--latency-ms",
+            type=int,
+            help="added to every request (overrides faults.latency_ms of the rules file)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """1. Check the rules file. 2. Start the org. 3. Wait for a signal. 4. Stop cleanly."""
-        if options["latency_ms"] < 0:
+        latency_ms = options["latency_ms"]
+        if latency_ms is not None and latency_ms < 0:
             raise CommandError("--latency-ms must be 0 or more", returncode=2)
         rules: dict[str, Any] = {}
         if options["rules"] is not None:
@@ -43,17 +49,15 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{exc}. Fix the rules file and start again.", returncode=2
                 ) from None
-        org = SandboxOrg(
-            options["data_dir"], port=options["port"], rules=rules, latency_ms=options["latency_ms"]
-        )
+        if latency_ms is not None:
+            rules = {**rules, "faults": {**rules.get("faults", {}), "latency_ms": latency_ms}}
         try:
-            org.start()
-        except OSError as exc:
-            raise CommandError(
-                f"cannot listen on 127.0.0.1:{options['port']}: {exc.strerror or exc}."
-                " Pick another --port (0 picks a free one).",
-                returncode=2,
-            ) from None
+            org = SandboxOrg(
+                options["data_dir"], port=options["port"], rules=rules, latency_ms=latency_ms or 0
+            )
+        except RulesError as exc:
+            raise CommandError(f"{exc}. Fix the option and start again.", returncode=2) from None
+        self._start(org, options)
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
@@ -64,3 +68,19 @@ class Command(BaseCommand):
             pass
         org.stop()
         self.stdout.write("Sandbox org stopped.")
+
+    def _start(self, org: SandboxOrg, options: dict[str, Any]) -> None:
+        try:
+            org.start()
+        except sqlite3.Error as exc:
+            raise CommandError(
+                f"cannot open the sandbox's database in {options['data_dir']}: {exc}."
+                " Use another --data-dir, or move this one away to start empty.",
+                returncode=2,
+            ) from None
+        except OSError as exc:
+            raise CommandError(
+                f"cannot start on 127.0.0.1:{options['port']} with data in {options['data_dir']}:"
+                f" {exc.strerror or exc}. Pick another --port (0 picks a free one) or --data-dir.",
+                returncode=2,
+            ) from None

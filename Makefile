@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format run bench clean
+.PHONY: demo test lint format run bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,30 @@ demo: $(STAMP)
 	rm -rf var/demo
 	$(DEMO_ENV) $(PY) manage.py migrate -v 0
 	$(DEMO_ENV) $(PY) manage.py crm_demo
+
+# The Procfile stack (web, worker, beat, flower, sandbox) with honcho. Separate processes
+# need a broker with a server: Redis at 127.0.0.1:6379/0 unless CELERY_BROKER_URL says
+# otherwise. DATABASE_URL picks PostgreSQL (default: SQLite under var/). Flower's login
+# comes from FLOWER_BASIC_AUTH=user:password. See README › "make run".
+RUN_ENV := PATH="$(abspath $(VENV))/bin:$$PATH" CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}"
+
+run: $(STAMP)
+	@$(RUN_ENV) $(PY) -c "$$BROKER_CHECK"
+	$(RUN_ENV) $(PY) manage.py migrate -v 0
+	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
+
+define BROKER_CHECK
+import os, sys
+from kombu import Connection
+url = os.environ["CELERY_BROKER_URL"]
+if url.startswith("memory://"):
+    sys.exit("make run: memory:// works only inside one process; set CELERY_BROKER_URL=redis://...")
+try:
+    Connection(url, connect_timeout=3).ensure_connection(max_retries=1)
+except Exception as exc:
+    sys.exit(f"make run: the broker {url.split('@')[-1]} is not reachable ({exc}); start Redis or set CELERY_BROKER_URL")
+endef
+export BROKER_CHECK
 
 # Pass 1: everything on SQLite (tests marked `postgres` skip there).
 # Pass 2: the `postgres` and `concurrency` tests again on the machine's PostgreSQL.

@@ -1,49 +1,68 @@
 """`make demo`: the whole product on one machine, no servers to install.
 
-A sandbox org runs in this process (real HTTPS), the database is SQLite and the
-broker is the embedded one, so `crm_export` style runs start a worker thread here.
-Every step goes through the real tasks and chain. Each claim the demo prints is
-checked; a step that did not do what it says stops the demo with exit status 1.
+A sandbox org runs in this process (real HTTPS), the database is SQLite and the broker
+is the embedded one, so every export run and the re-export go through the real Celery
+tasks and chain, consumed by a worker thread here. The story, in order:
+
+1. ~5,000 people and touchpoints are enqueued; the org's validation rule rejects a few
+   people. Pause on: the run stops at the first of them; nothing after it is written.
+   The record is inspected (`crm_status`) and replayed verbosely (`crm_replay`).
+2. The rule is fixed in the org: the next run resumes at that record and completes.
+3. Pause off, the rule back, more bad records: they are logged and the run goes on.
+4. The rule fixed again, the daily re-export resolves the logged errors.
+
+Every claim the demo prints is checked against the database and the org's write log
+first; a step that did not do what it says raises DemoFailed (`crm_demo` exits 1).
 """
 
 from __future__ import annotations
 
-import json
-import ssl
 import sys
-import urllib.request
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import requests
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from accounts.models import Account, CRMSettings
 
-from .models import ExportCursor, ExportError, ExportRun
+from .demo_data import (
+    RULE,
+    RULES_FIXED,
+    RULES_STRICT,
+    TOUCHPOINT,
+    Plan,
+    people_and_touchpoints,
+)
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun
 from .outbox import enqueue_many
-from .reexport import reexport_errors
-from .runner import progress_bar, run_and_wait
+from .replay import SandboxTarget, describe_result, replay, settings_for
+from .runner import backlog, wait_for_run, worker_if_embedded
+from .tasks import reexport_errors, run_export
 
-RULE = {
-    "name": "Email_Required_For_Customers",
-    "when": {"field": "Type__c", "equals": "Customer"},
-    "require": "Email",
-    "message": "Customers need an email",
-}
-TOUCHPOINT = "bizible2__Bizible_Touchpoint__c"
-RULES_STRICT = {
-    "objects": {
-        "Contact": {"validation": [RULE]},
-        TOUCHPOINT: {"lookups": {"bizible2__Contact__c": "Contact"}},
-    }
-}
-RULES_FIXED = {"objects": {TOUCHPOINT: {"lookups": {"bizible2__Contact__c": "Contact"}}}}
+SLUG = "demo"
+RUN_TIMEOUT_S = 300.0
+SLUG_PERSON = "demo-person-"
+# Request headers every call carries; the demo leaves them out of the replay it shows.
+BORING_HEADERS = ("> User-Agent", "> Accept-Encoding", "> Accept:", "> Connection", "> X-Pretty")
 
 
 class DemoFailed(Exception):
-    pass
+    """A step of the demo did not do what the demo says it does."""
+
+
+@dataclass
+class Row:
+    step: str
+    outcome: str
+    written: int
+    rejected: int
+    api_calls: int
 
 
 @dataclass
@@ -51,151 +70,321 @@ class Demo:
     sandbox_url: str
     ca_path: Path
     out: Callable[[str], None] = print
-    rows: list[tuple[str, str]] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+    show_progress: bool = True
+    cli: str = "python manage.py"
+    rows: list[Row] = field(default_factory=list)
 
-    def check(self, claim: str, ok: bool) -> None:
-        if not ok:
-            raise DemoFailed(f"the demo expected: {claim}")
+    def __post_init__(self) -> None:
+        self.http = requests.Session()
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (DESIGN §8)
+        self.http.verify = str(self.ca_path)
+
+    # -- the sandbox org's control endpoints ----------------------------------------------
 
     def set_rules(self, rules: dict[str, Any]) -> None:
-        context = ssl.create_default_context(cafile=str(self.ca_path))
-        request = urllib.request.Request(
-            f"{self.sandbox_url}/sandbox/rules",
-            data=json.dumps(rules).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            response.read()
+        self.http.put(
+            f"{self.sandbox_url}/sandbox/rules", json=rules, timeout=10
+        ).raise_for_status()
 
-    def run(self, account: Account, title: str) -> ExportRun:
-        self.out(f"\n▶ {title}")
-        run = run_and_wait(account, ExportRun.Trigger.MANUAL, timeout=300, on_progress=progress_bar)
-        sys.stderr.write("\n")
-        self.rows.append((title, f"{run.outcome}: {run.exported} exported, {run.failed} failed"))
+    def reset_org(self) -> None:
+        self.http.delete(f"{self.sandbox_url}/sandbox/data", timeout=10).raise_for_status()
+
+    def written(self) -> list[str]:
+        """External ids the org wrote, in the order it wrote them."""
+        response = self.http.get(f"{self.sandbox_url}/sandbox/writes", timeout=30)
+        response.raise_for_status()
+        return [w["external_id"] for w in response.json()["writes"]]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def check(self, claim: str, ok: bool, got: Any = None) -> None:
+        if not ok:
+            detail = f" (got: {got})" if got is not None else ""
+            raise DemoFailed(f"the demo expected that {claim}{detail}")
+
+    def run(self, account: Account, step: str) -> ExportRun:
+        """One export run through Celery (`run_export` and its chain), with a progress bar."""
+        run = ExportRun.objects.create(account=account, trigger=ExportRun.Trigger.MANUAL)
+        bar = ProgressBar(_backlog(account)) if self.show_progress else None
+        run_export.apply_async(args=[account.id], kwargs={"trigger": run.trigger, "run_id": run.id})
+        run = wait_for_run(run.id, RUN_TIMEOUT_S, bar)
+        if bar:
+            bar.done()
+        self.rows.append(Row(step, run.outcome, run.exported, run.failed, run.api_calls))
+        return run
+
+    def reexport(self, account: Account, step: str) -> ExportRun:
+        """The daily job's task (`exports.tasks.reexport_errors`) through Celery; its run row."""
+        last = ExportRun.objects.filter(account=account).order_by("-id").first()
+        reexport_errors.apply_async(args=[account.id])
+        run = _wait_for_new_run(account, ExportRun.Trigger.REEXPORT, last.id if last else 0)
+        self.rows.append(Row(step, run.outcome, run.exported, run.failed, run.api_calls))
         return run
 
 
-def people_and_touchpoints(start: int, n: int, bad: set[int]) -> list[dict[str, Any]]:
-    """n people, each followed by a touchpoint that points at its person."""
-    items: list[dict[str, Any]] = []
-    for i in range(start, start + n):
-        ext = f"demo-person-{i}"
-        items.append(
-            {
-                "sobject": "Contact",
-                "external_id_field": "ExtId__c",
-                "external_id": ext,
-                "fields": {
-                    "LastName": f"Person {i}",
-                    "Type__c": "Customer" if i in bad else "Lead",
-                    **({} if i in bad else {"Email": f"person{i}@example.com"}),
-                },
-            }
-        )
-        items.append(
-            {
-                "sobject": TOUCHPOINT,
-                "external_id_field": "ExtId__c",
-                "external_id": f"demo-touch-{i}",
-                "fields": {"bizible2__Contact__r": {"ExtId__c": ext}, "Channel__c": "Web"},
-            }
-        )
-    return items
+class ProgressBar:
+    """A one-line bar on stderr of the records a run has attempted out of its backlog."""
+
+    width = 40
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __call__(self, run: ExportRun, backlog: int) -> None:
+        done = min(run.attempted, self.total)
+        filled = self.width * done // self.total if self.total else self.width
+        bar = "#" * filled + "." * (self.width - filled)
+        sys.stderr.write(f"\r  [{bar}] {done:>6,}/{self.total:,} records")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def run_demo(demo: Demo) -> None:
-    out = demo.out
-    account, _ = Account.objects.get_or_create(slug="demo", defaults={"name": "Demo account"})
-    CRMSettings.objects.filter(account=account).update(
-        export_enabled=True,
-        pause_on_export_errors=True,
-        login_url=demo.sandbox_url,
-        ca_bundle=str(demo.ca_path),
-        client_id="sandbox",
-    )
-    crm = CRMSettings.objects.get(account=account)
-    crm.client_secret = "sandbox"
+    """The four steps of the module docstring, then a table and where to look next.
+
+    With the embedded broker one worker thread serves the whole demo (starting and
+    stopping one per run costs seconds each)."""
+    account = _demo_account(demo)
+    with worker_if_embedded():
+        _step_pause_on(demo, account)
+        _step_rule_fixed(demo, account)
+        _step_pause_off(demo, account)
+        _step_reexport(demo, account)
+    _summary(demo)
+
+
+def _demo_account(demo: Demo) -> Account:
+    """A fresh `demo` account pointed at the sandbox org, and an empty org."""
+    Account.objects.filter(slug=SLUG).delete()
+    account = Account.objects.create(slug=SLUG, name="Demo account")
+    crm, _ = CRMSettings.objects.get_or_create(account=account)
+    crm.export_enabled = True
+    crm.pause_on_export_errors = True
+    crm.login_url = demo.sandbox_url
+    crm.ca_bundle = str(demo.ca_path)
+    crm.client_id = crm.client_secret = "sandbox"
     crm.save()
+    demo.reset_org()
     demo.set_rules(RULES_STRICT)
+    _admin_user()
+    return account
 
-    bad = {1234, 1800, 2222}
-    enqueue_many(account, people_and_touchpoints(1, 2500, bad))
+
+def _step_pause_on(demo: Demo, account: Account) -> None:
+    plan, out = demo.plan, demo.out
+    enqueue_many(account, people_and_touchpoints(1, plan.people, set(plan.bad), plan.block))
+    first_bad = min(plan.bad)
     out(
-        "Enqueued 5,000 records (2,500 people, each followed by a touchpoint); people 1234, 1800 "
-        "and 2222 are Customers without an email, which the org's validation rule rejects."
+        f"Enqueued {2 * plan.people:,} records for account {SLUG!r}: {plan.people:,} people "
+        f"(Contact), each with a touchpoint\n({TOUCHPOINT}), in blocks of {plan.block} people "
+        f"followed by their {plan.block} touchpoints.\nThe org's validation rule "
+        f"{RULE['name']} rejects people {_and(plan.bad)}\n(Customers without an email)."
     )
-
-    # 1. Pause on: the run stops at the first bad record.
-    run = demo.run(account, "Run 1 — pause on")
+    out('\n▶ 1. Export with "Pause on export errors" on')
+    run = demo.run(account, "1. Pause on")
     cursor = ExportCursor.objects.select_related("paused_record").get(account=account)
     paused = cursor.paused_record
-    demo.check("run 1 ends paused", run.outcome == ExportRun.Outcome.PAUSED)
+    demo.check("run 1 ends paused", run.outcome == ExportRun.Outcome.PAUSED, run.outcome)
     demo.check(
-        "paused at person 1234", paused is not None and paused.external_id == "demo-person-1234"
+        f"it pauses at person {first_bad}",
+        paused is not None and paused.external_id == f"demo-person-{first_bad}",
+        paused and paused.external_id,
+    )
+    assert paused is not None
+    before = _external_ids(account, up_to=cursor.last_exported_id)
+    written = demo.written()
+    demo.check(
+        "the org wrote exactly the records before it, in order",
+        written == before and len(written) == run.exported,
+        f"{len(written)} writes",
     )
     out(
-        f"  paused at record #{paused.id} ({paused.sobject} {paused.external_id}): "
+        f"  Paused at record #{paused.id} ({paused.sobject} {paused.external_id}): "
         f"{cursor.last_error_code}: {cursor.last_error_message}\n"
-        f"  {run.exported} records before it were written; nothing after it was.\n"
-        "  inspect: python manage.py crm_status --account demo"
+        f"  The {run.exported:,} records before it are in the org, in order; nothing after it is."
+    )
+    _inspect(demo, account)
+    _replay(demo, account, cursor)
+
+
+def _inspect(demo: Demo, account: Account) -> None:
+    """Show what `crm_status` tells an engineer about the pause."""
+    status = StringIO()
+    call_command("crm_status", account=SLUG, stdout=status)
+    demo.out(f"\n  Inspect it: {demo.cli} crm_status --account {SLUG}")
+    for line in status.getvalue().splitlines():
+        demo.out(f"    │ {line}")
+    demo.check("crm_status names the paused record", f"({SLUG_PERSON}" in status.getvalue())
+
+
+def _replay(demo: Demo, account: Account, cursor: ExportCursor) -> None:
+    """Replay the paused record verbosely against the org, as `crm_replay` does."""
+    out = demo.out
+    out(
+        f"\n  Reproduce it: {demo.cli} crm_replay --account {SLUG} "
+        f"--sandbox {demo.sandbox_url} --ca {demo.ca_path}\n"
+        "  sends that one record and shows the request and the answer (some headers left out "
+        "here):"
+    )
+    record = cursor.paused_record
+    assert record is not None
+    crm = settings_for(account, SandboxTarget(demo.sandbox_url, demo.ca_path))
+    lines: list[str] = []
+    result = replay(record, crm, lines.append, configured_org=False)
+    for line in "\n".join(lines).splitlines():
+        if not line.startswith(BORING_HEADERS):
+            out(f"    │ {line}")
+    out(f"  {describe_result(result)}")
+    after = ExportCursor.objects.get(account=account)
+    demo.check(
+        "the replay shows the same rejection",
+        not result.ok and result.error_code == cursor.last_error_code,
+        result.error_code,
+    )
+    demo.check(
+        "the replay leaves the cursor where it was",
+        (after.last_exported_id, after.paused_record_id)
+        == (cursor.last_exported_id, cursor.paused_record_id),
     )
 
-    # 2. The rule is fixed in Salesforce; the next run completes.
+
+def _step_rule_fixed(demo: Demo, account: Account) -> None:
     demo.set_rules(RULES_FIXED)
-    out("\n  (the validation rule is fixed in the org)")
-    run = demo.run(account, "Run 2 — rule fixed")
-    demo.check("run 2 completes", run.outcome == ExportRun.Outcome.COMPLETED)
+    demo.out("\n▶ 2. The validation rule is fixed in the org; the next run")
+    paused_id = ExportCursor.objects.get(account=account).paused_record_id
+    run = demo.run(account, "2. Rule fixed")
+    demo.check("run 2 completes", run.outcome == ExportRun.Outcome.COMPLETED, run.outcome)
+    demo.check("it resumes at the paused record", run.first_record_id == paused_id)
+    cursor = ExportCursor.objects.get(account=account)
+    demo.check("the cursor is no longer paused", cursor.paused_record_id is None)
     demo.check(
         "the paused record's error is resolved",
-        not ExportError.objects.filter(account=account, status="open").exists(),
+        ExportError.objects.get(record_id=paused_id).status == ExportError.Status.RESOLVED,
     )
-    out(f"  completed: {run.exported} records written, the paused record's error resolved.")
+    demo.check(
+        "every record is now in the org, in order",
+        demo.written() == _external_ids(account),
+    )
+    demo.out(
+        f"  Completed: it resumed at the paused record and wrote the remaining {run.exported:,}; "
+        "the record's error\n  is resolved; all "
+        f"{ExportRecord.objects.filter(account=account).count():,} records are in the org, in order."
+    )
 
-    # 3. Pause off, the rule back, more bad records: logged, the run goes on.
+
+def _step_pause_off(demo: Demo, account: Account) -> None:
+    plan = demo.plan
     CRMSettings.objects.filter(account=account).update(pause_on_export_errors=False)
     demo.set_rules(RULES_STRICT)
-    bad = {2600, 2700, 2800, 2900}
-    enqueue_many(account, people_and_touchpoints(2501, 500, bad))
-    out("\n  (pause turned off; 1,000 more records, 4 of them bad; the rule is back)")
-    run = demo.run(account, "Run 3 — pause off")
-    open_errors = ExportError.objects.filter(account=account, status="open").count()
-    demo.check("run 3 completes", run.outcome == ExportRun.Outcome.COMPLETED)
-    # Each bad person's touchpoint is rejected too: its parent is missing in the org.
-    demo.check("8 errors logged", run.failed == 8 and open_errors == 8)
-    out(
-        f"  completed: {run.exported} written, {run.failed} rejected and logged as ExportErrors\n"
-        "  (the 4 people, and their 4 touchpoints, whose person is missing in the org:\n"
-        "  with pause off the CRM can be left inconsistent until the errors are fixed)."
+    start = plan.people + 1
+    enqueue_many(
+        account, people_and_touchpoints(start, plan.more_people, set(plan.more_bad), plan.block)
+    )
+    demo.out(
+        f'\n▶ 3. "Pause on export errors" off, the rule back, {2 * plan.more_people:,} more '
+        f"records; people {_and(plan.more_bad)} are bad"
+    )
+    run = demo.run(account, "3. Pause off")
+    expected = {f"demo-person-{i}" for i in plan.more_bad} | {
+        f"demo-touch-{i}" for i in plan.more_bad
+    }
+    logged = set(
+        ExportError.objects.filter(account=account, status="open").values_list(
+            "external_id", flat=True
+        )
+    )
+    demo.check("run 3 completes", run.outcome == ExportRun.Outcome.COMPLETED, run.outcome)
+    demo.check(
+        "the bad people and their touchpoints are logged as open errors",
+        run.failed == len(expected) and logged == expected,
+        sorted(logged),
+    )
+    demo.check("nothing is left to export", _backlog(account) == 0, _backlog(account))
+    demo.out(
+        f"  Completed: {run.exported:,} written; {run.failed} rejected and logged as "
+        f"ExportErrors: the {len(plan.more_bad)} people, and their {len(plan.more_bad)} "
+        "touchpoints,\n  whose person is missing in the org. With pause off the run goes on, "
+        "and the org can be\n  inconsistent until the errors are fixed."
     )
 
-    # 4. The daily re-export after the fix.
+
+def _step_reexport(demo: Demo, account: Account) -> None:
     demo.set_rules(RULES_FIXED)
-    out("\n▶ Daily re-export (CRMExport_ExportError) after the rule is fixed")
-    summary = reexport_errors(account.id)
-    demo.check("re-export resolves all 8", summary.resolved == 8)
+    demo.out(
+        "\n▶ 4. The rule is fixed again; the daily re-export (CRMExport_ExportError, "
+        "task exports.tasks.reexport_errors)"
+    )
+    logged = ExportError.objects.filter(account=account, status="open").count()
+    run = demo.reexport(account, "4. Daily re-export")
+    demo.check("the re-export completes", run.outcome == ExportRun.Outcome.COMPLETED, run.outcome)
+    demo.check(f"it resolves all {logged}", run.exported == logged, run.exported)
     demo.check(
-        "no open errors left",
+        "no open errors are left",
         not ExportError.objects.filter(account=account, status="open").exists(),
     )
-    demo.rows.append(
-        ("Daily re-export", f"{summary.resolved} resolved, {summary.api_calls} API call(s)")
-    )
-    out(
-        f"  {summary.resolved} errors resolved with {summary.api_calls} API call(s) "
+    demo.out(
+        f"  Completed: {run.exported} errors resolved with {run.api_calls} API calls "
         "(people first, then their touchpoints)."
     )
 
-    _admin_user()
-    width = max(len(t) for t, _ in demo.rows)
+
+def _summary(demo: Demo) -> None:
+    out = demo.out
+    width = max(len(row.step) for row in demo.rows)
     out("\nWhat happened")
-    for title, result in demo.rows:
-        out(f"  {title.ljust(width)}  {result}")
     out(
-        "\nOpen the admin (user demo / password demo):\n"
-        "  CRMSYNC_VAR_DIR=var/demo .venv/bin/python manage.py runserver\n"
-        "  then http://127.0.0.1:8000/admin/"
+        f"  {'step'.ljust(width)}  {'outcome':<10} {'written':>8} {'rejected':>9} {'API calls':>10}"
     )
+    for row in demo.rows:
+        out(
+            f"  {row.step.ljust(width)}  {row.outcome:<10} {row.written:>8,} "
+            f"{row.rejected:>9,} {row.api_calls:>10,}"
+        )
+    out(
+        "\nLook around (the demo's database stays until the next make demo):\n"
+        f"  {demo.cli} crm_status --account {SLUG}\n"
+        f"  DJANGO_DEBUG=1 {demo.cli} runserver   → http://127.0.0.1:8000/admin/ "
+        "(user demo, password demo)"
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _wait_for_new_run(account: Account, trigger: str, after_id: int) -> ExportRun:
+    """The first run of `trigger` after `after_id` that ends other than skipped_locked."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        run = (
+            ExportRun.objects.filter(account=account, trigger=trigger, id__gt=after_id)
+            .exclude(outcome=ExportRun.Outcome.SKIPPED_LOCKED)
+            .order_by("id")
+            .first()
+        )
+        if run is not None:
+            return wait_for_run(run.id, max(deadline - time.monotonic(), 1))
+        time.sleep(0.1)
+    raise DemoFailed(f"no {trigger} run of account {account.slug} within {RUN_TIMEOUT_S:.0f}s")
+
+
+def _external_ids(account: Account, up_to: int | None = None) -> list[str]:
+    records = ExportRecord.objects.filter(account=account)
+    if up_to is not None:
+        records = records.filter(id__lte=up_to)
+    return list(records.order_by("id").values_list("external_id", flat=True))
+
+
+def _backlog(account: Account) -> int:
+    return backlog(account.id)
+
+
+def _and(numbers: tuple[int, ...]) -> str:
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _admin_user() -> None:

@@ -78,7 +78,8 @@ def wait_for_run(
 
 def progress_bar(run: ExportRun, backlog: int) -> None:
     """A one-line progress bar on stderr (an `on_progress` for `run_and_wait`)."""
-    total = run.attempted + backlog
+    # A paused run's parked record is both attempted (it failed) and still in the backlog.
+    total = run.attempted + backlog - (run.outcome == ExportRun.Outcome.PAUSED)
     width = 40
     filled = int(width * run.attempted / total) if total else width
     sys.stderr.write(

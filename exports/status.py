@@ -28,6 +28,7 @@ RECENT_RUNS = 20
 @dataclass(frozen=True)
 class AccountStatus:
     account: str
+    account_id: int
     state: str
     last_exported_id: int
     paused_record_id: int | None
@@ -49,6 +50,7 @@ class AccountStatus:
         """The `crm_status --json` object (DESIGN.md §6) plus the errors by code and pause time."""
         return {
             "account": self.account,
+            "account_id": self.account_id,
             "state": self.state,
             "last_exported_id": self.last_exported_id,
             "paused_record_id": self.paused_record_id,
@@ -56,6 +58,7 @@ class AccountStatus:
             "paused_since": self.paused_since.isoformat() if self.paused_since else None,
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "paused_error_id": self.paused_error_id,
             "backlog": self.backlog,
             "open_errors": self.open_errors,
             "open_errors_by_code": dict(self.open_errors_by_code),
@@ -76,6 +79,7 @@ def account_status(account: Account) -> AccountStatus:
 
     return AccountStatus(
         account=account.slug,
+        account_id=account.id,
         state=str(state),
         last_exported_id=last_exported_id,
         paused_record_id=paused_record.id if paused_record else None,

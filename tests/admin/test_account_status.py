@@ -68,9 +68,11 @@ def test_paused_account(paused_account):
 
 def test_as_json_has_the_crm_status_keys(paused_account):
     account, records, _ = paused_account
+    paused_error = ExportError.objects.get(record=records[2], status="open")
 
     assert account_status(account).as_json() == {
         "account": "acme",
+        "account_id": account.id,
         "state": "paused",
         "last_exported_id": records[1].id,
         "paused_record_id": records[2].id,
@@ -78,6 +80,7 @@ def test_as_json_has_the_crm_status_keys(paused_account):
         "paused_since": "2025-03-01T12:30:00+00:00",
         "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "error_message": "Customers need an email",
+        "paused_error_id": paused_error.id,
         "backlog": 3,
         "open_errors": 2,
         "open_errors_by_code": {

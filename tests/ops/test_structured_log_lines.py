@@ -1,0 +1,58 @@
+"""Every run and every batch leaves one key=value log line (README › Logs):
+
+export.batch account=SLUG run=ID after=N sent=N written=N rejected=N retry=N api_calls=N cursor=N
+export.run account=SLUG run=ID trigger=T outcome=O attempted=N exported=N failed=N api_calls=N first=N last=N
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from exports.models import ExportRun
+from exports.runner import run_and_wait
+from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue
+
+pytestmark = pytest.mark.integration
+
+
+def fields(message: str) -> dict[str, str]:
+    """The key=value pairs of a log line."""
+    return dict(word.split("=", 1) for word in message.split()[1:])
+
+
+def lines(caplog: pytest.LogCaptureFixture, kind: str, run_id: int) -> list[dict[str, str]]:
+    found = [fields(r.getMessage()) for r in caplog.records if r.getMessage().split()[0] == kind]
+    return [f for f in found if f["run"] == str(run_id)]
+
+
+def test_one_line_per_batch_and_one_per_run(caplog, sandbox, celery_worker, crm_account):
+    caplog.set_level(logging.INFO, logger="exports.pipeline")
+    sandbox.set_rules({"objects": {"Contact": {"validation": [CUSTOMER_NEEDS_EMAIL]}}})
+    account = crm_account(pause=False, batch_size=10)
+    ids = enqueue(account, contacts(25, **{"person-23": {"Type__c": "Customer"}}))
+
+    run = run_and_wait(account, ExportRun.Trigger.MANUAL, timeout=60)
+
+    batches = lines(caplog, "export.batch", run.id)
+    assert [(b["sent"], b["written"], b["rejected"]) for b in batches] == [
+        ("10", "10", "0"),
+        ("10", "10", "0"),
+        ("5", "4", "1"),
+    ]
+    assert {b["account"] for b in batches} == {"acme"}
+    assert [b["cursor"] for b in batches] == [str(ids[9]), str(ids[19]), str(ids[24])]
+    (summary,) = lines(caplog, "export.run", run.id)
+    assert summary == {
+        "account": "acme",
+        "run": str(run.id),
+        "trigger": "manual",
+        "outcome": "completed",
+        "attempted": "25",
+        "exported": "24",
+        "failed": "1",
+        "api_calls": str(run.api_calls),
+        "first": str(ids[0]),
+        "last": str(ids[-1]),
+    }

@@ -68,5 +68,11 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# Benchmarks (README › Benchmarks): the sandbox org, Redis and PostgreSQL on 127.0.0.1 (a
+# database crmsync_bench is created and dropped). Writes bench/results/bench-<time>.json/.md.
+# BENCH_ARGS=--quick: a smoke run; --million: add the 1,000,000-record backlog series.
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var

@@ -47,3 +47,21 @@ def decrypt(token: str) -> str:
 def rotate(token: str) -> str:
     """Re-encrypt a token with the newest key."""
     return _multi().rotate(token.encode()).decode()
+
+
+def readable(token: str) -> bool:
+    """Does any configured key decrypt this token?"""
+    try:
+        _multi().decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def on_newest_key(token: str) -> bool:
+    """Was this token encrypted with the newest (first) key?"""
+    try:
+        _fernet_for(settings.CRMSYNC_ENCRYPTION_KEYS[0]).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

@@ -148,8 +148,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Must outlast the longest batch and the longest retry countdown; the run lease
 # is aligned with it (DESIGN.md §8). Seconds.
 CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CRMSYNC_VISIBILITY_TIMEOUT_S}
+# kombu looks for messages past their visibility timeout only every
+# unacked_restore_interval × unacked_restore_throttle seconds (10 × 10 by default): a
+# killed worker's task would come back up to 100 s late. Sweep every N seconds instead.
+CRMSYNC_UNACKED_RESTORE_INTERVAL_S = env_int("CRMSYNC_UNACKED_RESTORE_INTERVAL_S", 10)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CRMSYNC_VISIBILITY_TIMEOUT_S,
+    "unacked_restore_interval": CRMSYNC_UNACKED_RESTORE_INTERVAL_S,
+    "unacked_restore_throttle": 1,
+}
 CRMSYNC_RUN_LEASE_S = env_int("CRMSYNC_RUN_LEASE_S", CRMSYNC_VISIBILITY_TIMEOUT_S + 60)
+# Celery's Django fixup closes the database connection before and after every task
+# unless this is set; then a worker reuses its connection for that many tasks. A new
+# PostgreSQL connection per batch (connect, plus a new backend's cold catalog caches)
+# cost ~20 ms a batch in bench/. exports.tasks closes a connection that failed, so a
+# database restart costs a task one retry. 0: a new connection for every task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100) or None
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660)
 # Flower shows tasks only when workers send events.

@@ -23,7 +23,7 @@ from accounts.models import CRMSettings
 
 from . import decisions
 from .decisions import BatchDecision, RecordKey, Rejection
-from .gateway import Gateway, GatewayError
+from .gateway import Gateway, GatewayError, reusable_gateway
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> E
         )
     if run_id is None:
         return ExportRun.objects.create(account_id=account_id, trigger=trigger)
+    if not _is_id(run_id):
+        raise ExportRequestError(f"run_id must be an integer id or null, got {run_id!r}")
     run = ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").first()
     if run is None:
         raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
@@ -160,6 +162,10 @@ def _take_lease(account_id: int, run: ExportRun) -> bool:
             finished_at=now,
             message="The run's lease expired (its worker was lost); a later run took over.",
         )
+    if taken:
+        # A run starts when it holds the lease: read after the UPDATE, this time is later
+        # than the previous holder's finished_at, so run rows never seem to overlap.
+        ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
     return bool(taken)
 
 
@@ -187,6 +193,7 @@ def export_batch(
     6. A rejection with pause on parks the cursor and ends the run `paused`; transient
        failures retry; above the API quota the run ends; otherwise the next link follows.
     """
+    _check_link_arguments(account_id, run_id, after_id, until_id, only)
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
     run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
     if not _link_is_current(cursor, run, after_id):
@@ -205,7 +212,7 @@ def export_batch(
         finish_run(run_id, Outcome.COMPLETED if run.attempted else Outcome.NOTHING_TO_DO)
         return STOP
 
-    gateway = Gateway(crm)
+    gateway = reusable_gateway(crm)  # the HTTPS connection stays open between batches
     try:
         outcome = _send(gateway, batch, crm.pause_on_export_errors)
     except GatewayError as exc:
@@ -220,6 +227,24 @@ def export_batch(
     if not _apply(cursor, run_id, after_id, batch, outcome, gateway.api_calls):
         return STOP
     return _next_step(crm, run_id, after_id, batch, outcome, gateway)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _check_link_arguments(
+    account_id: Any, run_id: Any, after_id: Any, until_id: Any, only: Any
+) -> None:
+    """A requeued link's JSON arguments (Flower) are checked before any query: a clear
+    ExportRequestError naming the argument, instead of a database error."""
+    for name, value in (("account_id", account_id), ("run_id", run_id), ("after_id", after_id)):
+        if not _is_id(value):
+            raise ExportRequestError(f"{name} must be an integer id, got {value!r}")
+    if until_id is not None and not _is_id(until_id):
+        raise ExportRequestError(f"until_id must be an integer id or null, got {until_id!r}")
+    if only is not None and not (isinstance(only, list) and all(_is_id(i) for i in only)):
+        raise ExportRequestError(f"only must be a list of record ids or null, got {only!r}")
 
 
 def _link_is_current(cursor: ExportCursor | None, run: ExportRun | None, after_id: int) -> bool:

@@ -11,9 +11,10 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_postrun
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 
 from . import pipeline, reexport
 from .gateway import TransientError
@@ -28,6 +29,16 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": settings.CRMSYNC_MAX_RETRIES,
 }
+
+
+@task_postrun.connect
+def close_failed_connections(**_: Any) -> None:
+    """Workers keep their database connection between tasks (CELERY_DB_REUSE_MAX): after
+    a task whose queries failed, close a connection that no longer works, so the retry
+    opens a new one instead of failing on the dead one until the reuse count runs out."""
+    for connection in connections.all(initialized_only=True):
+        if connection.errors_occurred and not connection.is_usable():
+            connection.close()
 
 
 @shared_task(name="exports.tasks.export_due_accounts")

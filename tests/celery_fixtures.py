@@ -20,6 +20,11 @@ from tests.services import REDIS_HOST, REDIS_PORT, port_open, require_redis
 TEST_REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"
 TEST_QUEUE = f"crmsync-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
+# The worker here is a thread of the test process: let Celery close its database connection
+# after each task (settings.CELERY_DB_REUSE_MAX off), or PostgreSQL cannot drop the test
+# database at the end while that thread's connection is still open.
+app.conf.CELERY_DB_REUSE_MAX = None
+
 if port_open(REDIS_HOST, REDIS_PORT):
     app.conf.broker_url = TEST_REDIS_URL
     app.conf.task_default_queue = TEST_QUEUE

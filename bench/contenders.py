@@ -1,0 +1,256 @@
+"""The contenders. Each measurement returns a plain dict of what it saw.
+
+- naive: `sf.Contact.upsert("ExtId__c/<id>", fields)` once per record, one client.
+- bulk: simple-salesforce's Bulk API (1.0 and 2.0) — probed, not timed: the sandbox has
+  no Bulk endpoints, and the probe records what it answered.
+- ceiling: `bench/sandbox_ceiling.py`'s tight loop of 200-record Collections upserts.
+- crmsync: `run_export` for one or more accounts, exactly as `crm_export` sends it,
+  through worker processes on Redis and PostgreSQL; the outbox is filled once per account
+  and the cursor rewound before each repetition, so every repetition exports the same
+  records (upserts by external id: updates after the first pass).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.sandbox_ceiling import batches, client, drive
+from bench.services import Sandbox, Workers
+
+BATCH = 200
+
+
+# --- naive, bulk, ceiling ------------------------------------------------------------------
+
+
+def naive(sandbox: Sandbox, records: int) -> dict[str, Any]:
+    """One upsert per record, by external id, in a loop: what most teams write first."""
+    sf = client(sandbox.url, sandbox.ca_path)
+    began = time.perf_counter()
+    for i in range(records):
+        sf.Contact.upsert(
+            f"ExtId__c/naive-{i}", {"LastName": f"Naive {i}", "Email": f"n{i}@example.com"}
+        )
+    seconds = time.perf_counter() - began
+    sf.session.close()
+    return _rate(records, seconds, api_calls=records)
+
+
+def ceiling(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
+    """The sandbox alone: prebuilt 200-record Collections upserts from a tight loop."""
+    sf = client(sandbox.url, sandbox.ca_path)
+    counts = [0, 0]
+    began = time.perf_counter()
+    drive(sf, batches(20_000, 0), seconds, counts)
+    elapsed = time.perf_counter() - began
+    sf.session.close()
+    return _rate(counts[1], elapsed, api_calls=counts[0])
+
+
+def bulk_probe(sandbox: Sandbox) -> dict[str, Any]:
+    """Try simple-salesforce's Bulk API 1.0 and 2.0 once each; say what the sandbox answered."""
+    sf = client(sandbox.url, sandbox.ca_path)
+    answers = {}
+    attempts = {
+        "bulk (Bulk API 1.0, POST /services/async/59.0/job)": lambda: sf.bulk.Contact.upsert(
+            [{"ExtId__c": "bulk-1", "LastName": "Bulk"}], "ExtId__c"
+        ),
+        "bulk2 (Bulk API 2.0, POST /services/data/v59.0/jobs/ingest)": lambda: (
+            sf.bulk2.Contact.upsert(
+                records=[{"ExtId__c": "bulk-1", "LastName": "Bulk"}], external_id_field="ExtId__c"
+            )
+        ),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            answers[name] = "accepted"
+        except Exception as exc:  # noqa: BLE001 - the probe reports whatever happened
+            status = getattr(exc, "status", None)
+            answers[name] = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+    sf.session.close()
+    return {
+        "supported": all(answer == "accepted" for answer in answers.values()),
+        "answers": answers,
+        "why": "The sandbox org implements the REST API only (DESIGN.md §7): no Bulk API "
+        "endpoints, so simple-salesforce's bulk paths cannot be measured against it.",
+    }
+
+
+def _rate(records: int, seconds: float, api_calls: int) -> dict[str, Any]:
+    return {
+        "records": records,
+        "seconds": round(seconds, 4),
+        "records_per_s": records / seconds if seconds else 0.0,
+        "api_calls": api_calls,
+        "api_calls_per_1000": 1000 * api_calls / records if records else None,
+    }
+
+
+# --- crmsync -------------------------------------------------------------------------------
+
+
+def make_account(slug: str, sandbox: Sandbox, records: int, pool: int | None = None) -> Any:
+    """An account on the sandbox (pause on, one run may take the whole backlog) with
+    `records` contacts in its outbox; external ids cycle over `pool` (default: all distinct).
+    Returns (account, seconds the enqueue took)."""
+    from accounts.models import Account, CRMSettings
+    from exports.outbox import enqueue_many
+
+    account = Account.objects.create(slug=slug, name=slug)
+    CRMSettings.objects.update_or_create(  # an Account may come with default settings
+        account=account,
+        defaults=dict(
+            export_enabled=True,
+            pause_on_export_errors=True,
+            max_records_per_run=10**9,
+            daily_api_limit=10**9,
+            login_url=sandbox.url,
+            ca_bundle=str(sandbox.ca_path),
+            client_id="sandbox",
+            client_secret="sandbox",
+        ),
+    )
+    pool = pool or records
+    items = (
+        {
+            "sobject": "Contact",
+            "external_id_field": "ExtId__c",
+            "external_id": f"{slug}-{i % pool}",
+            "fields": {"LastName": f"Person {i}", "Email": f"p{i}@example.com", "Type__c": "Lead"},
+        }
+        for i in range(records)
+    )
+    began = time.perf_counter()
+    enqueue_many(account, items)
+    return account, time.perf_counter() - began
+
+
+def rewind(account: Any, records: int) -> None:
+    """Put the cursor just before the account's last `records` records, idle, no lease."""
+    from exports.models import ExportCursor, ExportRecord
+
+    ids = ExportRecord.objects.filter(account=account).order_by("-id").values_list("id", flat=True)
+    before = ids[records : records + 1]
+    after_id = before[0] if before else 0
+    ExportCursor.objects.update_or_create(
+        account=account,
+        defaults={
+            "last_exported_id": after_id,
+            "state": ExportCursor.State.IDLE,
+            "run_id": None,
+            "lease_expires_at": None,
+            "paused_record": None,
+            "paused_since": None,
+            "last_error_code": "",
+            "last_error_message": "",
+        },
+    )
+
+
+def crmsync(
+    accounts: list[Any], records: int, workers: int, env: dict[str, str], log_path: Path
+) -> dict[str, Any]:
+    """Export the last `records` records of each account, all at once, with `workers`
+    fresh worker processes: records/s from the first `run_export` sent to the last run's
+    finish, API calls, and the workers' counters and peak RSS."""
+    for account in accounts:
+        rewind(account, records)
+    runs, seconds, peak_rss_mb, counters = export(accounts, workers, env, log_path)
+    return _crmsync_result(runs, seconds, peak_rss_mb, counters, records * len(accounts))
+
+
+def crmsync_run(account: Any, env: dict[str, str], log_path: Path) -> Any:
+    """One run of an account from where its cursor is, one worker; the ExportRun row."""
+    return export([account], 1, env, log_path)[0][0]
+
+
+def export(
+    accounts: list[Any], workers: int, env: dict[str, str], log_path: Path, timeout: float = 7200.0
+) -> tuple[list[Any], float, float, dict[str, int]]:
+    """Start `workers` worker processes, send one `run_export` per account as `crm_export`
+    sends it (exports.runner.run_and_wait), wait for every outcome, stop the workers.
+    Returns (runs, seconds from the first send to the last finish, peak RSS MB, counters)."""
+    import redis
+
+    from crmsync.celery import app
+    from exports.models import ExportRun
+    from exports.tasks import run_export
+
+    stats = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    stats.delete(env["BENCH_STATS_KEY"])
+    pool = Workers(workers, env, log_path)
+    try:
+        pool.wait_ready(app)
+        runs = [
+            ExportRun.objects.create(account=a, trigger=ExportRun.Trigger.MANUAL) for a in accounts
+        ]
+        began = time.time()
+        for run in runs:
+            run_export.apply_async(
+                args=[run.account_id], kwargs={"trigger": run.trigger, "run_id": run.id}
+            )
+        finished = _wait_for_outcomes([r.id for r in runs], timeout)
+        seconds = max(run.finished_at.timestamp() for run in finished) - began
+        peak_rss_mb = pool.peak_rss_mb()
+    finally:
+        pool.stop()
+    counters = {k.decode(): int(v) for k, v in stats.hgetall(env["BENCH_STATS_KEY"]).items()}
+    return finished, seconds, peak_rss_mb, counters
+
+
+STALL_SECONDS = 120.0
+
+
+def _wait_for_outcomes(run_ids: list[int], timeout: float) -> list[Any]:
+    """Poll the run rows until each has an outcome (the time comes from `finished_at`).
+
+    The machine is shared: a PostgreSQL restart drops this process's connection (open a
+    new one and go on); a Redis restart loses the chain's message, so a run that makes no
+    progress for STALL_SECONDS ends the measurement with an error instead of hanging.
+    """
+    from django.db import InterfaceError, OperationalError, connections
+
+    from exports.models import ExportRun
+
+    deadline = time.monotonic() + timeout
+    progress, progress_at = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            runs = list(ExportRun.objects.filter(id__in=run_ids))
+        except (OperationalError, InterfaceError):
+            connections.close_all()
+            time.sleep(1)
+            continue
+        if all(run.outcome for run in runs):
+            return runs
+        attempted = sum(run.attempted for run in runs)
+        if attempted != progress:
+            progress, progress_at = attempted, time.monotonic()
+        elif time.monotonic() - progress_at > STALL_SECONDS:
+            raise RuntimeError(f"runs {run_ids} made no progress for {STALL_SECONDS:.0f}s")
+        time.sleep(0.1)
+    raise RuntimeError(f"runs {run_ids} have no outcome after {timeout:.0f}s; see the worker log")
+
+
+def _crmsync_result(
+    runs: list[Any], seconds: float, peak_rss_mb: float, counters: dict[str, int], expected: int
+) -> dict[str, Any]:
+    exported = sum(run.exported for run in runs)
+    api_calls = sum(run.api_calls for run in runs)
+    batches_ = counters.get("batches", 0)
+    outcomes = sorted({run.outcome for run in runs})
+    if outcomes != ["completed"] or exported != expected:
+        raise RuntimeError(f"crmsync runs ended {outcomes} with {exported}/{expected} exported")
+    return {
+        **_rate(exported, seconds, api_calls),
+        "batches": batches_,
+        "queries_per_batch": counters.get("queries", 0) / batches_ if batches_ else None,
+        "batch_task_ms": counters.get("task_us", 0) / 1000 / batches_ if batches_ else None,
+        "gap_between_batches_ms": (
+            counters["gap_us"] / 1000 / counters["gaps"] if counters.get("gaps") else None
+        ),
+        "worker_peak_rss_mb": round(peak_rss_mb, 1),
+    }

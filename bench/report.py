@@ -1,0 +1,233 @@
+"""Summaries of a benchmark run: medians per configuration, pairwise ratios, the Markdown table."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+TARGET_RPS_AT_100MS = 1_900
+TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
+TARGET_CALLS_PER_1000 = 5.1
+TARGET_PEAK_RSS_MB = 250
+TARGET_BACKLOG_SPREAD = 0.15
+
+
+def group_key(m: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        m["latency_ms"],
+        m["contender"],
+        m.get("records_per_account"),
+        m.get("accounts"),
+        m.get("workers"),
+    )
+
+
+def summarize(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configuration: medians over repetitions and ratios computed pair by pair
+    (each repetition's crmsync figure over the same repetition's ceiling or naive figure)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for m in measurements:
+        groups[group_key(m)].append(m)
+    by_rep = {
+        (m["latency_ms"], m["contender"], m["rep"]): m
+        for m in measurements
+        if m["contender"] != "crmsync"
+    }
+    rows = []
+    for key, runs in sorted(groups.items(), key=lambda kv: _order(kv[0])):
+        latency, contender = key[0], key[1]
+        rates = [m["records_per_s"] for m in runs]
+        row = {
+            "latency_ms": latency,
+            "contender": contender,
+            "records_per_account": key[2],
+            "accounts": key[3],
+            "workers": key[4],
+            "reps": len(runs),
+            "records_per_s": statistics.median(rates),
+            "records_per_s_min": min(rates),
+            "records_per_s_max": max(rates),
+            "api_calls_per_1000": statistics.median(m["api_calls_per_1000"] for m in runs),
+        }
+        for name in (
+            "queries_per_batch",
+            "batch_task_ms",
+            "gap_between_batches_ms",
+            "worker_peak_rss_mb",
+        ):
+            values = [m[name] for m in runs if m.get(name) is not None]
+            if values:
+                row[name] = (
+                    max(values) if name == "worker_peak_rss_mb" else statistics.median(values)
+                )
+        for other in ("ceiling", "naive"):
+            ratios = [
+                m["records_per_s"] / by_rep[(latency, other, m["rep"])]["records_per_s"]
+                for m in runs
+                if (latency, other, m["rep"]) in by_rep
+            ]
+            if ratios and contender != other:
+                row[f"vs_{other}"] = statistics.median(ratios)
+        rows.append(row)
+    return rows
+
+
+def _order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    rank = {"naive": 0, "ceiling": 1, "crmsync": 2}
+    return (key[0], rank.get(key[1], 9), key[3] or 0, key[2] or 0, key[4] or 0)
+
+
+def targets(
+    rows: list[dict[str, Any]], backlog: dict[str, Any] | None, pause: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Issue 7's targets, each with what was measured and whether it is met."""
+    single = [r for r in rows if r["contender"] == "crmsync" and r["accounts"] == 1]
+    out = []
+    at_100 = [r["records_per_s"] for r in single if r["latency_ms"] == 100]
+    if at_100:
+        best = max(at_100)
+        out.append(
+            _target(
+                f"one account at 100 ms >= {TARGET_RPS_AT_100MS} records/s",
+                f"{best:,.0f} records/s (best configuration, median)",
+                best >= TARGET_RPS_AT_100MS,
+            )
+        )
+    shares = [r["vs_ceiling"] for r in single if r["latency_ms"] == 0 and "vs_ceiling" in r]
+    if shares:
+        best = max(shares)
+        out.append(
+            _target(
+                f"one account at 0 ms >= {TARGET_SHARE_OF_CEILING_AT_0MS:.0%} of the sandbox ceiling",
+                f"{best:.0%} (best configuration, median of per-rep ratios)",
+                best >= TARGET_SHARE_OF_CEILING_AT_0MS,
+            )
+        )
+    calls = [r["api_calls_per_1000"] for r in rows if r["contender"] == "crmsync"]
+    if calls:
+        out.append(
+            _target(
+                f"<= {TARGET_CALLS_PER_1000} API calls per 1,000 clean records",
+                f"{max(calls):.2f} (worst configuration)",
+                max(calls) <= TARGET_CALLS_PER_1000,
+            )
+        )
+    queries = sorted(
+        {round(r["queries_per_batch"], 2) for r in rows if r.get("queries_per_batch") is not None}
+    )
+    if queries:
+        out.append(
+            _target(
+                "constant SQL queries per batch (asserted in tests/test_constant_queries_per_batch.py)",
+                f"{queries[0]}-{queries[-1]} per batch across all sizes",
+                queries[-1] - queries[0] < 0.5,
+            )
+        )
+    if pause:
+        extra = pause["pause_on"]["extra_calls_per_rejection_in_its_batch"]
+        out.append(
+            _target(
+                "pause mode: at most one extra API call per rejected record",
+                f"{extra:g} extra call(s) in the batch of each rejected record",
+                extra <= 1,
+            )
+        )
+    if backlog:
+        rss = max(b["worker_peak_rss_mb"] for b in backlog["runs"])
+        out.append(
+            _target(
+                f"1,000,000-record backlog: worker peak RSS < {TARGET_PEAK_RSS_MB} MB",
+                f"{rss:.0f} MB",
+                rss < TARGET_PEAK_RSS_MB,
+            )
+        )
+        out.append(
+            _target(
+                f"records/s of 20k vs 200k vs 1M within {TARGET_BACKLOG_SPREAD:.0%}",
+                f"spread {backlog['spread']:.1%}",
+                backlog["spread"] <= TARGET_BACKLOG_SPREAD,
+            )
+        )
+    return out
+
+
+def _target(name: str, measured: str, met: bool) -> dict[str, Any]:
+    return {"target": name, "measured": measured, "met": met}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The README-ready table and the lists that go with it."""
+    lines = [
+        f"Measured {report['started_at']} with `{report['command']}` "
+        f"({report['machine']['cpus']} CPUs, load average {report['machine']['load_before']} before, "
+        f"{report['machine']['load_after']} after; {report['config']['reps']} repetitions, alternating contenders; "
+        "median, [min-max]).",
+        "",
+        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / batch | batch task ms | worker peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["summary"]:
+        lines.append(
+            f"| {r['latency_ms']} ms | {r['contender']} | {_n(r['records_per_account'])} | {_n(r['accounts'])} | {_n(r['workers'])} "
+            f"| {r['records_per_s']:,.0f} [{r['records_per_s_min']:,.0f}-{r['records_per_s_max']:,.0f}] "
+            f"| {_pct(r.get('vs_ceiling'))} | {_x(r.get('vs_naive'))} | {r['api_calls_per_1000']:.2f} "
+            f"| {_f(r.get('queries_per_batch'))} | {_f(r.get('batch_task_ms'))} | {_f(r.get('worker_peak_rss_mb'), 0)} |"
+        )
+    bulk = report["bulk"]
+    lines += [
+        "",
+        f"**bulk**: not measured. {bulk['why']} Probe: "
+        + "; ".join(f"{k}: {v}" for k, v in bulk["answers"].items())
+        + ".",
+    ]
+    pause = report.get("pause_cost")
+    if pause:
+        on, off = pause["pause_on"], pause["pause_off"]
+        lines += [
+            "",
+            f"**Pause mode cost** ({pause['records']:,} records, {pause['rejected']} rejected, {pause['clean_calls']} calls when clean): "
+            f"pause on — {on['runs']} runs (each rejection parks the run; its rule is then lifted), {on['api_calls']} API calls, "
+            f"{on['rejected_batch_calls']} calls in each rejected record's batch (clean: 1), i.e. "
+            f"{on['extra_calls_per_rejection_in_its_batch']:g} extra per rejection; {on['extra_calls_per_rejection_total']:g} extra per rejection over the whole backlog "
+            "(the parked record is sent again once it passes, and the batches after it start at it). "
+            f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
+        ]
+    backlog = report.get("backlog")
+    if backlog:
+        lines += [
+            "",
+            f"**Backlog** (one account, {backlog['latency_ms']} ms, 1 worker, a fresh worker per size):",
+            "",
+        ]
+        lines += [
+            "| backlog | records/s | worker peak RSS MB | SQL / batch |",
+            "|---:|---:|---:|---:|",
+        ]
+        for b in backlog["runs"]:
+            lines.append(
+                f"| {b['records']:,} | {b['records_per_s']:,.0f} | {b['worker_peak_rss_mb']:.0f} | {_f(b.get('queries_per_batch'))} |"
+            )
+        lines.append(f"\nSpread of records/s (max/min − 1): {backlog['spread']:.1%}.")
+    for failure in report.get("failed_measurements", []):
+        lines.append(f"\n**Failed measurement** (left out above): {failure}")
+    lines += ["", "| target (issue 7) | measured | met |", "|---|---|---|"]
+    for t in report["targets"]:
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _n(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "–"
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}" if value is not None else "–"
+
+
+def _pct(value: Any) -> str:
+    return f"{value:.0%}" if value is not None else "–"
+
+
+def _x(value: Any) -> str:
+    return f"{value:,.0f}×" if value is not None else "–"

@@ -1,0 +1,440 @@
+"""`make bench`: crmsync against the naive loop and the sandbox's ceiling, in one run.
+
+    .venv/bin/python -m bench.run [--quick] [--million] [--reps N]
+                                  [--database-url postgres://postgres@127.0.0.1:5432/crmsync_bench]
+
+1. Start the sandbox org in its own process; create and migrate a PostgreSQL database of
+   the run's own; fill each bench account's outbox once (timed: the enqueue rate).
+2. Probe simple-salesforce's Bulk API paths against the sandbox (it has none).
+3. For each repetition, for each latency (sandbox fault `latency_ms`): naive, ceiling, then
+   every crmsync configuration (records × workers, and 2 and 4 accounts on as many
+   workers), each with fresh worker processes; the crmsync order is reversed on odd
+   repetitions so drift on a shared machine hits every configuration alike.
+4. Pause mode's API cost (counts only), and with --million the 20k/200k/1M backlog series.
+5. Write bench/results/bench-<time>.json (every measurement, written as it goes) and .md
+   (medians, ratios computed pair by pair within each repetition, the targets of issue 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from bench.services import BenchDatabase, Sandbox, bench_env  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crmsync_bench"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/11"
+
+FULL = {
+    "reps": 5,
+    "latencies": [0, 100],
+    "sizes": [20_000, 200_000],
+    "workers": [1, 2],
+    "accounts": [2, 4],  # plus the 1-account, 1-worker configuration above
+    "records_per_account": 20_000,
+    "naive_records": {0: 1_000, 100: 30},
+    "ceiling_seconds": {0: 3.0, 100: 5.0},
+    "pause_records": 20_000,
+    "backlog_sizes": [20_000, 200_000, 1_000_000],
+}
+QUICK = {
+    "reps": 2,
+    "latencies": [0, 100],
+    "sizes": [2_000, 10_000],
+    "workers": [1, 2],
+    "accounts": [2],
+    "records_per_account": 2_000,
+    "naive_records": {0: 200, 100: 10},
+    "ceiling_seconds": {0: 1.0, 100: 1.5},
+    "pause_records": 2_000,
+    "backlog_sizes": [2_000, 10_000, 50_000],
+}
+PAUSE_POSITIONS = (0.06, 0.28, 0.5, 0.72, 0.94)  # where the rejected records sit in the backlog
+
+
+def main() -> None:
+    args = parse_args()
+    config = dict(QUICK if args.quick else FULL)
+    if args.reps:
+        config["reps"] = args.reps
+    queue = f"crmsync-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    var_dir = tempfile.mkdtemp(prefix="crmsync-bench-")
+    env = bench_env(args.database_url, args.broker_url, queue, var_dir)
+    os.environ.update(env)
+    bench = Bench(config, env, out_dir / f"bench-{stamp}", args)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: fewer records and repetitions"
+    )
+    parser.add_argument("--million", action="store_true", help="add the 20k/200k/1M backlog series")
+    parser.add_argument("--reps", type=int, default=0, help="repetitions (default 5, --quick 2)")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_DATABASE_URL, help="created and dropped by the run"
+    )
+    parser.add_argument(
+        "--broker-url", default=DEFAULT_BROKER_URL, help="Redis; the run uses a queue of its own"
+    )
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument(
+        "--keep-database", action="store_true", help="do not drop the database at the end"
+    )
+    return parser.parse_args()
+
+
+class Bench:
+    def __init__(
+        self, config: dict[str, Any], env: dict[str, str], base: Path, args: argparse.Namespace
+    ) -> None:
+        self.config = config
+        self.env = env
+        self.base = base
+        self.args = args
+        self.log_path = base.with_suffix(".workers.log")
+        self.data_dir = Path(tempfile.mkdtemp(prefix="crmsync-bench-sandbox-"))
+        # The sandbox process is forked before Django is set up in this one.
+        self.sandbox = Sandbox(self.data_dir)
+        self.database = BenchDatabase(env["DATABASE_URL"])
+        self.report: dict[str, Any] = {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": "make bench"
+            + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else ""),
+            "argv": shlex.join(sys.argv),
+            "mode": "quick" if args.quick else "full",
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "load_before": _load(),
+            },
+            "config": {k: v for k, v in config.items()},
+            "measurements": [],
+        }
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.setup()
+        from bench import contenders
+
+        self.report["bulk"] = contenders.bulk_probe(self.sandbox)
+        for rep in range(self.config["reps"]):
+            for latency in self.config["latencies"]:
+                self.one_round(rep, latency)
+        self.report["pause_cost"] = self.guarded("pause cost", self.pause_cost)
+        self.save()
+        if self.args.million:
+            self.report["backlog"] = self.guarded("backlog", self.backlog)
+        self.finish()
+
+    def guarded(self, name: str, measure: Any) -> Any:
+        """Run one series; a failure is reported (and the rest of the report still written)."""
+        try:
+            return measure()
+        except Exception as exc:  # noqa: BLE001 - one lost series must not lose the run
+            self.report.setdefault("failed_measurements", []).append(
+                {"series": name, "error": str(exc)}
+            )
+            print(f"{name} FAILED: {exc}", file=sys.stderr)
+            return None
+
+    def setup(self) -> None:
+        """Create the database, then the accounts and their outboxes (timed)."""
+        self.database.create(self.env)
+        import django
+
+        django.setup()
+        from crmsync.celery import app
+
+        app.conf.task_default_queue = self.env["BENCH_QUEUE"]
+        from bench.contenders import make_account
+
+        biggest = max(self.config["sizes"])
+        per_account = self.config["records_per_account"]
+        self.accounts = []
+        enqueued, seconds = 0, 0.0
+        for number, records in enumerate(
+            [max(biggest, per_account), *[per_account] * (max(self.config["accounts"]) - 1)],
+            start=1,
+        ):
+            account, took = make_account(f"bench-{number}", self.sandbox, records)
+            self.accounts.append(account)
+            enqueued, seconds = enqueued + records, seconds + took
+        self.report["enqueue"] = {
+            "records": enqueued,
+            "seconds": round(seconds, 2),
+            "records_per_s": enqueued / seconds,
+        }
+        _analyze()
+
+    def one_round(self, rep: int, latency: int) -> None:
+        """naive, ceiling, then the crmsync configurations (reversed on odd repetitions)."""
+        from bench import contenders
+
+        self.sandbox.set_latency(latency)
+        self.record(
+            rep,
+            latency,
+            "naive",
+            contenders.naive(self.sandbox, self.config["naive_records"][latency]),
+        )
+        self.record(
+            rep,
+            latency,
+            "ceiling",
+            contenders.ceiling(self.sandbox, self.config["ceiling_seconds"][latency]),
+        )
+        configs = [
+            (size, 1, workers)
+            for size in self.config["sizes"]
+            for workers in self.config["workers"]
+        ]
+        configs += [(self.config["records_per_account"], n, n) for n in self.config["accounts"]]
+        if rep % 2:
+            configs.reverse()
+        for records, accounts, workers in configs:
+            setting = {"records_per_account": records, "accounts": accounts, "workers": workers}
+            try:
+                result = contenders.crmsync(
+                    self.accounts[:accounts], records, workers, self.env, self.log_path
+                )
+            except Exception as exc:  # noqa: BLE001 - one lost measurement must not end the run
+                self.failed(rep, latency, setting, exc)
+                continue
+            self.record(rep, latency, "crmsync", result, **setting)
+
+    def failed(self, rep: int, latency: int, setting: dict[str, Any], exc: Exception) -> None:
+        """Keep the failure in the report (left out of the summary) and go on."""
+        entry = {"rep": rep, "latency_ms": latency, "contender": "crmsync", **setting}
+        self.report.setdefault("failed_measurements", []).append({**entry, "error": str(exc)})
+        print(f"rep {rep} {latency:>3} ms crmsync {setting} FAILED: {exc}", file=sys.stderr)
+        self.save()
+
+    def record(
+        self, rep: int, latency: int, contender: str, result: dict[str, Any], **config: Any
+    ) -> None:
+        entry = {"rep": rep, "latency_ms": latency, "contender": contender, **config, **result}
+        self.report["measurements"].append(entry)
+        shown = ", ".join(f"{k}={v}" for k, v in config.items())
+        print(
+            f"rep {rep} {latency:>3} ms {contender:<8} {shown:<45} {result['records_per_s']:>10,.0f} records/s"
+            f"  {result['api_calls_per_1000']:.2f} calls/1000",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.save()
+
+    # -- pause mode ------------------------------------------------------------------------------
+
+    def pause_cost(self) -> dict[str, Any]:
+        """API calls of a backlog with five rejected records, pause on and pause off.
+
+        Each rejected record has Type__c "BadN" and no Email; rule N requires an Email for
+        Type__c "BadN". Pause on: run, and at each park lift that record's rule (what a
+        person fixing Salesforce does), until the run completes. Pause off: one run.
+        """
+        from bench import contenders
+        from bench.sandbox_ceiling import RULES
+        from exports.models import ExportRun
+
+        records = self.config["pause_records"]
+        positions = [int(p * records) for p in PAUSE_POSITIONS]
+        rules = [_bad_rule(n) for n in range(len(positions))]
+        self.sandbox.set_latency(0)
+        result: dict[str, Any] = {
+            "records": records,
+            "rejected": len(positions),
+            "clean_calls": math.ceil(records / 200),
+        }
+        for pause in (True, False):
+            account = self._pause_account(pause, records, positions)
+            self.sandbox.set_rules(_with_validations(RULES, rules))
+            runs: list[Any] = []
+            remaining = list(rules)
+            while True:
+                run = contenders.crmsync_run(account, self.env, self.log_path)
+                runs.append(run)
+                if run.outcome != ExportRun.Outcome.PAUSED:
+                    break
+                remaining.pop(0)
+                self.sandbox.set_rules(_with_validations(RULES, remaining))
+            calls = sum(r.api_calls for r in runs)
+            entry = {
+                "runs": len(runs),
+                "outcomes": [r.outcome for r in runs],
+                "api_calls": calls,
+                "exported": sum(r.exported for r in runs),
+                "failed": sum(r.failed for r in runs),
+                "extra_calls_per_rejection_total": (calls - result["clean_calls"]) / len(positions),
+            }
+            if pause:
+                entry["rejected_batch_calls"] = _rejected_batch_calls(runs)
+                entry["extra_calls_per_rejection_in_its_batch"] = entry["rejected_batch_calls"] - 1
+            result["pause_on" if pause else "pause_off"] = entry
+            print(f"pause {'on' if pause else 'off'}: {entry}", file=sys.stderr, flush=True)
+        self.sandbox.set_rules(RULES)
+        return result
+
+    def _pause_account(self, pause: bool, records: int, positions: list[int]) -> Any:
+        from accounts.models import Account, CRMSettings
+        from exports.outbox import enqueue_many
+
+        slug = f"pause-{'on' if pause else 'off'}"
+        account = Account.objects.create(slug=slug, name=slug)
+        CRMSettings.objects.update_or_create(
+            account=account,
+            defaults={
+                "export_enabled": True,
+                "pause_on_export_errors": pause,
+                "max_records_per_run": 10**9,
+                "daily_api_limit": 10**9,
+                "login_url": self.sandbox.url,
+                "ca_bundle": str(self.sandbox.ca_path),
+                "client_id": "sandbox",
+                "client_secret": "sandbox",
+            },
+        )
+        bad = {position: n for n, position in enumerate(positions)}
+
+        def item(i: int) -> dict[str, Any]:
+            fields = {"LastName": f"Person {i}", "Email": f"p{i}@example.com", "Type__c": "Lead"}
+            if i in bad:
+                fields = {"LastName": f"Person {i}", "Type__c": f"Bad{bad[i]}"}
+            return {
+                "sobject": "Contact",
+                "external_id_field": "ExtId__c",
+                "external_id": f"{slug}-{i}",
+                "fields": fields,
+            }
+
+        enqueue_many(account, (item(i) for i in range(records)))
+        return account
+
+    # -- the backlog series ------------------------------------------------------------------------
+
+    def backlog(self) -> dict[str, Any]:
+        """One account with the biggest backlog; export its last 20k, 200k, then all of it,
+        each with a fresh worker (peak RSS per size), at 0 ms."""
+        from bench import contenders
+
+        sizes = self.config["backlog_sizes"]
+        self.sandbox.set_latency(0)
+        account, took = contenders.make_account("backlog", self.sandbox, max(sizes), pool=200_000)
+        _analyze()
+        result: dict[str, Any] = {"latency_ms": 0, "enqueue_seconds": round(took, 1), "runs": []}
+        for size in sizes:
+            entry = {
+                "records": size,
+                **contenders.crmsync([account], size, 1, self.env, self.log_path),
+            }
+            result["runs"].append(entry)
+            print(
+                f"backlog {size:>9,}: {entry['records_per_s']:,.0f} records/s, peak RSS {entry['worker_peak_rss_mb']} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.report["backlog"] = result
+            self.save()
+        rates = [run["records_per_s"] for run in result["runs"]]
+        result["spread"] = max(rates) / min(rates) - 1
+        return result
+
+    # -- output --------------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        self.report["machine"]["load_after"] = _load()
+        self.report["summary"] = report.summarize(self.report["measurements"])
+        self.report["targets"] = report.targets(
+            self.report["summary"], self.report.get("backlog"), self.report.get("pause_cost")
+        )
+        self.save()
+        table = report.markdown(self.report)
+        self.base.with_suffix(".md").write_text(table)
+        print(table)
+        print(
+            f"written: {self.base.with_suffix('.json')} and {self.base.with_suffix('.md')}",
+            file=sys.stderr,
+        )
+
+    def save(self) -> None:
+        self.report["machine"].setdefault("load_after", None)
+        self.base.with_suffix(".json").write_text(json.dumps(self.report, indent=2, default=str))
+
+    def close(self) -> None:
+        self.sandbox.stop()
+        if not self.args.keep_database:
+            self.database.drop()
+        try:
+            import redis
+
+            client = redis.Redis.from_url(self.env["CELERY_BROKER_URL"])
+            for key in client.scan_iter(f"*{self.env['BENCH_QUEUE']}*"):  # queue, bindings, stats
+                client.delete(key)
+        except Exception as exc:  # noqa: BLE001 - cleanup only; say so and go on
+            print(f"could not delete the bench queue from Redis: {exc}", file=sys.stderr)
+
+
+def _bad_rule(n: int) -> dict[str, Any]:
+    return {
+        "name": f"Bad{n}",
+        "when": {"field": "Type__c", "equals": f"Bad{n}"},
+        "require": "Email",
+        "message": f"Bad{n} needs an email",
+    }
+
+
+def _with_validations(rules: dict[str, Any], extra: list[dict[str, Any]]) -> dict[str, Any]:
+    contact = dict(rules["objects"]["Contact"])
+    contact["validation"] = [*contact.get("validation", []), *extra]
+    return {**rules, "objects": {**rules["objects"], "Contact": contact}}
+
+
+def _rejected_batch_calls(runs: list[Any]) -> int:
+    """API calls of the batch that held the rejected record, at worst over the paused runs.
+
+    A paused run exported whole batches of 200 (one call each), then the rejected batch:
+    attempted = 200·k + prefix + 1, so that batch cost api_calls − k calls.
+    """
+    return max(
+        (run.api_calls - (run.attempted - 1) // 200 for run in runs if run.outcome == "paused"),
+        default=0,
+    )
+
+
+def _analyze() -> None:
+    """ANALYZE, as autovacuum does after a bulk insert: planner statistics for the outbox."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""What a benchmark run stands on: the sandbox org, a PostgreSQL database, worker processes.
+
+- The sandbox org runs in a process of its own (as `manage.py sandbox_org` does), started
+  by `bench/sandbox_ceiling.py`'s `start_process`, with that file's rules for Contact.
+- The database is created for the run and dropped after it (`BenchDatabase`).
+- Workers are `bench/worker.py` processes (`celery worker -P solo` with counters), started
+  fresh for each measurement so their peak RSS (VmHWM) belongs to that measurement.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the sandbox org ---------------------------------------------------------------------
+
+
+class Sandbox:
+    """The sandbox org in its own process; faults changed over its HTTP control API."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from bench.sandbox_ceiling import start_process
+
+        self.data_dir = data_dir
+        self.url, self._stop = start_process(str(data_dir))
+        self.ca_path = data_dir / "ca.pem"
+        self.http = requests.Session()
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify` (DESIGN §8)
+        self.http.verify = str(self.ca_path)
+        # Never the bottleneck of a benchmark: no daily API limit worth the name.
+        self.set_faults(api_daily_limit=10**12)
+
+    def set_faults(self, **faults: int) -> None:
+        response = self.http.patch(f"{self.url}/sandbox/faults", json=faults, timeout=30)
+        response.raise_for_status()
+
+    def set_latency(self, latency_ms: int) -> None:
+        self.set_faults(latency_ms=latency_ms)
+
+    def set_rules(self, rules: dict[str, Any]) -> None:
+        """Replace the rules (and reset the faults: latency 0, no API limit to speak of)."""
+        body = {**rules, "faults": {"api_daily_limit": 10**12}}
+        self.http.put(f"{self.url}/sandbox/rules", json=body, timeout=30).raise_for_status()
+
+    def stop(self) -> None:
+        self.http.close()
+        self._stop()
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+class BenchDatabase:
+    """A PostgreSQL database of the benchmark's own: created, migrated, dropped."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        self.name = parts.path.lstrip("/")
+        self._admin_url = urlunsplit(parts._replace(path="/postgres"))
+
+    def create(self, env: dict[str, str]) -> None:
+        """Drop a leftover database of the same name, create it, run the migrations."""
+        self.drop()
+        with psycopg.connect(self._admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+
+    def drop(self) -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(self._admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+# --- worker processes ----------------------------------------------------------------------
+
+
+class Workers:
+    """n `bench/worker.py` processes on the bench queue; started, measured, stopped."""
+
+    def __init__(self, count: int, env: dict[str, str], log_path: Path) -> None:
+        self.count = count
+        self._log = log_path.open("ab")
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "worker.py")],
+                cwd=ROOT,
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(count)
+        ]
+
+    def wait_ready(self, app: Any, timeout: float = 60.0) -> None:
+        """Poll the workers with Celery's remote-control ping until all of them answer."""
+        pids = {str(p.pid) for p in self.processes}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answered = {
+                name.split("@")[0].removeprefix("bench")
+                for reply in app.control.ping(timeout=0.5)
+                for name in reply
+            }
+            if pids <= answered:
+                return
+            dead = [p.pid for p in self.processes if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"bench worker(s) {dead} exited; see {self._log.name}")
+        raise RuntimeError(f"bench workers did not answer a ping within {timeout:.0f}s")
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident set size (VmHWM) among the worker processes, in MB."""
+        return max(_vm_hwm_kb(p.pid) for p in self.processes) / 1024
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM), then wait; a worker that does not stop is killed."""
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._log.close()
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_env(database_url: str, broker_url: str, queue: str, var_dir: str) -> dict[str, str]:
+    """The environment of the benchmark's own processes (driver and workers)."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        BENCH_QUEUE=queue,
+        BENCH_STATS_KEY=f"{queue}:stats",
+        CRMSYNC_VAR_DIR=var_dir,
+        DJANGO_SETTINGS_MODULE="crmsync.settings",
+    )
+    return env

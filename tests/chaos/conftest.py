@@ -1,0 +1,224 @@
+"""The chaos rig: real worker and beat processes on a private Redis and the test database.
+
+Timings are scaled to seconds (DESIGN §8) and kept in one consistent order:
+request timeout (3 s) < soft time limit (5 s) < hard time limit (7 s) < visibility
+timeout (8 s) < run lease (12 s); the longest retry countdown (3 s) < visibility timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Account
+from exports.outbox import enqueue_many
+from tests.chaos.checks import RULES
+from tests.chaos.processes import CeleryProcess, RedisServer, Supervisor, poll
+from tests.factories import AccountFactory, CRMSettingsFactory
+
+CHAOS_ENV = {
+    "CRMSYNC_VISIBILITY_TIMEOUT_S": "8",
+    "CRMSYNC_RUN_LEASE_S": "12",
+    "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
+    "CRMSYNC_MAX_RETRIES": "12",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "5",
+    "CELERY_TASK_TIME_LIMIT": "7",
+    "CRMSYNC_LOG_LEVEL": "INFO",
+}
+REQUEST_TIMEOUT_S = 3.0
+QUEUE = "celery"
+
+
+@pytest.fixture(scope="session")
+def chaos_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("chaos-redis")).start()
+    yield server
+    server.stop()
+
+
+class ChaosRig:
+    """Starts and ends the scenario's processes and injects the faults."""
+
+    def __init__(self, redis: RedisServer, log_dir: Path, database: str) -> None:
+        self.redis = redis
+        self.log_dir = log_dir
+        db = settings.DATABASES["default"]
+        credentials = quote(db["USER"]) + (
+            f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+        )
+        self.env = {
+            **os.environ,
+            **CHAOS_ENV,
+            "DATABASE_URL": f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{database}",
+            "CELERY_BROKER_URL": redis.url,
+            "CRMSYNC_VAR_DIR": str(log_dir / "var"),
+        }
+        self.processes: list[CeleryProcess] = []
+        self.supervisor = Supervisor(self.processes).start()
+
+    def use(self, **env: str) -> None:
+        """Change settings (environment variables) for the processes started after this."""
+        self.env.update(env)
+
+    def worker(self, loglevel: str = "INFO", **env: str) -> CeleryProcess:
+        """Start a prefork worker (concurrency 1) and wait until it consumes."""
+        name = f"worker{len(self.processes) + 1}"
+        args = [
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            loglevel,
+            "-n",
+            f"{name}@chaos",
+            "-Q",
+            QUEUE,
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        process = CeleryProcess(name, args, {**self.env, **env}, self.log_dir).start()
+        self.processes.append(process)
+        process.wait_for_log(" ready.")
+        return process
+
+    def beat(self) -> CeleryProcess:
+        """Start a beat process on the DatabaseScheduler (CRMExport as set in the database)."""
+        name = f"beat{len(self.processes) + 1}"
+        args = [
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--max-interval",
+            "1",
+            "-S",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--pidfile",
+            str(self.log_dir / f"{name}.pid"),
+            "-s",
+            str(self.log_dir / f"{name}-schedule"),
+        ]
+        process = CeleryProcess(name, args, self.env, self.log_dir).start()
+        self.processes.append(process)
+        process.wait_for_log("beat: Starting")
+        return process
+
+    def schedule_export(self, every_s: int) -> None:
+        """Beat `CRMExport` every `every_s` seconds (the daily re-export off), as an admin
+        would edit it; the DatabaseScheduler notices through PeriodicTasks."""
+        from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=every_s, period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.update_or_create(
+            name="CRMExport",
+            defaults={
+                "task": "exports.tasks.export_due_accounts",
+                "interval": every,
+                "crontab": None,
+                "enabled": True,
+            },
+        )
+        PeriodicTask.objects.filter(name="CRMExport_ExportError").update(enabled=False)
+        PeriodicTasks.update_changed()
+
+    def send(self, task: str, *args: Any, **kwargs: Any) -> None:
+        """Send a task as Flower or beat would: by name, JSON arguments, on the chaos broker."""
+        from crmsync.celery import app
+
+        with app.connection_for_write(self.redis.url) as conn:
+            app.send_task(task, args=list(args), kwargs=kwargs, connection=conn, queue=QUEUE)
+
+    def restart_redis(self, down_s: float) -> None:
+        """Stop Redis (everything queued is lost), keep it down `down_s`, start it again."""
+        try:
+            self.redis.stop()
+            poll_for(down_s)
+        finally:
+            self.redis.start()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name} (restarted {p.crashes}x; full log {p.log_path})\n{p.tail(25)}"
+            for p in self.processes
+        )
+
+    @property
+    def crashes(self) -> int:
+        """How often the supervisor restarted a process that exited on its own."""
+        return sum(process.crashes for process in self.processes)
+
+    def stop_all(self) -> None:
+        self.supervisor.stop()
+        for process in self.processes:
+            process.kill_hard()
+        self.redis.flush()
+
+
+def poll_for(seconds: float) -> None:
+    """Let `seconds` pass (a fault's duration, not synchronisation)."""
+    deadline = time.monotonic() + seconds
+    poll(lambda: time.monotonic() >= deadline, seconds + 5, "time to pass")
+
+
+def restart_postgres() -> None:
+    """Restart the machine's PostgreSQL (fast mode: every connection is cut). Always
+    started again, even if the restart fails half-way."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+    try:
+        subprocess.run([*ctl, "restart", "-m", "fast"], check=True, capture_output=True, timeout=60)
+    finally:
+        subprocess.run([*ctl, "start"], check=False, capture_output=True, timeout=60)
+    connection.close()
+
+
+@pytest.fixture
+def chaos(
+    chaos_redis: RedisServer, transactional_db: None, sandbox: Any, tmp_path: Path
+) -> Iterator[ChaosRig]:
+    sandbox.set_rules(RULES)
+    rig = ChaosRig(chaos_redis, tmp_path, connection.settings_dict["NAME"])
+    chaos_redis.flush()
+    try:
+        yield rig
+    finally:
+        print(rig.logs())  # shown by pytest when the test failed
+        rig.stop_all()
+        connection.close()
+
+
+@pytest.fixture
+def chaos_account(sandbox: Any) -> Callable[..., Account]:
+    """An account wired to the sandbox with chaos timings; `items` are enqueued at once."""
+
+    def make(slug: str, items: list[dict[str, Any]], pause: bool = True, **crm: Any) -> Account:
+        account = AccountFactory(slug=slug, name=slug.title())
+        CRMSettingsFactory(
+            account=account,
+            export_enabled=True,
+            pause_on_export_errors=pause,
+            login_url=sandbox.url,
+            ca_bundle=str(sandbox.ca_path),
+            client_id=crm.pop("client_id", sandbox.client_id),
+            client_secret=crm.pop("client_secret", sandbox.client_secret),
+            timeout_seconds=crm.pop("timeout_seconds", REQUEST_TIMEOUT_S),
+            **crm,
+        )
+        enqueue_many(account, items)
+        return account
+
+    return make

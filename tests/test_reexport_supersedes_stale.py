@@ -15,7 +15,12 @@ pytestmark = pytest.mark.integration
 
 
 def contact(ext, **fields):
-    return {"sobject": "Contact", "external_id_field": "ExtId__c", "external_id": ext, "fields": fields}
+    return {
+        "sobject": "Contact",
+        "external_id_field": "ExtId__c",
+        "external_id": ext,
+        "fields": fields,
+    }
 
 
 def last_write(sandbox, ext):
@@ -37,7 +42,10 @@ def test_reexport_resolves_supersedes_and_keeps_newer_values(sandbox, celery_wor
     # Newer records of p1 and p3 go through after their failures.
     enqueue(
         account,
-        [contact("p1", LastName="New", Type__c="Lead"), contact("p3", LastName="Newer", Type__c="Lead")],
+        [
+            contact("p1", LastName="New", Type__c="Lead"),
+            contact("p3", LastName="Newer", Type__c="Lead"),
+        ],
     )
     assert run_and_wait(account, timeout=60).exported == 2
     writes_before = len(sandbox.writes())
@@ -54,10 +62,14 @@ def test_reexport_resolves_supersedes_and_keeps_newer_values(sandbox, celery_wor
     p3 = last_write(sandbox, "p3")["fields"]
     assert p3.get("Phone") == "555-0100" and "LastName" not in p3 and "Type__c" not in p3
     assert last_write(sandbox, "p1")["fields"]["LastName"] == "New"
-    assert ExportRun.objects.filter(account=account, trigger="reexport").get().outcome == "completed"
+    assert (
+        ExportRun.objects.filter(account=account, trigger="reexport").get().outcome == "completed"
+    )
 
 
-def test_reexport_leaves_rejected_errors_open_with_one_more_attempt(sandbox, celery_worker, crm_account):
+def test_reexport_leaves_rejected_errors_open_with_one_more_attempt(
+    sandbox, celery_worker, crm_account
+):
     sandbox.set_rules({"objects": {"Contact": {"validation": [CUSTOMER_NEEDS_EMAIL]}}})
     account = crm_account(pause=False)
     enqueue(account, [contact("p1", LastName="One", Type__c="Customer")])
@@ -73,7 +85,13 @@ def test_reexport_leaves_rejected_errors_open_with_one_more_attempt(sandbox, cel
 def test_reexport_error_task_resolves_one_error(sandbox, celery_worker, crm_account):
     sandbox.set_rules({"objects": {"Contact": {"validation": [CUSTOMER_NEEDS_EMAIL]}}})
     account = crm_account(pause=False)
-    enqueue(account, [contact("p1", LastName="One", Type__c="Customer"), contact("p2", LastName="Two", Type__c="Customer")])
+    enqueue(
+        account,
+        [
+            contact("p1", LastName="One", Type__c="Customer"),
+            contact("p2", LastName="Two", Type__c="Customer"),
+        ],
+    )
     run_and_wait(account, timeout=60)
     sandbox.set_rules({})
     first = ExportError.objects.get(external_id="p1")

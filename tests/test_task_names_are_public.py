@@ -36,7 +36,13 @@ def test_tasks_run_by_name_with_json_arguments(sandbox, celery_worker, crm_accou
     wait_for(lambda: ExportRun.objects.filter(account=account, outcome="completed").exists())
 
     app.send_task("exports.tasks.export_due_accounts")
-    wait_for(lambda: ExportRun.objects.filter(account=account, trigger="schedule").exclude(outcome="").exists())
+    wait_for(
+        lambda: (
+            ExportRun.objects.filter(account=account, trigger="schedule")
+            .exclude(outcome="")
+            .exists()
+        )
+    )
 
     # A requeued export_batch carries no chain and a stale position: harmless.
     app.send_task("exports.tasks.export_batch", args=[account.id, 1, 0])

@@ -99,6 +99,10 @@ def load_rules_file(path: Path) -> Rules:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"cannot read rules file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(
+            f"rules file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -88,11 +88,6 @@ def test_a_rules_file_loads_or_raises_rules_error(tmp_path, content):
         assert str(path) in str(exc) and "\n" not in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sandbox bug found by this suite: load_rules_file reads with read_text() and lets "
-    "UnicodeDecodeError escape (a traceback) instead of a RulesError naming the file",
-)
 def test_a_rules_file_that_is_not_utf8_is_a_rules_error(tmp_path):
     path = tmp_path / "rules.json"
     path.write_bytes(b'{"faults": {"latency_ms": 1}} \x80')

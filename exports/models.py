@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import Account
 
@@ -117,6 +119,18 @@ class ExportRun(models.Model):
         return f"run {self.id} of {self.account}: {self.outcome or 'running'}"
 
 
+class ExportErrorQuerySet(models.QuerySet):
+    def rejected_again(self, error_code: str, message: str, fields: Any, now: Any) -> int:
+        """Another attempt was rejected: one more attempt, with Salesforce's latest answer."""
+        return self.update(
+            attempts=F("attempts") + 1,
+            error_code=error_code,
+            message=message,
+            fields=list(fields),
+            last_attempt_at=now,
+        )
+
+
 class ExportError(models.Model):
     """A record Salesforce rejected (validation rule, permission, trigger…)."""
 
@@ -144,6 +158,8 @@ class ExportError(models.Model):
     first_seen_at = models.DateTimeField("first seen", auto_now_add=True)
     last_attempt_at = models.DateTimeField("last attempt", auto_now_add=True)
     resolved_at = models.DateTimeField("resolved", null=True, blank=True)
+
+    objects = ExportErrorQuerySet.as_manager()
 
     class Meta:
         verbose_name = "export error"

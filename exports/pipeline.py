@@ -399,12 +399,8 @@ def _record_rejections(
                 )
             )
             continue
-        ExportError.objects.filter(id=error.id).update(
-            attempts=F("attempts") + 1,
-            error_code=rejection.error_code,
-            message=rejection.message,
-            fields=list(rejection.fields),
-            last_attempt_at=now,
+        ExportError.objects.filter(id=error.id).rejected_again(
+            rejection.error_code, rejection.message, rejection.fields, now
         )
     ExportError.objects.bulk_create(new)
 

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -209,12 +208,8 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
                 if result.transient or result.rolled_back:
                     transient += 1
                     continue
-                ExportError.objects.filter(id__in=group.error_ids).update(
-                    attempts=F("attempts") + 1,
-                    error_code=result.error_code,
-                    message=result.message,
-                    fields=list(result.fields),
-                    last_attempt_at=now,
+                ExportError.objects.filter(id__in=group.error_ids).rejected_again(
+                    result.error_code, result.message, result.fields, now
                 )
                 summary.failed += len(group.error_ids)
     if transient:

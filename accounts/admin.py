@@ -24,7 +24,14 @@ from django.utils.html import format_html
 
 from exports.gateway import Gateway, GatewayError
 
-from .forms import CONFIRM_PAUSE_OFF, PAUSE, SECRET_FIELDS, CRMSettingsForm, shows_pause_field
+from .forms import (
+    CONFIRM_PAUSE_OFF,
+    CONNECTION_FIELDS,
+    PAUSE,
+    SECRET_FIELDS,
+    CRMSettingsForm,
+    shows_pause_field,
+)
 from .models import Account, CRMSettings
 
 
@@ -64,6 +71,14 @@ class AccountAdmin(admin.ModelAdmin):
     def status_link(self, account: Account) -> str:
         url = export_status_url(account)
         return format_html('<a href="{}">Export status</a>', url) if url else "—"
+
+
+def _secret_row(name: str, editable: bool) -> Any:
+    """A Connection field's row: a secret with its "remove" box, or its "set"/"not set"
+    state for view-only staff; any other field as it is."""
+    if name not in SECRET_FIELDS:
+        return name
+    return (name, f"{name}_clear") if editable else f"{name}_state"
 
 
 def _secret_state(name: str) -> Any:
@@ -108,21 +123,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         if obj is not None and shows_pause_field(data, obj):
             general += [PAUSE, CONFIRM_PAUSE_OFF] if editable else [PAUSE]
         general += ["batch_size", "max_records_per_run"]
-        if editable:
-            secrets = [(name, f"{name}_clear") for name in SECRET_FIELDS]
-        else:
-            secrets = [f"{name}_state" for name in SECRET_FIELDS]
-        connection = [
-            "login_url",
-            "auth_flow",
-            "client_id",
-            "username",
-            *secrets,
-            "ca_bundle",
-            "api_version",
-            "timeout_seconds",
-            "daily_api_limit",
-        ]
+        connection = [_secret_row(name, editable) for name in CONNECTION_FIELDS]
         return [("General", {"fields": general}), ("Connection", {"fields": connection})]
 
     def change_view(

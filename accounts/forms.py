@@ -27,6 +27,18 @@ PAUSE = "pause_on_export_errors"
 PAUSE_SHOWN = "pause_on_export_errors_shown"
 CONFIRM_PAUSE_OFF = "confirm_pause_off"
 SECRET_FIELDS = ("client_secret", "private_key", "password")
+# The Connection fieldset, in page order (the admin shows each secret with its "remove" box).
+CONNECTION_FIELDS = (
+    "login_url",
+    "auth_flow",
+    "client_id",
+    "username",
+    *SECRET_FIELDS,
+    "ca_bundle",
+    "api_version",
+    "timeout_seconds",
+    "daily_api_limit",
+)
 
 PAUSE_OFF_WARNING = (
     "With pause off, exports go on past records Salesforce rejects: each rejected record is "
@@ -103,21 +115,7 @@ class CRMSettingsForm(forms.ModelForm):
 
     class Meta:
         model = CRMSettings
-        fields = (
-            "export_enabled",
-            PAUSE,
-            "batch_size",
-            "max_records_per_run",
-            "login_url",
-            "auth_flow",
-            "client_id",
-            "username",
-            *SECRET_FIELDS,
-            "ca_bundle",
-            "api_version",
-            "timeout_seconds",
-            "daily_api_limit",
-        )
+        fields = ("export_enabled", PAUSE, "batch_size", "max_records_per_run", *CONNECTION_FIELDS)
         widgets = {PAUSE: PauseCheckboxInput}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

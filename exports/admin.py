@@ -131,6 +131,24 @@ class ExportCursorAdmin(ReadOnlyAdmin):
         return _record_link(cursor.paused_record_id)
 
 
+# The error page's two fieldsets; every field on it is read-only.
+ERROR_FIELDS = (
+    "account",
+    "record_link",
+    "sobject",
+    "external_id",
+    "error_code",
+    "message",
+    "named_fields",
+    "status",
+    "attempts",
+    "first_seen_at",
+    "last_attempt_at",
+    "resolved_at",
+)
+RECORD_FIELDS = ("record_external_id_field", "record_payload", "record_created")
+
+
 @admin.register(ExportError)
 class ExportErrorAdmin(admin.ModelAdmin):
     change_form_template = "exports/admin/exporterror_change_form.html"
@@ -149,45 +167,8 @@ class ExportErrorAdmin(admin.ModelAdmin):
     search_fields = ("external_id", "message")
     list_select_related = ("account",)
     actions = ("reexport_now", "dismiss", "download_csv")
-    fieldsets = (
-        (
-            "Error",
-            {
-                "fields": (
-                    "account",
-                    "record_link",
-                    "sobject",
-                    "external_id",
-                    "error_code",
-                    "message",
-                    "named_fields",
-                    "status",
-                    "attempts",
-                    "first_seen_at",
-                    "last_attempt_at",
-                    "resolved_at",
-                )
-            },
-        ),
-        ("Record", {"fields": ("record_external_id_field", "record_payload", "record_created")}),
-    )
-    readonly_fields = (
-        "account",
-        "record_link",
-        "sobject",
-        "external_id",
-        "error_code",
-        "message",
-        "named_fields",
-        "status",
-        "attempts",
-        "first_seen_at",
-        "last_attempt_at",
-        "resolved_at",
-        "record_external_id_field",
-        "record_payload",
-        "record_created",
-    )
+    fieldsets = (("Error", {"fields": ERROR_FIELDS}), ("Record", {"fields": RECORD_FIELDS}))
+    readonly_fields = ERROR_FIELDS + RECORD_FIELDS
 
     # Errors come from Salesforce: never added or deleted by hand, changed only by actions.
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -13,6 +13,7 @@ change permission on export cursors. Every page is wrapped by `admin_site.admin_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,9 +64,7 @@ def export_status_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export_status(request: HttpRequest, slug: str) -> HttpResponse:
     """One account: state (paused where, since when, why), backlog, open errors, last runs."""
-    if not can_view_status(request.user):
-        raise PermissionDenied
-    account = get_object_or_404(Account.objects.select_related("crm_settings"), slug=slug)
+    account = _account(request, slug, can_view_status)
     status = account_status(account)
     context = {
         **admin.site.each_context(request),
@@ -85,9 +84,7 @@ def export_status(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
     """Enqueue one run of the account now (also "Resume" for a paused account)."""
-    if not can_run_export(request.user):
-        raise PermissionDenied
-    account = get_object_or_404(Account.objects.select_related("crm_settings"), slug=slug)
+    account = _account(request, slug, can_run_export)
     back = HttpResponseRedirect(reverse("export-status", args=[account.slug]))
     if not account.is_active or not account.crm_settings.export_enabled:
         messages.warning(
@@ -102,6 +99,14 @@ def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
         f"Export of {account} queued. The run appears below once a worker has picked it up.",
     )
     return back
+
+
+def _account(request: HttpRequest, slug: str, allowed: Callable[[User], bool]) -> Account:
+    """The account `slug` with its CRM settings: 403 unless the user is `allowed`, then
+    404 if there is no such account."""
+    if not allowed(request.user):
+        raise PermissionDenied
+    return get_object_or_404(Account.objects.select_related("crm_settings"), slug=slug)
 
 
 def _errors_url(account: Account, **filters: str) -> str:

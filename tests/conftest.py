@@ -11,17 +11,22 @@ import pytest
 pytest_plugins = ["tests.celery_fixtures", "tests.pipeline_fixtures", "tests.sandbox_fixtures"]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy; fail with a clear message at the deadline."""
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str | None = None,
+) -> Any:
+    """Poll until `predicate()` is truthy; fail with a clear message at the deadline, naming
+    what it waited for: `what`, else the predicate's name."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(
-                f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}"
-            )
+            awaited = what or getattr(predicate, "__name__", predicate)
+            pytest.fail(f"condition not met within {timeout}s: {awaited}")
         time.sleep(interval)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import warnings
+from typing import NoReturn
 
 import pytest
 
@@ -24,15 +25,20 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def missing(reason: str, *, remedy: str, what: str = "integration test") -> NoReturn:
+    """Something a test needs is missing (`reason`): fail under CI=true (naming the
+    `remedy`), skip with a loud warning elsewhere. Warns at the caller's caller."""
+    if in_ci():
+        pytest.fail(f"{reason}; CI=true requires it ({remedy})")
+    warnings.warn(f"SKIPPING {what}: {reason}", stacklevel=3)
+    pytest.skip(f"!!! {reason} — {what} NOT run (runs under CI=true)")
+
+
 def require(service: str, host: str, port: int) -> None:
     """Fail under CI=true, skip with a loud reason elsewhere, when a service is down."""
     if port_open(host, port):
         return
-    reason = f"{service} is not reachable at {host}:{port}"
-    if in_ci():
-        pytest.fail(f"{reason}; CI=true requires it (start it, see README › Testing)")
-    warnings.warn(f"SKIPPING integration test: {reason}", stacklevel=2)
-    pytest.skip(f"!!! {reason} — integration test NOT run (runs under CI=true)")
+    missing(f"{service} is not reachable at {host}:{port}", remedy="start it, see README › Testing")
 
 
 def require_redis() -> None:

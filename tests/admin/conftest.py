@@ -7,8 +7,8 @@ elsewhere, like the other real-service tests (tests/services.py).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from accounts.models import CRMSettings
-from tests.factories import CRMSettingsFactory
-from tests.services import in_ci
+from exports.models import ExportCursor, ExportError, ExportRecord
+from tests.factories import CRMSettingsFactory, ExportCursorFactory
+from tests.services import missing
 
 # Known secrets: no admin page may ever contain them.
 CLIENT_SECRET = "cs-7Hq2-never-rendered"
@@ -114,6 +115,20 @@ def change_url(settings: CRMSettings) -> str:
     return f"/admin/accounts/crmsettings/{settings.pk}/change/"
 
 
+def pause_at(record: ExportRecord, error: ExportError, last_exported: ExportRecord) -> ExportCursor:
+    """The cursor of `record`'s account, paused at `record` by `error` since
+    2025-03-01 12:30 UTC, everything up to `last_exported` exported."""
+    return ExportCursorFactory(
+        account=record.account,
+        state=ExportCursor.State.PAUSED,
+        last_exported_id=last_exported.id,
+        paused_record=record,
+        paused_since=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+        last_error_code=error.error_code,
+        last_error_message=error.message,
+    )
+
+
 class PublishedTasks:
     """Every task message Celery publishes while the fixture is active: (name, args, kwargs).
 
@@ -144,11 +159,11 @@ def require_chromium() -> None:
     """Fail under CI=true, skip loudly elsewhere, when Debian's Chromium is missing."""
     if CHROMIUM.exists():
         return
-    reason = f"Chromium is not installed at {CHROMIUM}"
-    if in_ci():
-        pytest.fail(f"{reason}; CI=true requires it (apt-get install -y chromium chromium-driver)")
-    warnings.warn(f"SKIPPING browser test: {reason}", stacklevel=2)
-    pytest.skip(f"!!! {reason} — browser test NOT run (runs under CI=true)")
+    missing(
+        f"Chromium is not installed at {CHROMIUM}",
+        what="browser test",
+        remedy="apt-get install -y chromium chromium-driver",
+    )
 
 
 @pytest.fixture

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from playwright.sync_api import expect
 
-from exports.models import ExportCursor
-from tests.admin.conftest import log_in, screenshot
+from tests.admin.conftest import log_in, pause_at, screenshot
 from tests.factories import (
     CRMSettingsFactory,
-    ExportCursorFactory,
     ExportErrorFactory,
     ExportRecordFactory,
     ExportRunFactory,
@@ -36,15 +32,7 @@ def paused_account():
         error_code="REQUIRED_FIELD_MISSING",
         message="Required fields are missing: [LastName]",
     )
-    ExportCursorFactory(
-        account=account,
-        state=ExportCursor.State.PAUSED,
-        last_exported_id=done.id,
-        paused_record=record,
-        paused_since=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
-        last_error_code=error.error_code,
-        last_error_message=error.message,
-    )
+    pause_at(record, error, last_exported=done)
     for exported, failed in [(200, 0), (200, 0), (36, 1), (0, 1), (0, 1), (12, 2)]:
         ExportRunFactory(
             account=account, exported=exported, failed=failed, attempted=exported + failed

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from exports.models import ExportCursor
+from tests.admin.conftest import pause_at
 from tests.factories import (
     CRMSettingsFactory,
-    ExportCursorFactory,
     ExportErrorFactory,
     ExportRecordFactory,
     ExportRunFactory,
@@ -26,15 +23,7 @@ def paused(db):
     record = ExportRecordFactory(account=account, external_id="person-437")
     ExportRecordFactory(account=account)
     error = ExportErrorFactory(record=record)
-    ExportCursorFactory(
-        account=account,
-        state=ExportCursor.State.PAUSED,
-        last_exported_id=done.id,
-        paused_record=record,
-        paused_since=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
-        last_error_code=error.error_code,
-        last_error_message=error.message,
-    )
+    pause_at(record, error, last_exported=done)
     runs = [
         ExportRunFactory(account=account, exported=436, failed=0),
         ExportRunFactory(account=account, exported=0, failed=1, outcome="paused"),

@@ -21,8 +21,9 @@ from django.db import connection
 
 from accounts.models import Account
 from exports.outbox import enqueue_many
-from tests.chaos.checks import RULES
-from tests.chaos.processes import CeleryProcess, RedisServer, Supervisor, poll
+from tests.chaos.checks import RULES, check_export
+from tests.chaos.processes import CeleryProcess, RedisServer, Supervisor
+from tests.conftest import wait_for
 from tests.factories import AccountFactory, CRMSettingsFactory
 
 CHAOS_ENV = {
@@ -50,8 +51,9 @@ def chaos_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServe
 class ChaosRig:
     """Starts and ends the scenario's processes and injects the faults."""
 
-    def __init__(self, redis: RedisServer, log_dir: Path, database: str) -> None:
+    def __init__(self, redis: RedisServer, sandbox: Any, log_dir: Path, database: str) -> None:
         self.redis = redis
+        self.sandbox = sandbox
         self.log_dir = log_dir
         db = settings.DATABASES["default"]
         credentials = quote(db["USER"]) + (
@@ -161,6 +163,20 @@ class ChaosRig:
         """How often the supervisor restarted a process that exited on its own."""
         return sum(process.crashes for process in self.processes)
 
+    def assert_export_clean(
+        self,
+        scenario: str,
+        account: Account,
+        rejected_tokens: set[str],
+        pause_at_token: str | None = None,
+    ) -> None:
+        """The scenario's closing check (`checks.check_export`) over the sandbox's write log,
+        with the process restarts seen; the report is saved, then asserted clean."""
+        writes = self.sandbox.writes()
+        report = check_export(scenario, writes, account, rejected_tokens, pause_at_token)
+        report.process_restarts = self.crashes
+        report.assert_clean()
+
     def stop_all(self) -> None:
         self.supervisor.stop()
         for process in self.processes:
@@ -171,7 +187,7 @@ class ChaosRig:
 def poll_for(seconds: float) -> None:
     """Let `seconds` pass (a fault's duration, not synchronisation)."""
     deadline = time.monotonic() + seconds
-    poll(lambda: time.monotonic() >= deadline, seconds + 5, "time to pass")
+    wait_for(lambda: time.monotonic() >= deadline, seconds + 5, what="time to pass")
 
 
 def restart_postgres() -> None:
@@ -191,7 +207,7 @@ def chaos(
     chaos_redis: RedisServer, transactional_db: None, sandbox: Any, tmp_path: Path
 ) -> Iterator[ChaosRig]:
     sandbox.set_rules(RULES)
-    rig = ChaosRig(chaos_redis, tmp_path, connection.settings_dict["NAME"])
+    rig = ChaosRig(chaos_redis, sandbox, tmp_path, connection.settings_dict["NAME"])
     chaos_redis.flush()
     try:
         yield rig

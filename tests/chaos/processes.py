@@ -1,8 +1,8 @@
 """Real processes for the chaos suite: a private Redis, Celery workers and beats.
 
 Each chaos scenario runs the product as it runs in production: `celery worker` (prefork,
-concurrency 1, so soft time limits work) and `celery beat` processes, started with
-subprocess against a Redis server of the suite's own and the test's PostgreSQL database.
+concurrency 1, so soft time limits work) and `celery beat` processes (`tests.processes`),
+against a Redis server of the suite's own and the test's PostgreSQL database.
 The suite's Redis is private (its own port and directory) so that restarting it, which
 empties it, never touches another test run's queues on the machine's shared Redis.
 Processes run in their own session: `kill_hard()` is `kill -9` of the whole process
@@ -11,39 +11,19 @@ group, as when a machine or container dies.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import wait_for
+from tests.processes import LoggedProcess, free_port
+
 CELERY = str(Path(sys.executable).with_name("celery"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def poll(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll `predicate` every 50 ms until it is truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
 
 
 class RedisServer:
@@ -85,7 +65,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        poll(self.answers, 10, f"private redis-server on port {self.port} to answer")
+        wait_for(self.answers, 10, what=f"private redis-server on port {self.port} to answer")
         return self
 
     def answers(self) -> bool:
@@ -122,76 +102,27 @@ class RedisServer:
         )
 
 
-class CeleryProcess:
+class CeleryProcess(LoggedProcess):
     """One `celery worker` or `celery beat` process, logging to a file."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
+        super().__init__(name, env, log_dir)
         self.args = args
-        self.env = env
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
         self.stopped = False  # stopped on purpose: a supervisor leaves it down
         self.crashes = 0
 
-    def start(self) -> CeleryProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [CELERY, "-A", "crmsync", *self.args],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def wait_for_log(self, text: str, timeout: float = 60) -> None:
-        def seen() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited early; its log ({self.log_path}):\n{self.tail()}")
-            return text in self.log()
-
-        poll(seen, timeout, f"{self.name} to log {text!r} (log: {self.log_path})")
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+    def argv(self) -> list[str]:
+        return [CELERY, "-A", "crmsync", *self.args]
 
     def kill_hard(self) -> None:
         """`kill -9` of the process group: the worker and its pool children die at once."""
         self.stopped = True
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(10)
+        super().kill_hard()
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM); kill -9 if it does not exit within 15 s."""
         self.stopped = True
-        if not self.alive:
-            return
-        assert self.process is not None
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.kill_hard()
-        except ProcessLookupError:
-            pass
+        super().stop()
 
 
 class Supervisor:

@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Sum
 
 from exports.models import ExportError, ExportRun
-from tests.chaos.checks import check_export, export_done, tokens, workload
+from tests.chaos.checks import export_done, tokens, workload
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -43,12 +43,6 @@ def test_soft_time_limit_in_a_batch_retries_it_whole(chaos, chaos_account, sandb
         1
     }
     mode = "pause on" if pause else "pause off"
-    report = check_export(
-        f"4 soft time limit in a batch ({mode})",
-        sandbox.writes(),
-        account,
-        tokens(slug, reject),
-        pause_at,
+    chaos.assert_export_clean(
+        f"4 soft time limit in a batch ({mode})", account, tokens(slug, reject), pause_at
     )
-    report.process_restarts = chaos.crashes
-    report.assert_clean()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportRun
-from tests.chaos.checks import check_export, export_done, lease_holding_runs, tokens, workload
+from tests.chaos.checks import export_done, lease_holding_runs, tokens, workload
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -34,12 +34,6 @@ def test_worker_killed_mid_batch_the_run_finishes(chaos, chaos_account, sandbox,
     expected = ExportRun.Outcome.PAUSED if pause else ExportRun.Outcome.COMPLETED
     assert runs[0].outcome == expected, runs[0].message
     mode = "pause on" if pause else "pause off"
-    report = check_export(
-        f"1 kill -9 worker mid-batch ({mode})",
-        sandbox.writes(),
-        account,
-        tokens(slug, reject),
-        pause_at,
+    chaos.assert_export_clean(
+        f"1 kill -9 worker mid-batch ({mode})", account, tokens(slug, reject), pause_at
     )
-    report.process_restarts = chaos.crashes
-    report.assert_clean()

@@ -19,6 +19,7 @@ from exports.models import ExportCursor, ExportRun
 from tests.conftest import wait_for
 from tests.ops.processes import ProcfileProcess, stack_env
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
+from tests.processes import running
 from tests.services import require_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -41,9 +42,7 @@ def test_beat_starts_a_scheduled_run_from_the_database_schedule(tmp_path, sandbo
     env = stack_env(tmp_path / "var")
     worker = ProcfileProcess("worker", env, tmp_path, extra_args=f"-n ops-beat-{tmp_path.name}@%h")
     beat = ProcfileProcess("beat", env, tmp_path)
-    try:
-        worker.start()
-        beat.start()
+    with running(worker, beat):
         worker.wait_for_log("ready.")
 
         def scheduled_run_completed() -> ExportRun | None:
@@ -52,9 +51,6 @@ def test_beat_starts_a_scheduled_run_from_the_database_schedule(tmp_path, sandbo
             ).first()
 
         run = wait_for(scheduled_run_completed, timeout=45)
-    finally:
-        beat.stop()
-        worker.stop()
 
     assert "Sending due task CRMExport (exports.tasks.export_due_accounts)" in beat.log()
     assert run.exported == 30

@@ -20,7 +20,7 @@ import pytest
 
 from exports.demo import Demo, DemoFailed, run_demo
 from exports.demo_data import SMALL, Plan
-from tests.ops.processes import REPO
+from tests.processes import REPO
 
 DEMO_TIMEOUT_S = 120
 

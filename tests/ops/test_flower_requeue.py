@@ -18,8 +18,9 @@ import requests
 
 from exports.models import ExportCursor, ExportError, ExportRun
 from tests.conftest import wait_for
-from tests.ops.processes import ProcfileProcess, free_port, stack_env
+from tests.ops.processes import ProcfileProcess, stack_env
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
+from tests.processes import free_port, running
 from tests.services import require_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -54,17 +55,12 @@ def flower(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> I
     env = stack_env(tmp / "var", FLOWER_BASIC_AUTH=f"{USER}:{PASSWORD}", FLOWER_PORT=str(port))
     worker = ProcfileProcess("worker", env, tmp, extra_args=f"-n ops-flower-{port}@%h")
     flower = ProcfileProcess("flower", env, tmp)
-    try:
-        worker.start()
-        flower.start()
+    with running(worker, flower):
         worker.wait_for_log("ready.")
         flower.wait_for_log("Visit me at")
         stack = Flower(f"http://127.0.0.1:{port}", worker, flower)
         wait_for(lambda: _answers(stack), timeout=30)
         yield stack
-    finally:
-        flower.stop()
-        worker.stop()
 
 
 def _answers(stack: Flower) -> bool:

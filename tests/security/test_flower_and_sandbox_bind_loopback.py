@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from crmsync.sandbox.server import SandboxOrg
-from tests.chaos.processes import free_port
 from tests.conftest import wait_for
+from tests.processes import free_port
 from tests.services import require_redis
 
 REPO = Path(__file__).resolve().parents[2]

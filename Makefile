@@ -52,6 +52,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/crmsync
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 	@if [ "$$CI" = "true" ] || $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL))"; \

@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import shlex
+import statistics
 import sys
 import tempfile
 import uuid
@@ -50,6 +51,7 @@ FULL = {
     "ceiling_seconds": {0: 3.0, 100: 5.0},
     "pause_records": 20_000,
     "backlog_sizes": [20_000, 200_000, 1_000_000],
+    "backlog_reps": 3,
 }
 QUICK = {
     "reps": 2,
@@ -62,8 +64,11 @@ QUICK = {
     "ceiling_seconds": {0: 1.0, 100: 1.5},
     "pause_records": 2_000,
     "backlog_sizes": [2_000, 10_000, 50_000],
+    "backlog_reps": 1,
 }
-PAUSE_POSITIONS = (0.06, 0.28, 0.5, 0.72, 0.94)  # where the rejected records sit in the backlog
+# Where the rejected records sit in the backlog: a share of it, plus an offset into a batch
+# of 200 (0: the first record of a batch, nothing before it to send again; else mid-batch).
+PAUSE_POSITIONS = ((0.06, 0), (0.28, 37), (0.5, 99), (0.72, 150), (0.94, 199))
 
 
 def main() -> None:
@@ -91,6 +96,12 @@ def parse_args() -> argparse.Namespace:
         "--quick", action="store_true", help="a smoke run: fewer records and repetitions"
     )
     parser.add_argument("--million", action="store_true", help="add the 20k/200k/1M backlog series")
+    parser.add_argument(
+        "--series",
+        default="compare,pause",
+        help="comma-separated: compare (the contenders), pause (pause mode's API cost), "
+        "backlog (what --million adds); default compare,pause",
+    )
     parser.add_argument("--reps", type=int, default=0, help="repetitions (default 5, --quick 2)")
     parser.add_argument(
         "--database-url", default=DEFAULT_DATABASE_URL, help="created and dropped by the run"
@@ -113,6 +124,7 @@ class Bench:
         self.env = env
         self.base = base
         self.args = args
+        self.series = set(args.series.split(",")) | ({"backlog"} if args.million else set())
         self.log_path = base.with_suffix(".workers.log")
         self.data_dir = Path(tempfile.mkdtemp(prefix="crmsync-bench-sandbox-"))
         # The sandbox process is forked before Django is set up in this one.
@@ -141,12 +153,14 @@ class Bench:
         from bench import contenders
 
         self.report["bulk"] = contenders.bulk_probe(self.sandbox)
-        for rep in range(self.config["reps"]):
-            for latency in self.config["latencies"]:
-                self.one_round(rep, latency)
-        self.report["pause_cost"] = self.guarded("pause cost", self.pause_cost)
-        self.save()
-        if self.args.million:
+        if "compare" in self.series:
+            for rep in range(self.config["reps"]):
+                for latency in self.config["latencies"]:
+                    self.one_round(rep, latency)
+        if "pause" in self.series:
+            self.report["pause_cost"] = self.guarded("pause cost", self.pause_cost)
+            self.save()
+        if "backlog" in self.series:
             self.report["backlog"] = self.guarded("backlog", self.backlog)
         self.finish()
 
@@ -172,9 +186,11 @@ class Bench:
         app.conf.task_default_queue = self.env["BENCH_QUEUE"]
         from bench.contenders import make_account
 
+        self.accounts = []
+        if "compare" not in self.series:
+            return
         biggest = max(self.config["sizes"])
         per_account = self.config["records_per_account"]
-        self.accounts = []
         enqueued, seconds = 0, 0.0
         for number, records in enumerate(
             [max(biggest, per_account), *[per_account] * (max(self.config["accounts"]) - 1)],
@@ -261,7 +277,9 @@ class Bench:
         from exports.models import ExportRun
 
         records = self.config["pause_records"]
-        positions = [int(p * records) for p in PAUSE_POSITIONS]
+        positions = [
+            int(share * records) // 200 * 200 + offset for share, offset in PAUSE_POSITIONS
+        ]
         rules = [_bad_rule(n) for n in range(len(positions))]
         self.sandbox.set_latency(0)
         result: dict[str, Any] = {
@@ -337,7 +355,9 @@ class Bench:
 
     def backlog(self) -> dict[str, Any]:
         """One account with the biggest backlog; export its last 20k, 200k, then all of it,
-        each with a fresh worker (peak RSS per size), at 0 ms."""
+        each with a fresh worker (peak RSS per size), at 0 ms (where a per-batch cost that
+        grew with the backlog would show most), `backlog_reps` times in alternating order.
+        The spread compares the medians."""
         from bench import contenders
 
         sizes = self.config["backlog_sizes"]
@@ -345,20 +365,36 @@ class Bench:
         account, took = contenders.make_account("backlog", self.sandbox, max(sizes), pool=200_000)
         _analyze()
         result: dict[str, Any] = {"latency_ms": 0, "enqueue_seconds": round(took, 1), "runs": []}
-        for size in sizes:
-            entry = {
+        for rep in range(self.config["backlog_reps"]):
+            for size in sizes if rep % 2 == 0 else sizes[::-1]:
+                entry = {
+                    "rep": rep,
+                    "records": size,
+                    **contenders.crmsync([account], size, 1, self.env, self.log_path),
+                }
+                result["runs"].append(entry)
+                print(
+                    f"backlog {size:>9,}: {entry['records_per_s']:,.0f} records/s, "
+                    f"peak RSS {entry['worker_peak_rss_mb']} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.report["backlog"] = result
+                self.save()
+        result["sizes"] = [
+            {
                 "records": size,
-                **contenders.crmsync([account], size, 1, self.env, self.log_path),
+                "reps": len(runs),
+                "records_per_s": statistics.median(r["records_per_s"] for r in runs),
+                "records_per_s_min": min(r["records_per_s"] for r in runs),
+                "records_per_s_max": max(r["records_per_s"] for r in runs),
+                "worker_peak_rss_mb": max(r["worker_peak_rss_mb"] for r in runs),
+                "queries_per_batch": statistics.median(r["queries_per_batch"] for r in runs),
             }
-            result["runs"].append(entry)
-            print(
-                f"backlog {size:>9,}: {entry['records_per_s']:,.0f} records/s, peak RSS {entry['worker_peak_rss_mb']} MB",
-                file=sys.stderr,
-                flush=True,
-            )
-            self.report["backlog"] = result
-            self.save()
-        rates = [run["records_per_s"] for run in result["runs"]]
+            for size in sizes
+            for runs in [[r for r in result["runs"] if r["records"] == size]]
+        ]
+        rates = [size["records_per_s"] for size in result["sizes"]]
         result["spread"] = max(rates) / min(rates) - 1
         return result
 

@@ -214,7 +214,7 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
 
 
 def _connection_fingerprint(crm: CRMSettings) -> tuple[Any, ...]:
-    secrets = "\n".join((crm.client_secret, crm.password, crm.private_key))
+    secrets = "\n".join(str(s or "") for s in (crm.client_secret, crm.password, crm.private_key))
     return (
         crm.login_url,
         crm.auth_flow,

@@ -101,8 +101,7 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
 
 
 def load_settings(account_id: Any) -> CRMSettings:
-    if not isinstance(account_id, int) or isinstance(account_id, bool):
-        raise ExportRequestError(f"account_id must be an integer id, got {account_id!r}")
+    require_id("account_id", account_id)
     crm = CRMSettings.objects.select_related("account").filter(account_id=account_id).first()
     if crm is None:
         raise ExportRequestError(f"account {account_id} does not exist (or has no CRM settings)")
@@ -233,14 +232,19 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
+def require_id(name: str, value: Any) -> None:
+    """A task argument that must be a database id (JSON from Flower may be anything)."""
+    if not _is_id(value):
+        raise ExportRequestError(f"{name} must be an integer id, got {value!r}")
+
+
 def _check_link_arguments(
     account_id: Any, run_id: Any, after_id: Any, until_id: Any, only: Any
 ) -> None:
     """A requeued link's JSON arguments (Flower) are checked before any query: a clear
     ExportRequestError naming the argument, instead of a database error."""
     for name, value in (("account_id", account_id), ("run_id", run_id), ("after_id", after_id)):
-        if not _is_id(value):
-            raise ExportRequestError(f"{name} must be an integer id, got {value!r}")
+        require_id(name, value)
     if until_id is not None and not _is_id(until_id):
         raise ExportRequestError(f"until_id must be an integer id or null, got {until_id!r}")
     if only is not None and not (isinstance(only, list) and all(_is_id(i) for i in only)):
@@ -496,7 +500,7 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
 def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str) -> None:
     """A link failed for good: fail its run, but only if the link was the run's current
     one — a requeued or stale link must not end a run that is going on without it."""
-    if not all(isinstance(x, int) for x in (account_id, run_id, after_id)):
+    if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
     current = ExportCursor.objects.filter(
         account_id=account_id, run_id=run_id, last_exported_id=after_id

@@ -88,8 +88,7 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
 
 def reexport_error(error_id: int) -> ReexportSummary:
     """Re-export one ExportError (admin action, Flower). Not open → nothing to do."""
-    if not isinstance(error_id, int) or isinstance(error_id, bool):
-        raise pipeline.ExportRequestError(f"error_id must be an integer id, got {error_id!r}")
+    pipeline.require_id("error_id", error_id)
     error = ExportError.objects.filter(id=error_id).first()
     if error is None:
         raise pipeline.ExportRequestError(f"export error {error_id} does not exist")

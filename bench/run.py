@@ -231,22 +231,31 @@ class Bench:
         configs += [(self.config["records_per_account"], n, n) for n in self.config["accounts"]]
         if rep % 2:
             configs.reverse()
-        for records, accounts, workers in configs:
+        # crmsync as configured (CRMSYNC_BATCHES_PER_CALL, default 5 batches in one Composite
+        # call), and once with one Collections batch per call, for comparison.
+        configs = [("crmsync", *config) for config in configs]
+        configs.append(("crmsync-collections", self.config["records_per_account"], 1, 1))
+        for contender, records, accounts, workers in configs:
             setting = {"records_per_account": records, "accounts": accounts, "workers": workers}
+            env = self.env
+            if contender == "crmsync-collections":
+                env = {**env, "CRMSYNC_BATCHES_PER_CALL": "1"}
             try:
                 result = contenders.crmsync(
-                    self.accounts[:accounts], records, workers, self.env, self.log_path
+                    self.accounts[:accounts], records, workers, env, self.log_path
                 )
             except Exception as exc:  # noqa: BLE001 - one lost measurement must not end the run
-                self.failed(rep, latency, setting, exc)
+                self.failed(rep, latency, contender, setting, exc)
                 continue
-            self.record(rep, latency, "crmsync", result, **setting)
+            self.record(rep, latency, contender, result, **setting)
 
-    def failed(self, rep: int, latency: int, setting: dict[str, Any], exc: Exception) -> None:
+    def failed(
+        self, rep: int, latency: int, contender: str, setting: dict[str, Any], exc: Exception
+    ) -> None:
         """Keep the failure in the report (left out of the summary) and go on."""
-        entry = {"rep": rep, "latency_ms": latency, "contender": "crmsync", **setting}
+        entry = {"rep": rep, "latency_ms": latency, "contender": contender, **setting}
         self.report.setdefault("failed_measurements", []).append({**entry, "error": str(exc)})
-        print(f"rep {rep} {latency:>3} ms crmsync {setting} FAILED: {exc}", file=sys.stderr)
+        print(f"rep {rep} {latency:>3} ms {contender} {setting} FAILED: {exc}", file=sys.stderr)
         self.save()
 
     def record(
@@ -285,7 +294,7 @@ class Bench:
         result: dict[str, Any] = {
             "records": records,
             "rejected": len(positions),
-            "clean_calls": math.ceil(records / 200),
+            "clean_calls": math.ceil(records / _call_size()),
         }
         for pause in (True, False):
             account = self._pause_account(pause, records, positions)
@@ -448,14 +457,22 @@ def _with_validations(rules: dict[str, Any], extra: list[dict[str, Any]]) -> dic
     return {**rules, "objects": {**rules["objects"], "Contact": contact}}
 
 
-def _rejected_batch_calls(runs: list[Any]) -> int:
-    """API calls of the batch that held the rejected record, at worst over the paused runs.
+def _call_size() -> int:
+    """Records in one clean API call: batches of 200, CRMSYNC_BATCHES_PER_CALL of them."""
+    from django.conf import settings
 
-    A paused run exported whole batches of 200 (one call each), then the rejected batch:
-    attempted = 200·k + prefix + 1, so that batch cost api_calls − k calls.
+    return 200 * settings.CRMSYNC_BATCHES_PER_CALL
+
+
+def _rejected_batch_calls(runs: list[Any]) -> int:
+    """API calls of the call that held the rejected record, at worst over the paused runs.
+
+    A paused run exported whole calls of `_call_size()` records, then the rejected one:
+    attempted = size·k + prefix + 1, so the rejected call cost api_calls − k calls.
     """
+    size = _call_size()
     return max(
-        (run.api_calls - (run.attempted - 1) // 200 for run in runs if run.outcome == "paused"),
+        (run.api_calls - (run.attempted - 1) // size for run in runs if run.outcome == "paused"),
         default=0,
     )
 

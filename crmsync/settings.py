@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRMSYNC_VAR_DIR", BASE_DIR / "var"))
@@ -123,6 +124,14 @@ CRMSYNC_ENCRYPTION_KEYS = [
 # --- Export behaviour -----------------------------------------------------------
 # Stop starting new batches above this share of the daily API limit.
 CRMSYNC_API_QUOTA_SHARE = env_float("CRMSYNC_API_QUOTA_SHARE", 0.9)
+# Batches (sObject Collections upserts of <= batch_size records) sent in one API call: 1 sends
+# each batch alone; 2-5 packs consecutive batches into one Composite request (Salesforce takes
+# at most 5 Collections subrequests in one), so a call carries up to 1,000 records.
+CRMSYNC_BATCHES_PER_CALL = env_int("CRMSYNC_BATCHES_PER_CALL", 5)
+if not 1 <= CRMSYNC_BATCHES_PER_CALL <= 5:
+    raise ImproperlyConfigured(
+        f"CRMSYNC_BATCHES_PER_CALL must be 1 to 5 (Salesforce's limit), got {CRMSYNC_BATCHES_PER_CALL}"
+    )
 # Transient faults: retries per batch and the base of the exponential backoff.
 CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)

@@ -160,16 +160,35 @@ def first_batch(rows: Sequence[RecordKey], batch_size: int) -> list[RecordKey]:
     """The next batch: consecutive records of one (sobject, external id field),
     at most `batch_size`, ending before an external id repeats (Salesforce rejects
     a duplicate external id within one request)."""
-    batch: list[RecordKey] = []
-    seen: set[str] = set()
+    batches = split_batches(rows, batch_size, 1)
+    return batches[0] if batches else []
+
+
+def split_batches(
+    rows: Sequence[RecordKey], batch_size: int, max_batches: int
+) -> list[list[RecordKey]]:
+    """What one API call carries: consecutive batches from the start of `rows`, at most
+    `max_batches`. A batch holds records of one (sobject, external id field), at most
+    `batch_size`. The call ends before a record key (object, field, external id) repeats:
+    within a batch Salesforce would reject it, and across batches a call sent again
+    (after a lost answer or a killed worker) would write the older record after the newer.
+    """
+    batches: list[list[RecordKey]] = []
+    seen: set[tuple[str, str, str]] = set()
     for row in rows:
-        if batch and (
-            len(batch) >= batch_size
-            or (row.sobject, row.external_id_field)
-            != (batch[0].sobject, batch[0].external_id_field)
-            or row.external_id in seen
-        ):
+        key = (row.sobject, row.external_id_field, row.external_id)
+        if key in seen:
             break
-        batch.append(row)
-        seen.add(row.external_id)
-    return batch
+        current = batches[-1] if batches else None
+        if (
+            current is None
+            or len(current) >= batch_size
+            or (row.sobject, row.external_id_field)
+            != (current[0].sobject, current[0].external_id_field)
+        ):
+            if len(batches) == max_batches:
+                break
+            batches.append([])
+        batches[-1].append(row)
+        seen.add(key)
+    return batches

@@ -14,6 +14,8 @@ A Gateway is built per account from its CRMSettings and works like this:
    REQUEST_LIMIT_EXCEEDED as 403).
 4. A Collections upsert whose whole request is rejected (e.g. INVALID_FIELD) is split in
    halves, in order, until the record at fault is found.
+5. Several consecutive batches go out as ONE Composite request (one API call): a
+   Collections subrequest per batch, executed in order (`upsert_batches`).
 
 Proxies: `trust_env` is off (that is what makes TLS immune to the CA variables), so the
 proxy is taken explicitly from HTTPS_PROXY/https_proxy, honouring NO_PROXY for the login host.
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_COLLECTION = 200  # sObject Collections limit per request
+# Salesforce: a Composite request holds up to 25 subrequests, at most 5 of them sObject
+# Collections or queries; it counts as one API call.
+MAX_COLLECTIONS_PER_COMPOSITE = 5
+PROCESSING_HALTED = "PROCESSING_HALTED"
 API_VERSION = re.compile(r"\d{2,3}\.0")
 TOKEN_CACHE_SECONDS = 3600  # Salesforce token answers carry no lifetime; 401 refreshes anyway
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts a JWT bearer assertion for at most 3 minutes
@@ -138,10 +144,25 @@ class RequestRejected(GatewayError):
         self.fields = fields
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Records of one (sObject, external id field) for one Collections upsert (≤200)."""
+
+    sobject: str
+    external_id_field: str
+    records: Sequence[Mapping[str, Any]]
+
+
 _NOT_SENT = RecordResult(
     ok=False,
     error_code=ROLLED_BACK,
     message="Not sent: an earlier record of this all-or-none batch was rejected.",
+    rolled_back=True,
+)
+_HALTED = RecordResult(
+    ok=False,
+    error_code=PROCESSING_HALTED,
+    message="Rolled back: another subrequest of this all-or-none Composite request failed.",
     rolled_back=True,
 )
 
@@ -307,6 +328,45 @@ class Gateway:
         payload = [{**record, "attributes": {"type": sobject}} for record in records]
         return self._upsert_split(path, payload, all_or_none)
 
+    def upsert_batches(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
+        """Upsert consecutive batches in ONE API call; one result per record, in order.
+
+        1. One batch: `upsert_collection`.
+        2. Several (at most 5): one Composite request (POST composite) with a Collections
+           subrequest per batch, executed in order (`collateSubrequests: false`), and
+           `allOrNone` on the Composite and on every subrequest: with all_or_none, one
+           rejected record rolls back the whole call (the other subrequests answer
+           PROCESSING_HALTED, their records come back rolled_back).
+        3. A subrequest refused as a whole with a permanent code (INVALID_FIELD, ...): the
+           batches are sent again one Collections call each, in order, where the split in
+           halves finds the record at fault (upserts by external id: sending again is safe).
+           A transient or auth error of a subrequest raises like a failed call.
+        """
+        if len(batches) > MAX_COLLECTIONS_PER_COMPOSITE:
+            raise ValueError(f"{len(batches)} batches; a Composite request takes at most 5")
+        if len(batches) == 1:
+            batch = batches[0]
+            return self.upsert_collection(
+                batch.sobject, batch.external_id_field, batch.records, all_or_none
+            )
+        if not batches:
+            return []
+        results = self._post_composite(batches, all_or_none)
+        if results is not None:
+            return results
+        log.info(
+            "a Composite subrequest was refused; sending its %d batches one by one", len(batches)
+        )
+        combined: list[RecordResult] = []
+        for batch in batches:
+            if all_or_none and not all(result.ok for result in combined):
+                combined += [_NOT_SENT] * len(batch.records)
+                continue
+            combined += self.upsert_collection(
+                batch.sobject, batch.external_id_field, batch.records, all_or_none
+            )
+        return combined
+
     def upsert_one(
         self,
         sobject: str,
@@ -386,6 +446,51 @@ class Gateway:
                 "UNEXPECTED_ANSWER",
             )
         return [_record_result(item) for item in answer]
+
+    def _post_composite(
+        self, batches: Sequence[Batch], all_or_none: bool
+    ) -> list[RecordResult] | None:
+        """One Composite request of Collections subrequests; None if one was refused whole."""
+        for batch in batches:
+            if not 0 < len(batch.records) <= MAX_COLLECTION:
+                raise ValueError(f"{len(batch.records)} records in a batch; 1 to 200 fit")
+        prefix = f"/services/data/v{self.crm.api_version}/composite/sobjects"
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_allornone.htm
+        body = {
+            "allOrNone": all_or_none,
+            "collateSubrequests": False,
+            "compositeRequest": [
+                {
+                    "method": "PATCH",
+                    "url": f"{prefix}/{batch.sobject}/{batch.external_id_field}",
+                    "referenceId": f"batch{k}",
+                    "body": {
+                        "allOrNone": all_or_none,
+                        "records": [
+                            {**record, "attributes": {"type": batch.sobject}}
+                            for record in batch.records
+                        ],
+                    },
+                }
+                for k, batch in enumerate(batches)
+            ],
+        }
+        answer = self._rest("composite", "POST", json=body)
+        items = answer.get("compositeResponse") if isinstance(answer, Mapping) else None
+        if not isinstance(items, list) or len(items) != len(batches):
+            raise GatewayError(
+                f"Salesforce answered a Composite request of {len(batches)} subrequests "
+                "without one response per subrequest; nothing can be concluded, report this "
+                "answer.",
+                "UNEXPECTED_ANSWER",
+            )
+        results: list[RecordResult] = []
+        for batch, item in zip(batches, items, strict=True):
+            part = _subrequest_results(item, len(batch.records))
+            if part is None:
+                return None
+            results += part
+        return results
 
     # -- REST calls ----------------------------------------------------------------------
 
@@ -632,6 +737,35 @@ def _record_result(item: Any) -> RecordResult:
         rolled_back=kind == "rolled_back",
         transient=kind == "transient",
     )
+
+
+def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
+    """The results of one Collections subrequest of a Composite request, or None when the
+    subrequest was refused as a whole for a permanent reason (the caller sends it alone)."""
+    item = item if isinstance(item, Mapping) else {}
+    status, body = item.get("httpStatusCode"), item.get("body")
+    if isinstance(status, int) and status < 300:
+        if isinstance(body, list) and len(body) == count:
+            return [_record_result(entry) for entry in body]
+        raise GatewayError(
+            f"Salesforce answered a Collections subrequest of {count} records with "
+            f"{len(body) if isinstance(body, list) else 'no'} results; nothing can be "
+            "concluded, report this answer.",
+            "UNEXPECTED_ANSWER",
+        )
+    code, message, _ = _error_details(body)
+    if code == PROCESSING_HALTED:
+        return [_HALTED] * count
+    kind = classify(code)
+    if kind == "transient" or not isinstance(status, int) or status >= 500:
+        raise TransientError(
+            f"Salesforce answered a Composite subrequest with HTTP {status} {code}: {message}; "
+            "will retry.",
+            code or f"HTTP_{status}",
+        )
+    if kind == "auth":
+        raise AuthError(f"Salesforce refused a Composite subrequest ({code}: {message}).", code)
+    return None
 
 
 def _refused_alike(exc: RequestRejected, count: int, all_or_none: bool) -> list[RecordResult]:

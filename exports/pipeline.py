@@ -23,7 +23,13 @@ from accounts.models import CRMSettings
 
 from . import decisions
 from .decisions import BatchDecision, RecordKey, Rejection
-from .gateway import Gateway, GatewayError, reusable_gateway
+from .gateway import (
+    MAX_COLLECTIONS_PER_COMPOSITE,
+    Batch,
+    Gateway,
+    GatewayError,
+    reusable_gateway,
+)
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun
 
 log = logging.getLogger(__name__)
@@ -178,14 +184,15 @@ def export_batch(
     until_id: int | None = None,
     only: list[int] | None = None,
 ) -> BatchStep:
-    """Export the next batch of a run.
+    """Export the next call of a run: up to CRMSYNC_BATCHES_PER_CALL batches in one API call.
 
     1. Check the link is current: the run holds the lease and the cursor is still at
        `after_id`. Otherwise it is a duplicate or stale link: do nothing.
     2. Export to CRM turned off, or the run's record budget used → the run ends.
-    3. Load the next batch after the cursor (or only the records a retry names).
-    4. Send it — all-or-none when pause is on — and decide what the answer means; with
-       pause on, the clean prefix before a rejected record is sent again on its own.
+    3. Load the next batches after the cursor (or only the records a retry names).
+    4. Send them in one call — all-or-none when pause is on — and decide what the answer
+       means; with pause on, the clean prefix before a rejected record is sent again on
+       its own.
     5. In one transaction: move the cursor (compare-and-swap on run and position), open
        or bump ExportErrors, resolve the parked record's error once it went through, add
        to the run's counts.
@@ -206,14 +213,14 @@ def export_batch(
     if budget <= 0 and not only:
         finish_run(run_id, Outcome.COMPLETED, "Record budget of this run used; the rest follows.")
         return STOP
-    batch = _load_batch(account_id, after_id, until_id, only, min(crm.batch_size, max(budget, 1)))
+    batch = _load_call(account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
     if not batch:
         finish_run(run_id, Outcome.COMPLETED if run.attempted else Outcome.NOTHING_TO_DO)
         return STOP
 
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between batches
     try:
-        outcome = _send(gateway, batch, crm.pause_on_export_errors)
+        outcome = _send(gateway, batch, crm.pause_on_export_errors, crm.batch_size)
     except GatewayError as exc:
         if not exc.permanent:
             _add_api_calls(run_id, gateway.api_calls)
@@ -270,41 +277,57 @@ class _Row:
         return {**self.fields, self.key.external_id_field: self.key.external_id}
 
 
-def _load_batch(
-    account_id: int, after_id: int, until_id: int | None, only: list[int] | None, limit: int
+def _load_call(
+    account_id: int,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    size: int,
+    budget: int,
 ) -> list[_Row]:
+    """The records of the next call: up to CRMSYNC_BATCHES_PER_CALL consecutive batches
+    after `after_id` (or the records a retry names), within the run's record budget."""
     qs = ExportRecord.objects.filter(account_id=account_id, id__gt=after_id).order_by("id")
     if until_id is not None:
         qs = qs.filter(id__lte=until_id)
     if only:
         qs = qs.filter(id__in=only)
+    limit = len(only) if only else min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
     columns = ("id", "sobject", "external_id_field", "external_id", "fields")
     rows = [
         _Row(RecordKey(rid, sobject, field, ext), fields)
         for rid, sobject, field, ext, fields in qs.values_list(*columns)[:limit]
     ]
     if only:
-        return rows
-    keys = decisions.first_batch([r.key for r in rows], limit)
-    return rows[: len(keys)]
+        return rows  # a subset of one earlier call: it fits one call (see _batches)
+    batches = decisions.split_batches(
+        [r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL
+    )
+    return rows[: sum(len(b) for b in batches)]
 
 
-def _send(gateway: Gateway, batch: list[_Row], pause_on: bool) -> BatchDecision:
-    """Send a batch; with pause on, resend the rolled-back clean prefix until it settles."""
-    by_id = {row.key.id: row for row in batch}
-    pending = [row.key.id for row in batch]
+def _batches(rows: list[_Row], size: int) -> list[Batch]:
+    """`rows` as the batches of one call. Rows here are a call's records or a subset of an
+    earlier call's (a resent prefix, retried records): never more batches than it had."""
+    keys = decisions.split_batches([r.key for r in rows], size, MAX_COLLECTIONS_PER_COMPOSITE)
+    if sum(len(b) for b in keys) != len(rows):
+        raise ValueError(f"{len(rows)} records do not fit one call of batches of {size}")
+    payloads = iter([row.payload() for row in rows])
+    return [Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b]) for b in keys]
+
+
+def _send(gateway: Gateway, rows: list[_Row], pause_on: bool, size: int) -> BatchDecision:
+    """Send a call's batches; with pause on, resend the rolled-back clean prefix until it
+    settles."""
+    by_id = {row.key.id: row for row in rows}
+    pending = [row.key.id for row in rows]
     passes: list[BatchDecision] = []
-    first = batch[0].key
     while True:
-        results = gateway.upsert_collection(
-            first.sobject,
-            first.external_id_field,
-            [by_id[i].payload() for i in pending],
-            all_or_none=pause_on,
-        )
+        batches = _batches([by_id[i] for i in pending], size)
+        results = gateway.upsert_batches(batches, all_or_none=pause_on)
         passes.append(decisions.decide(pending, results, pause_on))
         if passes[-1].retry or not passes[-1].resend:
-            return decisions.settle([row.key.id for row in batch], passes, pause_on)
+            return decisions.settle([row.key.id for row in rows], passes, pause_on)
         pending = list(passes[-1].resend)
 
 

@@ -25,7 +25,7 @@ def https_connections_opened(gateway) -> int:
 
 def test_three_batches_of_a_run_share_one_https_connection(sandbox, crm_account):
     account = crm_account(batch_size=10)
-    enqueue(account, contacts(30))
+    enqueue(account, contacts(150))  # three calls of 5 batches of 10
     started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
 
     after = started.after_id
@@ -33,7 +33,7 @@ def test_three_batches_of_a_run_share_one_https_connection(sandbox, crm_account)
         after = pipeline.export_batch(account.id, started.run_id, after).next_after_id
 
     run = ExportRun.objects.get(id=started.run_id)
-    assert (run.exported, run.api_calls) == (30, 3)
+    assert (run.exported, run.api_calls) == (150, 3)
     gateway = reusable_gateway(CRMSettings.objects.get(account=account))
     assert https_connections_opened(gateway) == 1
 

@@ -12,6 +12,7 @@ from exports.decisions import (
     first_batch,
     over_api_quota,
     settle,
+    split_batches,
 )
 from exports.gateway import RecordResult
 
@@ -107,6 +108,35 @@ def key(i, ext, sobject="Contact", field="ExtId__c"):
 )
 def test_first_batch(rows, size, expected_ids):
     assert [r.id for r in first_batch(rows, size)] == expected_ids
+
+
+PERSON_TOUCHPOINT = [
+    key(1, "p1"),
+    key(2, "t1", "Touchpoint__c"),
+    key(3, "p2"),
+    key(4, "t2", "Touchpoint__c"),
+    key(5, "p3"),
+    key(6, "t3", "Touchpoint__c"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "size", "most", "expected_ids"),
+    [
+        # Batches of 2, at most 5 of them in one call.
+        ([key(i, f"e{i}") for i in range(1, 14)], 2, 5, [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]),
+        # A call of one batch.
+        ([key(i, f"e{i}") for i in range(1, 6)], 2, 1, [[1, 2]]),
+        # Alternating objects: one-record batches, five of them fill the call.
+        (PERSON_TOUCHPOINT, 200, 5, [[1], [2], [3], [4], [5]]),
+        # A repeated external id ends the call (sent again, it would write #1 after #3).
+        ([key(1, "a"), key(2, "b"), key(3, "a"), key(4, "c")], 200, 5, [[1, 2]]),
+        ([key(1, "a"), key(2, "a", "Lead"), key(3, "a")], 200, 5, [[1], [2]]),
+        ([], 200, 5, []),
+    ],
+)
+def test_split_batches(rows, size, most, expected_ids):
+    assert [[r.id for r in b] for b in split_batches(rows, size, most)] == expected_ids
 
 
 @pytest.mark.parametrize(

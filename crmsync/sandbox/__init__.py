@@ -7,6 +7,8 @@ written to `D/ca.pem`). Start it from Python (`server.SandboxOrg(D).start()`) or
 Salesforce resources (any `vNN.N`), answered with Salesforce's status codes and shapes:
   POST  /services/oauth2/token                        client_credentials, password, JWT bearer
   PATCH /services/data/vXX.X/composite/sobjects/S/F   sObject Collections upsert (<= 200)
+  POST  /services/data/vXX.X/composite                up to 25 data subrequests (<= 5 of them
+        Collections or queries) in one API call, in order, allOrNone (see composite.py)
   PATCH /services/data/vXX.X/sobjects/S/F/v           single upsert (201 created / 200 updated)
   GET   /services/data/vXX.X/sobjects/S/F/v, .../sobjects/S/Id   a record
   GET   /services/data/vXX.X/query?q=SOQL             SELECT .. FROM S [WHERE] [ORDER BY] [LIMIT]

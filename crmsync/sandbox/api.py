@@ -8,6 +8,11 @@ Every data request (`/services/data/vXX.X/...`) goes through the same steps:
    (the limits resource is neither counted nor refused, so a client can always look);
 5. the resource answers. `Sforce-Limit-Info: api-usage=N/M` goes on every data response.
 An unexpected exception answers 500 UNKNOWN_EXCEPTION and is logged, never sent.
+
+`POST .../composite` (composite.py) is one such request: its subrequests go to the same
+data routes' handlers directly, skipping steps 1-4 (no latency, stall, injected failure,
+token check or API charge of their own), strictly in order; with allOrNone they run in one
+store transaction, rolled back at the first failure.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from urllib.parse import parse_qs, unquote
 
 from crmsync.sandbox import errors, resources
 from crmsync.sandbox.auth import OAuthError
+from crmsync.sandbox.composite import Subrequest, composite_response, failed, parse_composite
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.rules import RulesError, parse_faults, parse_rules
 from crmsync.sandbox.transport import Request, Response
@@ -46,6 +52,7 @@ class Api:
             ("GET", re.compile(r"^/query/?$"), R.query),
             ("GET", re.compile(r"^/sobjects/?$"), R.describe_global),
             ("GET", re.compile(r"^/sobjects/(?P<sobject>\w+)/describe/?$"), R.describe),
+            ("POST", re.compile(r"^/composite/?$"), self.composite),
             (
                 "PATCH",
                 re.compile(r"^/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/?$"),
@@ -156,6 +163,36 @@ class Api:
                 f"HTTP Method '{request.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
             )
         raise errors.not_found()
+
+    def composite(self, org: SandboxOrg, request: Request, version: str) -> Response:
+        """POST composite: the subrequests, in order, as one API call (see composite.py)."""
+        all_or_none, subrequests = parse_composite(request, version)
+        if not all_or_none:
+            responses = [self._subrequest(sub, version) for sub in subrequests]
+            return composite_response(subrequests, responses, failure=None)
+        responses = []
+        failure = None
+        with org.store.transaction() as transaction:
+            for position, sub in enumerate(subrequests):
+                response = self._subrequest(sub, version)
+                responses.append(response)
+                if failed(response):
+                    failure = position
+                    transaction.rollback()
+                    break
+        return composite_response(subrequests, responses, failure)
+
+    def _subrequest(self, sub: Subrequest, version: str) -> Response:
+        """One subrequest through the data routes (no faults, token check or API charge)."""
+        try:
+            handler, params = self._route(sub.request, sub.rest)
+            return handler(self.org, sub.request, version, **params)
+        except ApiError as exc:
+            return Response(exc.status, exc.body())
+        except Exception:
+            return _unexpected_error(sub.request)
+        finally:
+            sub.request.parsed = None  # done with: let its records go now, not with the rest
 
     def _sleep(self, milliseconds: int) -> None:
         if milliseconds > 0:

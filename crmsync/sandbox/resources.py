@@ -15,12 +15,12 @@ from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
 from crmsync.sandbox.query import parse_query
 from crmsync.sandbox.rules import relationship_name
-from crmsync.sandbox.transport import Request, Response
+from crmsync.sandbox.transport import NOT_PARSED, Request, Response
 from crmsync.sandbox.upsert import (
     check_external_id_field,
     check_field_names,
+    collection_body,
     full_id,
-    parse_collection_body,
     parse_json,
 )
 
@@ -42,13 +42,23 @@ def limits(org: SandboxOrg, request: Request, version: str) -> Response:
 def upsert_collection(
     org: SandboxOrg, request: Request, version: str, sobject: str, field: str
 ) -> Response:
-    """PATCH composite/sobjects/{S}/{F}: 200 with one UpsertResult per record, in order."""
+    """PATCH composite/sobjects/{S}/{F}: 200 with one UpsertResult per record, in order.
+
+    Inside an allOrNone composite (`request.all_or_none`) it runs all-or-none whatever its
+    own `allOrNone` says.
+    """
     rules = _object_rules(org, sobject)
     check_external_id_field(rules, field)
-    all_or_none, records = parse_collection_body(request.body, sobject)
+    all_or_none, records = collection_body(_json_body(request), sobject)
     check_field_names(rules, sobject, records)
-    outcomes = org.upserter.upsert(rules, sobject, field, records, all_or_none)
-    return Response(200, raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]")
+    outcomes = org.upserter.upsert(
+        rules, sobject, field, records, all_or_none or request.all_or_none
+    )
+    return Response(
+        200,
+        raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]",
+        record_errors=not all(outcome.ok for outcome in outcomes),
+    )
 
 
 def upsert_one(
@@ -57,7 +67,7 @@ def upsert_one(
     """PATCH sobjects/{S}/{F}/{v}: 201 created / 200 updated, or 400 with the record's error."""
     rules = _object_rules(org, sobject)
     check_external_id_field(rules, field)
-    body = parse_json(request.body) if request.body.strip() else {}
+    body = _json_body(request, or_if_empty={})
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with the record's fields")
     record = {**body, field: value}
@@ -172,6 +182,19 @@ def describe(org: SandboxOrg, request: Request, version: str, sobject: str) -> R
             }
         )
     return Response(200, {**_object_summary(sobject, version), "fields": fields})
+
+
+def _json_body(request: Request, or_if_empty: Any = NOT_PARSED) -> Any:
+    """The decoded body: a composite subrequest's as given, else parsed now (a 400 if bad).
+
+    `or_if_empty`, when given, stands for a missing body (none sent, or blank).
+    """
+    if request.parsed is not NOT_PARSED:
+        body = request.parsed
+        return or_if_empty if body is None and or_if_empty is not NOT_PARSED else body
+    if or_if_empty is not NOT_PARSED and not request.body.strip():
+        return or_if_empty
+    return parse_json(request.body)
 
 
 def _object_rules(org: SandboxOrg, sobject: str) -> Any:

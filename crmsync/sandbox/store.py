@@ -9,6 +9,16 @@ A batch travels to SQLite as one JSON array that SQLite splits with `json_each`:
 `json.dumps` per request instead of one per record, and no per-record SQL.
 
 Everything here runs under `lock`; readers of SQLite flush the writer first.
+
+`transaction()` groups several `apply()` calls (an allOrNone composite): under `lock` for
+its whole length, their SQLite jobs are held back and the ids they wrote are noted. Commit
+queues the held jobs as one writer job (so they reach SQLite in one transaction); rollback
+drops them, so neither the write log nor a restart ever shows a rolled-back write, and
+reloads the noted records from SQLite (which holds exactly the committed state; a record
+it lacks was created by the transaction) and drops the external-id indexes of the objects
+written (rebuilt on next use). So the common case, commit, costs next to nothing extra.
+Reads of SQLite inside the transaction see its writes: they run on the reader connection
+in a SQLite transaction that applies the held jobs first and is rolled back after the read.
 """
 
 from __future__ import annotations
@@ -17,13 +27,15 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from crmsync.sandbox.ids import SF_ID, checksum, make_id
-from crmsync.sandbox.writer import Writer, connect
+from crmsync.sandbox.writer import Job, Writer, connect
 
 
 @dataclass(slots=True)
@@ -37,6 +49,23 @@ class PlannedWrite:
     merged: dict[str, Any]  # all fields of the record after the write
     old: dict[str, Any]  # all fields before the write ({} when created)
     created: bool = False  # set by Store.apply
+
+
+class Transaction:
+    """What an open `Store.transaction()` changed, to commit or undo."""
+
+    __slots__ = ("next_n", "jobs", "sf_ids", "sobjects", "rolled_back")
+
+    def __init__(self, next_n: int) -> None:
+        self.next_n = next_n  # the store's next record number when the transaction began
+        self.jobs: list[Job] = []  # held-back SQLite writes, in order
+        self.sf_ids: list[str | None] = []  # every record written (repeats allowed)
+        self.sobjects: set[str] = set()  # every sObject written
+        self.rolled_back = False
+
+    def rollback(self) -> None:
+        """Undo everything when the transaction ends (instead of committing it)."""
+        self.rolled_back = True
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,7 @@ class Store:
         self._fields: dict[str, dict[str, Any]] = {}  # sf_id -> merged fields
         self._sobjects: dict[str, str] = {}  # sf_id -> sObject
         self._next_n = 1
+        self._tx: Transaction | None = None
         self._load_records()
 
     def close(self) -> None:
@@ -111,7 +141,8 @@ class Store:
         return dict(self._fields[sf_id])
 
     def apply(self, sobject: str, planned: list[PlannedWrite]) -> None:
-        """Apply `planned` in memory, then queue them as one transaction with their log rows.
+        """Apply `planned` in memory, then queue them as one transaction with their log rows
+        (inside a `transaction()`, held back until it commits).
 
         Creates get their ids here (`planned[i].sf_id` is filled in). Each queued row is
         [n or null (update), sf_id, merged fields, external id, created, applied fields or
@@ -122,6 +153,7 @@ class Store:
             return
         self._writer.check()  # before changing memory: a refused write changes nothing
         at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        tx = self._tx
         rows = []
         for write in planned:
             created = write.created = write.sf_id is None
@@ -137,7 +169,43 @@ class Store:
         self._update_index(sobject, planned)
         external_id_field = planned[0].external_id_field
         batch = _dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
-        self._writer.submit(lambda db: _write_batch(db, sobject, external_id_field, at, batch))
+        job = partial(
+            _write_batch, sobject=sobject, external_id_field=external_id_field, at=at, rows=batch
+        )
+        if tx is not None:
+            tx.jobs.append(job)
+            tx.sf_ids.extend([write.sf_id for write in planned])
+            tx.sobjects.add(sobject)
+        else:
+            self._writer.submit(job)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """All `apply()` calls inside, under `lock`: committed together, or undone.
+
+        Undone after `tx.rollback()` or an exception: nothing is written and memory is
+        restored (see the module docstring); record numbers of undone creates are reused.
+        """
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("the sandbox store does not nest transactions")
+            tx = self._tx = Transaction(self._next_n)
+            try:
+                yield tx
+            except BaseException:
+                self._undo(tx)
+                raise
+            finally:
+                self._tx = None
+            if tx.rolled_back:
+                self._undo(tx)
+            elif tx.jobs:
+                jobs = tx.jobs
+                try:
+                    self._writer.submit(lambda db: _run_all(db, jobs))
+                except BaseException:
+                    self._undo(tx)
+                    raise
 
     def query(
         self,
@@ -224,9 +292,17 @@ class Store:
     # -- internals -----------------------------------------------------------------------
 
     def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
-        """Run a read after every queued write is committed."""
+        """Run a read after every queued write is committed (and see an open transaction's)."""
         self._writer.flush()
-        return self._reader.execute(sql, tuple(params)).fetchall()
+        held = self._tx.jobs if self._tx is not None else None
+        if not held:
+            return self._reader.execute(sql, tuple(params)).fetchall()
+        self._reader.execute("BEGIN")
+        try:
+            _run_all(self._reader, held)
+            return self._reader.execute(sql, tuple(params)).fetchall()
+        finally:
+            self._reader.execute("ROLLBACK")
 
     def _update_index(self, sobject: str, planned: list[PlannedWrite]) -> None:
         for (indexed_sobject, field), index in self._index.items():
@@ -241,6 +317,33 @@ class Store:
                     del index[old]
                 if new is not None:
                     index[new] = write.sf_id
+
+    def _undo(self, tx: Transaction) -> None:
+        """Drop `tx`'s held jobs; put its records back as SQLite has them (committed)."""
+        tx.jobs.clear()
+        self._next_n = tx.next_n
+        if not tx.sf_ids:
+            return
+        self._writer.flush()
+        rows = self._reader.execute(
+            "SELECT sf_id, sobject, fields FROM records"
+            " WHERE sf_id IN (SELECT value FROM json_each(?))",
+            (_dumps(tx.sf_ids),),
+        )
+        committed = {sf_id: (sobject, fields) for sf_id, sobject, fields in rows}
+        for sf_id in set(tx.sf_ids):
+            if sf_id is None:
+                continue
+            if sf_id in committed:
+                sobject, fields = committed[sf_id]
+                self._fields[sf_id] = json.loads(fields)
+                self._sobjects[sf_id] = sobject
+            else:  # created by the transaction
+                self._fields.pop(sf_id, None)
+                self._sobjects.pop(sf_id, None)
+        self._index = {
+            key: index for key, index in self._index.items() if key[0] not in tx.sobjects
+        }
 
 
 def _write_batch(
@@ -263,6 +366,11 @@ def _write_batch(
         " CASE WHEN value ->> 5 IS NULL THEN value -> 2 ELSE value -> 5 END, ? FROM json_each(?)",
         (sobject, external_id_field, at, rows),
     )
+
+
+def _run_all(db: sqlite3.Connection, jobs: list[Job]) -> None:
+    for job in jobs:
+        job(db)
 
 
 def _delete_data(db: sqlite3.Connection) -> None:

@@ -26,6 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger("crmsync.sandbox")
 
 
+NOT_PARSED: Any = object()  # Request.parsed of a request whose body has not been decoded
+
+
 @dataclass
 class Request:
     method: str
@@ -33,6 +36,10 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    # A composite subrequest arrives decoded: its `body` from the composite's JSON (or None).
+    parsed: Any = NOT_PARSED
+    # Inside an allOrNone composite: sObject Collections run all-or-none whatever they say.
+    all_or_none: bool = False
 
 
 @dataclass
@@ -41,12 +48,16 @@ class Response:
     body: Any = None  # JSON-able; None means no body
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # an already encoded JSON body (takes precedence over `body`)
+    record_errors: bool = False  # a 200 whose per-record results include a failure
+
+    def json(self) -> str:
+        """The body as JSON text ("null" when there is none)."""
+        if self.raw is not None:
+            return self.raw
+        return "null" if self.body is None else json.dumps(self.body)
 
     def encode(self) -> bytes:
-        if self.raw is not None:
-            payload = self.raw.encode()
-        else:
-            payload = b"" if self.body is None else json.dumps(self.body).encode()
+        payload = b"" if self.raw is None and self.body is None else self.json().encode()
         reason = (
             HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
         )
@@ -58,6 +69,11 @@ class Response:
             *(f"{name}: {value}" for name, value in self.headers.items()),
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+def query_params(query: str) -> dict[str, str]:
+    """A URL's query string as {name: last value}."""
+    return {key: values[-1] for key, values in parse_qs(query).items()}
 
 
 Dispatch = Callable[[Request], Response]
@@ -139,9 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
         parts = urlsplit(self.path)
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         headers = {name.lower(): value for name, value in self.headers.items()}
-        return Request(self.command, parts.path, query, headers, body)
+        return Request(self.command, parts.path, query_params(parts.query), headers, body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s " + format, self.address_string(), *args)

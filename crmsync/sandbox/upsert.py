@@ -74,18 +74,11 @@ class Outcome:
         return f'{{"id":"{self.sf_id}","success":true,"errors":[],"created":{created}}}'
 
 
-def parse_collection_body(body: bytes, sobject: str) -> tuple[bool, list[dict[str, Any]]]:
-    """Check an sObject Collections body; return (allOrNone, records) or raise a 400."""
-    data = parse_json(body)
+def collection_body(data: Any, sobject: str) -> tuple[bool, list[dict[str, Any]]]:
+    """Check a decoded sObject Collections body; return (allOrNone, records) or raise a 400."""
     if not isinstance(data, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with 'records'")
-    all_or_none = data.get("allOrNone", False)
-    if not isinstance(all_or_none, bool):
-        raise ApiError(
-            400,
-            "JSON_PARSER_ERROR",
-            f"Cannot deserialize instance of boolean from value {json.dumps(all_or_none)}",
-        )
+    all_or_none = boolean_field(data, "allOrNone")
     records = data.get("records")
     if not isinstance(records, list):
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected 'records' to be a list of sObjects")
@@ -108,6 +101,18 @@ def parse_collection_body(body: bytes, sobject: str) -> tuple[bool, list[dict[st
                 f" the request URI (got {json.dumps(kind)})",
             )
     return all_or_none, records
+
+
+def boolean_field(data: dict[str, Any], name: str) -> bool:
+    """`data[name]` if it is a boolean, False if absent; else a 400 as Salesforce's parser says."""
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            f"Cannot deserialize instance of boolean from value {json.dumps(value)}",
+        )
+    return value
 
 
 def parse_json(body: bytes) -> Any:

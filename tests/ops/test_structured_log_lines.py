@@ -1,4 +1,4 @@
-"""Every run and every batch leaves one key=value log line (README › Logs):
+"""Every run and every call (up to 5 batches) leaves one key=value log line (README › Logs):
 
 export.batch account=SLUG run=ID after=N sent=N written=N rejected=N retry=N api_calls=N cursor=N
 export.run account=SLUG run=ID trigger=T outcome=O attempted=N exported=N failed=N api_calls=N first=N last=N
@@ -27,30 +27,30 @@ def lines(caplog: pytest.LogCaptureFixture, kind: str, run_id: int) -> list[dict
     return [f for f in found if f["run"] == str(run_id)]
 
 
-def test_one_line_per_batch_and_one_per_run(caplog, sandbox, celery_worker, crm_account):
+def test_one_line_per_call_and_one_per_run(caplog, sandbox, celery_worker, crm_account):
     caplog.set_level(logging.INFO, logger="exports.pipeline")
     sandbox.set_rules({"objects": {"Contact": {"validation": [CUSTOMER_NEEDS_EMAIL]}}})
-    account = crm_account(pause=False, batch_size=10)
-    ids = enqueue(account, contacts(25, **{"person-23": {"Type__c": "Customer"}}))
+    account = crm_account(pause=False, batch_size=5)  # calls of 5 batches of 5
+    ids = enqueue(account, contacts(55, **{"person-53": {"Type__c": "Customer"}}))
 
     run = run_and_wait(account, ExportRun.Trigger.MANUAL, timeout=60)
 
     batches = lines(caplog, "export.batch", run.id)
     assert [(b["sent"], b["written"], b["rejected"]) for b in batches] == [
-        ("10", "10", "0"),
-        ("10", "10", "0"),
+        ("25", "25", "0"),
+        ("25", "25", "0"),
         ("5", "4", "1"),
     ]
     assert {b["account"] for b in batches} == {"acme"}
-    assert [b["cursor"] for b in batches] == [str(ids[9]), str(ids[19]), str(ids[24])]
+    assert [b["cursor"] for b in batches] == [str(ids[24]), str(ids[49]), str(ids[54])]
     (summary,) = lines(caplog, "export.run", run.id)
     assert summary == {
         "account": "acme",
         "run": str(run.id),
         "trigger": "manual",
         "outcome": "completed",
-        "attempted": "25",
-        "exported": "24",
+        "attempted": "55",
+        "exported": "54",
         "failed": "1",
         "api_calls": str(run.api_calls),
         "first": str(ids[0]),

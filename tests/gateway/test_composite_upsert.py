@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from exports.gateway import Batch, Gateway, TransientError
+from exports.gateway import Batch, Gateway, TransientError, encode_record
 
 from .conftest import contacts
 
@@ -16,7 +16,8 @@ def three_batches(**extra: dict[str, Any]) -> list[Batch]:
     """Contacts c-0..c-8 in three batches of three; `extra` adds fields by external id."""
     records = contacts(*(f"c-{i}" for i in range(9)))
     records = [{**r, **extra.get(r["ExtId__c"], {})} for r in records]
-    return [Batch("Contact", "ExtId__c", records[k : k + 3]) for k in (0, 3, 6)]
+    encoded = [encode_record("Contact", r) for r in records]
+    return [Batch("Contact", "ExtId__c", encoded[k : k + 3]) for k in (0, 3, 6)]
 
 
 def written(sandbox: Any) -> list[str]:

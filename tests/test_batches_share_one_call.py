@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from exports import pipeline
 from exports.models import ExportCursor, ExportError, ExportRun
@@ -45,14 +44,18 @@ def person_and_touchpoint(i: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_five_batches_go_in_one_call_in_order(sandbox, crm_account):
+@pytest.mark.parametrize(("per_call", "written"), [(5, 50), (1, 10)])
+def test_batches_per_call_go_in_one_call_in_order(
+    sandbox, crm_account, settings, per_call, written
+):
+    settings.CRMSYNC_BATCHES_PER_CALL = per_call
     account = crm_account(slug="packed", batch_size=10)
     enqueue(account, contacts(60))
 
     run = first_call(account)
 
-    assert (run.exported, run.api_calls) == (50, 1)
-    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51)]
+    assert (run.exported, run.api_calls) == (written, 1)
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, written + 1)]
     assert ExportCursor.objects.get(account=account).last_exported_id == run.last_record_id
 
 
@@ -100,17 +103,6 @@ def test_pause_off_rejection_is_logged_and_the_rest_is_written(sandbox, crm_acco
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51) if i != 25]
     assert ExportCursor.objects.get(account=account).last_exported_id == ids[-1]
     assert ExportError.objects.get(status="open").record_id == ids[24]
-
-
-@override_settings(CRMSYNC_BATCHES_PER_CALL=1)
-def test_one_batch_per_call_when_configured(sandbox, crm_account):
-    account = crm_account(slug="single", batch_size=10)
-    enqueue(account, contacts(60))
-
-    run = first_call(account)
-
-    assert (run.exported, run.api_calls) == (10, 1)
-    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 11)]
 
 
 def test_a_repeated_external_id_ends_the_call(sandbox, crm_account):

@@ -240,15 +240,17 @@ def _crmsync_result(
 ) -> dict[str, Any]:
     exported = sum(run.exported for run in runs)
     api_calls = sum(run.api_calls for run in runs)
-    batches_ = counters.get("batches", 0)
+    calls = counters.get("calls", 0)
     outcomes = sorted({run.outcome for run in runs})
     if outcomes != ["completed"] or exported != expected:
         raise RuntimeError(f"crmsync runs ended {outcomes} with {exported}/{expected} exported")
     return {
         **_rate(exported, seconds, api_calls),
-        "batches": batches_,
-        "queries_per_batch": counters.get("queries", 0) / batches_ if batches_ else None,
-        "batch_task_ms": counters.get("task_us", 0) / 1000 / batches_ if batches_ else None,
+        "links": counters.get("links", 0),
+        "calls": calls,
+        # Per call (a link makes several): SQL queries and time in export_batch tasks.
+        "queries_per_batch": counters.get("queries", 0) / calls if calls else None,
+        "batch_task_ms": counters.get("task_us", 0) / 1000 / calls if calls else None,
         "gap_between_batches_ms": (
             counters["gap_us"] / 1000 / counters["gaps"] if counters.get("gaps") else None
         ),

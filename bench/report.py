@@ -164,9 +164,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['machine']['load_after']} after; {report['config']['reps']} repetitions, alternating contenders; "
         "median, [min-max]). `crmsync` sends up to 5 batches of 200 in one Composite call "
         "(CRMSYNC_BATCHES_PER_CALL=5, the default); `crmsync-collections` one batch per call "
-        "(CRMSYNC_BATCHES_PER_CALL=1). SQL / call and call task ms: per `export_batch` task.",
+        "(CRMSYNC_BATCHES_PER_CALL=1). SQL / call and call ms: per API call, counted inside the "
+        "`export_batch` tasks (one task makes calls for up to CRMSYNC_LINK_SECONDS).",
         "",
-        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call task ms | worker peak RSS MB |",
+        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call ms | worker peak RSS MB |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["summary"]:

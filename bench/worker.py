@@ -4,9 +4,11 @@
                                         CELERY_BROKER_URL, BENCH_QUEUE, BENCH_STATS_KEY)
 
 It is `celery worker -P solo` on the bench queue, with two signal handlers that count,
-for every `export_batch` task, the SQL queries it sent (Django's execute_wrapper) and
-the time it took, and the gap since the previous task ended (the Celery hand-over of
-the next link). Counters go to a Redis hash named by BENCH_STATS_KEY after each task.
+for every `export_batch` task (a link of a run's chain), the calls it made
+(`exports.pipeline.export_batch`, counted by a wrapper), the SQL queries it sent (Django's
+execute_wrapper), the time it took, and the gap since the previous task ended (the Celery
+hand-over of the next link). Counters go to a Redis hash named by BENCH_STATS_KEY after
+each task.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from celery.signals import task_postrun, task_prerun  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from crmsync.celery import app  # noqa: E402
+from exports import pipeline  # noqa: E402
 
 BATCH_TASK = "exports.tasks.export_batch"
 STATS = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
@@ -39,6 +42,7 @@ class BatchCounter:
     """Queries and time of the export_batch task running now (one at a time: solo pool)."""
 
     def __init__(self) -> None:
+        self.calls = 0
         self.queries = 0
         self.started = 0.0
         self.last_end: float | None = None
@@ -49,6 +53,7 @@ class BatchCounter:
         return execute(sql, params, many, context)
 
     def start(self) -> None:
+        self.calls = 0
         self.queries = 0
         self.started = time.perf_counter()
         self.stack.enter_context(connection.execute_wrapper(self.count))
@@ -57,7 +62,8 @@ class BatchCounter:
         self.stack.close()
         ended = time.perf_counter()
         stats = {
-            "batches": 1,
+            "links": 1,
+            "calls": self.calls,
             "queries": self.queries,
             "task_us": int(1e6 * (ended - self.started)),
         }
@@ -72,6 +78,15 @@ class BatchCounter:
 
 
 COUNTER = BatchCounter()
+_export_batch = pipeline.export_batch
+
+
+def _counted_export_batch(*args: Any, **kwargs: Any) -> Any:
+    COUNTER.calls += 1
+    return _export_batch(*args, **kwargs)
+
+
+pipeline.export_batch = _counted_export_batch  # export_link looks it up at each call
 
 
 @task_prerun.connect

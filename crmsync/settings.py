@@ -132,6 +132,10 @@ if not 1 <= CRMSYNC_BATCHES_PER_CALL <= 5:
     raise ImproperlyConfigured(
         f"CRMSYNC_BATCHES_PER_CALL must be 1 to 5 (Salesforce's limit), got {CRMSYNC_BATCHES_PER_CALL}"
     )
+# An export_batch task (one link of a run's chain) makes calls one after the other for up to
+# this long, then hands over to the next link (0: one call per link). Keep it well below
+# CELERY_TASK_SOFT_TIME_LIMIT.
+CRMSYNC_LINK_SECONDS = env_float("CRMSYNC_LINK_SECONDS", 1.0)
 # Transient faults: retries per batch and the base of the exponential backoff.
 CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)

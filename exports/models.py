@@ -66,6 +66,14 @@ class ExportCursor(models.Model):
     last_error_message = models.TextField("last error message", blank=True)
     run_id = models.BigIntegerField("run holding the lease", null=True, blank=True)
     lease_expires_at = models.DateTimeField("lease expires at", null=True, blank=True)
+    link_id = models.CharField(
+        "last link",
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Celery task id of the export_batch link that last moved the cursor: the same "
+        "link, redelivered or retried after it moved the cursor, goes on from here.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Case, F, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -51,12 +53,14 @@ class Started:
 
 @dataclass(frozen=True)
 class BatchStep:
-    """What the task does after a batch: go on, retry (maybe only some records), or stop."""
+    """What the task does after a call: go on, retry (maybe only some records), or stop."""
 
     next_after_id: int | None = None
     retry_after_id: int | None = None
     retry_only: tuple[int, ...] = ()
     retry_until_id: int | None = None
+    # Rows after `next_after_id`, read while the call was in flight (see export_link).
+    ahead: tuple[Any, ...] = ()
 
 
 STOP = BatchStep()
@@ -178,22 +182,59 @@ def _take_lease(account_id: int, run: ExportRun) -> bool:
 # --- one batch -------------------------------------------------------------------------------
 
 
+def export_link(
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None = None,
+    only: list[int] | None = None,
+    link_id: str = "",
+) -> BatchStep:
+    """One link of a run's chain: calls (`export_batch`) one after the other until
+    CRMSYNC_LINK_SECONDS have passed or the run stops, each starting where the last one
+    left the cursor; the next link goes on from there. Fewer links, fewer Celery
+    hand-overs, and each call's records are read while the call before it is in flight.
+    """
+    deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
+    ahead: tuple[Any, ...] = ()
+    while True:
+        step = export_batch(
+            account_id,
+            run_id,
+            after_id,
+            until_id,
+            only,
+            link_id=link_id,
+            ahead=ahead,
+            read_ahead=time.monotonic() < deadline,
+        )
+        if step.next_after_id is None or time.monotonic() >= deadline:
+            return dataclasses.replace(step, ahead=())
+        after_id, until_id, only, ahead = step.next_after_id, None, None, step.ahead
+
+
 def export_batch(
     account_id: int,
     run_id: int,
     after_id: int,
     until_id: int | None = None,
     only: list[int] | None = None,
+    *,
+    link_id: str = "",
+    ahead: tuple[Any, ...] = (),
+    read_ahead: bool = False,
 ) -> BatchStep:
     """Export the next call of a run: up to CRMSYNC_BATCHES_PER_CALL batches in one API call.
 
     1. Check the link is current: the run holds the lease and the cursor is still at
-       `after_id`. Otherwise it is a duplicate or stale link: do nothing.
+       `after_id` — or this link (`link_id`, its Celery task id) moved it further before
+       it was redelivered or retried: then it goes on from the cursor. Otherwise it is a
+       duplicate or stale link: do nothing.
     2. Export to CRM turned off, or the run's record budget used → the run ends.
     3. Load the next batches after the cursor (or only the records a retry names).
     4. Send them in one call — all-or-none when pause is on — and decide what the answer
        means; with pause on, the clean prefix before a rejected record is sent again on
-       its own.
+       its own. While the call is in flight, read the records after it (`ahead`).
     5. In one transaction: move the cursor (compare-and-swap on run and position), open
        or bump ExportErrors, resolve the parked record's error once it went through, add
        to the run's counts.
@@ -203,9 +244,15 @@ def export_batch(
     _check_link_arguments(account_id, run_id, after_id, until_id, only)
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
     run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
-    if not _link_is_current(cursor, run, after_id):
+    position = _current_position(cursor, run, after_id, link_id)
+    if position is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
         return STOP
+    if position != after_id:
+        # This link moved the cursor before it was redelivered or retried: go on from there
+        # (a retry's record list belonged to the old position and is done).
+        log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
+        after_id, until_id, only, ahead = position, None, None, ()
     crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
     if not (crm.export_enabled and crm.account.is_active):
         finish_run(run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
@@ -214,14 +261,22 @@ def export_batch(
     if budget <= 0 and not only:
         finish_run(run_id, Outcome.COMPLETED, "Record budget of this run used; the rest follows.")
         return STOP
-    batch = _load_call(account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
+    if ahead and ahead[0] == after_id and ahead[1] == crm.batch_size:
+        batch = _cut_call(list(ahead[2])[: max(budget, 1)], crm.batch_size)
+    else:
+        batch = _load_call(account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
     if not batch:
         finish_run(run_id, Outcome.COMPLETED if run.attempted else Outcome.NOTHING_TO_DO)
         return STOP
 
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between batches
+    call = _http().submit(_send, gateway, batch, crm.pause_on_export_errors, crm.batch_size)
+    # Read the next call's records while this one is in flight (not for a retry of some
+    # records: the next call then starts at the batch's end, read afresh).
+    ahead_ok = read_ahead and not only
+    rows_ahead = _read_ahead(account_id, batch, crm.batch_size, budget) if ahead_ok else ()
     try:
-        outcome = _send(gateway, batch, crm.pause_on_export_errors, crm.batch_size)
+        outcome = call.result()
     except GatewayError as exc:
         if not exc.permanent:
             _add_api_calls(run_id, gateway.api_calls)
@@ -231,9 +286,39 @@ def export_batch(
     if only and outcome.cursor_to is not None:
         # The retried records were the batch's last loose ends: the whole batch is done.
         outcome = dataclasses.replace(outcome, cursor_to=until_id or batch[-1].key.id)
-    if not _apply(cursor, run_id, after_id, batch, outcome, gateway.api_calls):
+    if not _apply(cursor, run_id, after_id, batch, outcome, gateway.api_calls, link_id):
         return STOP
-    return _next_step(crm, run_id, after_id, batch, outcome, gateway)
+    step = _next_step(crm, run_id, after_id, batch, outcome, gateway)
+    if rows_ahead and step.next_after_id == rows_ahead[0]:
+        step = dataclasses.replace(step, ahead=rows_ahead)
+    return step
+
+
+_http_pool: ThreadPoolExecutor | None = None
+
+
+def _http() -> ThreadPoolExecutor:
+    """The thread that sends a call while the worker's thread reads the next records.
+    One per process; it only talks HTTP (no database connection of its own)."""
+    global _http_pool
+    if _http_pool is None:
+        _http_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmsync-call")
+    return _http_pool
+
+
+def _read_ahead(account_id: int, batch: list[_Row], size: int, budget: int) -> tuple[Any, ...]:
+    """(after id, batch size, rows) of the call after `batch`, if it goes through whole;
+    () when there is no budget left or the read fails (the next call reads for itself)."""
+    end = batch[-1].key.id
+    limit = min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget - len(batch))
+    if limit <= 0:
+        return ()
+    try:
+        rows = _load_rows(account_id, end, None, None, limit)
+    except DatabaseError:
+        log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
+        return ()
+    return (end, size, tuple(rows))
 
 
 def _is_id(value: Any) -> bool:
@@ -259,14 +344,18 @@ def _check_link_arguments(
         raise ExportRequestError(f"only must be a list of record ids or null, got {only!r}")
 
 
-def _link_is_current(cursor: ExportCursor | None, run: ExportRun | None, after_id: int) -> bool:
-    return (
-        cursor is not None
-        and run is not None
-        and not run.outcome
-        and cursor.run_id == run.id
-        and cursor.last_exported_id == after_id
-    )
+def _current_position(
+    cursor: ExportCursor | None, run: ExportRun | None, after_id: int, link_id: str
+) -> int | None:
+    """Where a link goes on from: `after_id` if the cursor is there, the cursor if this
+    link (by task id) moved it there; None for a stale or duplicate link, or a finished run."""
+    if cursor is None or run is None or run.outcome or cursor.run_id != run.id:
+        return None
+    if cursor.last_exported_id == after_id:
+        return after_id
+    if link_id and cursor.link_id == link_id:
+        return cursor.last_exported_id
+    return None
 
 
 @dataclass(frozen=True)
@@ -312,25 +401,36 @@ def _load_call(
 ) -> list[_Row]:
     """The records of the next call: up to CRMSYNC_BATCHES_PER_CALL consecutive batches
     after `after_id` (or the records a retry names), within the run's record budget."""
+    limit = len(only) if only else min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
+    rows = _load_rows(account_id, after_id, until_id, only, limit)
+    if only:
+        return rows  # a subset of one earlier call: it fits one call (see _batches)
+    return _cut_call(rows, size)
+
+
+def _cut_call(rows: list[_Row], size: int) -> list[_Row]:
+    """The rows that make up one call (whole batches, no repeated record key)."""
+    batches = decisions.split_batches(
+        [r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL
+    )
+    return rows[: sum(len(b) for b in batches)]
+
+
+def _load_rows(
+    account_id: int, after_id: int, until_id: int | None, only: list[int] | None, limit: int
+) -> list[_Row]:
     qs = ExportRecord.objects.filter(account_id=account_id, id__gt=after_id).order_by("id")
     if until_id is not None:
         qs = qs.filter(id__lte=until_id)
     if only:
         qs = qs.filter(id__in=only)
-    limit = len(only) if only else min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
     columns = ("id", "sobject", "external_id_field", "external_id", "payload")
-    rows = [
+    return [
         _Row(RecordKey(rid, sobject, field, ext), payload or _encode(rid))
         for rid, sobject, field, ext, payload in qs.annotate(payload=_SalesforceJSON()).values_list(
             *columns
         )[:limit]
     ]
-    if only:
-        return rows  # a subset of one earlier call: it fits one call (see _batches)
-    batches = decisions.split_batches(
-        [r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL
-    )
-    return rows[: sum(len(b) for b in batches)]
 
 
 def _encode(record_id: int) -> str:
@@ -372,6 +472,7 @@ def _apply(
     batch: list[_Row],
     sent: BatchDecision,
     api_calls: int,
+    link_id: str = "",
 ) -> bool:
     """Persist a batch's outcome in one transaction; False if another link got there first."""
     now = timezone.now()
@@ -381,6 +482,7 @@ def _apply(
             id=cursor.id, run_id=run_id, last_exported_id=after_id
         ).update(
             last_exported_id=position,
+            link_id=link_id,
             lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
             **_pause_fields(cursor, sent, position, now),
         )
@@ -554,13 +656,17 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
     )
 
 
-def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str) -> None:
+def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id: str = "") -> None:
     """A link failed for good: fail its run, but only if the link was the run's current
-    one — a requeued or stale link must not end a run that is going on without it."""
+    one (the cursor is where it started, or it moved the cursor itself) — a requeued or
+    stale link must not end a run that is going on without it."""
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
+    at_start = Q(last_exported_id=after_id)
     current = ExportCursor.objects.filter(
-        account_id=account_id, run_id=run_id, last_exported_id=after_id
+        (at_start | Q(link_id=link_id)) if link_id else at_start,
+        account_id=account_id,
+        run_id=run_id,
     ).exists()
     if current:
         fail_run(run_id, message)

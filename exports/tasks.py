@@ -69,6 +69,7 @@ class ExportBatchTask(Task):
             call.get("run_id"),
             call.get("after_id"),
             f"A batch failed after {self.request.retries} retries: {type(exc).__name__}: {exc}",
+            link_id=task_id,
         )
 
 
@@ -81,12 +82,13 @@ def export_batch(
     until_id: int | None = None,
     only: list[int] | None = None,
 ) -> None:
-    """One link of a run's chain. Idempotent: a stale or duplicate link does nothing.
+    """One link of a run's chain: calls for up to CRMSYNC_LINK_SECONDS. Idempotent: a stale
+    or duplicate link does nothing; this link redelivered or retried goes on from the cursor.
 
     The next link is appended to this task's chain when it returns, so chain messages
     stay one signature long however many batches a run has.
     """
-    step = pipeline.export_batch(account_id, run_id, after_id, until_id, only)
+    step = pipeline.export_link(account_id, run_id, after_id, until_id, only, self.request.id)
     if step.retry_after_id is not None:
         countdown = get_exponential_backoff_interval(
             settings.CRMSYNC_RETRY_BACKOFF_S,

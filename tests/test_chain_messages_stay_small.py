@@ -14,7 +14,8 @@ from tests.pipeline_fixtures import contacts, enqueue
 pytestmark = pytest.mark.integration
 
 
-def test_chain_messages_are_one_signature_long(sandbox, celery_worker, crm_account):
+def test_chain_messages_are_one_signature_long(sandbox, celery_worker, crm_account, settings):
+    settings.CRMSYNC_LINK_SECONDS = 0  # one call per link: many links
     account = crm_account(batch_size=10)
     enqueue(account, contacts(1000))
     sizes: list[int] = []

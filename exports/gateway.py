@@ -748,6 +748,8 @@ def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
     subrequest was refused as a whole for a permanent reason (the caller sends it alone)."""
     item = item if isinstance(item, Mapping) else {}
     status, body = item.get("httpStatusCode"), item.get("body")
+    if _is_result_list(body, count):  # per-record results, whatever the status says
+        return [_record_result(entry) for entry in body]
     if isinstance(status, int) and status < 300:
         if isinstance(body, list) and len(body) == count:
             return [_record_result(entry) for entry in body]
@@ -770,6 +772,14 @@ def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
     if kind == "auth":
         raise AuthError(f"Salesforce refused a Composite subrequest ({code}: {message}).", code)
     return None
+
+
+def _is_result_list(body: Any, count: int) -> bool:
+    return (
+        isinstance(body, list)
+        and len(body) == count
+        and all(isinstance(entry, Mapping) and "success" in entry for entry in body)
+    )
 
 
 def _refused_alike(exc: RequestRejected, count: int, all_or_none: bool) -> list[RecordResult]:

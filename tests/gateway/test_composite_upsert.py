@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from exports.gateway import Batch, Gateway, TransientError, encode_record
+from exports.gateway import Batch, Gateway, TransientError, _subrequest_results, encode_record
 
 from .conftest import contacts
 
@@ -101,3 +101,25 @@ def test_more_than_five_batches_is_a_programming_error(gateway: Gateway):
     with pytest.raises(ValueError, match="at most 5"):
         gateway.upsert_batches([batch] * 6, all_or_none=True)
     assert gateway.api_calls == 0
+
+
+def test_per_record_results_count_whatever_the_subrequest_status():
+    """Salesforce may mark the failed Collections subrequest of an all-or-none Composite
+    with a 400 and still answer one result per record: those results are what counts."""
+    body = [
+        {"id": None, "success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING"}]},
+        {
+            "id": None,
+            "success": False,
+            "errors": [{"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK"}],
+        },
+    ]
+
+    results = _subrequest_results({"httpStatusCode": 400, "body": body}, 2)
+
+    assert results is not None
+    assert [r.error_code for r in results] == [
+        "REQUIRED_FIELD_MISSING",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    ]
+    assert [r.rolled_back for r in results] == [False, True]

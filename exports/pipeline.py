@@ -82,7 +82,8 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
     """Begin an export run of one account.
 
     1. Load the account and its CRM settings (unknown ids are a clear error).
-    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote).
+    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote),
+       in one transaction with steps 3 and 4.
     3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
        another run → `skipped_locked`. A run whose lease expired is marked failed.
@@ -90,11 +91,16 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
        after the cursor (at the parked record, if paused).
     """
     crm = load_settings(account_id)
-    run = _adopt_or_create_run(account_id, trigger, run_id)
-    if not (crm.export_enabled and crm.account.is_active):
-        return _finish_started(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
-    if not _take_lease(account_id, run):
-        return _finish_started(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    # One transaction from the run row to the lease: a worker killed in between leaves no
+    # row that is neither finished nor holding the lease (nothing would ever end it).
+    with transaction.atomic():
+        run = _adopt_or_create_run(account_id, trigger, run_id)
+        if not (crm.export_enabled and crm.account.is_active):
+            return _finish_started(
+                run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account."
+            )
+        if not _take_lease(account_id, run):
+            return _finish_started(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
     cursor = ExportCursor.objects.get(account_id=account_id)
     if not ExportRecord.objects.filter(
         account_id=account_id, id__gt=cursor.last_exported_id
@@ -142,10 +148,11 @@ def _finish_started(run: ExportRun, outcome: str, message: str) -> Started:
 def start_lease(account_id: int, trigger: str) -> int | None:
     """A run row holding the account's lease (for work besides export runs, such as the
     re-export), or None after writing it `skipped_locked` when another run holds it."""
-    run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
-    if _take_lease(account_id, run):
-        return run.id
-    finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    with transaction.atomic():  # as in start_run: no run row without the lease asked for
+        run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
+        if _take_lease(account_id, run):
+            return run.id
+        finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
     return None
 
 

@@ -43,7 +43,9 @@ def test_two_beats_three_workers_never_run_one_account_twice(chaos, chaos_accoun
         )
         for slug in SLUGS
     }
-    sandbox.set_faults(latency_ms=50)
+    # Runs must overlap in time for the lease to have something to refuse: a call of 300
+    # records at 0-50 ms is over too fast for two run_export messages to meet reliably.
+    sandbox.set_faults(latency_ms=250)
     chaos.schedule_export(every_s=1)
     workers = [chaos.worker() for _ in range(3)]
     beats = [chaos.beat(), chaos.beat()]

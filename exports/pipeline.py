@@ -669,13 +669,9 @@ def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id
     stale link must not end a run that is going on without it."""
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
-    at_start = Q(last_exported_id=after_id)
-    current = ExportCursor.objects.filter(
-        (at_start | Q(link_id=link_id)) if link_id else at_start,
-        account_id=account_id,
-        run_id=run_id,
-    ).exists()
-    if current:
+    cursor = ExportCursor.objects.filter(account_id=account_id).first()
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
+    if _current_position(cursor, run, after_id, link_id) is not None:
         fail_run(run_id, message)
 
 

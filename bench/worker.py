@@ -5,7 +5,7 @@
 
 It is `celery worker -P solo` on the bench queue, with two signal handlers that count,
 for every `export_batch` task (a link of a run's chain), the calls it made
-(`exports.pipeline.export_batch`, counted by a wrapper), the SQL queries it sent (Django's
+(`exports.pipeline._send`, counted by a wrapper), the SQL queries it sent (Django's
 execute_wrapper), the time it took, and the gap since the previous task ended (the Celery
 hand-over of the next link). Counters go to a Redis hash named by BENCH_STATS_KEY after
 each task.
@@ -78,15 +78,15 @@ class BatchCounter:
 
 
 COUNTER = BatchCounter()
-_export_batch = pipeline.export_batch
+_send = pipeline._send
 
 
-def _counted_export_batch(*args: Any, **kwargs: Any) -> Any:
-    COUNTER.calls += 1
-    return _export_batch(*args, **kwargs)
+def _counted_send(*args: Any, **kwargs: Any) -> Any:
+    COUNTER.calls += 1  # in the HTTP thread, one call at a time
+    return _send(*args, **kwargs)
 
 
-pipeline.export_batch = _counted_export_batch  # export_link looks it up at each call
+pipeline._send = _counted_send  # looked up at each call
 
 
 @task_prerun.connect

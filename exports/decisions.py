@@ -155,6 +155,29 @@ class RecordKey:
     external_id_field: str
     external_id: str
 
+    @property
+    def target(self) -> tuple[str, str, str]:
+        """The Salesforce record it writes: object, external id field, external id."""
+        return (self.sobject, self.external_id_field, self.external_id)
+
+
+def may_send_before_commit(
+    sent: BatchDecision, previous: Sequence[RecordKey], following: Sequence[RecordKey]
+) -> bool:
+    """May the call after `previous` go out before `previous`'s cursor move is committed?
+
+    Only if `previous` went through whole (the cursor moves to its end; no pause, nothing
+    to retry) and the two calls write no record in common: a worker lost before the
+    commit sends both again, in order, so together they must be what one call may carry
+    (see split_batches) — else the older record would be written after the newer.
+    """
+    if not (previous and following) or sent.pause_at is not None or sent.retry:
+        return False
+    if sent.cursor_to != previous[-1].id:
+        return False
+    written = {row.target for row in previous}
+    return not any(row.target in written for row in following)
+
 
 def first_batch(rows: Sequence[RecordKey], batch_size: int) -> list[RecordKey]:
     """The next batch: consecutive records of one (sobject, external id field),
@@ -176,7 +199,7 @@ def split_batches(
     batches: list[list[RecordKey]] = []
     seen: set[tuple[str, str, str]] = set()
     for row in rows:
-        key = (row.sobject, row.external_id_field, row.external_id)
+        key = row.target
         if key in seen:
             break
         current = batches[-1] if batches else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -59,8 +59,6 @@ class BatchStep:
     retry_after_id: int | None = None
     retry_only: tuple[int, ...] = ()
     retry_until_id: int | None = None
-    # Rows after `next_after_id`, read while the call was in flight (see export_link).
-    ahead: tuple[Any, ...] = ()
 
 
 STOP = BatchStep()
@@ -186,7 +184,7 @@ def _take_lease(account_id: int, run: ExportRun) -> bool:
     return bool(taken)
 
 
-# --- one batch -------------------------------------------------------------------------------
+# --- one link: calls one after the other -----------------------------------------------------
 
 
 def export_link(
@@ -197,27 +195,19 @@ def export_link(
     only: list[int] | None = None,
     link_id: str = "",
 ) -> BatchStep:
-    """One link of a run's chain: calls (`export_batch`) one after the other until
-    CRMSYNC_LINK_SECONDS have passed or the run stops, each starting where the last one
-    left the cursor; the next link goes on from there. Fewer links, fewer Celery
-    hand-overs, and each call's records are read while the call before it is in flight.
+    """One link of a run's chain: calls one after the other until CRMSYNC_LINK_SECONDS
+    have passed or the run stops; the next link goes on from where they left the cursor.
+    Fewer links, fewer Celery hand-overs, and the worker's own work hides behind calls:
+
+    1. While a call is in flight (sent by the HTTP thread), read the settings and the
+       records of the next call.
+    2. When its answer is in and it went through whole, and the next call writes none of
+       its records, send the next call at once and commit this one's cursor move while
+       the next is in flight (`decisions.may_send_before_commit`). Otherwise commit first,
+       then go on as `export_batch` says.
     """
     deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
-    ahead: tuple[Any, ...] = ()
-    while True:
-        step = export_batch(
-            account_id,
-            run_id,
-            after_id,
-            until_id,
-            only,
-            link_id=link_id,
-            ahead=ahead,
-            read_ahead=time.monotonic() < deadline,
-        )
-        if step.next_after_id is None or time.monotonic() >= deadline:
-            return dataclasses.replace(step, ahead=())
-        after_id, until_id, only, ahead = step.next_after_id, None, None, step.ahead
+    return _export_calls(account_id, run_id, after_id, until_id, only, link_id, deadline)
 
 
 def export_batch(
@@ -228,8 +218,6 @@ def export_batch(
     only: list[int] | None = None,
     *,
     link_id: str = "",
-    ahead: tuple[Any, ...] = (),
-    read_ahead: bool = False,
 ) -> BatchStep:
     """Export the next call of a run: up to CRMSYNC_BATCHES_PER_CALL batches in one API call.
 
@@ -241,64 +229,205 @@ def export_batch(
     3. Load the next batches after the cursor (or only the records a retry names).
     4. Send them in one call — all-or-none when pause is on — and decide what the answer
        means; with pause on, the clean prefix before a rejected record is sent again on
-       its own. While the call is in flight, read the records after it (`ahead`).
+       its own.
     5. In one transaction: move the cursor (compare-and-swap on run and position), open
        or bump ExportErrors, resolve the parked record's error once it went through, add
        to the run's counts.
     6. A rejection with pause on parks the cursor and ends the run `paused`; transient
        failures retry; above the API quota the run ends; otherwise the next link follows.
     """
+    return _export_calls(account_id, run_id, after_id, until_id, only, link_id, deadline=0.0)
+
+
+@dataclass
+class _Link:
+    """What a link knows between its calls: the cursor and the run's record count as its
+    own compare-and-swap left them. Nobody else moves the cursor of a run holding the
+    lease, so a link reads them once; each cursor move still checks them (`_apply`)."""
+
+    run_id: int
+    link_id: str
+    cursor: ExportCursor
+    attempted: int
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A call's answer: what it means, the API calls it took, the org's API usage after it."""
+
+    decision: BatchDecision
+    api_calls: int
+    api_usage: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class _Call:
+    crm: CRMSettings
+    after_id: int
+    until_id: int | None
+    only: list[int] | None
+    rows: list[_Row]
+    gateway: Gateway
+    answer: Future[_Sent]
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """The rows after `after_id` for calls of batches of `size`, read during a call."""
+
+    after_id: int
+    size: int
+    rows: tuple[_Row, ...]
+
+
+def _export_calls(
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    link_id: str,
+    deadline: float,
+) -> BatchStep:
     _check_link_arguments(account_id, run_id, after_id, until_id, only)
+    opened = _open_link(account_id, run_id, after_id, link_id)
+    if opened is None:
+        return STOP
+    link, position = opened
+    if position != after_id:  # a retry's record list belonged to the old position
+        after_id, until_id, only = position, None, None
+    call = _start_call(link, load_settings(account_id), after_id, until_id, only, None)
+    following: _Call | None = None
+    try:
+        while isinstance(call, _Call):
+            more = time.monotonic() < deadline and not call.only
+            crm = load_settings(account_id) if more else call.crm
+            ahead = _read_ahead(call, link, crm) if more else None
+            sent = _answer(link, call)
+            if sent is None:
+                return STOP
+            following = _follow(link, call, sent, crm, ahead) if more else None
+            if not _apply(link, call, sent):
+                return STOP
+            step = _next_step(call, link.run_id, sent)
+            if following is not None:
+                call, following = following, None
+            elif step.next_after_id is None or time.monotonic() >= deadline:
+                return step
+            else:
+                call = _start_call(link, crm, step.next_after_id, None, None, ahead)
+        return call
+    finally:
+        if following is not None:
+            _drain(link, following)
+
+
+def _open_link(
+    account_id: int, run_id: int, after_id: int, link_id: str
+) -> tuple[_Link, int] | None:
+    """The link's state and the position it goes on from; None for a stale link."""
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
     run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
     position = _current_position(cursor, run, after_id, link_id)
     if position is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
-        return STOP
+        return None
     if position != after_id:
-        # This link moved the cursor before it was redelivered or retried: go on from there
-        # (a retry's record list belonged to the old position and is done).
+        # This link moved the cursor before it was redelivered or retried: go on from there.
         log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
-        after_id, until_id, only, ahead = position, None, None, ()
-    crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
-    if not (crm.export_enabled and crm.account.is_active):
-        finish_run(run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
-        return STOP
-    budget = crm.max_records_per_run - run.attempted
-    if budget <= 0 and not only:
-        finish_run(run_id, Outcome.COMPLETED, "Record budget of this run used; the rest follows.")
-        return STOP
-    if ahead and ahead[0] == after_id and ahead[1] == crm.batch_size:
-        batch = _cut_call(list(ahead[2])[: max(budget, 1)], crm.batch_size)
-    else:
-        batch = _load_call(account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
-    if not batch:
-        finish_run(run_id, Outcome.COMPLETED if run.attempted else Outcome.NOTHING_TO_DO)
-        return STOP
+    assert cursor is not None and run is not None
+    return _Link(run_id, link_id, cursor, run.attempted), position
 
-    gateway = reusable_gateway(crm)  # the HTTPS connection stays open between batches
-    call = _http().submit(_send, gateway, batch, crm.pause_on_export_errors, crm.batch_size)
-    # Read the next call's records while this one is in flight (not for a retry of some
-    # records: the next call then starts at the batch's end, read afresh).
-    ahead_ok = read_ahead and not only
-    rows_ahead = _read_ahead(account_id, batch, crm.batch_size, budget) if ahead_ok else ()
+
+def _start_call(
+    link: _Link,
+    crm: CRMSettings,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    ahead: _Ahead | None,
+) -> _Call | BatchStep:
+    """Send the next call after `after_id`, or end the run (export off, budget used, done)."""
+    if not (crm.export_enabled and crm.account.is_active):
+        finish_run(link.run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
+        return STOP
+    budget = crm.max_records_per_run - link.attempted
+    if budget <= 0 and not only:
+        message = "Record budget of this run used; the rest follows."
+        finish_run(link.run_id, Outcome.COMPLETED, message)
+        return STOP
+    if ahead and ahead.after_id == after_id and ahead.size == crm.batch_size:
+        rows = _cut_call(list(ahead.rows[: max(budget, 1)]), crm.batch_size)
+    else:
+        rows = _load_call(crm.account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
+    if not rows:
+        finish_run(link.run_id, Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO)
+        return STOP
+    return _send_call(crm, after_id, until_id, only, rows)
+
+
+def _send_call(
+    crm: CRMSettings,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    rows: list[_Row],
+) -> _Call:
+    gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
+    answer = _http().submit(_send, gateway, rows, crm.pause_on_export_errors, crm.batch_size)
+    return _Call(crm, after_id, until_id, only, rows, gateway, answer)
+
+
+def _answer(link: _Link, call: _Call) -> _Sent | None:
+    """Wait for a call's answer. Transient faults raise (the task retries); a permanent
+    one (auth, configuration) fails the run: None."""
     try:
-        outcome = call.result()
+        sent = call.answer.result()
     except GatewayError as exc:
+        # Nothing else is in flight now: the gateway's count is this call's.
         if not exc.permanent:
-            _add_api_calls(run_id, gateway.api_calls)
+            _add_api_calls(link.run_id, call.gateway.api_calls)
             raise
-        fail_run(run_id, exc.message, exc.code or "CONNECTION_ERROR", api_calls=gateway.api_calls)
-        return STOP
-    if only and outcome.cursor_to is not None:
-        # The retried records were the batch's last loose ends: the whole batch is done.
-        outcome = dataclasses.replace(outcome, cursor_to=until_id or batch[-1].key.id)
-    if not _apply(cursor, run_id, after_id, batch, outcome, gateway.api_calls, link_id):
-        return STOP
-    step = _next_step(crm, run_id, after_id, batch, outcome, gateway)
-    if rows_ahead and step.next_after_id == rows_ahead[0]:
-        step = dataclasses.replace(step, ahead=rows_ahead)
-    return step
+        code = exc.code or "CONNECTION_ERROR"
+        fail_run(link.run_id, exc.message, code, api_calls=call.gateway.api_calls)
+        return None
+    if call.only and sent.decision.cursor_to is not None:
+        # The retried records were the call's last loose ends: the whole call is done.
+        cursor_to = call.until_id or call.rows[-1].key.id
+        sent = dataclasses.replace(
+            sent, decision=dataclasses.replace(sent.decision, cursor_to=cursor_to)
+        )
+    return sent
+
+
+def _follow(
+    link: _Link, call: _Call, sent: _Sent, crm: CRMSettings, ahead: _Ahead | None
+) -> _Call | None:
+    """Send the next call before `call`'s cursor move is committed, if that is safe: it
+    went through whole, the run goes on, and the next call writes none of its records."""
+    end = call.rows[-1].key.id
+    if ahead is None or ahead.after_id != end or ahead.size != crm.batch_size:
+        return None
+    if not (crm.export_enabled and crm.account.is_active) or _over_quota(crm, sent.api_usage):
+        return None
+    done = len(sent.decision.written) + len(sent.decision.rejected)
+    budget = crm.max_records_per_run - link.attempted - done
+    rows = _cut_call(list(ahead.rows[: max(budget, 0)]), crm.batch_size)
+    keys = [row.key for row in rows]
+    if not decisions.may_send_before_commit(sent.decision, [r.key for r in call.rows], keys):
+        return None
+    return _send_call(crm, end, None, None, rows)
+
+
+def _drain(link: _Link, call: _Call) -> None:
+    """Wait for a call sent before the link stopped. Its cursor move was never committed:
+    whoever goes on from the cursor sends its records again, as after a lost answer."""
+    try:
+        sent = call.answer.result()
+    except GatewayError:
+        _add_api_calls(link.run_id, call.gateway.api_calls)
+        return
+    _add_api_calls(link.run_id, sent.api_calls)
 
 
 _http_pool: ThreadPoolExecutor | None = None
@@ -313,19 +442,20 @@ def _http() -> ThreadPoolExecutor:
     return _http_pool
 
 
-def _read_ahead(account_id: int, batch: list[_Row], size: int, budget: int) -> tuple[Any, ...]:
-    """(after id, batch size, rows) of the call after `batch`, if it goes through whole;
-    () when there is no budget left or the read fails (the next call reads for itself)."""
-    end = batch[-1].key.id
-    limit = min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget - len(batch))
+def _read_ahead(call: _Call, link: _Link, crm: CRMSettings) -> _Ahead | None:
+    """The records of the call after `call`, if it goes through whole; None when there is
+    no budget left or the read fails (the next call reads for itself)."""
+    end = call.rows[-1].key.id
+    budget = crm.max_records_per_run - link.attempted - len(call.rows)
+    limit = min(crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
     if limit <= 0:
-        return ()
+        return None
     try:
-        rows = _load_rows(account_id, end, None, None, limit)
+        rows = _load_rows(crm.account_id, end, None, None, limit)
     except DatabaseError:
         log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
-        return ()
-    return (end, size, tuple(rows))
+        return None
+    return _Ahead(end, crm.batch_size, tuple(rows))
 
 
 def _is_id(value: Any) -> bool:
@@ -457,9 +587,9 @@ def _batches(rows: list[_Row], size: int) -> list[Batch]:
     return [Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b]) for b in keys]
 
 
-def _send(gateway: Gateway, rows: list[_Row], pause_on: bool, size: int) -> BatchDecision:
+def _send(gateway: Gateway, rows: list[_Row], pause_on: bool, size: int) -> _Sent:
     """Send a call's batches; with pause on, resend the rolled-back clean prefix until it
-    settles."""
+    settles. Runs in the HTTP thread; the gateway's counters start at zero for each call."""
     by_id = {row.key.id: row for row in rows}
     pending = [row.key.id for row in rows]
     passes: list[BatchDecision] = []
@@ -468,49 +598,48 @@ def _send(gateway: Gateway, rows: list[_Row], pause_on: bool, size: int) -> Batc
         results = gateway.upsert_batches(batches, all_or_none=pause_on)
         passes.append(decisions.decide(pending, results, pause_on))
         if passes[-1].retry or not passes[-1].resend:
-            return decisions.settle([row.key.id for row in rows], passes, pause_on)
+            decision = decisions.settle([row.key.id for row in rows], passes, pause_on)
+            return _Sent(decision, gateway.api_calls, gateway.api_usage)
         pending = list(passes[-1].resend)
 
 
-def _apply(
-    cursor: ExportCursor,
-    run_id: int,
-    after_id: int,
-    batch: list[_Row],
-    sent: BatchDecision,
-    api_calls: int,
-    link_id: str = "",
-) -> bool:
-    """Persist a batch's outcome in one transaction; False if another link got there first."""
+def _apply(link: _Link, call: _Call, answer: _Sent) -> bool:
+    """Persist a call's outcome in one transaction; False if another link got there first.
+    Then `link` holds the cursor as this transaction left it."""
     now = timezone.now()
-    position = sent.cursor_to if sent.cursor_to is not None else after_id
+    cursor, sent, batch = link.cursor, answer.decision, call.rows
+    position = sent.cursor_to if sent.cursor_to is not None else call.after_id
+    moved_to = {
+        "last_exported_id": position,
+        "link_id": link.link_id,
+        "lease_expires_at": now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+        **_pause_fields(cursor, sent, position, now),
+    }
     with transaction.atomic():
         moved = ExportCursor.objects.filter(
-            id=cursor.id, run_id=run_id, last_exported_id=after_id
-        ).update(
-            last_exported_id=position,
-            link_id=link_id,
-            lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
-            **_pause_fields(cursor, sent, position, now),
-        )
+            id=cursor.id, run_id=link.run_id, last_exported_id=call.after_id
+        ).update(**moved_to)
         if not moved:
-            log.warning("export.batch.lost_race run=%s after=%s", run_id, after_id)
+            log.warning("export.batch.lost_race run=%s after=%s", link.run_id, call.after_id)
             return False
         _record_rejections(cursor.account_id, batch, sent.rejected, now)
         if cursor.paused_record_id in sent.written:
             ExportError.objects.filter(
                 record_id=cursor.paused_record_id, status=ExportError.Status.OPEN
             ).update(status=ExportError.Status.RESOLVED, resolved_at=now, last_attempt_at=now)
-        ExportRun.objects.filter(id=run_id).update(
+        ExportRun.objects.filter(id=link.run_id).update(
             attempted=F("attempted") + len(sent.written) + len(sent.rejected),
             exported=F("exported") + len(sent.written),
             failed=F("failed") + len(sent.rejected),
-            api_calls=F("api_calls") + api_calls,
+            api_calls=F("api_calls") + answer.api_calls,
             first_record_id=Coalesce("first_record_id", Value(batch[0].key.id)),
             last_record_id=Value(
                 max([position, *sent.written, *(r.record_id for r in sent.rejected)])
             ),
         )
+    for field, value in moved_to.items():
+        setattr(cursor, field, value)
+    link.attempted += len(sent.written) + len(sent.rejected)
     return True
 
 
@@ -575,26 +704,20 @@ def _record_rejections(
     ExportError.objects.bulk_create(new)
 
 
-def _next_step(
-    crm: CRMSettings,
-    run_id: int,
-    after_id: int,
-    batch: list[_Row],
-    sent: BatchDecision,
-    gateway: Gateway,
-) -> BatchStep:
-    position = sent.cursor_to if sent.cursor_to is not None else after_id
+def _next_step(call: _Call, run_id: int, answer: _Sent) -> BatchStep:
+    crm, batch, sent = call.crm, call.rows, answer.decision
+    position = sent.cursor_to if sent.cursor_to is not None else call.after_id
     log.info(
         "export.batch account=%s run=%s after=%s sent=%s written=%s rejected=%s retry=%s "
         "api_calls=%s cursor=%s",
         crm.account.slug,
         run_id,
-        after_id,
+        call.after_id,
         len(batch),
         len(sent.written),
         len(sent.rejected),
         len(sent.retry),
-        gateway.api_calls,
+        answer.api_calls,
         position,
     )
     if sent.pause_at is not None:
@@ -604,15 +727,10 @@ def _next_step(
         if crm.pause_on_export_errors:
             return BatchStep(retry_after_id=position)
         return BatchStep(
-            retry_after_id=after_id, retry_only=sent.retry, retry_until_id=batch[-1].key.id
+            retry_after_id=call.after_id, retry_only=sent.retry, retry_until_id=batch[-1].key.id
         )
-    if gateway.api_usage and decisions.over_api_quota(
-        gateway.api_usage[0],
-        gateway.api_usage[1],
-        crm.daily_api_limit,
-        settings.CRMSYNC_API_QUOTA_SHARE,
-    ):
-        used, limit = gateway.api_usage
+    if _over_quota(crm, answer.api_usage):
+        used, limit = answer.api_usage or (0, 0)
         finish_run(
             run_id,
             Outcome.COMPLETED,
@@ -620,6 +738,12 @@ def _next_step(
         )
         return STOP
     return BatchStep(next_after_id=position)
+
+
+def _over_quota(crm: CRMSettings, api_usage: tuple[int, int] | None) -> bool:
+    return bool(api_usage) and decisions.over_api_quota(
+        api_usage[0], api_usage[1], crm.daily_api_limit, settings.CRMSYNC_API_QUOTA_SHARE
+    )
 
 
 def _add_api_calls(run_id: int, api_calls: int) -> None:

@@ -10,6 +10,7 @@ from exports.decisions import (
     Rejection,
     decide,
     first_batch,
+    may_send_before_commit,
     over_api_quota,
     settle,
     split_batches,
@@ -137,6 +138,60 @@ PERSON_TOUCHPOINT = [
 )
 def test_split_batches(rows, size, most, expected_ids):
     assert [[r.id for r in b] for b in split_batches(rows, size, most)] == expected_ids
+
+
+@pytest.mark.parametrize(
+    ("sent", "previous", "following", "may"),
+    [
+        # Went through whole, no record in common: the next call may go first.
+        (
+            BatchDecision(written=(1, 2), cursor_to=2),
+            [key(1, "a"), key(2, "b")],
+            [key(3, "c")],
+            True,
+        ),
+        # Pause off: rejected records are logged and the cursor moves to the end all the same.
+        (
+            BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=2),
+            [key(1, "a"), key(2, "b")],
+            [key(3, "c")],
+            True,
+        ),
+        # The next call writes record "a" again: sent twice after a crash, the older "a"
+        # would be written after the newer.
+        (
+            BatchDecision(written=(1, 2), cursor_to=2),
+            [key(1, "a"), key(2, "b")],
+            [key(3, "a")],
+            False,
+        ),
+        # The same external id on another object is another record.
+        (
+            BatchDecision(written=(1,), cursor_to=1),
+            [key(1, "a")],
+            [key(2, "a", "Touchpoint__c")],
+            True,
+        ),
+        # Paused, retrying, or stopped short of the end: the link waits for the commit.
+        (
+            BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=1, pause_at=2),
+            [key(1, "a"), key(2, "b")],
+            [key(3, "c")],
+            False,
+        ),
+        (BatchDecision(written=(1,), retry=(2,)), [key(1, "a"), key(2, "b")], [key(3, "c")], False),
+        (
+            BatchDecision(written=(1,), cursor_to=1),
+            [key(1, "a"), key(2, "b")],
+            [key(3, "c")],
+            False,
+        ),
+        # Nothing to send next.
+        (BatchDecision(written=(1,), cursor_to=1), [key(1, "a")], [], False),
+    ],
+)
+def test_may_send_before_commit(sent, previous, following, may):
+    assert may_send_before_commit(sent, previous, following) is may
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,105 @@
+"""Within a link, the next call goes out before the previous call's cursor move is
+committed — but only when the two calls write no record in common, so a worker lost
+before the commit, which sends both again, never writes an older record after a newer.
+
+Each test holds the account's cursor row locked from another connection, so the link
+blocks in the commit of its first call, and looks at what the sandbox has received by
+then. The link's HTTP thread runs calls one at a time in order, so a no-op submitted to
+it after the link blocked returns only when any call sent before the commit is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from exports import pipeline
+from exports.models import ExportCursor, ExportRun
+from tests.conftest import wait_for
+from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def first_commit_held(sandbox: Any, account: Any) -> tuple[list[str], int, ExportRun]:
+    """Run one link while its first commit is held; return (what the sandbox had received
+    when the link was blocked in that commit, the cursor then, the run at the end)."""
+    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    assert started.after_id is not None
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_cursor() -> None:
+        try:
+            with transaction.atomic():
+                ExportCursor.objects.select_for_update().get(account=account)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def link() -> None:
+        try:
+            pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold_cursor), threading.Thread(target=link)]
+    threads[0].start()
+    try:
+        wait_for(holding.is_set, timeout=10, what="the cursor row locked")
+        threads[1].start()
+        wait_for(lambda: lock_waiters() >= 1, timeout=30, what="the link blocked in its commit")
+        pipeline._http().submit(lambda: None).result(timeout=30)  # calls sent so far are done
+        received = written_external_ids(sandbox)
+        cursor_then = ExportCursor.objects.get(account=account).last_exported_id
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "the link did not finish"
+    return received, cursor_then - started.after_id, ExportRun.objects.get(id=started.run_id)
+
+
+@pytest.fixture(autouse=True)
+def _long_links(settings):
+    settings.CRMSYNC_LINK_SECONDS = 60
+
+
+def test_the_next_call_is_in_before_the_first_call_is_committed(sandbox, crm_account):
+    account = crm_account(slug="overlap", batch_size=10)  # calls of 5 batches of 10
+    enqueue(account, contacts(100))
+
+    received, cursor_moved, run = first_commit_held(sandbox, account)
+
+    assert received == [f"person-{i}" for i in range(1, 101)], "the 2nd call was not sent"
+    assert cursor_moved == 0
+    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, 2)
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
+
+
+def test_a_call_writing_the_same_records_waits_for_the_commit(sandbox, crm_account):
+    account = crm_account(slug="no-overlap", batch_size=10)
+    enqueue(account, contacts(50) + contacts(50))  # the 2nd call updates the same people
+
+    received, cursor_moved, run = first_commit_held(sandbox, account)
+
+    assert received == [f"person-{i}" for i in range(1, 51)], "the 2nd call went out early"
+    assert cursor_moved == 0
+    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, 2)
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51)] * 2

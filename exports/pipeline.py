@@ -310,12 +310,10 @@ def _export_calls(
             if not _apply(link, call, sent):
                 return STOP
             step = _next_step(call, link.run_id, sent)
-            if following is not None:
-                call, following = following, None
-            elif step.next_after_id is None or time.monotonic() >= deadline:
-                return step
-            else:
-                call = _start_call(link, crm, step.next_after_id, None, None, ahead)
+            if step.next_after_id is None or (following is None and time.monotonic() >= deadline):
+                return step  # (a call already sent is waited for below, its move not committed)
+            call = following or _start_call(link, crm, step.next_after_id, None, None, ahead)
+            following = None
         return call
     finally:
         if following is not None:

@@ -13,6 +13,7 @@ from exports.decisions import (
     may_send_before_commit,
     over_api_quota,
     settle,
+    share_records,
     split_batches,
 )
 from exports.gateway import RecordResult
@@ -141,57 +142,42 @@ def test_split_batches(rows, size, most, expected_ids):
 
 
 @pytest.mark.parametrize(
-    ("sent", "previous", "following", "may"),
+    ("previous", "following", "shared"),
+    [
+        ([key(1, "a"), key(2, "b")], [key(3, "c")], False),
+        # The next call writes record "a" again.
+        ([key(1, "a"), key(2, "b")], [key(3, "c"), key(4, "a")], True),
+        # The same external id on another object, or by another field, is another record.
+        ([key(1, "a")], [key(2, "a", "Touchpoint__c")], False),
+        ([key(1, "a")], [key(2, "a", field="Email")], False),
+        ([key(1, "a")], [], False),
+    ],
+)
+def test_share_records(previous, following, shared):
+    assert share_records(previous, following) is shared
+
+
+@pytest.mark.parametrize(
+    ("sent", "shared", "may"),
     [
         # Went through whole, no record in common: the next call may go first.
-        (
-            BatchDecision(written=(1, 2), cursor_to=2),
-            [key(1, "a"), key(2, "b")],
-            [key(3, "c")],
-            True,
-        ),
+        (BatchDecision(written=(1, 2), cursor_to=2), False, True),
         # Pause off: rejected records are logged and the cursor moves to the end all the same.
-        (
-            BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=2),
-            [key(1, "a"), key(2, "b")],
-            [key(3, "c")],
-            True,
-        ),
-        # The next call writes record "a" again: sent twice after a crash, the older "a"
-        # would be written after the newer.
-        (
-            BatchDecision(written=(1, 2), cursor_to=2),
-            [key(1, "a"), key(2, "b")],
-            [key(3, "a")],
-            False,
-        ),
-        # The same external id on another object is another record.
-        (
-            BatchDecision(written=(1,), cursor_to=1),
-            [key(1, "a")],
-            [key(2, "a", "Touchpoint__c")],
-            True,
-        ),
+        (BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=2), False, True),
+        # A record in common: sent twice after a crash, the older would land after the newer.
+        (BatchDecision(written=(1, 2), cursor_to=2), True, False),
         # Paused, retrying, or stopped short of the end: the link waits for the commit.
         (
             BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=1, pause_at=2),
-            [key(1, "a"), key(2, "b")],
-            [key(3, "c")],
+            False,
             False,
         ),
-        (BatchDecision(written=(1,), retry=(2,)), [key(1, "a"), key(2, "b")], [key(3, "c")], False),
-        (
-            BatchDecision(written=(1,), cursor_to=1),
-            [key(1, "a"), key(2, "b")],
-            [key(3, "c")],
-            False,
-        ),
-        # Nothing to send next.
-        (BatchDecision(written=(1,), cursor_to=1), [key(1, "a")], [], False),
+        (BatchDecision(written=(1,), retry=(2,)), False, False),
+        (BatchDecision(written=(1,), cursor_to=1), False, False),
     ],
 )
-def test_may_send_before_commit(sent, previous, following, may):
-    assert may_send_before_commit(sent, previous, following) is may
+def test_may_send_before_commit(sent, shared, may):
+    assert may_send_before_commit(sent, 2, shared) is may
 
 
 @pytest.mark.parametrize(

@@ -775,10 +775,14 @@ def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
 
 
 def _is_result_list(body: Any, count: int) -> bool:
-    return (
-        isinstance(body, list)
-        and len(body) == count
-        and all(isinstance(entry, Mapping) and "success" in entry for entry in body)
+    if not isinstance(body, list) or len(body) != count:
+        return False
+    # `type(...) is dict` first: a Mapping check per record costs ~10x as much.
+    return all(
+        "success" in entry
+        if type(entry) is dict
+        else isinstance(entry, Mapping) and "success" in entry
+        for entry in body
     )
 
 

@@ -123,6 +123,27 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
+# What decides a call, read again before each one (DESIGN.md §2.6: settings changes take
+# effect at the next batch); `updated_at` moves with every save, secrets included.
+_PER_CALL = (
+    "export_enabled",
+    "pause_on_export_errors",
+    "batch_size",
+    "max_records_per_run",
+    "daily_api_limit",
+    "updated_at",
+    "account__is_active",
+)
+
+
+def _settings_now(crm: CRMSettings) -> CRMSettings:
+    """The account's settings for its next call: `crm` if none changed, else read afresh.
+    The check is one light query (no model built, no secret decrypted)."""
+    now = CRMSettings.objects.filter(account_id=crm.account_id).values_list(*_PER_CALL).first()
+    known = (*(getattr(crm, name) for name in _PER_CALL[:-1]), crm.account.is_active)
+    return crm if now == known else load_settings(crm.account_id)
+
+
 def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
     if trigger not in ExportRun.Trigger.values:
         raise ExportRequestError(
@@ -304,7 +325,7 @@ def _export_calls(
     try:
         while isinstance(call, _Call):
             more = time.monotonic() < deadline and not call.only
-            crm = load_settings(account_id) if more else call.crm
+            crm = _settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(call, link, crm) if more else None
             sent = _answer(link, call)
             if sent is None:
@@ -359,11 +380,13 @@ def _start_call(
         return STOP
     if _ready(ahead, after_id, crm, budget):
         return _send_call(crm, after_id, None, None, ahead.rows, ahead.batches)
-    rows = _load_call(crm.account_id, after_id, until_id, only, crm.batch_size, max(budget, 1))
+    rows, batches = _load_call(
+        crm.account_id, after_id, until_id, only, crm.batch_size, max(budget, 1)
+    )
     if not rows:
         finish_run(link.run_id, Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO)
         return STOP
-    return _send_call(crm, after_id, until_id, only, rows, _batches(rows, crm.batch_size))
+    return _send_call(crm, after_id, until_id, only, rows, batches)
 
 
 def _ready(ahead: _Ahead | None, after_id: int, crm: CRMSettings, budget: int) -> bool:
@@ -461,12 +484,13 @@ def _read_ahead(call: _Call, link: _Link, crm: CRMSettings) -> _Ahead | None:
     if limit <= 0:
         return None
     try:
-        rows = _cut_call(_load_rows(crm.account_id, end, None, None, limit), crm.batch_size)
+        rows = _load_rows(crm.account_id, end, None, None, limit)
     except DatabaseError:
         log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
         return None
+    rows, batches = _plan_call(rows, crm.batch_size)
     shared = decisions.share_records([r.key for r in call.rows], [r.key for r in rows])
-    return _Ahead(end, crm.batch_size, rows, _batches(rows, crm.batch_size), shared)
+    return _Ahead(end, crm.batch_size, rows, batches, shared)
 
 
 def _is_id(value: Any) -> bool:
@@ -553,22 +577,22 @@ def _load_call(
     only: list[int] | None,
     size: int,
     budget: int,
-) -> list[_Row]:
-    """The records of the next call: up to CRMSYNC_BATCHES_PER_CALL consecutive batches
-    after `after_id` (or the records a retry names), within the run's record budget."""
+) -> tuple[list[_Row], list[Batch]]:
+    """The records of the next call and its batches: up to CRMSYNC_BATCHES_PER_CALL
+    consecutive batches after `after_id` (or the records a retry names), within the run's
+    record budget."""
     limit = len(only) if only else min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
     rows = _load_rows(account_id, after_id, until_id, only, limit)
-    if only:
-        return rows  # a subset of one earlier call: it fits one call (see _batches)
-    return _cut_call(rows, size)
+    if only:  # a subset of one earlier call: it fits one call
+        return rows, _batches(rows, size)
+    return _plan_call(rows, size)
 
 
-def _cut_call(rows: list[_Row], size: int) -> list[_Row]:
-    """The rows that make up one call (whole batches, no repeated record key)."""
-    batches = decisions.split_batches(
-        [r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL
-    )
-    return rows[: sum(len(b) for b in batches)]
+def _plan_call(rows: list[_Row], size: int) -> tuple[list[_Row], list[Batch]]:
+    """The rows that make up one call (whole batches, no repeated record key), batched."""
+    keys = decisions.split_batches([r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL)
+    rows = rows[: sum(len(b) for b in keys)]
+    return rows, _as_batches(rows, keys)
 
 
 def _load_rows(
@@ -605,6 +629,10 @@ def _batches(rows: list[_Row], size: int) -> list[Batch]:
     keys = decisions.split_batches([r.key for r in rows], size, MAX_COLLECTIONS_PER_COMPOSITE)
     if sum(len(b) for b in keys) != len(rows):
         raise ValueError(f"{len(rows)} records do not fit one call of batches of {size}")
+    return _as_batches(rows, keys)
+
+
+def _as_batches(rows: list[_Row], keys: list[list[RecordKey]]) -> list[Batch]:
     payloads = iter([row.payload for row in rows])
     return [Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b]) for b in keys]
 

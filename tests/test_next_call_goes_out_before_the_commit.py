@@ -1,6 +1,7 @@
 """Within a link, the next call goes out before the previous call's cursor move is
 committed — but only when the two calls write no record in common, so a worker lost
 before the commit, which sends both again, never writes an older record after a newer.
+A settings change made meanwhile reaches the first call not yet sent (DESIGN.md §2.6).
 
 Each test holds the account's cursor row locked from another connection, so the link
 blocks in the commit of its first call, and looks at what the sandbox has received by
@@ -11,15 +12,17 @@ it after the link blocked returns only when any call sent before the commit is d
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 
+from accounts.models import CRMSettings
 from exports import pipeline
-from exports.models import ExportCursor, ExportRun
+from exports.models import ExportCursor, ExportError, ExportRun
 from tests.conftest import wait_for
-from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
+from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = [
     pytest.mark.integration,
@@ -37,9 +40,12 @@ def lock_waiters() -> int:
         return cursor.fetchone()[0]
 
 
-def first_commit_held(sandbox: Any, account: Any) -> tuple[list[str], int, ExportRun]:
-    """Run one link while its first commit is held; return (what the sandbox had received
-    when the link was blocked in that commit, the cursor then, the run at the end)."""
+def first_commit_held(
+    sandbox: Any, account: Any, meanwhile: Callable[[], Any] = lambda: None
+) -> tuple[list[str], int, ExportRun]:
+    """Run one link while its first commit is held, doing `meanwhile` then; return (what the
+    sandbox had received when the link was blocked in that commit, the cursor then, the
+    run at the end)."""
     started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
     assert started.after_id is not None
     holding, release = threading.Event(), threading.Event()
@@ -68,6 +74,7 @@ def first_commit_held(sandbox: Any, account: Any) -> tuple[list[str], int, Expor
         pipeline._http().submit(lambda: None).result(timeout=30)  # calls sent so far are done
         received = written_external_ids(sandbox)
         cursor_then = ExportCursor.objects.get(account=account).last_exported_id
+        meanwhile()
     finally:
         release.set()
         for thread in threads:
@@ -103,3 +110,38 @@ def test_a_call_writing_the_same_records_waits_for_the_commit(sandbox, crm_accou
     assert cursor_moved == 0
     assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, 2)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51)] * 2
+
+
+def test_export_turned_off_meanwhile_stops_the_run_before_the_next_unsent_call(
+    sandbox, crm_account
+):
+    account = crm_account(slug="off-meanwhile", batch_size=10)
+    enqueue(account, contacts(150))  # three calls of 50
+
+    def turn_off() -> None:
+        CRMSettings.objects.filter(account=account).update(export_enabled=False)
+
+    _, _, run = first_commit_held(sandbox, account, meanwhile=turn_off)
+
+    # The 2nd call was already out; the 3rd is not sent.
+    assert (run.outcome, run.exported, run.message) == (
+        "completed",
+        100,
+        "Stopped: Export to CRM was turned off.",
+    )
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
+
+
+def test_pause_turned_off_meanwhile_logs_a_rejection_in_the_next_unsent_call(sandbox, crm_account):
+    sandbox.set_rules({"objects": {"Contact": {"validation": [CUSTOMER_NEEDS_EMAIL]}}})
+    account = crm_account(slug="pause-off-meanwhile", pause=True, batch_size=10)
+    ids = enqueue(account, contacts(150, **{"person-120": {"Type__c": "Customer"}}))
+
+    def pause_off() -> None:
+        CRMSettings.objects.filter(account=account).update(pause_on_export_errors=False)
+
+    _, _, run = first_commit_held(sandbox, account, meanwhile=pause_off)
+
+    assert (run.outcome, run.exported, run.failed) == ("completed", 149, 1)
+    assert ExportError.objects.get(account=account).record_id == ids[119]
+    assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 151) if i != 120]

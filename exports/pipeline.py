@@ -322,11 +322,14 @@ def _export_calls(
         after_id, until_id, only = position, None, None
     call = _start_call(link, load_settings(account_id), after_id, until_id, only, None)
     following: _Call | None = None
+    answered = False
     try:
         while isinstance(call, _Call):
+            answered = False
             more = time.monotonic() < deadline and not call.only
             crm = _settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(call, link, crm) if more else None
+            answered = True  # (_answer takes the answer, or raises with it)
             sent = _answer(link, call)
             if sent is None:
                 return STOP
@@ -340,6 +343,9 @@ def _export_calls(
             following = None
         return call
     finally:
+        # Never leave a call in flight: whatever follows sends its records again after it.
+        if isinstance(call, _Call) and not answered:
+            _drain(link, call)
         if following is not None:
             _drain(link, following)
 
@@ -453,14 +459,18 @@ def _follow(
 
 
 def _drain(link: _Link, call: _Call) -> None:
-    """Wait for a call sent before the link stopped. Its cursor move was never committed:
-    whoever goes on from the cursor sends its records again, as after a lost answer."""
+    """Wait for a call whose answer the link will not use (it stopped, or failed while the
+    call was in flight). Its cursor move is not committed: whoever goes on from the cursor
+    sends its records again, as after a lost answer, and only after this call is done."""
     try:
-        sent = call.answer.result()
-    except GatewayError:
-        _add_api_calls(link.run_id, call.gateway.api_calls)
-        return
-    _add_api_calls(link.run_id, sent.api_calls)
+        api_calls = call.answer.result().api_calls
+    except Exception:  # noqa: BLE001 - a clean-up: the link's own outcome stands
+        log.debug("a call the link stopped without failed too", exc_info=True)
+        api_calls = call.gateway.api_calls
+    try:
+        _add_api_calls(link.run_id, api_calls)
+    except DatabaseError:
+        log.warning("export.batch.uncounted run=%s api_calls=%s", link.run_id, api_calls)
 
 
 _http_pool: ThreadPoolExecutor | None = None

@@ -448,7 +448,7 @@ def _follow(
     """Send the next call before `call`'s cursor move is committed, if that is safe: it
     went through whole, the run goes on, and the next call writes none of its records."""
     end = call.rows[-1].key.id
-    budget = crm.max_records_per_run - link.attempted - len(call.rows)
+    budget = _budget_after(call, link, crm)
     if ahead is None or not _ready(ahead, end, crm, budget):
         return None
     if not decisions.may_send_before_commit(sent.decision, end, ahead.shared):
@@ -473,6 +473,11 @@ def _drain(link: _Link, call: _Call) -> None:
         log.warning("export.batch.uncounted run=%s api_calls=%s", link.run_id, api_calls)
 
 
+def _budget_after(call: _Call, link: _Link, crm: CRMSettings) -> int:
+    """Records the run may still send after `call`, if `call` goes through whole."""
+    return crm.max_records_per_run - link.attempted - len(call.rows)
+
+
 _http_pool: ThreadPoolExecutor | None = None
 
 
@@ -489,7 +494,7 @@ def _read_ahead(call: _Call, link: _Link, crm: CRMSettings) -> _Ahead | None:
     """The call after `call`, prepared, if `call` goes through whole; None when there is no
     budget left or the read fails (the next call reads for itself)."""
     end = call.rows[-1].key.id
-    budget = crm.max_records_per_run - link.attempted - len(call.rows)
+    budget = _budget_after(call, link, crm)
     limit = min(crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
     if limit <= 0:
         return None

@@ -30,6 +30,18 @@ def wait_for(
         time.sleep(interval)
 
 
+def lock_waiters() -> int:
+    """PostgreSQL: how many sessions of the test database are waiting for a lock now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `postgres` run only when the database is PostgreSQL (make test's 2nd pass)."""
     from django.conf import settings

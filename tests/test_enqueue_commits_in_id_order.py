@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from exports.models import ExportRecord
 from exports.outbox import enqueue, enqueue_many
-from tests.conftest import wait_for
+from tests.conftest import lock_waiters, wait_for
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -28,15 +28,6 @@ def item(n: int) -> dict[str, Any]:
         "external_id": f"p-{n}",
         "fields": {},
     }
-
-
-def lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_a_second_enqueue_waits_until_the_first_commits():

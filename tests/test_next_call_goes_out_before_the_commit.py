@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from accounts.models import CRMSettings
 from exports import pipeline
 from exports.models import ExportCursor, ExportError, ExportRun
-from tests.conftest import wait_for
+from tests.conftest import lock_waiters, wait_for
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = [
@@ -29,15 +29,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0]
 
 
 def first_commit_held(

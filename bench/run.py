@@ -51,7 +51,7 @@ FULL = {
     "ceiling_seconds": {0: 3.0, 100: 5.0},
     "pause_records": 20_000,
     "backlog_sizes": [20_000, 200_000, 1_000_000],
-    "backlog_reps": 3,
+    "backlog_reps": 5,
 }
 QUICK = {
     "reps": 2,

@@ -286,6 +286,7 @@ class Gateway:
         self.instance_url: str | None = None
         self._login_url = crm.login_url.rstrip("/")
         self._sf: Salesforce | None = None
+        self._login_failure: GatewayError | None = None
         self._checked = False
         self._verbose: Callable[[str], None] | None = None
         self._session = _CRMSession(
@@ -394,6 +395,16 @@ class Gateway:
         if answer is None:  # 204 No Content: an update, before API v46
             return RecordResult(ok=True, created=False)
         return _record_result(answer)
+
+    def log_in_ahead(self) -> None:
+        """Log in now if no token is cached, so the first call does not wait for it. Run it
+        in the thread that sends the calls (before them). A failed login is not tried
+        again by the first call: that call raises it (a refused password counts toward
+        the user's lockout; one attempt per call, as without this)."""
+        try:
+            self._client()
+        except GatewayError as exc:
+            self._login_failure = exc
 
     def check_connection(self) -> ConnectionCheck:
         """Log in afresh (not from the cache) and GET limits: proves secrets, TLS, API access."""
@@ -527,6 +538,9 @@ class Gateway:
         """The simple-salesforce client, logging in when there is no (valid) token."""
         if self._sf is not None and not fresh:
             return self._sf
+        if self._login_failure is not None and not fresh:
+            failure, self._login_failure = self._login_failure, None
+            raise failure
         self._check_settings()
         token = None if fresh else cache.get(self._cache_key())
         if token is None:

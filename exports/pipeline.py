@@ -86,7 +86,8 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
        another run → `skipped_locked`. A run whose lease expired is marked failed.
     5. No record after the cursor → `nothing_to_do`; otherwise the first link starts
-       after the cursor (at the parked record, if paused).
+       after the cursor (at the parked record, if paused), and the HTTP thread logs in
+       meanwhile.
     """
     crm = load_settings(account_id)
     # One transaction from the run row to the lease: a worker killed in between leaves no
@@ -112,7 +113,15 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
         run.trigger,
         cursor.last_exported_id,
     )
+    _log_in_ahead(crm)
     return Started(run.id, "", cursor.last_exported_id)
+
+
+def _log_in_ahead(crm: CRMSettings) -> None:
+    """The run's first call needs a token: in a fresh worker, logging in (and the TLS
+    handshake) would hold it up by about as long as a call takes. Log in now, in the HTTP
+    thread, while this thread hands over to the first link and reads its records."""
+    _http().submit(reusable_gateway(crm).log_in_ahead)
 
 
 def load_settings(account_id: Any) -> CRMSettings:

@@ -1,0 +1,76 @@
+"""A run with records to export logs in while it starts (in the HTTP thread), so its first
+call does not wait for the login; a run with nothing to do does not log in at all."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from exports import pipeline
+from exports.models import ExportRun
+from tests.pipeline_fixtures import contacts, enqueue
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def logins(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Logged in to Salesforce" in r.getMessage() for r in caplog.records)
+
+
+def http_thread_done() -> None:
+    """Wait until the HTTP thread has run everything submitted before now (it runs one
+    job at a time, in order)."""
+    pipeline._http().submit(lambda: None).result(timeout=30)
+
+
+def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, caplog):
+    caplog.set_level(logging.INFO, logger="exports.gateway")
+    account = crm_account(slug="login-ahead")
+    enqueue(account, contacts(30))
+    cache.clear()  # no token from an earlier test
+
+    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    http_thread_done()
+
+    assert started.after_id is not None
+    assert logins(caplog) == 1
+    assert sandbox.writes() == []  # logged in, nothing sent yet
+
+    pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+
+    run = ExportRun.objects.get(id=started.run_id)
+    assert (run.outcome, run.exported) == ("completed", 30)
+    assert logins(caplog) == 1  # the call used the token the start got
+
+
+def test_a_run_with_nothing_to_do_does_not_log_in(sandbox, crm_account, caplog):
+    caplog.set_level(logging.INFO, logger="exports.gateway")
+    account = crm_account(slug="idle")
+    cache.clear()
+
+    started = pipeline.start_run(account.id, ExportRun.Trigger.SCHEDULE)
+    http_thread_done()
+
+    assert (started.outcome, started.after_id) == ("nothing_to_do", None)
+    assert logins(caplog) == 0
+
+
+def test_a_refused_login_fails_the_run_after_one_attempt(sandbox, crm_account):
+    account = crm_account(slug="refused", client_secret="wrong-secret-value")
+    enqueue(account, contacts(5))
+    cache.clear()
+    attempts: list[Any] = []
+    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    http_thread_done()
+    gateway = pipeline.reusable_gateway(pipeline.load_settings(account.id))
+    gateway._session.hooks["response"].append(lambda response, **_: attempts.append(response))
+
+    pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+
+    run = ExportRun.objects.get(id=started.run_id)
+    assert run.outcome == "failed" and "login" in run.message
+    assert attempts == []  # the start's failed login is the call's answer: not tried again
+    assert sandbox.writes() == []

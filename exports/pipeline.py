@@ -118,9 +118,10 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
 
 
 def _log_in_ahead(crm: CRMSettings) -> None:
-    """The run's first call needs a token: in a fresh worker, logging in (and the TLS
-    handshake) would hold it up by about as long as a call takes. Log in now, in the HTTP
-    thread, while this thread hands over to the first link and reads its records."""
+    """The next call needs a token: in a fresh worker, logging in (and the TLS handshake)
+    would hold it up by about as long as a call takes. Log in now, in the HTTP thread,
+    while this thread hands over to the first link and reads its records. Nothing to do
+    when this worker is logged in already."""
     _http().submit(reusable_gateway(crm).log_in_ahead)
 
 
@@ -329,7 +330,9 @@ def _export_calls(
     link, position = opened
     if position != after_id:  # a retry's record list belonged to the old position
         after_id, until_id, only = position, None, None
-    call = _start_call(link, load_settings(account_id), after_id, until_id, only, None)
+    crm = load_settings(account_id)
+    _log_in_ahead(crm)  # a link in another worker process than the run's start
+    call = _start_call(link, crm, after_id, until_id, only, None)
     following: _Call | None = None
     answered = False
     try:

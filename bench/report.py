@@ -54,6 +54,7 @@ def summarize(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "queries_per_batch",
             "batch_task_ms",
             "gap_between_batches_ms",
+            "first_call_ms",
             "worker_peak_rss_mb",
         ):
             values = [m[name] for m in runs if m.get(name) is not None]
@@ -175,17 +176,19 @@ def markdown(report: dict[str, Any]) -> str:
         "median, [min-max]). `crmsync` sends up to 5 batches of 200 in one Composite call "
         "(CRMSYNC_BATCHES_PER_CALL=5, the default); `crmsync-collections` one batch per call "
         "(CRMSYNC_BATCHES_PER_CALL=1). SQL / call and call ms: per API call, counted inside the "
-        "`export_batch` tasks (one task makes calls for up to CRMSYNC_LINK_SECONDS).",
+        "`export_batch` tasks (one task makes calls for up to CRMSYNC_LINK_SECONDS). First call ms: "
+        "from sending `run_export` to the first API call going out (the run's fixed start in "
+        "fresh worker processes).",
         "",
-        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call ms | worker peak RSS MB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call ms | first call ms | worker peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["summary"]:
         lines.append(
             f"| {r['latency_ms']} ms | {r['contender']} | {_n(r['records_per_account'])} | {_n(r['accounts'])} | {_n(r['workers'])} "
             f"| {r['records_per_s']:,.0f} [{r['records_per_s_min']:,.0f}-{r['records_per_s_max']:,.0f}] "
             f"| {_pct(r.get('vs_ceiling'))} | {_x(r.get('vs_naive'))} | {r['api_calls_per_1000']:.2f} "
-            f"| {_f(r.get('queries_per_batch'))} | {_f(r.get('batch_task_ms'))} | {_f(r.get('worker_peak_rss_mb'), 0)} |"
+            f"| {_f(r.get('queries_per_batch'))} | {_f(r.get('batch_task_ms'))} | {_f(r.get('first_call_ms'), 0)} | {_f(r.get('worker_peak_rss_mb'), 0)} |"
         )
     bulk = report["bulk"]
     lines += [

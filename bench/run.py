@@ -76,6 +76,8 @@ def main() -> None:
     config = dict(QUICK if args.quick else FULL)
     if args.reps:
         config["reps"] = args.reps
+    if args.latencies:
+        config["latencies"] = [int(ms) for ms in args.latencies.split(",")]
     queue = f"crmsync-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +105,11 @@ def parse_args() -> argparse.Namespace:
         "backlog (what --million adds); default compare,pause",
     )
     parser.add_argument("--reps", type=int, default=0, help="repetitions (default 5, --quick 2)")
+    parser.add_argument(
+        "--latencies",
+        default="",
+        help="comma-separated simulated latencies in ms for the compare series (default 0,100)",
+    )
     parser.add_argument(
         "--database-url", default=DEFAULT_DATABASE_URL, help="created and dropped by the run"
     )

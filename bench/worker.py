@@ -8,7 +8,7 @@ for every `export_batch` task (a link of a run's chain), the calls it made
 (`exports.pipeline._send`, counted by a wrapper), the SQL queries it sent (Django's
 execute_wrapper), the time it took, and the gap since the previous task ended (the Celery
 hand-over of the next link). Counters go to a Redis hash named by BENCH_STATS_KEY after
-each task.
+each task, with the wall-clock time of this process's first call (`first_call_at_us:<pid>`).
 """
 
 from __future__ import annotations
@@ -74,15 +74,22 @@ class BatchCounter:
         with STATS.pipeline() as pipe:
             for name, value in stats.items():
                 pipe.hincrby(STATS_KEY, name, value)
+            if FIRST_CALL_AT:
+                pipe.hsetnx(
+                    STATS_KEY, f"first_call_at_us:{os.getpid()}", int(1e6 * FIRST_CALL_AT[0])
+                )
             pipe.execute()
 
 
 COUNTER = BatchCounter()
+FIRST_CALL_AT: list[float] = []  # when this process sent its first call
 _send = pipeline._send
 
 
 def _counted_send(*args: Any, **kwargs: Any) -> Any:
     COUNTER.calls += 1  # in the HTTP thread, one call at a time
+    if not FIRST_CALL_AT:
+        FIRST_CALL_AT.append(time.time())
     return _send(*args, **kwargs)
 
 

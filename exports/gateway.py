@@ -399,8 +399,9 @@ class Gateway:
     def log_in_ahead(self) -> None:
         """Log in now if no token is cached, so the first call does not wait for it. Run it
         in the thread that sends the calls (before them). A failed login is not tried
-        again by the first call: that call raises it (a refused password counts toward
-        the user's lockout; one attempt per call, as without this)."""
+        again by the next call: that call raises it (a refused password counts toward
+        the user's lockout; one attempt per call, as without this). A gateway unused for
+        REUSE_IDLE_SECONDS is dropped, and a failure kept in it with it."""
         try:
             self._client()
         except GatewayError as exc:

@@ -77,7 +77,7 @@ def main() -> None:
     if args.reps:
         config["reps"] = args.reps
     if args.latencies:
-        config["latencies"] = [int(ms) for ms in args.latencies.split(",")]
+        config["latencies"] = _latencies(args.latencies, sorted(config["naive_records"]))
     queue = f"crmsync-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +90,14 @@ def main() -> None:
         bench.run()
     finally:
         bench.close()
+
+
+def _latencies(value: str, known: list[int]) -> list[int]:
+    """--latencies as a list; each must be one the run has sizes for."""
+    chosen = [part.strip() for part in value.split(",")]
+    if not all(part in {str(ms) for ms in known} for part in chosen):
+        sys.exit(f"--latencies: give some of {','.join(map(str, known))} (got {value!r})")
+    return [int(part) for part in chosen]
 
 
 def parse_args() -> argparse.Namespace:

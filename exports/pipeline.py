@@ -94,7 +94,7 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> Start
     # row that is neither finished nor holding the lease (nothing would ever end it).
     with transaction.atomic():
         run = _adopt_or_create_run(account_id, trigger, run_id)
-        if not (crm.export_enabled and crm.account.is_active):
+        if not _export_on(crm):
             return _finish_started(
                 run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account."
             )
@@ -123,6 +123,11 @@ def _log_in_ahead(crm: CRMSettings) -> None:
     while this thread hands over to the first link and reads its records. Nothing to do
     when this worker is logged in already."""
     _http().submit(reusable_gateway(crm).log_in_ahead)
+
+
+def _export_on(crm: CRMSettings) -> bool:
+    """Export to CRM is on and the account active (what `due_account_ids` selects)."""
+    return crm.export_enabled and crm.account.is_active
 
 
 def load_settings(account_id: Any) -> CRMSettings:
@@ -366,9 +371,7 @@ def _open_link(
     account_id: int, run_id: int, after_id: int, link_id: str
 ) -> tuple[_Link, int] | None:
     """The link's state and the position it goes on from; None for a stale link."""
-    cursor = ExportCursor.objects.filter(account_id=account_id).first()
-    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
-    position = _current_position(cursor, run, after_id, link_id)
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
     if position is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
         return None
@@ -388,7 +391,7 @@ def _start_call(
     ahead: _Ahead | None,
 ) -> _Call | BatchStep:
     """Send the next call after `after_id`, or end the run (export off, budget used, done)."""
-    if not (crm.export_enabled and crm.account.is_active):
+    if not _export_on(crm):
         finish_run(link.run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
         return STOP
     budget = crm.max_records_per_run - link.attempted
@@ -465,7 +468,7 @@ def _follow(
         return None
     if not decisions.may_send_before_commit(sent.decision, end, ahead.shared):
         return None
-    if not (crm.export_enabled and crm.account.is_active) or _over_quota(crm, sent.api_usage):
+    if not _export_on(crm) or _over_quota(crm, sent.api_usage):
         return None
     return _send_call(crm, end, None, None, ahead.rows, ahead.batches)
 
@@ -541,6 +544,15 @@ def _check_link_arguments(
         raise ExportRequestError(f"until_id must be an integer id or null, got {until_id!r}")
     if only is not None and not (isinstance(only, list) and all(_is_id(i) for i in only)):
         raise ExportRequestError(f"only must be a list of record ids or null, got {only!r}")
+
+
+def _link_state(
+    account_id: Any, run_id: Any, after_id: int, link_id: str
+) -> tuple[ExportCursor | None, ExportRun | None, int | None]:
+    """The account's cursor, the run, and where the link goes on from (None: stale)."""
+    cursor = ExportCursor.objects.filter(account_id=account_id).first()
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
+    return cursor, run, _current_position(cursor, run, after_id, link_id)
 
 
 def _current_position(
@@ -873,9 +885,7 @@ def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id
     stale link must not end a run that is going on without it."""
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
-    cursor = ExportCursor.objects.filter(account_id=account_id).first()
-    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
-    if _current_position(cursor, run, after_id, link_id) is not None:
+    if _link_state(account_id, run_id, after_id, link_id)[2] is not None:
         fail_run(run_id, message)
 
 

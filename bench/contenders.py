@@ -5,7 +5,8 @@
   no Bulk endpoints, and the probe records what it answered.
 - ceiling: `bench/sandbox_ceiling.py`'s tight loop of 200-record Collections upserts.
 - crmsync: `run_export` for one or more accounts, exactly as `crm_export` sends it,
-  through worker processes on Redis and PostgreSQL; the outbox is filled once per account
+  through worker processes on Redis and PostgreSQL, twice in the same workers (their
+  first run, then a warm one: see STARTS); the outbox is filled once per account
   and the cursor rewound before each repetition, so every repetition exports the same
   records (upserts by external id: updates after the first pass).
 """
@@ -150,58 +151,110 @@ def rewind(account: Any, records: int) -> None:
     )
 
 
+# Each crmsync measurement is a pass of its workers: "fresh" is the workers' first run (their
+# login to the org, first database and broker connections and first queries on a new
+# PostgreSQL backend are in it); "warm" is the next run in the same workers, as on workers
+# that have been running under beat, and as the ceiling's client, logged in and connected
+# before its clock starts.
+STARTS = ("fresh", "warm")
+
+
 def crmsync(
-    accounts: list[Any], records: int, workers: int, env: dict[str, str], log_path: Path
-) -> dict[str, Any]:
+    accounts: list[Any],
+    records: int,
+    workers: int,
+    env: dict[str, str],
+    log_path: Path,
+    starts: tuple[str, ...] = STARTS,
+) -> list[dict[str, Any]]:
     """Export the last `records` records of each account, all at once, with `workers`
-    fresh worker processes: records/s from the first `run_export` sent to the last run's
-    finish, API calls, and the workers' counters and peak RSS."""
-    for account in accounts:
-        rewind(account, records)
-    runs, seconds, peak_rss_mb, counters = export(accounts, workers, env, log_path)
-    return _crmsync_result(runs, seconds, peak_rss_mb, counters, records * len(accounts))
+    worker processes, once per pass in `starts` (the cursor rewound before each): for each,
+    records/s from the first `run_export` sent to the last run's finish, API calls, the
+    workers' counters and their peak RSS so far."""
+    passes = export(
+        accounts,
+        workers,
+        env,
+        log_path,
+        len(starts),
+        lambda: [rewind(a, records) for a in accounts],
+    )
+    return [
+        {"start": start, **_crmsync_result(*one, records * len(accounts))}
+        for start, one in zip(starts, passes, strict=True)
+    ]
 
 
 def crmsync_run(account: Any, env: dict[str, str], log_path: Path) -> Any:
-    """One run of an account from where its cursor is, one worker; the ExportRun row."""
-    return export([account], 1, env, log_path)[0][0]
+    """One run of an account from where its cursor is, one fresh worker; the ExportRun row."""
+    return export([account], 1, env, log_path)[0][0][0]
 
 
 def export(
-    accounts: list[Any], workers: int, env: dict[str, str], log_path: Path, timeout: float = 7200.0
-) -> tuple[list[Any], float, float, dict[str, int]]:
-    """Start `workers` worker processes, send one `run_export` per account as `crm_export`
-    sends it (exports.runner.run_and_wait), wait for every outcome, stop the workers.
-    Returns (runs, seconds from the first send to the last finish, peak RSS MB, counters)."""
+    accounts: list[Any],
+    workers: int,
+    env: dict[str, str],
+    log_path: Path,
+    passes: int = 1,
+    prepare: Any = None,
+    timeout: float = 7200.0,
+) -> list[tuple[list[Any], float, float, dict[str, int]]]:
+    """Start `workers` worker processes; `passes` times, call `prepare`, send one
+    `run_export` per account as `crm_export` sends it (exports.runner.run_and_wait) and
+    wait for every outcome; stop the workers. Per pass: (runs, seconds from the first send
+    to the last finish, peak RSS MB so far, counters)."""
     import redis
 
     from crmsync.celery import app
     from exports.models import ExportRun
     from exports.tasks import run_export
 
-    stats = redis.Redis.from_url(env["CELERY_BROKER_URL"])
-    stats.delete(env["BENCH_STATS_KEY"])
     pool = Workers(workers, env, log_path)
+    done = []
     try:
         pool.wait_ready(app)
-        runs = [
-            ExportRun.objects.create(account=a, trigger=ExportRun.Trigger.MANUAL) for a in accounts
-        ]
-        began = time.time()
-        for run in runs:
-            run_export.apply_async(
-                args=[run.account_id], kwargs={"trigger": run.trigger, "run_id": run.id}
-            )
-        finished = _wait_for_outcomes([r.id for r in runs], timeout)
-        seconds = max(run.finished_at.timestamp() for run in finished) - began
-        peak_rss_mb = pool.peak_rss_mb()
+        for _ in range(passes):
+            if prepare:
+                prepare()
+            runs = [
+                ExportRun.objects.create(account=a, trigger=ExportRun.Trigger.MANUAL)
+                for a in accounts
+            ]
+            began = time.time()
+            for run in runs:
+                run_export.apply_async(
+                    args=[run.account_id], kwargs={"trigger": run.trigger, "run_id": run.id}
+                )
+            finished = _wait_for_outcomes([r.id for r in runs], timeout)
+            seconds = max(run.finished_at.timestamp() for run in finished) - began
+            done.append((finished, began, seconds, pool.peak_rss_mb()))
     finally:
         pool.stop()
-    counters = {k.decode(): int(v) for k, v in stats.hgetall(env["BENCH_STATS_KEY"]).items()}
-    first_calls = [v for k, v in counters.items() if k.startswith("first_call_at_us:")]
-    if first_calls:  # the run's fixed start: from sending run_export to the first API call
+    # Read after the workers stopped: each link adds its counters after its task returns.
+    stats = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    return [
+        (runs, seconds, rss, _counters(stats, env["BENCH_STATS_KEY"], runs, began))
+        for runs, began, seconds, rss in done
+    ]
+
+
+def _counters(stats: Any, prefix: str, runs: list[Any], began: float) -> dict[str, int]:
+    """The workers' counters for these runs, summed; `first_call_us`: from sending
+    `run_export` to the first API call (the earliest of the processes' first calls)."""
+    counters: dict[str, int] = {}
+    first_calls = []
+    for run in runs:
+        key = f"{prefix}:{run.id}"
+        for name, value in stats.hgetall(key).items():
+            name = name.decode()
+            if name.startswith("first_call_at_us:"):
+                first_calls.append(int(value))
+            else:
+                counters[name] = counters.get(name, 0) + int(value)
+        stats.delete(key)
+    if first_calls:
         counters["first_call_us"] = int(min(first_calls) - 1e6 * began)
-    return finished, seconds, peak_rss_mb, counters
+    return counters
 
 
 STALL_SECONDS = 120.0

@@ -11,6 +11,11 @@ TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
 TARGET_CALLS_PER_1000 = 5.1
 TARGET_PEAK_RSS_MB = 250
 TARGET_BACKLOG_SPREAD = 0.15
+# crmsync's passes (bench/contenders.py STARTS), as the report names them.
+STARTS = {
+    "warm": "warm workers (logged in and connected, as the ceiling's client is)",
+    "fresh": "fresh workers (their first run: login and first connections included)",
+}
 
 
 def group_key(m: dict[str, Any]) -> tuple[Any, ...]:
@@ -20,6 +25,7 @@ def group_key(m: dict[str, Any]) -> tuple[Any, ...]:
         m.get("records_per_account"),
         m.get("accounts"),
         m.get("workers"),
+        m.get("start"),
     )
 
 
@@ -44,6 +50,7 @@ def summarize(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "records_per_account": key[2],
             "accounts": key[3],
             "workers": key[4],
+            "start": key[5],
             "reps": len(runs),
             "records_per_s": statistics.median(rates),
             "records_per_s_min": min(rates),
@@ -76,7 +83,7 @@ def summarize(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     rank = {"naive": 0, "ceiling": 1, "crmsync": 2, "crmsync-collections": 3}
-    return (key[0], rank.get(key[1], 9), key[3] or 0, key[2] or 0, key[4] or 0)
+    return (key[0], rank.get(key[1], 9), key[3] or 0, key[2] or 0, key[4] or 0, key[5] or "")
 
 
 def targets(
@@ -95,16 +102,26 @@ def targets(
                 best >= TARGET_RPS_AT_100MS,
             )
         )
-    shares = [r["vs_ceiling"] for r in single if r["latency_ms"] == 0 and "vs_ceiling" in r]
-    if shares:
-        best = max(shares)
-        out.append(
-            _target(
-                f"one account at 0 ms >= {TARGET_SHARE_OF_CEILING_AT_0MS:.0%} of the sandbox ceiling",
-                f"{best:.0%} (best configuration, median of per-rep ratios)",
-                best >= TARGET_SHARE_OF_CEILING_AT_0MS,
+    for start, workers_are in STARTS.items():
+        shares = {
+            (r["records_per_account"], r["workers"]): r["vs_ceiling"]
+            for r in single
+            if r["latency_ms"] == 0 and r.get("start") == start and "vs_ceiling" in r
+        }
+        if shares:
+            worst = min(shares.values())
+            listed = ", ".join(
+                f"{records:,} records {workers}w {share:.0%}"
+                for (records, workers), share in sorted(shares.items())
             )
-        )
+            out.append(
+                _target(
+                    f"one account at 0 ms >= {TARGET_SHARE_OF_CEILING_AT_0MS:.0%} of the "
+                    f"sandbox ceiling, {workers_are}",
+                    f"{listed} (median of per-rep ratios)",
+                    worst >= TARGET_SHARE_OF_CEILING_AT_0MS,
+                )
+            )
     calls = [r["api_calls_per_1000"] for r in rows if r["contender"].startswith("crmsync")]
     if calls:
         out.append(
@@ -177,15 +194,18 @@ def markdown(report: dict[str, Any]) -> str:
         "(CRMSYNC_BATCHES_PER_CALL=5, the default); `crmsync-collections` one batch per call "
         "(CRMSYNC_BATCHES_PER_CALL=1). SQL / call and call ms: per API call, counted inside the "
         "`export_batch` tasks (one task makes calls for up to CRMSYNC_LINK_SECONDS). First call ms: "
-        "from sending `run_export` to the first API call going out (the run's fixed start in "
-        "fresh worker processes).",
+        "from sending `run_export` to the first API call going out (the run's fixed start). "
+        "Start: each crmsync configuration starts fresh worker processes that export twice, "
+        "`fresh` is their first run (login to the org, first database and broker connections "
+        "included) and `warm` the next, as on workers running under beat and like the "
+        "ceiling's client, which logs in and connects before its clock starts.",
         "",
-        "| latency | contender | records/account | accounts | workers | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call ms | first call ms | worker peak RSS MB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| latency | contender | records/account | accounts | workers | start | records/s (median) [min-max] | vs ceiling | vs naive | API calls / 1,000 | SQL / call | call ms | first call ms | worker peak RSS MB |",
+        "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["summary"]:
         lines.append(
-            f"| {r['latency_ms']} ms | {r['contender']} | {_n(r['records_per_account'])} | {_n(r['accounts'])} | {_n(r['workers'])} "
+            f"| {r['latency_ms']} ms | {r['contender']} | {_n(r['records_per_account'])} | {_n(r['accounts'])} | {_n(r['workers'])} | {r.get('start') or '–'} "
             f"| {r['records_per_s']:,.0f} [{r['records_per_s_min']:,.0f}-{r['records_per_s_max']:,.0f}] "
             f"| {_pct(r.get('vs_ceiling'))} | {_x(r.get('vs_naive'))} | {r['api_calls_per_1000']:.2f} "
             f"| {_f(r.get('queries_per_batch'))} | {_f(r.get('batch_task_ms'))} | {_f(r.get('first_call_ms'), 0)} | {_f(r.get('worker_peak_rss_mb'), 0)} |"

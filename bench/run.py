@@ -8,8 +8,9 @@
 2. Probe simple-salesforce's Bulk API paths against the sandbox (it has none).
 3. For each repetition, for each latency (sandbox fault `latency_ms`): naive, ceiling, then
    every crmsync configuration (records × workers, and 2 and 4 accounts on as many
-   workers), each with fresh worker processes; the crmsync order is reversed on odd
-   repetitions so drift on a shared machine hits every configuration alike.
+   workers), each with fresh worker processes that export twice: "fresh" (their first
+   run) and "warm" (the next); the crmsync order is reversed on odd repetitions so drift
+   on a shared machine hits every configuration alike.
 4. Pause mode's API cost (counts only), and with --million the 20k/200k/1M backlog series.
 5. Write bench/results/bench-<time>.json (every measurement, written as it goes) and .md
    (medians, ratios computed pair by pair within each repetition, the targets of issue 7).
@@ -256,13 +257,15 @@ class Bench:
             if contender == "crmsync-collections":
                 env = {**env, "CRMSYNC_BATCHES_PER_CALL": "1"}
             try:
-                result = contenders.crmsync(
+                results = contenders.crmsync(
                     self.accounts[:accounts], records, workers, env, self.log_path
                 )
             except Exception as exc:  # noqa: BLE001 - one lost measurement must not end the run
                 self.failed(rep, latency, contender, setting, exc)
                 continue
-            self.record(rep, latency, contender, result, **setting)
+            for result in results:
+                start = result.pop("start")
+                self.record(rep, latency, contender, result, **setting, start=start)
 
     def failed(
         self, rep: int, latency: int, contender: str, setting: dict[str, Any], exc: Exception
@@ -280,7 +283,7 @@ class Bench:
         self.report["measurements"].append(entry)
         shown = ", ".join(f"{k}={v}" for k, v in config.items())
         print(
-            f"rep {rep} {latency:>3} ms {contender:<8} {shown:<45} {result['records_per_s']:>10,.0f} records/s"
+            f"rep {rep} {latency:>3} ms {contender:<8} {shown:<60} {result['records_per_s']:>10,.0f} records/s"
             f"  {result['api_calls_per_1000']:.2f} calls/1000",
             file=sys.stderr,
             flush=True,
@@ -394,7 +397,9 @@ class Bench:
                 entry = {
                     "rep": rep,
                     "records": size,
-                    **contenders.crmsync([account], size, 1, self.env, self.log_path),
+                    **contenders.crmsync(
+                        [account], size, 1, self.env, self.log_path, starts=("fresh",)
+                    )[0],
                 }
                 result["runs"].append(entry)
                 print(

@@ -4,7 +4,7 @@
   by `bench/sandbox_ceiling.py`'s `start_process`, with that file's rules for Contact.
 - The database is created for the run and dropped after it (`BenchDatabase`).
 - Workers are `bench/worker.py` processes (`celery worker -P solo` with counters), started
-  fresh for each measurement so their peak RSS (VmHWM) belongs to that measurement.
+  fresh for each configuration so their peak RSS (VmHWM) belongs to it.
 """
 
 from __future__ import annotations

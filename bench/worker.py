@@ -6,9 +6,10 @@
 It is `celery worker -P solo` on the bench queue, with two signal handlers that count,
 for every `export_batch` task (a link of a run's chain), the calls it made
 (`exports.pipeline._send`, counted by a wrapper), the SQL queries it sent (Django's
-execute_wrapper), the time it took, and the gap since the previous task ended (the Celery
-hand-over of the next link). Counters go to a Redis hash named by BENCH_STATS_KEY after
-each task, with the wall-clock time of this process's first call (`first_call_at_us:<pid>`).
+execute_wrapper), the time it took, and the gap since this process's previous link of the
+same run (the Celery hand-over of the next link). Counters go to a Redis hash per run,
+`<BENCH_STATS_KEY>:<run id>`, after each link, with the wall-clock time of the first call
+of this process's first link of the run (`first_call_at_us:<pid>`).
 """
 
 from __future__ import annotations
@@ -45,16 +46,20 @@ class BatchCounter:
         self.calls = 0
         self.queries = 0
         self.started = 0.0
-        self.last_end: float | None = None
+        self.run_id: Any = None
+        self.first_call_at: float | None = None
+        self.last: tuple[Any, float] | None = None  # (run id, end) of the previous link
         self.stack = ExitStack()
 
     def count(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.queries += 1
         return execute(sql, params, many, context)
 
-    def start(self) -> None:
+    def start(self, run_id: Any) -> None:
         self.calls = 0
         self.queries = 0
+        self.run_id = run_id
+        self.first_call_at = None
         self.started = time.perf_counter()
         self.stack.enter_context(connection.execute_wrapper(self.count))
 
@@ -67,29 +72,27 @@ class BatchCounter:
             "queries": self.queries,
             "task_us": int(1e6 * (ended - self.started)),
         }
-        if self.last_end is not None:
-            stats["gap_us"] = int(1e6 * (self.started - self.last_end))
+        if self.last is not None and self.last[0] == self.run_id:
+            stats["gap_us"] = int(1e6 * (self.started - self.last[1]))
             stats["gaps"] = 1
-        self.last_end = ended
+        self.last = (self.run_id, ended)
+        key = f"{STATS_KEY}:{self.run_id}"
         with STATS.pipeline() as pipe:
             for name, value in stats.items():
-                pipe.hincrby(STATS_KEY, name, value)
-            if FIRST_CALL_AT:
-                pipe.hsetnx(
-                    STATS_KEY, f"first_call_at_us:{os.getpid()}", int(1e6 * FIRST_CALL_AT[0])
-                )
+                pipe.hincrby(key, name, value)
+            if self.first_call_at is not None:  # kept only for this process's first link
+                pipe.hsetnx(key, f"first_call_at_us:{os.getpid()}", int(1e6 * self.first_call_at))
             pipe.execute()
 
 
 COUNTER = BatchCounter()
-FIRST_CALL_AT: list[float] = []  # when this process sent its first call
 _send = pipeline._send
 
 
 def _counted_send(*args: Any, **kwargs: Any) -> Any:
     COUNTER.calls += 1  # in the HTTP thread, one call at a time
-    if not FIRST_CALL_AT:
-        FIRST_CALL_AT.append(time.time())
+    if COUNTER.first_call_at is None:
+        COUNTER.first_call_at = time.time()
     return _send(*args, **kwargs)
 
 
@@ -97,9 +100,10 @@ pipeline._send = _counted_send  # looked up at each call
 
 
 @task_prerun.connect
-def _before(task: Any = None, **_: Any) -> None:
+def _before(task: Any = None, args: Any = (), kwargs: Any = None, **_: Any) -> None:
     if task is not None and task.name == BATCH_TASK:
-        COUNTER.start()
+        run_id = args[1] if len(args) > 1 else (kwargs or {}).get("run_id")
+        COUNTER.start(run_id)
 
 
 @task_postrun.connect

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +172,12 @@ def crmsync(
     worker processes, once per pass in `starts` (the cursor rewound before each): for each,
     records/s from the first `run_export` sent to the last run's finish, API calls, the
     workers' counters and their peak RSS so far."""
-    passes = export(
-        accounts,
-        workers,
-        env,
-        log_path,
-        len(starts),
-        lambda: [rewind(a, records) for a in accounts],
-    )
+
+    def rewind_all() -> None:
+        for account in accounts:
+            rewind(account, records)
+
+    passes = export(accounts, workers, env, log_path, len(starts), rewind_all)
     return [
         {"start": start, **_crmsync_result(*one, records * len(accounts))}
         for start, one in zip(starts, passes, strict=True)
@@ -196,7 +195,7 @@ def export(
     env: dict[str, str],
     log_path: Path,
     passes: int = 1,
-    prepare: Any = None,
+    prepare: Callable[[], None] | None = None,
     timeout: float = 7200.0,
 ) -> list[tuple[list[Any], float, float, dict[str, int]]]:
     """Start `workers` worker processes; `passes` times, call `prepare`, send one

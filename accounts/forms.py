@@ -19,14 +19,14 @@ from typing import Any
 
 from django import forms
 
-from .models import CRMSettings
+from .fields import secret_state
+from .models import SECRET_FIELDS, CRMSettings
 
 PAUSE = "pause_on_export_errors"
 # Rendered with the pause checkbox: tells the server the field was on the page, so a
 # form posted without it (export just ticked, no JavaScript) leaves pause as stored.
 PAUSE_SHOWN = "pause_on_export_errors_shown"
 CONFIRM_PAUSE_OFF = "confirm_pause_off"
-SECRET_FIELDS = ("client_secret", "private_key", "password")
 # The Connection fieldset, in page order (the admin shows each secret with its "remove" box).
 CONNECTION_FIELDS = (
     "login_url",
@@ -129,7 +129,7 @@ class CRMSettingsForm(forms.ModelForm):
 
     def _secret_help(self, name: str) -> str:
         model_help = CRMSettings._meta.get_field(name).help_text
-        state = "set" if getattr(self.instance, name) else "not set"
+        state = secret_state(getattr(self.instance, name))
         keep = " Leave empty to keep it." if state == "set" else ""
         return f"{model_help} Currently: {state}.{keep}".strip()
 

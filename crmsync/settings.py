@@ -12,6 +12,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts import login_hosts
+from crmsync import keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRMSYNC_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -35,9 +38,16 @@ def env_float(name: str, default: float) -> float:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A development default keeps `make demo` and the tests working with no set-up;
-# production must set DJANGO_SECRET_KEY (and CRMSYNC_ENCRYPTION_KEY).
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "crmsync-insecure-development-key"
+# A development machine (`make demo`, `make test`, `make run` set CRMSYNC_DEV=1): keys
+# missing from the environment come from var/dev-keys.env (generated once), and the
+# HTTPS-only settings below default to off. Never set it in production (`check --deploy`
+# warns).
+CRMSYNC_DEV = env_bool("CRMSYNC_DEV", False) or DEBUG
+DEV_KEYS_FILE = BASE_DIR / "var" / "dev-keys.env"
+# Keys fail closed: without CRMSYNC_DEV a missing key stops every process here, naming it.
+SECRET_KEY = keys.required_key(
+    keys.SECRET_KEY_VAR, os.environ, DEV_KEYS_FILE if CRMSYNC_DEV else None
+)
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
 ]
@@ -115,11 +125,22 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 # --- Secrets at rest ----------------------------------------------------------
-# CRMSYNC_ENCRYPTION_KEY: comma-separated keys; the first encrypts, all decrypt
+# CRMSYNC_ENCRYPTION_KEY: comma-separated Fernet keys; the first encrypts, all decrypt
 # (rotation: put the new key first, run `manage.py crm_rotate_secrets`, drop the old).
-CRMSYNC_ENCRYPTION_KEYS = [
-    k.strip() for k in os.environ.get("CRMSYNC_ENCRYPTION_KEY", "").split(",") if k.strip()
-] or [SECRET_KEY]
+CRMSYNC_ENCRYPTION_KEYS = keys.fernet_keys(
+    keys.required_key(keys.ENCRYPTION_KEY_VAR, os.environ, DEV_KEYS_FILE if CRMSYNC_DEV else None)
+)
+
+# --- Where logins may go -------------------------------------------------------
+# CRMSYNC_EXTRA_LOGIN_HOSTS: comma-separated host[:port] (no port: 443) allowed as login
+# URL and instance URL besides Salesforce's own *.salesforce.com and *.force.com, e.g.
+# the local sandbox org: 127.0.0.1:8443 (accounts/login_hosts.py).
+try:
+    CRMSYNC_EXTRA_LOGIN_HOSTS = login_hosts.parse_extra_hosts(
+        os.environ.get(login_hosts.ENV_NAME, "")
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Export behaviour -----------------------------------------------------------
 # Stop starting new batches above this share of the daily API limit.

@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.ca_bundle import UNUSABLE, usable_ca_bundle
+from accounts.fields import secret_state
 from accounts.models import Account, CRMSettings
 
 # option dest → CRMSettings field, for options whose value is stored as given.
@@ -84,12 +86,13 @@ class Command(BaseCommand):
         2. In one transaction: get or create the account, apply the options to it and
            its CRMSettings, validate both with full_clean(), save.
         3. Print a one-line summary without secrets, and warnings on stderr for
-           settings a login will still miss."""
+           settings a login will still miss and for stored secrets the save removed (a
+           new login URL, auth flow or CA bundle forgets the secrets not given again)."""
         secrets = _read_secrets(options)
         with transaction.atomic():
             account, created = _save_account(options)
             crm = _save_settings(account, options, secrets)
-        for warning in _warnings(crm):
+        for warning in _forgotten(crm) + _warnings(crm):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(_summary(account, crm, "created" if created else "updated"))
 
@@ -235,6 +238,19 @@ def _full_clean(instance: Account | CRMSettings) -> None:
         raise CommandError("; ".join(problems) + " — nothing was saved", returncode=2) from None
 
 
+def _forgotten(crm: CRMSettings) -> list[str]:
+    """The stored secrets this save removed, with the options that set them again."""
+    if not crm.forgotten_secrets:
+        return []
+    options = ", ".join(OPTION_FOR_FIELD[name] for name in crm.forgotten_secrets)
+    return [
+        "the login URL, auth flow or CA bundle changed, so the stored "
+        f"{' and '.join(SECRET_FIELDS[name] for name in crm.forgotten_secrets)} "
+        f"{'was' if len(crm.forgotten_secrets) == 1 else 'were'} removed (a secret is only "
+        f"sent where it was saved for); give {options} again"
+    ]
+
+
 def _warnings(crm: CRMSettings) -> list[str]:
     """Settings the chosen auth flow still needs, and a CA bundle this machine lacks."""
     missing = [OPTION_FOR_FIELD[f] for f in FLOW_NEEDS[crm.auth_flow] if not getattr(crm, f)]
@@ -244,13 +260,17 @@ def _warnings(crm: CRMSettings) -> list[str]:
             f"the {crm.auth_flow} flow also needs {', '.join(missing)}; "
             "logins to Salesforce fail until they are set"
         )
-    if crm.ca_bundle and not Path(crm.ca_bundle).is_file():
-        warnings.append(f"--ca-bundle {crm.ca_bundle} is not a file on this machine")
+    if crm.ca_bundle and not usable_ca_bundle(crm.ca_bundle):
+        warnings.append(f"--ca-bundle {UNUSABLE}")
     return warnings
 
 
 def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
-    secrets = [label + " set" for field, label in SECRET_FIELDS.items() if getattr(crm, field)]
+    secrets = [
+        f"{label} {secret_state(getattr(crm, field))}"
+        for field, label in SECRET_FIELDS.items()
+        if secret_state(getattr(crm, field)) != "not set"
+    ]
     return (
         f"{verb} account {account.slug} ({account.name}): "
         f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "

@@ -170,9 +170,11 @@ class CRMSettingsForm(forms.ModelForm):
     @property
     def changed_data(self) -> list[str]:
         """Changed model fields for the admin history: a ticked "remove" counts as its secret,
-        the confirmation box is not a setting."""
+        and so does a secret the save forgot (CRMSettings.save); the confirmation box is
+        not a setting."""
         changed: list[str] = []
-        for name in super().changed_data:
+        forgotten = getattr(self.instance, "forgotten_secrets", [])
+        for name in [*super().changed_data, *forgotten]:
             if name == CONFIRM_PAUSE_OFF:
                 continue
             if name.endswith("_clear") and name.removesuffix("_clear") in SECRET_FIELDS:

@@ -2,7 +2,7 @@
 
 - `sandbox_org` (session): one SandboxOrg on a free port with a temporary data dir.
 - `sandbox` (function): resets the org's data, write log, rules and faults, then returns a
-  `SandboxHelper` (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
+  `SandboxHelper` (its session sends the org's X-Sandbox-Token to /sandbox/*) (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
   `.set_rules()`, `.set_faults()`, `.writes()`, `.reset()`, `.expire_tokens()`,
   `.login()`, `.salesforce()`).
 
@@ -29,6 +29,7 @@ from django.conf import settings
 from simple_salesforce import Salesforce
 
 from accounts.login_hosts import ENV_NAME, with_origin_of
+from crmsync.sandbox import control
 from crmsync.sandbox.server import SandboxOrg
 
 API_VERSION = "59.0"
@@ -55,6 +56,8 @@ class SandboxHelper:
         self.ca_path = org.ca_path
         self.data_dir = org.data_dir
         self.session = sandbox_session(org.ca_path)
+        # /sandbox/* needs the token the org wrote to its data dir (read as any client would).
+        self.session.headers[control.HEADER] = control.read_token(org.data_dir)
 
     def set_rules(self, rules: dict[str, Any]) -> dict[str, Any]:
         """Replace the rules (and faults) at runtime; fails the test on a rejected document."""

@@ -304,6 +304,7 @@ class Gateway:
         self.api_usage: tuple[int, int] | None = None
         self.instance_url: str | None = None
         self._login_url = crm.login_url.rstrip("/")
+        self._login_origin = ""  # the checked https://host[:port] (_check_settings)
         self._sf: Salesforce | None = None
         self._login_failure: GatewayError | None = None
         self._logging_in = False

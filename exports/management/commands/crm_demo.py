@@ -132,4 +132,6 @@ def _cli() -> str:
         prefix = f"CRMSYNC_VAR_DIR={_shown(Path(settings.VAR_DIR))} {prefix}"
     if os.environ.get("DATABASE_URL"):
         prefix = f"DATABASE_URL=... {prefix}"
+    if settings.CRMSYNC_DEV and not os.environ.get("DJANGO_SECRET_KEY"):
+        prefix = f"CRMSYNC_DEV=1 {prefix}"  # the demo's keys are this machine's dev keys
     return prefix

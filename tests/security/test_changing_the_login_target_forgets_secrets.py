@@ -12,19 +12,9 @@ from django.core.management import call_command
 
 from accounts.login_hosts import parse_extra_hosts
 from accounts.models import CRMSettings
-from tests.admin.conftest import (
-    CLIENT_SECRET,
-    PASSWORD,
-    change_url,
-    crm_settings,
-    settings_post,
-    super_client,
-    superuser,
-)
+from tests.admin.conftest import CLIENT_SECRET, PASSWORD, change_url, settings_post
 from tests.factories import AccountFactory
 from tests.security.listeners import json_answer, listening
-
-__all__ = ["crm_settings", "super_client", "superuser"]  # fixtures used below
 
 
 def token(seen):

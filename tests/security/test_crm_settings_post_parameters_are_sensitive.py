@@ -7,15 +7,7 @@ import pytest
 from django.views.debug import SafeExceptionReporterFilter
 
 from accounts.forms import SECRET_FIELDS
-from tests.admin.conftest import (
-    change_url,
-    crm_settings,
-    settings_post,
-    super_client,
-    superuser,
-)
-
-__all__ = ["crm_settings", "super_client", "superuser"]  # fixtures used below
+from tests.admin.conftest import change_url, settings_post
 
 
 @pytest.mark.django_db

@@ -7,11 +7,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.login_hosts import parse_extra_hosts
-from tests.admin.conftest import super_client, superuser
 from tests.factories import CRMSettingsFactory
 from tests.security.listeners import json_answer, listening
-
-__all__ = ["super_client", "superuser"]  # fixtures used below
 
 MARKER = "remote-text-Wq93"
 TOKEN = '{"access_token": "tok", "instance_url": "INSTANCE"}'

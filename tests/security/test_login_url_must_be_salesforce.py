@@ -11,9 +11,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.login_hosts import LoginHostRefused, checked_origin, parse_extra_hosts
 from accounts.models import CRMSettings
-from tests.admin.conftest import change_url, crm_settings, settings_post, super_client, superuser
-
-__all__ = ["crm_settings", "super_client", "superuser"]  # fixtures used below
+from tests.admin.conftest import change_url, settings_post
 
 EXTRA = parse_extra_hosts("127.0.0.1:8443, proxy.corp.example")
 

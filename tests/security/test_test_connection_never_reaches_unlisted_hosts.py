@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.admin.conftest import super_client, superuser
 from tests.factories import CRMSettingsFactory
 from tests.processes import free_port
 from tests.security.listeners import INTERNAL_SECRET, internal_service, json_answer, listening
-
-__all__ = ["super_client", "superuser"]  # fixtures used below
 
 CANARY = "canary-client-secret-Hx71"
 

@@ -14,10 +14,9 @@ from django.db import connection
 
 from accounts.models import CRMSettings
 from exports.models import ExportCursor
-from tests.admin.conftest import change_url, settings_post, super_client, superuser
+from tests.admin.conftest import change_url, settings_post
 from tests.pipeline_fixtures import contacts, enqueue
 
-__all__ = ["super_client", "superuser"]  # fixtures used below
 UNREADABLE = "unreadable — set it again"  # what a person reads
 
 

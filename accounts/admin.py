@@ -37,7 +37,6 @@ from .forms import (
 )
 from .models import Account, CRMSettings
 
-
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
     "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "

@@ -24,7 +24,7 @@ the worker that wins sends the events (exports.alerts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .gateway import AUTH_CODES
@@ -182,6 +182,7 @@ def _resumed(told: Told, record: Pause | None, now: datetime) -> dict[str, Any]:
         record = Pause(told.paused_record_id or 0, "", "", "", "", told.paused_since)
     went_through = record.error_status in ("resolved", "superseded")
     return pause_details(record) | {
+        "paused_since": iso(told.paused_since),
         "paused_seconds": paused_for,
         "how": "went_through" if went_through else "skipped",
     }
@@ -259,7 +260,10 @@ def _api_limit(told: Told, facts: Facts, now: datetime, _: dict[str, Any]) -> Ru
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    """ISO 8601 UTC to the second, e.g. 2026-11-30T16:56:29Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _seconds(delta: timedelta) -> int:

@@ -102,8 +102,18 @@ def summary(body: dict[str, Any]) -> str:
     return f"{account}: export calls Salesforce again (daily API limit cleared)"
 
 
+SUBJECTS = {
+    "paused": "export paused at record #{record_id} ({error_code})",
+    "still_paused": "export still paused at record #{record_id} ({error_code})",
+    "resumed": "export resumed at record #{record_id}",
+}
+
+
 def subject(body: dict[str, Any]) -> str:
-    return f"[crmsync] {body['summary']}"
+    """Short enough not to fold: the summary, without the record's details."""
+    template = SUBJECTS.get(body["event"])
+    text = f"{body['account']}: {template.format(**body)}" if template else body["summary"]
+    return f"[crmsync] {text}"
 
 
 def body(body: dict[str, Any]) -> str:
@@ -136,12 +146,13 @@ def body(body: dict[str, Any]) -> str:
 
 
 def _pause_lines(body: dict[str, Any]) -> list[str]:
+    error = "Was:    " if body["event"] == "resumed" else "Error:  "
     lines = [
-        f"Record:  #{body['record_id']} {body.get('sobject')} {body.get('external_id')}",
-        f"Error:   {body.get('error_code')}: {body.get('error_message')}",
+        f"Record: #{body['record_id']} {body.get('sobject')} {body.get('external_id')}",
+        f"{error}{body.get('error_code')}: {body.get('error_message')}",
     ]
     if body.get("fields"):
-        lines.append(f"Fields:  {', '.join(body['fields'])}")
+        lines.append(f"Fields: {', '.join(body['fields'])}")
     lines.append(f"Paused since: {body.get('paused_since')}")
     if body["event"] == "resumed":
         if body.get("how") == "went_through":
@@ -168,7 +179,9 @@ def _duration(body: dict[str, Any]) -> str:
     minutes = rest // 60
     if hours >= 48:
         return f"{hours // 24} days"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest % 60} s"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {rest % 60} s" if minutes else f"{rest} s"
 
 
 def _link(path: str) -> str:

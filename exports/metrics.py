@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from accounts.models import Account
@@ -38,6 +38,8 @@ from accounts.models import Account
 from . import run_totals
 from .models import ExportError, ExportRecord, ExportRun, Notification
 
+# The classic text format, which every Prometheus version reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
@@ -50,7 +52,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             status=403,
             content_type="text/plain",
         )
-    return HttpResponse(generate_latest(DatabaseCollector()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(DatabaseCollector()), content_type=CONTENT_TYPE)
 
 
 def allowed(request: HttpRequest) -> bool:

@@ -3,7 +3,8 @@
 `account_status(account)` reads the cursor, the backlog, the open errors and the
 last runs in a constant number of queries (five), whatever the account's size:
 
-1. the cursor with its paused record (no cursor yet → idle, nothing exported);
+1. the cursor with its paused record and the circuit breaker (exports.circuit) (no
+   cursor yet → idle, nothing exported);
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
@@ -17,10 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count
+from django.utils import timezone
 
 from accounts.models import Account
 
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import AlertState, ExportCursor, ExportError, ExportRecord, ExportRun
 
 RECENT_RUNS = 20
 
@@ -41,6 +43,8 @@ class AccountStatus:
     open_errors: int
     open_errors_by_code: dict[str, int] = field(default_factory=dict)
     recent_runs: tuple[ExportRun, ...] = ()
+    circuit_open_until: datetime | None = None
+    circuit_reason: str | None = None
 
     @property
     def is_paused(self) -> bool:
@@ -62,12 +66,20 @@ class AccountStatus:
             "backlog": self.backlog,
             "open_errors": self.open_errors,
             "open_errors_by_code": dict(self.open_errors_by_code),
+            "circuit_open_until": (
+                self.circuit_open_until.isoformat() if self.circuit_open_until else None
+            ),
+            "circuit_reason": self.circuit_reason,
         }
 
 
 def account_status(account: Account) -> AccountStatus:
     """Snapshot the export of `account` (see the module docstring for the five queries)."""
-    cursor = ExportCursor.objects.select_related("paused_record").filter(account=account).first()
+    cursor = (
+        ExportCursor.objects.select_related("paused_record", "account__alert_state")
+        .filter(account=account)
+        .first()
+    )
     last_exported_id = cursor.last_exported_id if cursor else 0
     state = cursor.state if cursor else ExportCursor.State.IDLE
     paused = cursor is not None and state == ExportCursor.State.PAUSED
@@ -76,6 +88,7 @@ def account_status(account: Account) -> AccountStatus:
     backlog = ExportRecord.objects.filter(account=account, id__gt=last_exported_id).count()
     by_code = _open_errors_by_code(account)
     recent_runs = tuple(ExportRun.objects.filter(account=account).order_by("-id")[:RECENT_RUNS])
+    breaker = _open_circuit(cursor)
 
     return AccountStatus(
         account=account.slug,
@@ -92,7 +105,20 @@ def account_status(account: Account) -> AccountStatus:
         open_errors=sum(by_code.values()),
         open_errors_by_code=by_code,
         recent_runs=recent_runs,
+        circuit_open_until=breaker[0] if breaker else None,
+        circuit_reason=breaker[1] if breaker else None,
     )
+
+
+def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:
+    """(until, why) while the account's circuit breaker holds its scheduled runs."""
+    try:
+        state = cursor.account.alert_state if cursor else None
+    except AlertState.DoesNotExist:
+        return None
+    if state is None or not state.circuit_open_until or state.circuit_open_until <= timezone.now():
+        return None
+    return state.circuit_open_until, state.circuit_reason
 
 
 def _open_errors_by_code(account: Account) -> dict[str, int]:

@@ -87,6 +87,8 @@ def test_as_json_has_the_crm_status_keys(paused_account):
             "FIELD_CUSTOM_VALIDATION_EXCEPTION": 1,
             "REQUIRED_FIELD_MISSING": 1,
         },
+        "circuit_open_until": None,
+        "circuit_reason": None,
     }
 
 

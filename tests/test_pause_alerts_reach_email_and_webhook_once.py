@@ -66,10 +66,10 @@ def test_paused_then_resumed_each_told_once_across_many_runs(
     assert receiver.rejected == 0  # every request carried a valid signature
 
     subjects = [m.subject for m in mail.outbox]
+    bad = ids[119]
     assert subjects == [
-        "[crmsync] acme: export paused at record #%d (FIELD_CUSTOM_VALIDATION_EXCEPTION)"
-        % ids[119],
-        "[crmsync] acme: export resumed at record #%d" % ids[119],
+        f"[crmsync] acme: export paused at record #{bad} (FIELD_CUSTOM_VALIDATION_EXCEPTION)",
+        f"[crmsync] acme: export resumed at record #{bad}",
     ]
     assert mail.outbox[0].to == ["ops@example.com", "oncall@example.com"]
     assert "person-120" in mail.outbox[0].body and "What to do:" in mail.outbox[0].body

@@ -76,7 +76,8 @@ def prune(
     for cursor in ExportCursor.objects.filter(last_exported_id__gt=0).order_by("account_id"):
         summary.records += _prune_records(cursor, cutoff, dry_run, chunk)
     runs_cutoff = now - _days(settings.CRMSYNC_RETAIN_RUNS_DAYS)
-    runs = ExportRun.objects.filter(finished_at__lt=runs_cutoff, id__lte=run_totals.mark())
+    rolled_up = run_totals.next_mark(now) if dry_run else run_totals.mark()
+    runs = ExportRun.objects.filter(finished_at__lt=runs_cutoff, id__lte=rolled_up)
     summary.runs = _delete_in_chunks(runs.exclude(outcome=""), dry_run, chunk)
     notifications = Notification.objects.filter(created_at__lt=runs_cutoff)
     summary.notifications = _delete_in_chunks(notifications, dry_run, chunk)

@@ -51,6 +51,12 @@ def roll_up(now: datetime | None = None) -> int:
     return sum(v["runs"] for v in delta.values())
 
 
+def next_mark(now: datetime) -> int:
+    """The mark a roll-up now would move to (crm_prune --dry-run)."""
+    old = mark()
+    return max(old, _new_mark(old, now))
+
+
 def _new_mark(old: int, now: datetime) -> int:
     after = ExportRun.objects.filter(id__gt=old)
     hour_ago = now - timedelta(hours=1)

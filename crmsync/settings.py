@@ -182,6 +182,8 @@ CRMSYNC_RETAIN_RECORDS_DAYS = env_int("CRMSYNC_RETAIN_RECORDS_DAYS", 30)
 CRMSYNC_RETAIN_ERRORS_DAYS = env_int("CRMSYNC_RETAIN_ERRORS_DAYS", 90)
 CRMSYNC_RETAIN_RUNS_DAYS = env_int("CRMSYNC_RETAIN_RUNS_DAYS", 90)
 CRMSYNC_PRUNE_CHUNK = env_int("CRMSYNC_PRUNE_CHUNK", 2000)
+# After each chunk the prune rests this many times as long as the chunk took (0: no rest).
+CRMSYNC_PRUNE_REST = env_float("CRMSYNC_PRUNE_REST", 1.0)
 
 # --- Celery -----------------------------------------------------------------------
 # CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:

@@ -19,11 +19,14 @@
 
 Each step deletes in chunks of CRMSYNC_PRUNE_CHUNK rows, each chunk its own short
 transaction, walking ids upwards, so a run exporting the same account at the same time
-waits for no lock longer than one chunk. `dry_run` counts what would go and deletes nothing.
+waits for no lock longer than one chunk; after each chunk the prune rests
+CRMSYNC_PRUNE_REST times as long as the chunk took, leaving the database and the CPU to
+the exports (bench/prune.py). `dry_run` counts what would go and deletes nothing.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -143,7 +146,7 @@ def _delete_walking(
     each chunk in its own transaction. The delete states the read conditions again (an
     ExportError may have appeared on a record since it was read: the RESTRICT FK and the
     re-checked query keep it)."""
-    deleted, after = 0, 0
+    deleted, after, began = 0, 0, time.monotonic()
     while True:
         batch = list(rows.filter(id__gt=after).order_by("id")[:chunk])  # type: ignore[attr-defined]
         if not batch:
@@ -154,6 +157,8 @@ def _delete_walking(
             deleted += _delete_ids(rows, ids)
         elif ids:
             deleted += len(ids)
+        _rest(began)
+        began = time.monotonic()
 
 
 def _delete_ids(rows: object, ids: Iterable[int]) -> int:
@@ -172,11 +177,19 @@ def _delete_in_chunks(queryset: object, dry_run: bool, chunk: int) -> int:
         return queryset.count()  # type: ignore[attr-defined]
     deleted = 0
     while True:
+        began = time.monotonic()
         ids = list(queryset.order_by("id").values_list("id", flat=True)[:chunk])  # type: ignore[attr-defined]
         if not ids:
             return deleted
         with transaction.atomic():
             deleted += queryset.model.objects.filter(id__in=ids).delete()[0]  # type: ignore[attr-defined]
+        _rest(began)
+
+
+def _rest(began: float) -> None:
+    """Rest CRMSYNC_PRUNE_REST times as long as the chunk since `began` took: the prune is
+    background work, and leaves the database and the CPU to the exports running now."""
+    time.sleep((time.monotonic() - began) * settings.CRMSYNC_PRUNE_REST)
 
 
 def _days(days: int) -> timedelta:

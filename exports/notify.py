@@ -34,6 +34,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from accounts.crypto import SecretDecryptionError
 from accounts.models import CRMSettings
 from accounts.validators import internal_address, webhook_url_problem
 
@@ -80,24 +81,32 @@ def deliver(notification_id: str, last_try: bool = False) -> str:
     try:
         _send(notification)
     except DeliveryError as exc:
-        status = Status.FAILED if exc.permanent or last_try else Status.RETRYING
-        Notification.objects.filter(id=notification.id).update(status=status, last_error=str(exc))
-        log.warning(
-            "alert.delivery account=%s event=%s channel=%s id=%s status=%s error=%s",
-            notification.account.slug,
-            notification.event,
-            notification.channel,
-            notification.id,
-            status,
-            exc,
-        )
-        if status == Status.RETRYING:
-            raise DeliveryRetry(str(exc)) from exc
-        return status
+        return _failed(notification, exc, last_try)
+    except Exception as exc:  # noqa: BLE001 - a bug: on the row, and logged with its traceback
+        log.exception("alert.delivery.bug id=%s", notification.id)
+        return _failed(notification, DeliveryError(f"{type(exc).__name__}: {exc}", True), last_try)
     Notification.objects.filter(id=notification.id).update(
         status=Status.SENT, sent_at=timezone.now(), last_error=""
     )
     return Status.SENT
+
+
+def _failed(notification: Notification, error: DeliveryError, last_try: bool) -> str:
+    """Record a failed attempt; DeliveryRetry when it is worth another."""
+    status = Status.FAILED if error.permanent or last_try else Status.RETRYING
+    Notification.objects.filter(id=notification.id).update(status=status, last_error=str(error))
+    log.warning(
+        "alert.delivery account=%s event=%s channel=%s id=%s status=%s error=%s",
+        notification.account.slug,
+        notification.event,
+        notification.channel,
+        notification.id,
+        status,
+        error,
+    )
+    if status == Status.RETRYING:
+        raise DeliveryRetry(str(error)) from error
+    return status
 
 
 def send_stuck(older_than_s: float = 600) -> int:
@@ -126,7 +135,12 @@ def _send(notification: Notification) -> None:
     if notification.channel == Notification.Channel.EMAIL:
         _send_email(notification)
         return
-    crm = CRMSettings.objects.get(account_id=notification.account_id)
+    try:
+        crm = CRMSettings.objects.only("alert_webhook_url", "alert_webhook_secret").get(
+            account_id=notification.account_id
+        )
+    except SecretDecryptionError as exc:
+        raise DeliveryError(f"The webhook signing secret cannot be read: {exc}", True) from exc
     if not crm.alert_webhook_url:
         raise DeliveryError("The account's webhook was removed before this was sent.", True)
     body = {"id": str(notification.id), **notification.payload}

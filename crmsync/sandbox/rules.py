@@ -29,6 +29,7 @@ OBJECT_KEYS = {
     "trigger_fail",
     "lookups",
 }
+TRIGGER_SCOPES = ("record", "chunk")
 # fault name -> (minimum, maximum); all integers.
 FAULT_RANGES: dict[str, tuple[int, int]] = {
     "latency_ms": (0, 600_000),
@@ -66,6 +67,7 @@ class ValidationRule:
 class TriggerRule:
     when: Condition | None
     message: str
+    scope: str = "record"  # "record": the matching record fails; "chunk": its whole chunk
 
 
 @dataclass(frozen=True)
@@ -232,11 +234,18 @@ def _validation_rule(raw: Any, where: str) -> ValidationRule:
 
 def _trigger_rule(raw: Any, where: str) -> TriggerRule:
     spec = _object(raw, where)
-    _known_keys(spec, {"when", "message"}, where)
+    _known_keys(spec, {"when", "message", "scope"}, where)
     _required_keys(spec, ("message",), where)
+    scope = spec.get("scope", "record")
+    if scope not in TRIGGER_SCOPES:
+        raise RulesError(
+            f"{where}.scope: expected one of {', '.join(map(json.dumps, TRIGGER_SCOPES))},"
+            f" got {_kind(scope)}"
+        )
     return TriggerRule(
         when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
         message=_string(spec["message"], f"{where}.message"),
+        scope=scope,
     )
 
 

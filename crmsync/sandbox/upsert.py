@@ -24,7 +24,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from crmsync.sandbox import errors
+from crmsync.sandbox import apex, errors
 from crmsync.sandbox.errors import ApiError, record_error
 from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.ids import SF_ID, checksum
@@ -36,11 +36,15 @@ LOCKED_ROW = "unable to obtain exclusive access to this record"
 
 
 class RecordRejected(Exception):
-    """One record fails a check; `error` is its entry for the result's `errors`."""
+    """One record fails a check; `error` is its entry for the result's `errors`.
 
-    def __init__(self, error: dict[str, Any]) -> None:
+    `chunk`: a trigger threw for it whose failure takes the whole chunk (apex.py).
+    """
+
+    def __init__(self, error: dict[str, Any], chunk: bool = False) -> None:
         super().__init__(error["message"])
         self.error = error
+        self.chunk = chunk
 
 
 class Outcome:
@@ -175,7 +179,9 @@ class Upserter:
         3. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
         4. Check each remaining record against the object's rules, in Salesforce's order:
            field permissions, required, length, lookups, triggers, validation rules.
-        5. allOrNone and any failure: nothing is written, the good ones are rolled back.
+        5. A trigger with scope "chunk" threw: every record fails with its error, nothing
+           is written.
+        6. allOrNone and any failure: nothing is written, the good ones are rolled back.
            Otherwise write the good ones in one transaction (with the write log).
         """
         values = [record.get(external_id_field) for record in records]
@@ -187,6 +193,7 @@ class Upserter:
             self._lock_rows(outcomes)
             parents = self._parents_by_id(rules, records)
             planned: list[tuple[int, PlannedWrite]] = []
+            chunk_error = None
             for position, record in enumerate(records):
                 if outcomes[position].errors:
                     continue
@@ -196,8 +203,12 @@ class Upserter:
                     write = self._check(rules, external_id_field, record, sf_id, old, parents)
                 except RecordRejected as rejected:
                     outcomes[position].errors.append(rejected.error)
+                    if rejected.chunk and chunk_error is None:
+                        chunk_error = rejected.error
                     continue
                 planned.append((position, write))
+            if chunk_error is not None:
+                return apex.fail_all(outcomes, chunk_error)
             if all_or_none and any(not o.ok for o in outcomes):
                 return _rolled_back(outcomes)
             self.store.apply(sobject, [write for _, write in planned])
@@ -264,9 +275,10 @@ class Upserter:
             raise RecordRejected(error)
         applied = self._resolve_lookups(rules, sent, parents) if rules.lookups else sent
         merged = {**old, **applied}
-        error = (rules.trigger_fail and _trigger_error(rules, merged)) or (
-            rules.validation and _validation_error(rules, merged)
-        )
+        fired = rules.trigger_fail and apex.fired_trigger(rules, merged)
+        if fired:
+            raise RecordRejected(apex.trigger_error(fired), chunk=fired.scope == "chunk")
+        error = rules.validation and _validation_error(rules, merged)
         if error:
             raise RecordRejected(error)
         return PlannedWrite(
@@ -371,16 +383,6 @@ def _length_error(rules: ObjectRules, sent: dict[str, Any]) -> dict[str, Any] | 
                 f"{name}: data value too large: {value} (max length={limit})",
                 [name],
             )
-    return None
-
-
-def _trigger_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, Any] | None:
-    for rule in rules.trigger_fail:
-        if rule.when is None or rule.when.matches(merged):
-            message = rule.message
-            if "caused by" not in message:
-                message += "\n\ncaused by: System.DmlException: rejected by the sandbox's trigger_fail rule"
-            return record_error("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message)
     return None
 
 

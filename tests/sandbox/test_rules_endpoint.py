@@ -45,6 +45,10 @@ def test_rules_can_be_read_back(sandbox):
         ),
         ({"auth": {"clients": {"x": ""}}}, "auth.clients.x"),
         (
+            {"objects": {"Contact": {"trigger_fail": [{"message": "m", "scope": "batch"}]}}},
+            'objects.Contact.trigger_fail[0].scope: expected one of "record", "chunk"',
+        ),
+        (
             {"objects": {"Contact": {"fields": ["LastName"], "required": ["Email"]}}},
             "objects.Contact.required names field 'Email', which is not in objects.Contact.fields",
         ),

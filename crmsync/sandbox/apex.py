@@ -8,6 +8,13 @@ which carries at most 200.
 
 `trigger_fail` rules say which records make a trigger throw: scope "record" (the default)
 fails only the matching record, scope "chunk" fails the whole chunk holding it.
+
+Row locks that a trigger meets (`faults.lock_wrapped`) arrive wrapped in the trigger's
+error, as in real orgs (e.g. salesforce.stackexchange.com/questions/20921):
+CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY "ContactTrigger: execution of AfterUpdate\n\ncaused
+by: System.DmlException: Update failed. First exception on row 0 with id 003...; first
+error: UNABLE_TO_LOCK_ROW, unable to obtain exclusive access to this record or 1 records:
+003...: []\n\nTrigger.ContactTrigger: line 1, column 1".
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.sandbox.errors import record_error
+from crmsync.sandbox.ids import make_id
 from crmsync.sandbox.rules import ObjectRules, TriggerRule
 
 TRIGGER_FAILED = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
@@ -41,3 +49,18 @@ def fail_all(outcomes: list[Any], error: dict[str, Any]) -> list[Any]:
     for outcome in outcomes:
         outcome.errors[:] = [error]
     return outcomes
+
+
+def wrapped_lock_error(sobject: str, sf_id: str | None) -> dict[str, Any]:
+    """UNABLE_TO_LOCK_ROW met by `<sobject>Trigger`, for the record `sf_id` (None: a create,
+    which names a record of the same object the trigger would have updated)."""
+    locked = sf_id or make_id(sobject, 0)
+    event = "AfterUpdate" if sf_id else "AfterInsert"
+    trigger = f"{sobject.removesuffix('__c')}Trigger"
+    message = (
+        f"{trigger}: execution of {event}\n\ncaused by: System.DmlException: Update failed."
+        f" First exception on row 0 with id {locked}; first error: UNABLE_TO_LOCK_ROW,"
+        f" unable to obtain exclusive access to this record or 1 records: {locked}: []"
+        f"\n\nTrigger.{trigger}: line 1, column 1"
+    )
+    return record_error(TRIGGER_FAILED, message)

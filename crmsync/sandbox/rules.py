@@ -40,6 +40,10 @@ FAULT_RANGES: dict[str, tuple[int, int]] = {
     "stall_ms": (0, 600_000),
     "api_daily_limit": (0, 10**12),
 }
+# faults that are booleans
+FAULT_FLAGS = ("lock_wrapped",)
+FAULT_KEYS = frozenset(FAULT_RANGES) | frozenset(FAULT_FLAGS)
+FaultValue = int | float | bool
 
 
 class RulesError(ValueError):
@@ -88,7 +92,7 @@ class Rules:
     clients: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENTS))
     token_ttl_s: int = DEFAULT_TOKEN_TTL_S
     objects: dict[str, ObjectRules] = field(default_factory=dict)
-    faults: dict[str, int] = field(default_factory=dict)  # only the keys that were given
+    faults: dict[str, FaultValue] = field(default_factory=dict)  # only the keys given
     raw: dict[str, Any] = field(default_factory=dict)
 
     def for_object(self, sobject: str) -> ObjectRules:
@@ -124,7 +128,7 @@ def parse_rules(raw: Any) -> Rules:
     2. `auth.clients` maps client ids to secrets; `auth.token_ttl_s` is an integer >= 1.
     3. Each object's keys are checked for type; named fields must be field names and, when
        the object lists `fields`, must be among them.
-    4. Faults are integers in their range.
+    4. Faults are integers in their range, or booleans (FAULT_FLAGS).
     """
     top = _object(raw, "rules")
     _known_keys(top, TOP_KEYS, "rules")
@@ -138,13 +142,19 @@ def parse_rules(raw: Any) -> Rules:
     return Rules(clients=clients, token_ttl_s=ttl, objects=objects, faults=faults, raw=top)
 
 
-def parse_faults(raw: Any, where: str = "faults") -> dict[str, int]:
-    """Check a faults object: known keys only, each an integer within its range."""
+def parse_faults(raw: Any, where: str = "faults") -> dict[str, FaultValue]:
+    """Check a faults object: known keys only, each an integer within its range or a flag."""
     faults = _object(raw, where)
-    _known_keys(faults, set(FAULT_RANGES), where)
-    return {
-        name: _int(value, f"{where}.{name}", *FAULT_RANGES[name]) for name, value in faults.items()
-    }
+    _known_keys(faults, set(FAULT_KEYS), where)
+    return {name: _fault(name, value, f"{where}.{name}") for name, value in faults.items()}
+
+
+def _fault(name: str, value: Any, where: str) -> FaultValue:
+    if name in FAULT_FLAGS:
+        if not isinstance(value, bool):
+            raise RulesError(f"{where}: expected true or false, got {_kind(value)}")
+        return value
+    return _int(value, where, *FAULT_RANGES[name])
 
 
 def relationship_name(reference_field: str) -> str:

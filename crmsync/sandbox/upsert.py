@@ -190,7 +190,7 @@ class Upserter:
         with self.store.lock:
             self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
             existing = self.store.external_index(sobject, external_id_field)
-            self._lock_rows(outcomes)
+            self._lock_rows(sobject, outcomes, keys, existing)
             parents = self._parents_by_id(rules, records)
             planned: list[tuple[int, PlannedWrite]] = []
             chunk_error = None
@@ -235,11 +235,24 @@ class Upserter:
                     )
                 )
 
-    def _lock_rows(self, outcomes: list[Outcome]) -> None:
-        candidates = [o for o in outcomes if not o.errors]
-        locked = self.faults.take_locked_rows(len(candidates))
-        for outcome in candidates[:locked]:
-            outcome.errors.append(record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW))
+    def _lock_rows(
+        self,
+        sobject: str,
+        outcomes: list[Outcome],
+        keys: list[str | None],
+        existing: dict[str, str],
+    ) -> None:
+        """The next `lock_rows_next` good records fail: UNABLE_TO_LOCK_ROW, or wrapped in a
+        trigger's CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY under `lock_wrapped`."""
+        candidates = [position for position, o in enumerate(outcomes) if not o.errors]
+        locked, wrapped = self.faults.take_locked_rows(len(candidates))
+        for position in candidates[:locked]:
+            if wrapped:
+                sf_id = existing.get(keys[position])  # type: ignore[arg-type]
+                error = apex.wrapped_lock_error(sobject, sf_id)
+            else:
+                error = record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW)
+            outcomes[position].errors.append(error)
 
     def _parents_by_id(self, rules: ObjectRules, records: list[dict[str, Any]]) -> set[str]:
         """Every parent id referenced by Id in `records` that exists as the right object."""

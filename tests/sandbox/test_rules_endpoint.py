@@ -44,6 +44,7 @@ def test_rules_can_be_read_back(sandbox):
             "faults.fail_status: expected an integer from 400 to 599",
         ),
         ({"auth": {"clients": {"x": ""}}}, "auth.clients.x"),
+        ({"faults": {"lock_wrapped": 1}}, "faults.lock_wrapped: expected true or false, got 1"),
         (
             {"objects": {"Contact": {"trigger_fail": [{"message": "m", "scope": "batch"}]}}},
             'objects.Contact.trigger_fail[0].scope: expected one of "record", "chunk"',

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, FaultValue] = {
     "fail_status": 503,
     "lock_rows_next": 0,
     "lock_wrapped": False,
+    "cpu_limit_ms": 10_000,
+    "server_time_scale": 1.0,
     "stall_next": 0,
     "stall_ms": 0,
     "api_daily_limit": 100_000,
@@ -55,6 +57,12 @@ class Faults:
 
     def latency_ms(self) -> int:
         return self._values["latency_ms"]
+
+    def cpu_limit_ms(self) -> int:
+        return int(self._values["cpu_limit_ms"])
+
+    def server_time_scale(self) -> float:
+        return float(self._values["server_time_scale"])
 
     def take_stall_ms(self) -> int:
         """Consume one stalled request; return how long to stall (0: no stall)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crmsync.sandbox import errors
+from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
 from crmsync.sandbox.query import parse_query
@@ -51,13 +52,15 @@ def upsert_collection(
     check_external_id_field(rules, field)
     all_or_none, records = collection_body(_json_body(request), sobject)
     check_field_names(rules, sobject, records)
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
     outcomes = org.upserter.upsert(
-        rules, sobject, field, records, all_or_none or request.all_or_none
+        rules, sobject, field, records, all_or_none or request.all_or_none, cpu
     )
     return Response(
         200,
         raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]",
         record_errors=not all(outcome.ok for outcome in outcomes),
+        server_ms=cpu.spent_ms,
     )
 
 
@@ -72,11 +75,14 @@ def upsert_one(
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with the record's fields")
     record = {**body, field: value}
     check_field_names(rules, sobject, [record])
-    (outcome,) = org.upserter.upsert(rules, sobject, field, [record], all_or_none=True)
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
+    (outcome,) = org.upserter.upsert(rules, sobject, field, [record], True, cpu)
     if not outcome.ok:
         error = outcome.errors[0]
-        raise ApiError(400, error["statusCode"], error["message"], error["fields"])
-    return Response(201 if outcome.created else 200, outcome.as_result())
+        body = ApiError(400, error["statusCode"], error["message"], error["fields"]).body()
+        return Response(400, body, server_ms=cpu.spent_ms)
+    status = 201 if outcome.created else 200
+    return Response(status, outcome.as_result(), server_ms=cpu.spent_ms)
 
 
 def query(org: SandboxOrg, request: Request, version: str) -> Response:

@@ -21,6 +21,7 @@ DEFAULT_TOKEN_TTL_S = 7200
 TOP_KEYS = {"auth", "objects", "faults"}
 AUTH_KEYS = {"clients", "token_ttl_s"}
 OBJECT_KEYS = {
+    "cpu_ms_per_record",
     "fields",
     "required",
     "max_length",
@@ -39,10 +40,14 @@ FAULT_RANGES: dict[str, tuple[int, int]] = {
     "stall_next": (0, 10**9),
     "stall_ms": (0, 600_000),
     "api_daily_limit": (0, 10**12),
+    "cpu_limit_ms": (1, 10**9),
 }
+# fault name -> (minimum, maximum); any number (integer or decimal)
+FAULT_SCALES: dict[str, tuple[float, float]] = {"server_time_scale": (0.0, 1000.0)}
 # faults that are booleans
 FAULT_FLAGS = ("lock_wrapped",)
-FAULT_KEYS = frozenset(FAULT_RANGES) | frozenset(FAULT_FLAGS)
+FAULT_KEYS = frozenset(FAULT_RANGES) | frozenset(FAULT_SCALES) | frozenset(FAULT_FLAGS)
+MAX_CPU_MS_PER_RECORD = 600_000
 FaultValue = int | float | bool
 
 
@@ -85,6 +90,7 @@ class ObjectRules:
     lookups: dict[str, str] = field(default_factory=dict)  # reference field -> parent object
     # relationship name (Account) -> reference field (AccountId), derived from `lookups`
     relationships: dict[str, str] = field(default_factory=dict)
+    cpu_ms_per_record: float = 0  # Apex CPU time each record costs its transaction
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,8 @@ def parse_rules(raw: Any) -> Rules:
     2. `auth.clients` maps client ids to secrets; `auth.token_ttl_s` is an integer >= 1.
     3. Each object's keys are checked for type; named fields must be field names and, when
        the object lists `fields`, must be among them.
-    4. Faults are integers in their range, or booleans (FAULT_FLAGS).
+    4. Faults are integers in their range, numbers in their range (FAULT_SCALES), or
+       booleans (FAULT_FLAGS).
     """
     top = _object(raw, "rules")
     _known_keys(top, TOP_KEYS, "rules")
@@ -154,6 +161,8 @@ def _fault(name: str, value: Any, where: str) -> FaultValue:
         if not isinstance(value, bool):
             raise RulesError(f"{where}: expected true or false, got {_kind(value)}")
         return value
+    if name in FAULT_SCALES:
+        return _number(value, where, *FAULT_SCALES[name])
     return _int(value, where, *FAULT_RANGES[name])
 
 
@@ -205,6 +214,12 @@ def _object_rules(name: str, raw: Any) -> ObjectRules:
         ),
         lookups=lookups,
         relationships={relationship_name(ref): ref for ref in lookups},
+        cpu_ms_per_record=_number(
+            spec.get("cpu_ms_per_record", 0),
+            f"{where}.cpu_ms_per_record",
+            0,
+            MAX_CPU_MS_PER_RECORD,
+        ),
     )
     _check_named_fields_listed(rules, where)
     return rules
@@ -307,6 +322,17 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
 def _int(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RulesError(f"{where}: expected an integer from {low} to {high}, got {_kind(value)}")
+    return value
+
+
+def _number(value: Any, where: str, low: float, high: float) -> float:
+    """An integer or decimal JSON number within [low, high] (not a boolean, NaN or infinity)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= high  # False for NaN
+    ):
+        raise RulesError(f"{where}: expected a number from {low:g} to {high:g}, got {_kind(value)}")
     return value
 
 

@@ -171,22 +171,27 @@ class Upserter:
         external_id_field: str,
         records: list[dict[str, Any]],
         all_or_none: bool,
+        cpu: apex.CpuMeter,
     ) -> list[Outcome]:
         """Upsert `records` (already shape-checked) and say what happened to each.
 
-        1. Records without an external id value, or sharing one, fail.
-        2. Look up existing records by external id (in-memory index) and load them.
-        3. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
-        4. Check each remaining record against the object's rules, in Salesforce's order:
+        1. Charge the records' Apex CPU time to the transaction (`cpu`); past its limit
+           every record fails with the CPU limit error and nothing is written.
+        2. Records without an external id value, or sharing one, fail.
+        3. Look up existing records by external id (in-memory index) and load them.
+        4. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
+        5. Check each remaining record against the object's rules, in Salesforce's order:
            field permissions, required, length, lookups, triggers, validation rules.
-        5. A trigger with scope "chunk" threw: every record fails with its error, nothing
+        6. A trigger with scope "chunk" threw: every record fails with its error, nothing
            is written.
-        6. allOrNone and any failure: nothing is written, the good ones are rolled back.
+        7. allOrNone and any failure: nothing is written, the good ones are rolled back.
            Otherwise write the good ones in one transaction (with the write log).
         """
         values = [record.get(external_id_field) for record in records]
         keys = [v if type(v) is str else index_key(v) for v in values]  # str: the common case
         outcomes = [Outcome() for _ in records]
+        if rules.cpu_ms_per_record and not cpu.charge(rules.cpu_ms_per_record * len(records)):
+            return apex.fail_all(outcomes, apex.cpu_limit_error(sobject))
         with self.store.lock:
             self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
             existing = self.store.external_index(sobject, external_id_field)

@@ -46,6 +46,15 @@ def test_rules_can_be_read_back(sandbox):
         ({"auth": {"clients": {"x": ""}}}, "auth.clients.x"),
         ({"faults": {"lock_wrapped": 1}}, "faults.lock_wrapped: expected true or false, got 1"),
         (
+            {"objects": {"Contact": {"cpu_ms_per_record": -1}}},
+            "objects.Contact.cpu_ms_per_record: expected a number from 0 to 600000, got -1",
+        ),
+        ({"faults": {"cpu_limit_ms": 0}}, "faults.cpu_limit_ms: expected an integer from 1"),
+        (
+            {"faults": {"server_time_scale": "1"}},
+            'faults.server_time_scale: expected a number from 0 to 1000, got "1"',
+        ),
+        (
             {"objects": {"Contact": {"trigger_fail": [{"message": "m", "scope": "batch"}]}}},
             'objects.Contact.trigger_fail[0].scope: expected one of "record", "chunk"',
         ),

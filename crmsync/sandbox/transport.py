@@ -38,7 +38,7 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes  # a composite subrequest's: the whole composite's (its own is `parsed`)
     # A composite subrequest arrives decoded: its `body` from the composite's JSON (or None).
     parsed: Any = NOT_PARSED
     # Inside an allOrNone composite: sObject Collections run all-or-none whatever they say.

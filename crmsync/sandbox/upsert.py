@@ -30,6 +30,7 @@ from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.ids import SF_ID, checksum
 from crmsync.sandbox.rules import FIELD_NAME, ObjectRules
 from crmsync.sandbox.store import PlannedWrite, Store, index_key
+from crmsync.sandbox.types import record_type_error
 
 MAX_RECORDS = 200
 LOCKED_ROW = "unable to obtain exclusive access to this record"
@@ -288,6 +289,7 @@ class Upserter:
             (rules.readonly and _field_permission_error(rules, sent))
             or (rules.required and _required_error(rules, sent, sf_id is None))
             or (rules.max_length and _length_error(rules, sent))
+            or (rules.record_checked_types and record_type_error(rules, sent))
         )
         if error:
             raise RecordRejected(error)

@@ -51,6 +51,18 @@ def test_rules_can_be_read_back(sandbox):
         ),
         ({"faults": {"cpu_limit_ms": 0}}, "faults.cpu_limit_ms: expected an integer from 1"),
         (
+            {"objects": {"Contact": {"field_types": {"Birthdate": "dat"}}}},
+            "objects.Contact.field_types.Birthdate: expected a type (string, email, date,",
+        ),
+        (
+            {"objects": {"Contact": {"field_types": {"Stage__c": "picklist"}}}},
+            "objects.Contact.field_types.Stage__c: a picklist needs its values",
+        ),
+        (
+            {"objects": {"Contact": {"external_ids": {"ExtId__c": {"case_sensitive": "no"}}}}},
+            'objects.Contact.external_ids.ExtId__c.case_sensitive: expected true or false, got "no"',
+        ),
+        (
             {"faults": {"server_time_scale": "1"}},
             'faults.server_time_scale: expected a number from 0 to 1000, got "1"',
         ),

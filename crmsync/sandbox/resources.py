@@ -132,8 +132,10 @@ def get_by_external_id(
     rules = _object_rules(org, sobject)
     check_external_id_field(rules, field)
     with org.store.lock:
-        found = org.store.ids_by_external_id(sobject, field, [value])
-        sf_id = found.get(value)
+        found = org.store.ids_by_external_id(
+            sobject, field, [value], not rules.case_sensitive(field)
+        )
+        sf_id = next(iter(found.values()), None)
         fields = org.store.get(sobject, sf_id) if sf_id else None
     if sf_id is None or fields is None:
         raise errors.not_found()

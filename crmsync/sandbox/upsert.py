@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from crmsync.sandbox import apex, errors
@@ -161,9 +162,12 @@ def check_field_names(rules: ObjectRules, sobject: str, records: list[dict[str, 
 class Upserter:
     """Applies upserts to the store under the rules and faults in force."""
 
-    def __init__(self, store: Store, faults: Faults) -> None:
+    def __init__(
+        self, store: Store, faults: Faults, rules_of: Callable[[str], ObjectRules]
+    ) -> None:
         self.store = store
         self.faults = faults
+        self.rules_of = rules_of  # an sObject's rules now (for parents of lookups)
 
     def upsert(
         self,
@@ -178,7 +182,8 @@ class Upserter:
 
         1. Charge the records' Apex CPU time to the transaction (`cpu`); past its limit
            every record fails with the CPU limit error and nothing is written.
-        2. Records without an external id value, or sharing one, fail.
+        2. Records without an external id value, or sharing one, fail. Unless the field is
+           `case_sensitive`, external ids compare folded to lower case ("ABC" is "abc").
         3. Look up existing records by external id (in-memory index) and load them.
         4. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
         5. Check each remaining record against the object's rules, in Salesforce's order:
@@ -189,13 +194,17 @@ class Upserter:
            Otherwise write the good ones in one transaction (with the write log).
         """
         values = [record.get(external_id_field) for record in records]
-        keys = [v if type(v) is str else index_key(v) for v in values]  # str: the common case
+        fold = not rules.case_sensitive(external_id_field)
+        if fold:  # str: the common case
+            keys = [v.lower() if type(v) is str else index_key(v, fold) for v in values]
+        else:
+            keys = [v if type(v) is str else index_key(v) for v in values]
         outcomes = [Outcome() for _ in records]
         if rules.cpu_ms_per_record and not cpu.charge(rules.cpu_ms_per_record * len(records)):
             return apex.fail_all(outcomes, apex.cpu_limit_error(sobject))
         with self.store.lock:
-            self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
-            existing = self.store.external_index(sobject, external_id_field)
+            self._reject_missing_and_duplicate(external_id_field, values, keys, outcomes)
+            existing = self.store.external_index(sobject, external_id_field, fold)
             self._lock_rows(sobject, outcomes, keys, existing)
             parents = self._parents_by_id(rules, records)
             planned: list[tuple[int, PlannedWrite]] = []
@@ -224,10 +233,14 @@ class Upserter:
         return outcomes
 
     def _reject_missing_and_duplicate(
-        self, external_id_field: str, keys: list[str | None], outcomes: list[Outcome]
+        self,
+        external_id_field: str,
+        values: list[Any],
+        keys: list[str | None],
+        outcomes: list[Outcome],
     ) -> None:
         counts = Counter(keys)
-        for key, outcome in zip(keys, outcomes, strict=True):
+        for value, key, outcome in zip(values, keys, outcomes, strict=True):
             if key is None or key == "":
                 outcome.errors.append(
                     record_error("MISSING_ARGUMENT", f"{external_id_field} not specified")
@@ -236,7 +249,7 @@ class Upserter:
                 outcome.errors.append(
                     record_error(
                         "DUPLICATE_VALUE",
-                        f"Duplicate external id specified: {key}",
+                        f"Duplicate external id specified: {index_key(value)}",
                         [external_id_field],
                     )
                 )
@@ -343,8 +356,9 @@ class Upserter:
                 )
             )
         ((field_name, value),) = reference.items()
-        found = self.store.ids_by_external_id(parent, field_name, [value])
-        key = index_key(value)
+        fold = not self.rules_of(parent).case_sensitive(field_name)
+        found = self.store.ids_by_external_id(parent, field_name, [value], fold)
+        key = index_key(value, fold)
         if key is None or key not in found:
             raise RecordRejected(
                 record_error(

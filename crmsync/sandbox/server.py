@@ -76,7 +76,7 @@ class SandboxOrg:
         tls.load_cert_chain(certs.server_cert, certs.server_key)
         self.store = Store(self.data_dir / "sandbox.sqlite3")
         self.tokens = Tokens(self.store)
-        self.upserter = Upserter(self.store, self.faults)
+        self.upserter = Upserter(self.store, self.faults, lambda name: self.rules.for_object(name))
         self._stopping.clear()
         api = Api(self, self._stopping)
         port = self.requested_port

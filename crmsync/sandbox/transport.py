@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from crmsync.sandbox.apex import CpuMeter
 
 log = logging.getLogger("crmsync.sandbox")
 
@@ -35,11 +38,13 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes  # a composite subrequest's: the whole composite's (its own is `parsed`)
     # A composite subrequest arrives decoded: its `body` from the composite's JSON (or None).
     parsed: Any = NOT_PARSED
     # Inside an allOrNone composite: sObject Collections run all-or-none whatever they say.
     all_or_none: bool = False
+    # The Apex transaction it belongs to (an allOrNone composite's); None: its own.
+    cpu: CpuMeter | None = None
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # an already encoded JSON body (takes precedence over `body`)
     record_errors: bool = False  # a 200 whose per-record results include a failure
+    server_ms: float = 0  # Apex CPU time spent, answered late by faults.server_time_scale
 
     def json(self) -> str:
         """The body as JSON text ("null" when there is none)."""

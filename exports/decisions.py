@@ -166,21 +166,23 @@ class RecordKey(NamedTuple):  # a tuple: cheap to build, a thousand per call
 def next_records_per_call(
     current: int,
     carried: int,
+    per_transaction: int,
     ceiling: int,
     cpu_limited: bool,
     call_seconds: float,
     target_seconds: float,
 ) -> int:
     """Records the account's next call carries, after a call of `carried` records sent when
-    the size was `current`.
+    the size was `current`; `per_transaction` of them shared one Apex transaction (the whole
+    call when all-or-none, else one batch).
 
-    1. The call met the Apex CPU limit → half of what it carried.
+    1. The call met the Apex CPU limit → half of a transaction's records.
     2. It took longer than the target server time → what fits the target at its pace.
     3. It was full and took less than half the target → a quarter more (grows back gradually).
     Always at least 1 and at most `ceiling` (the admin's batch size × batches per call).
     """
     if cpu_limited:
-        wanted = carried // 2
+        wanted = per_transaction // 2
     elif call_seconds > target_seconds:
         wanted = int(carried * target_seconds / call_seconds)
     elif call_seconds < target_seconds / 2 and carried >= current:

@@ -839,10 +839,12 @@ def _adapt(link: _Link, call: _Call, answer: _Sent) -> None:
     time); `_apply` saves it with the cursor move."""
     if not settings.CRMSYNC_ADAPTIVE_CALLS or call.only:
         return
-    current, _ = link.call_size(call.crm)
+    current, per_batch = link.call_size(call.crm)
+    carried = len(call.rows)
     link.cursor.records_per_call = decisions.next_records_per_call(
         current,
-        len(call.rows),
+        carried,
+        carried if call.crm.pause_on_export_errors else min(carried, per_batch),
         _ceiling(call.crm),
         answer.cpu_limited,
         answer.slowest_call_s,

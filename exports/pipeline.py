@@ -288,10 +288,8 @@ class _Link:
     def call_size(self, crm: CRMSettings) -> tuple[int, int]:
         """(records per call, records per batch) for the next call: the size adapted to the
         org (`cursor.records_per_call`) under the admin's ceiling."""
-        ceiling = _ceiling(crm)
         adapted = self.cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
-        per_call = min(adapted or ceiling, ceiling)
-        return per_call, min(crm.batch_size, per_call)
+        return decisions.call_size(adapted, crm.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)
 
 
 @dataclass(frozen=True)

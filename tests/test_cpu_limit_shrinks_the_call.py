@@ -4,7 +4,11 @@ call shrinks so the next calls pass at once."""
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from exports.models import ExportCursor, ExportError, ExportRun
 from exports.runner import run_and_wait
@@ -21,7 +25,7 @@ pytestmark = pytest.mark.integration
     ids=["pause on", "pause off"],
 )
 def test_cpu_limit_completes_with_no_errors_and_a_smaller_call(
-    sandbox, celery_worker, crm_account, settings, pause, cpu_ms
+    sandbox, celery_worker, crm_account, settings, admin_client, pause, cpu_ms
 ):
     # The org spends its CPU time as server time, at 1/100 of real time to keep this test
     # short; the target server time of a call is scaled alike (5 s → 50 ms).
@@ -44,3 +48,9 @@ def test_cpu_limit_completes_with_no_errors_and_a_smaller_call(
     assert cursor.records_per_call is not None and cursor.records_per_call * cpu_ms <= 10000
     # The first call failed and was narrowed down; after that the calls fitted the limit.
     assert run.api_calls <= 25 + 3000 // cursor.records_per_call
+
+    out = StringIO()
+    call_command("crm_status", "--account", account.slug, "--json", stdout=out)
+    assert json.loads(out.getvalue())["records_per_call"] == cursor.records_per_call
+    page = admin_client.get(f"/admin/exports/status/{account.slug}/").content.decode()
+    assert f"Calls carry up to <strong>{cursor.records_per_call}</strong>" in page

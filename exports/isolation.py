@@ -20,7 +20,9 @@ sends smaller pieces in order until the failure is pinned to one record:
    whole first. At most ⌈log2 n⌉ + 1 calls for an n-record call, 2·⌈log2 n⌉ + 2 for the CPU
    limit.
 3. Partial success (pause off): the other batches were written. Each batch that failed as a
-   group is split in halves and each half treated like the call.
+   group is split in halves and each half treated like the call (a second half is split
+   at once when the first went through, as above; when the first failed too, the second
+   is sent: it may hold another guilty record or none).
 4. One record whose own request fails is the guilty one: its result is the rejection.
 
 A batch fails "as a group" when its records failed with the CPU limit, when its request was
@@ -63,11 +65,9 @@ def _isolate(
     groups = group_failures(batches, results, all_or_none)
     if not groups or count == 1:
         return results
-    if all_or_none:
-        deterministic = not any(is_cpu_limit(r) for r in results)
+    deterministic = not any(is_cpu_limit(r) for r in results)
+    if all_or_none or len(batches) == 1:
         return _halves_in_order(send, batches, all_or_none, deterministic)
-    if len(batches) == 1:
-        return _halves_in_order(send, batches, all_or_none, deterministic=False)
     spans = _spans(batches)
     for k in groups:
         start, end = spans[k]
@@ -81,10 +81,11 @@ def _halves_in_order(
     head, tail = halves(batches)
     first = _isolate(send, head, all_or_none, known_bad=False)
     tail_count = sum(len(b.records) for b in tail)
-    if all_or_none and not all(r.ok for r in first):
+    head_ok = all(r.ok for r in first)
+    if all_or_none and not head_ok:
         return first + [NOT_SENT] * tail_count
-    # Pause on: the head went through, so a deterministic failure is in the tail.
-    return first + _isolate(send, tail, all_or_none, known_bad=all_or_none and deterministic)
+    # The head went through, so a deterministic failure is in the tail.
+    return first + _isolate(send, tail, all_or_none, known_bad=head_ok and deterministic)
 
 
 def group_failures(

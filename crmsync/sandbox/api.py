@@ -54,6 +54,7 @@ class Api:
         self.data_routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"^/limits/?$"), R.limits),
             ("GET", re.compile(r"^/query/?$"), R.query),
+            ("GET", re.compile(r"^/query/(?P<locator>[^/]+)/?$"), R.query_more),
             ("GET", re.compile(r"^/sobjects/?$"), R.describe_global),
             ("GET", re.compile(r"^/sobjects/(?P<sobject>\w+)/describe/?$"), R.describe),
             ("POST", re.compile(r"^/composite/?$"), self.composite),

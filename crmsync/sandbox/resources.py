@@ -14,6 +14,7 @@ from crmsync.sandbox import errors
 from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
+from crmsync.sandbox.paging import batch_size
 from crmsync.sandbox.query import parse_query
 from crmsync.sandbox.rules import ObjectRules, relationship_name
 from crmsync.sandbox.transport import NOT_PARSED, Request, Response
@@ -91,7 +92,7 @@ def upsert_one(
 
 
 def query(org: SandboxOrg, request: Request, version: str) -> Response:
-    """GET query?q=SOQL: {"totalSize", "done", "records": [...]} (one page, done=true)."""
+    """GET query?q=SOQL: {"totalSize", "done", "records": [...]}, paged (paging.py)."""
     soql = request.query.get("q", "")
     parsed = parse_query(soql)
     if not is_known_object(parsed.sobject, set(org.rules.objects)):
@@ -111,7 +112,14 @@ def query(org: SandboxOrg, request: Request, version: str) -> Response:
         _query_record(parsed.sobject, version, sf_id, fields, parsed.fields)
         for sf_id, fields in rows
     ]
-    return Response(200, {"totalSize": len(records), "done": True, "records": records})
+    return Response(
+        200, org.query_locators.first_page(records, batch_size(request.headers), version)
+    )
+
+
+def query_more(org: SandboxOrg, request: Request, version: str, locator: str) -> Response:
+    """GET query/<locator>-<offset>: the next page of a query's result."""
+    return Response(200, org.query_locators.next_page(locator))
 
 
 def get_by_id(

@@ -20,6 +20,7 @@ from crmsync.sandbox.api import Api
 from crmsync.sandbox.auth import Tokens
 from crmsync.sandbox.certs import ensure_certificates
 from crmsync.sandbox.faults import Faults
+from crmsync.sandbox.paging import QueryLocators
 from crmsync.sandbox.rules import Rules, parse_rules
 from crmsync.sandbox.store import Store
 from crmsync.sandbox.transport import SandboxHTTPServer
@@ -40,6 +41,7 @@ class SandboxOrg:
         self.data_dir = Path(data_dir)
         self.requested_port = port
         self.faults = Faults(default_latency_ms=latency_ms)
+        self.query_locators = QueryLocators()
         self.rules: Rules = Rules()
         self.apply_rules(parse_rules(rules or {}))
         self._server: SandboxHTTPServer | None = None

@@ -83,7 +83,8 @@ class Store:
         self._index: dict[tuple[str, str, bool], dict[str, str]] = {}
         self._fields: dict[str, dict[str, Any]] = {}  # sf_id -> merged fields
         self._sobjects: dict[str, str] = {}  # sf_id -> sObject
-        self._upsert_fields: set[tuple[str, str]] = set()  # (sObject, external id field)
+        # (sObject, external id field) of every upsert so far; read on first use
+        self._upsert_fields: set[tuple[str, str]] | None = None
         self._next_n = 1
         self._tx: Transaction | None = None
         self._load_records()
@@ -105,9 +106,7 @@ class Store:
         self._next_n = self._reader.execute(
             "SELECT COALESCE(MAX(n), 0) + 1 FROM records"
         ).fetchone()[0]
-        self._upsert_fields = set(
-            self._reader.execute("SELECT DISTINCT sobject, external_id_field FROM writes")
-        )
+        self._upsert_fields = None
 
     # -- records -----------------------------------------------------------------------
 
@@ -134,7 +133,11 @@ class Store:
         return {key: index[key] for key in keys if key is not None and key in index}
 
     def upsert_fields(self, sobject: str) -> set[str]:
-        """The fields that upserts have written `sobject` by (its external id fields)."""
+        """The fields that upserts have written `sobject` by (its external id fields); the
+        first call reads them from the write log, later writes add to them."""
+        if self._upsert_fields is None:
+            sql = "SELECT DISTINCT sobject, external_id_field FROM writes"
+            self._upsert_fields = set(self._read(sql, ()))  # type: ignore[arg-type]
         return {field for name, field in self._upsert_fields if name == sobject}
 
     def existing_ids(self, sobject: str, sf_ids: Iterable[str]) -> set[str]:
@@ -180,7 +183,8 @@ class Store:
             self._sobjects[write.sf_id] = sobject
         self._update_index(sobject, planned)
         external_id_field = planned[0].external_id_field
-        self._upsert_fields.add((sobject, external_id_field))
+        if self._upsert_fields is not None:
+            self._upsert_fields.add((sobject, external_id_field))
         batch = _dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
         job = partial(
             _write_batch, sobject=sobject, external_id_field=external_id_field, at=at, rows=batch

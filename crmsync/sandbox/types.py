@@ -34,12 +34,14 @@ from crmsync.sandbox.errors import ApiError, record_error
 from crmsync.sandbox.rules import ObjectRules
 
 TEXT_TYPES = frozenset({"string", "email", "picklist"})
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-WHOLE_NUMBER = re.compile(r"[+-]?\d+")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# re.ASCII: \d is 0-9 only (not other scripts' digits, which Salesforce does not read)
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+WHOLE_NUMBER = re.compile(r"[+-]?\d+", re.ASCII)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 DATETIME = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?:\.\d{1,9})?"
-    r"(?:Z|[+-]\d{2}:?\d{2})?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
 )
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 

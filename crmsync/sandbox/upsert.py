@@ -187,7 +187,8 @@ class Upserter:
         3. Look up existing records by external id (in-memory index) and load them.
         4. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
         5. Check each remaining record against the object's rules, in Salesforce's order:
-           field permissions, required, length, lookups, triggers, validation rules.
+           field permissions, required, length, email and picklist values (types.py),
+           lookups, triggers, validation rules.
         6. A trigger with scope "chunk" threw: every record fails with its error, nothing
            is written.
         7. allOrNone and any failure: nothing is written, the good ones are rolled back.

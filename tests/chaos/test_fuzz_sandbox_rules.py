@@ -46,6 +46,14 @@ keys = st.sampled_from(
         "require",
         "message",
         "lookups",
+        "trigger_fail",
+        "scope",
+        "field_types",
+        "type",
+        "picklist_values",
+        "external_ids",
+        "case_sensitive",
+        "cpu_ms_per_record",
         *sorted(FAULT_KEYS),
     ]
 ) | st.text(max_size=8)

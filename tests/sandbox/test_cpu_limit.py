@@ -74,17 +74,20 @@ def test_the_limit_is_a_fault_setting(sandbox):
     assert second["success"] is True
 
 
-def test_an_all_or_none_composite_is_one_transaction(sandbox):
-    sandbox.set_rules(cpu_rules(30))  # 2 x 200 x 30 ms = 12,000 ms together, 6,000 alone
-    sf = sandbox.salesforce()
+def two_batches(sandbox, all_or_none: bool) -> list[dict]:
+    """A Composite of two 200-record Collections subrequests."""
     subrequests = [
         subrequest("first", contacts(200, "a")),
         subrequest("second", contacts(200, "b")),
     ]
+    body = {"allOrNone": all_or_none, "compositeRequest": subrequests}
+    return sandbox.salesforce().restful("composite", method="POST", json=body)["compositeResponse"]
 
-    items = sf.restful(
-        "composite", method="POST", json={"allOrNone": True, "compositeRequest": subrequests}
-    )["compositeResponse"]
+
+def test_an_all_or_none_composite_is_one_transaction(sandbox):
+    sandbox.set_rules(cpu_rules(30))  # 2 x 200 x 30 ms = 12,000 ms together, 6,000 alone
+
+    items = two_batches(sandbox, all_or_none=True)
 
     assert items[0]["body"][0]["errorCode"] == "PROCESSING_HALTED"
     assert items[1]["httpStatusCode"] == 200
@@ -94,15 +97,8 @@ def test_an_all_or_none_composite_is_one_transaction(sandbox):
 
 def test_without_all_or_none_each_subrequest_is_its_own_transaction(sandbox):
     sandbox.set_rules(cpu_rules(30))
-    sf = sandbox.salesforce()
-    subrequests = [
-        subrequest("first", contacts(200, "a")),
-        subrequest("second", contacts(200, "b")),
-    ]
 
-    items = sf.restful(
-        "composite", method="POST", json={"allOrNone": False, "compositeRequest": subrequests}
-    )["compositeResponse"]
+    items = two_batches(sandbox, all_or_none=False)
 
     assert all(r["success"] for item in items for r in item["body"])
     assert len(sandbox.writes()) == 400

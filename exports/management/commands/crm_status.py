@@ -38,6 +38,10 @@ class Command(BaseCommand):
                 f"(now: python manage.py crm_export --account {data['account']})"
             )
         lines.append(f"backlog {data['backlog']} records, open errors {data['open_errors']}")
+        if data["records_per_call"]:
+            lines.append(
+                f"calls carry up to {data['records_per_call']} records (adapted to the org)"
+            )
         for code, count in sorted(data.get("open_errors_by_code", {}).items()):
             lines.append(f"  {code}: {count}")
         self.stdout.write("\n".join(lines))

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .gateway import AUTH_CODES
 from .models import AlertEvent
+from .wire import AUTH_CODES
 
 # The code `finish_run` gets for a run stopped near the daily API limit.
 API_LIMIT = "API_LIMIT"

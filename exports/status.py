@@ -3,8 +3,8 @@
 `account_status(account)` reads the cursor, the backlog, the open errors and the
 last runs in a constant number of queries (five), whatever the account's size:
 
-1. the cursor with its paused record and the circuit breaker (exports.circuit) (no
-   cursor yet → idle, nothing exported);
+1. the cursor with its paused record, the account's batch size and its circuit
+   breaker (exports.circuit) (no cursor yet → idle, nothing exported);
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import Account
 
+from . import decisions
 from .models import AlertState, ExportCursor, ExportError, ExportRecord, ExportRun
 
 RECENT_RUNS = 20
@@ -41,6 +43,7 @@ class AccountStatus:
     paused_error_id: int | None
     backlog: int
     open_errors: int
+    records_per_call: int | None = None  # what the next call carries (adapted to the org)
     open_errors_by_code: dict[str, int] = field(default_factory=dict)
     recent_runs: tuple[ExportRun, ...] = ()
     circuit_open_until: datetime | None = None
@@ -66,6 +69,7 @@ class AccountStatus:
             "backlog": self.backlog,
             "open_errors": self.open_errors,
             "open_errors_by_code": dict(self.open_errors_by_code),
+            "records_per_call": self.records_per_call,
             "circuit_open_until": (
                 self.circuit_open_until.isoformat() if self.circuit_open_until else None
             ),
@@ -77,6 +81,7 @@ def account_status(account: Account) -> AccountStatus:
     """Snapshot the export of `account` (see the module docstring for the five queries)."""
     cursor = (
         ExportCursor.objects.select_related("paused_record", "account__alert_state")
+        .annotate(batch_size=F("account__crm_settings__batch_size"))  # no secret decrypted
         .filter(account=account)
         .first()
     )
@@ -104,10 +109,19 @@ def account_status(account: Account) -> AccountStatus:
         backlog=backlog,
         open_errors=sum(by_code.values()),
         open_errors_by_code=by_code,
+        records_per_call=_records_per_call(cursor),
         recent_runs=recent_runs,
         circuit_open_until=breaker[0] if breaker else None,
         circuit_reason=breaker[1] if breaker else None,
     )
+
+
+def _records_per_call(cursor: Any) -> int | None:
+    """What the account's next call carries; None without a cursor or CRM settings."""
+    if cursor is None or cursor.batch_size is None:
+        return None
+    adapted = cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
+    return decisions.call_size(adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)[0]
 
 
 def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:

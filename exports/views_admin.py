@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -77,6 +78,7 @@ def export_status(request: HttpRequest, slug: str) -> HttpResponse:
         "open_errors_url": _errors_url(account),
         "paused_error_url": _paused_error_url(status),
         "can_run": can_run_export(request.user),
+        "batches_per_call": settings.CRMSYNC_BATCHES_PER_CALL,
     }
     return TemplateResponse(request, "exports/admin/export_status.html", context)
 

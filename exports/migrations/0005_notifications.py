@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('exports', '0003_exportcursor_link_id'),
+        ('exports', '0004_call_size_and_retry_state'),
     ]
 
     operations = [

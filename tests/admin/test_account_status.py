@@ -87,6 +87,7 @@ def test_as_json_has_the_crm_status_keys(paused_account):
             "FIELD_CUSTOM_VALIDATION_EXCEPTION": 1,
             "REQUIRED_FIELD_MISSING": 1,
         },
+        "records_per_call": 1000,
         "circuit_open_until": None,
         "circuit_reason": None,
     }

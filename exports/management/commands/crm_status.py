@@ -44,6 +44,10 @@ class Command(BaseCommand):
                 "or a successful Test connection, lets runs start at once)"
             )
         lines.append(f"backlog {data['backlog']} records, open errors {data['open_errors']}")
+        if data["records_per_call"]:
+            lines.append(
+                f"calls carry up to {data['records_per_call']} records (adapted to the org)"
+            )
         for code, count in sorted(data.get("open_errors_by_code", {}).items()):
             lines.append(f"  {code}: {count}")
         self.stdout.write("\n".join(lines))

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import run_totals
@@ -60,8 +60,10 @@ class PruneSummary:
 
 def needed_by_reexport(record_id: int, external_id: str, open_from: dict[str, int]) -> bool:
     """Rule 3c: is the record newer than an open error's record of its external id?
-    `open_from` maps external id → the smallest record id with an open error."""
-    first_open = open_from.get(external_id)
+    `open_from` maps a case-folded external id → the smallest record id with an open
+    error. Folded whatever the org's describe says (the re-export compares as the org
+    does, case-insensitively by default): keeping more is safe, keeping less is not."""
+    first_open = open_from.get(external_id.casefold())
     return first_open is not None and record_id > first_open
 
 
@@ -126,14 +128,14 @@ def _prune_records(cursor: ExportCursor, cutoff: datetime, dry_run: bool, chunk:
 
 
 def _open_from(account_id: int) -> dict[str, int]:
-    """External id → the smallest record id with an open error, for one account."""
-    rows = (
-        ExportError.objects.filter(account_id=account_id, status=ExportError.Status.OPEN)
-        .values("external_id")
-        .annotate(first=Min("record_id"))
-        .order_by()
-    )
-    return {row["external_id"]: row["first"] for row in rows}
+    """Case-folded external id → the smallest record id with an open error, for one account."""
+    open_from: dict[str, int] = {}
+    rows = ExportError.objects.filter(account_id=account_id, status=ExportError.Status.OPEN)
+    for external_id, record_id in rows.values_list("external_id", "record_id").order_by(
+        "record_id"
+    ):
+        open_from.setdefault(external_id.casefold(), record_id)
+    return open_from
 
 
 def _delete_walking(

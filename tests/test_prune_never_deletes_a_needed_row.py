@@ -23,7 +23,7 @@ STATUSES = [None, "open", "resolved", "dismissed", "superseded"]
 
 record = st.fixed_dictionaries(
     {
-        "external_id": st.sampled_from(["x0", "x1"]),
+        "external_id": st.sampled_from(["x0", "X0", "x1"]),  # the org folds case
         "fields": st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(0, 3), max_size=3),
         "old": st.booleans(),
         "error": st.sampled_from(STATUSES),
@@ -65,11 +65,13 @@ def build(records: list[dict], done: int) -> tuple[Account, list[int]]:
 
 
 def reexport_plan(account: Account) -> set[tuple]:
-    """What the re-export would send for the account's open errors, group by group."""
+    """What the re-export would send for the account's open errors, group by group, for an
+    org comparing external ids case-insensitively (the default) and one that does not."""
     open_errors = ExportError.objects.filter(account=account, status="open")
     return {
-        (g.key, g.error_ids, tuple(sorted(g.fields.items())))
-        for g in reexport._groups(account.id, open_errors)
+        (folded, g.key, g.error_ids, tuple(sorted(g.fields.items())))
+        for folded in (True, False)
+        for g in reexport._groups(account.id, open_errors, lambda s, f, c=not folded: c)
     }
 
 

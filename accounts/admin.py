@@ -1,12 +1,13 @@
 """Admin for accounts and their CRM settings ("<account> › Settings › CRM").
 
-The CRM settings page has two fieldsets, General and Connection. Its rules:
+The CRM settings page has three fieldsets, General, Connection and Notifications. Its rules:
 - "Pause on export errors" is in the form only while Export to CRM is on
   (`forms.shows_pause_field`); the page's script fetches it when the admin
   ticks Export to CRM (`pause-field/`) and hides it when they untick it.
 - Turning pause off needs the "I understand…" box (enforced by the form).
 - Secrets are write-only; view-only staff see "set"/"not set".
-- "Test connection" logs in with the saved settings through the gateway.
+- "Test connection" logs in with the saved settings through the gateway; when it works,
+  the account's circuit breaker closes (saving the page closes it too: exports.signals).
 """
 
 from __future__ import annotations
@@ -22,17 +23,25 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
+from exports import circuit
 from exports.gateway import Gateway, GatewayError
 
 from .forms import (
     CONFIRM_PAUSE_OFF,
     CONNECTION_FIELDS,
+    NOTIFICATION_FIELDS,
     PAUSE,
     SECRET_FIELDS,
     CRMSettingsForm,
     shows_pause_field,
 )
 from .models import Account, CRMSettings
+
+NOTIFICATIONS_HELP = (
+    "Who hears about this account's export: paused at a record (then still paused, then "
+    "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "
+    "once per change. See README › Alerts for the webhook's body and signature."
+)
 
 
 def export_status_url(account: Account) -> str | None:
@@ -108,6 +117,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
     client_secret_state = _secret_state("client_secret")
     private_key_state = _secret_state("private_key")
     password_state = _secret_state("password")
+    alert_webhook_secret_state = _secret_state("alert_webhook_secret")
 
     # One row per account, created with it (accounts.signals); never added or deleted here.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -124,7 +134,12 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             general += [PAUSE, CONFIRM_PAUSE_OFF] if editable else [PAUSE]
         general += ["batch_size", "max_records_per_run"]
         connection = [_secret_row(name, editable) for name in CONNECTION_FIELDS]
-        return [("General", {"fields": general}), ("Connection", {"fields": connection})]
+        notifications = [_secret_row(name, editable) for name in NOTIFICATION_FIELDS]
+        return [
+            ("General", {"fields": general}),
+            ("Connection", {"fields": connection}),
+            ("Notifications", {"fields": notifications, "description": NOTIFICATIONS_HELP}),
+        ]
 
     def change_view(
         self,
@@ -188,7 +203,10 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         except GatewayError as exc:
             self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
         else:
-            self.message_user(request, _connection_summary(check), messages.SUCCESS)
+            summary = _connection_summary(check)
+            if circuit.close(settings.account_id):
+                summary += " Scheduled runs start again (the failed logins are forgotten)."
+            self.message_user(request, summary, messages.SUCCESS)
         return HttpResponseRedirect(
             reverse("admin:accounts_crmsettings_change", args=[settings.pk])
         )

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .fields import EncryptedTextField
+from .validators import email_list, validate_email_list, validate_webhook_url
 
 
 class Account(models.Model):
@@ -89,6 +91,46 @@ class CRMSettings(models.Model):
         validators=[MinValueValidator(0.1)],
         help_text="Longest wait for one Salesforce request before it is retried.",
     )
+    # -- Notifications (exports.alerts reads these) --------------------------------------
+    alert_emails = models.TextField(
+        "alert emails",
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Who is emailed when this account's export pauses, fails or recovers: "
+        "addresses separated by commas or new lines.",
+    )
+    alert_webhook_url = models.URLField(
+        "webhook URL",
+        blank=True,
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="Receives each alert as a signed JSON POST (README › Alerts). HTTPS; plain "
+        "HTTP only for 127.0.0.1 / localhost.",
+    )
+    alert_webhook_secret = EncryptedTextField(
+        "webhook signing secret",
+        blank=True,
+        help_text="Signs each webhook (header X-Crmsync-Signature, HMAC-SHA256).",
+    )
+    still_paused_after_hours = models.PositiveIntegerField(
+        "still paused reminder after (hours)",
+        default=24,
+        validators=[MinValueValidator(1)],
+        help_text="A paused export is reported again after this long, then daily.",
+    )
+    error_spike_per_hour = models.PositiveIntegerField(
+        "error spike: new errors per hour",
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text="With pause off: alert when more export errors than this open within an hour.",
+    )
+    error_spike_percent = models.PositiveSmallIntegerField(
+        "error spike: % of a run",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="With pause off: alert when a run of at least 20 records has more than this "
+        "share of them rejected.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -97,3 +139,17 @@ class CRMSettings(models.Model):
 
     def __str__(self) -> str:
         return f"CRM settings of {self.account}"
+
+    def clean(self) -> None:
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValidationError(
+                {
+                    "alert_webhook_secret": "A webhook needs a signing secret (its receiver "
+                    "checks every request with it)."
+                }
+            )
+
+    @property
+    def alert_email_list(self) -> list[str]:
+        """The alert recipients, one address per item."""
+        return email_list(self.alert_emails)

@@ -149,6 +149,50 @@ CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)
 CRMSYNC_RETRY_BACKOFF_MAX_S = env_int("CRMSYNC_RETRY_BACKOFF_MAX_S", 300)
 
+# --- Alerts, metrics, retention (README › Alerts, Metrics, Retention) ----------------------
+# Email goes through Django's email backend: the console by default (prints the message),
+# SMTP when EMAIL_HOST is set (EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS / EMAIL_USE_SSL as Django names them).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crmsync@localhost")
+# Links in alerts point at this admin (no trailing slash).
+CRMSYNC_BASE_URL = os.environ.get("CRMSYNC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Also emailed about every account (comma-separated), besides each account's own recipients.
+CRMSYNC_ALERT_EMAILS = os.environ.get("CRMSYNC_ALERT_EMAILS", "")
+# Webhooks to private, loopback or link-local addresses are refused unless this is on.
+CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS = env_bool("CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS", False)
+# A delivery that failed transiently is retried this often, backoff base/cap in seconds.
+CRMSYNC_ALERT_MAX_RETRIES = env_int("CRMSYNC_ALERT_MAX_RETRIES", 8)
+CRMSYNC_ALERT_RETRY_BACKOFF_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_S", 30)
+CRMSYNC_ALERT_RETRY_BACKOFF_MAX_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_MAX_S", 3600)
+# "run failing": this many runs in a row failed for a reason that is not a record.
+CRMSYNC_ALERT_FAILED_RUNS = env_int("CRMSYNC_ALERT_FAILED_RUNS", 3)
+# Circuit breaker: after this many runs in a row fail to log in, scheduled runs wait
+# (10 min, then doubling) up to CRMSYNC_CIRCUIT_MAX_WAIT_S before the next login.
+CRMSYNC_CIRCUIT_AUTH_FAILURES = env_int("CRMSYNC_CIRCUIT_AUTH_FAILURES", 3)
+CRMSYNC_CIRCUIT_MAX_WAIT_S = env_int("CRMSYNC_CIRCUIT_MAX_WAIT_S", 3600)
+# /metrics: open to loopback clients; others need `Authorization: Bearer <token>`.
+CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "")
+# crm_prune (daily CRMExport_Prune): exported outbox rows, closed ExportErrors, ExportRuns and
+# Notifications older than these are deleted, CRMSYNC_PRUNE_CHUNK rows per transaction.
+CRMSYNC_RETAIN_RECORDS_DAYS = env_int("CRMSYNC_RETAIN_RECORDS_DAYS", 30)
+CRMSYNC_RETAIN_ERRORS_DAYS = env_int("CRMSYNC_RETAIN_ERRORS_DAYS", 90)
+CRMSYNC_RETAIN_RUNS_DAYS = env_int("CRMSYNC_RETAIN_RUNS_DAYS", 90)
+CRMSYNC_PRUNE_CHUNK = env_int("CRMSYNC_PRUNE_CHUNK", 2000)
+# After each chunk the prune rests this many times as long as the chunk took (0: no rest).
+CRMSYNC_PRUNE_REST = env_float("CRMSYNC_PRUNE_REST", 1.0)
+
 # --- Celery -----------------------------------------------------------------------
 # CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:
 # an embedded broker for `make demo` and `crm_export`, which then runs a worker

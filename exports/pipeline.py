@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import CRMSettings
 
-from . import decisions, field_types
+from . import alerts, circuit, decisions, field_types
 from .decisions import BatchDecision, RecordKey, Rejection
 from .gateway import (
     MAX_COLLECTIONS_PER_COMPOSITE,
@@ -66,7 +66,7 @@ STOP = BatchStep()
 def due_account_ids() -> list[int]:
     """Accounts the schedule exports: active, with Export to CRM on."""
     return list(
-        CRMSettings.objects.filter(export_enabled=True, account__is_active=True)
+        circuit.closed(CRMSettings.objects.filter(export_enabled=True, account__is_active=True))
         .order_by("account_id")
         .values_list("account_id", flat=True)
     )
@@ -947,6 +947,7 @@ def _next_step(call: _Call, run_id: int, answer: _Sent) -> BatchStep:
             run_id,
             Outcome.COMPLETED,
             f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
+            code=alerts.API_LIMIT,
         )
         return STOP
     return BatchStep(next_after_id=position)
@@ -966,8 +967,9 @@ def _add_api_calls(run_id: int, api_calls: int) -> None:
 # --- ending a run ----------------------------------------------------------------------------
 
 
-def finish_run(run_id: int, outcome: str, message: str = "") -> None:
-    """Write the run's outcome and release the lease it holds (if any)."""
+def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
+    """Write the run's outcome and release the lease it holds (if any); then alerts
+    (`code`: why it failed or stopped)."""
     now = timezone.now()
     with transaction.atomic():
         run = ExportRun.objects.select_related("account").get(id=run_id)
@@ -997,6 +999,7 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
         run.first_record_id,
         run.last_record_id,
     )
+    alerts.after_run(run, code)
 
 
 def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id: str = "") -> None:
@@ -1019,4 +1022,4 @@ def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> N
     ExportCursor.objects.filter(
         account_id=run.account_id, run_id=run_id, paused_record__isnull=True
     ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
-    finish_run(run_id, Outcome.FAILED, message)
+    finish_run(run_id, Outcome.FAILED, message, code)

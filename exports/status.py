@@ -3,8 +3,8 @@
 `account_status(account)` reads the cursor, the backlog, the open errors and the
 last runs in a constant number of queries (five), whatever the account's size:
 
-1. the cursor with its paused record and the account's batch size (no cursor yet → idle,
-   nothing exported);
+1. the cursor with its paused record, the account's batch size and its circuit
+   breaker (exports.circuit) (no cursor yet → idle, nothing exported);
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
@@ -19,11 +19,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F
+from django.utils import timezone
 
 from accounts.models import Account
 
 from . import decisions
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import AlertState, ExportCursor, ExportError, ExportRecord, ExportRun
 
 RECENT_RUNS = 20
 
@@ -45,6 +46,8 @@ class AccountStatus:
     records_per_call: int | None = None  # what the next call carries (adapted to the org)
     open_errors_by_code: dict[str, int] = field(default_factory=dict)
     recent_runs: tuple[ExportRun, ...] = ()
+    circuit_open_until: datetime | None = None
+    circuit_reason: str | None = None
 
     @property
     def is_paused(self) -> bool:
@@ -67,13 +70,17 @@ class AccountStatus:
             "open_errors": self.open_errors,
             "open_errors_by_code": dict(self.open_errors_by_code),
             "records_per_call": self.records_per_call,
+            "circuit_open_until": (
+                self.circuit_open_until.isoformat() if self.circuit_open_until else None
+            ),
+            "circuit_reason": self.circuit_reason,
         }
 
 
 def account_status(account: Account) -> AccountStatus:
     """Snapshot the export of `account` (see the module docstring for the five queries)."""
     cursor = (
-        ExportCursor.objects.select_related("paused_record")
+        ExportCursor.objects.select_related("paused_record", "account__alert_state")
         .annotate(batch_size=F("account__crm_settings__batch_size"))  # no secret decrypted
         .filter(account=account)
         .first()
@@ -86,6 +93,7 @@ def account_status(account: Account) -> AccountStatus:
     backlog = ExportRecord.objects.filter(account=account, id__gt=last_exported_id).count()
     by_code = _open_errors_by_code(account)
     recent_runs = tuple(ExportRun.objects.filter(account=account).order_by("-id")[:RECENT_RUNS])
+    breaker = _open_circuit(cursor)
 
     return AccountStatus(
         account=account.slug,
@@ -103,6 +111,8 @@ def account_status(account: Account) -> AccountStatus:
         open_errors_by_code=by_code,
         records_per_call=_records_per_call(cursor),
         recent_runs=recent_runs,
+        circuit_open_until=breaker[0] if breaker else None,
+        circuit_reason=breaker[1] if breaker else None,
     )
 
 
@@ -112,6 +122,17 @@ def _records_per_call(cursor: Any) -> int | None:
         return None
     adapted = cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
     return decisions.call_size(adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)[0]
+
+
+def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:
+    """(until, why) while the account's circuit breaker holds its scheduled runs."""
+    try:
+        state = cursor.account.alert_state if cursor else None
+    except AlertState.DoesNotExist:
+        return None
+    if state is None or not state.circuit_open_until or state.circuit_open_until <= timezone.now():
+        return None
+    return state.circuit_open_until, state.circuit_reason
 
 
 def _open_errors_by_code(account: Account) -> dict[str, int]:

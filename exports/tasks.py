@@ -16,7 +16,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from . import pipeline, reexport
+from . import alerts, notify, pipeline, reexport, retention, run_totals
 from .gateway import TransientError
 
 log = logging.getLogger(__name__)
@@ -116,3 +116,34 @@ def reexport_errors(account_id: int | None = None) -> dict[str, int]:
 def reexport_error(error_id: int) -> dict[str, int]:
     """Re-export one ExportError (admin action, Flower)."""
     return reexport.reexport_error(error_id).as_dict()
+
+
+@shared_task(bind=True, name="exports.tasks.send_notification")
+def send_notification(self: Any, notification_id: str) -> str:
+    """Send one alert (an email or a webhook) of a Notification row. A transient failure
+    is retried with exponential backoff (CRMSYNC_ALERT_RETRY_BACKOFF_S, read when retrying,
+    so a change applies without a restart) up to CRMSYNC_ALERT_MAX_RETRIES times; the run
+    that raised the alert never waits for it."""
+    retries, most = self.request.retries, settings.CRMSYNC_ALERT_MAX_RETRIES
+    try:
+        return notify.deliver(notification_id, last_try=retries >= most)
+    except notify.DeliveryRetry as exc:
+        raise self.retry(exc=exc, countdown=notify.backoff_s(retries), max_retries=most) from None
+
+
+@shared_task(name="exports.tasks.check_alerts", **RETRY)
+def check_alerts() -> dict[str, int]:
+    """Beat `CRMExport_Alerts` (every 10 minutes): still-paused reminders and error spikes
+    that are over; alerts whose task was lost are sent; finished runs are rolled up for
+    /metrics (so a scrape reads few rows)."""
+    return {
+        "accounts": alerts.check_all(),
+        "resent": notify.send_stuck(),
+        "runs_rolled_up": run_totals.roll_up(),
+    }
+
+
+@shared_task(name="exports.tasks.prune", **RETRY)
+def prune() -> dict[str, int]:
+    """Beat `CRMExport_Prune` (daily 04:00 UTC): `crm_prune`, deleting what no run needs."""
+    return retention.prune().as_dict()

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.celery_fixtures", "tests.pipeline_fixtures", "tests.sandbox_fixtures"]
+pytest_plugins = [
+    "tests.alert_fixtures",
+    "tests.celery_fixtures",
+    "tests.pipeline_fixtures",
+    "tests.sandbox_fixtures",
+]
 
 
 def wait_for(

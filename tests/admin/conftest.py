@@ -99,6 +99,12 @@ def settings_post(settings: CRMSettings, **changes: Any) -> dict[str, str]:
         "api_version": settings.api_version,
         "timeout_seconds": settings.timeout_seconds,
         "daily_api_limit": settings.daily_api_limit,
+        "alert_emails": settings.alert_emails,
+        "alert_webhook_url": settings.alert_webhook_url,
+        "alert_webhook_secret": "",
+        "still_paused_after_hours": settings.still_paused_after_hours,
+        "error_spike_per_hour": settings.error_spike_per_hour,
+        "error_spike_percent": settings.error_spike_percent,
         "_save": "Save",
     }
     values.update(changes)

@@ -88,6 +88,8 @@ def test_as_json_has_the_crm_status_keys(paused_account):
             "REQUIRED_FIELD_MISSING": 1,
         },
         "records_per_call": 1000,
+        "circuit_open_until": None,
+        "circuit_reason": None,
     }
 
 

@@ -11,6 +11,7 @@ import argparse
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ SETTINGS_OPTIONS = {
     "timeout": "timeout_seconds",
     "pause": "pause_on_export_errors",
     "export": "export_enabled",
+    "alert_webhook": "alert_webhook_url",
 }
 # model field → the option that sets it, to name the option in validation errors.
 OPTION_FOR_FIELD = {
@@ -45,6 +47,8 @@ OPTION_FOR_FIELD |= {
     "client_secret": "--client-secret-env",
     "password": "--password-env",
     "private_key": "--private-key-file",
+    "alert_emails": "--alert-email",
+    "alert_webhook_secret": "--alert-webhook-secret-env",
 }
 # What each auth flow needs before a login can succeed: field → option.
 FLOW_NEEDS = {
@@ -56,6 +60,7 @@ SECRET_FIELDS = {
     "client_secret": "client secret",
     "private_key": "private key",
     "password": "password",
+    "alert_webhook_secret": "webhook signing secret",
 }
 
 
@@ -149,6 +154,20 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
     parser.add_argument("--pause", action=flag, help="Pause on export errors.")
     parser.add_argument("--export", action=flag, help="Export to CRM.")
+    parser.add_argument(
+        "--alert-email",
+        action="append",
+        metavar="ADDR",
+        help="Email alerts to ADDR (repeat for several; replaces the list; '' clears it).",
+    )
+    parser.add_argument(
+        "--alert-webhook", metavar="URL", help="POST signed alerts to URL (https; '' removes it)."
+    )
+    parser.add_argument(
+        "--alert-webhook-secret-env",
+        metavar="VAR",
+        help="Environment variable holding the webhook signing secret.",
+    )
 
 
 def _read_secrets(options: dict[str, Any]) -> dict[str, str]:
@@ -160,6 +179,10 @@ def _read_secrets(options: dict[str, Any]) -> dict[str, str]:
         secrets["password"] = _from_env(options["password_env"], "--password-env")
     if options["private_key_file"] is not None:
         secrets["private_key"] = _private_key(options["private_key_file"])
+    if options["alert_webhook_secret_env"] is not None:
+        secrets["alert_webhook_secret"] = _from_env(
+            options["alert_webhook_secret_env"], "--alert-webhook-secret-env"
+        )
     return secrets
 
 
@@ -218,6 +241,8 @@ def _save_settings(
             setattr(crm, field, options[dest])
     for field, value in secrets.items():
         setattr(crm, field, value)
+    if options["alert_email"] is not None:
+        crm.alert_emails = ", ".join(a for a in options["alert_email"] if a.strip())
     _full_clean(crm)
     crm.save()
     return crm
@@ -256,8 +281,17 @@ def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
         f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "
         f"batch {crm.batch_size}, max {crm.max_records_per_run} records/run, "
         f"login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
-        f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}"
+        f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}; "
+        f"alerts: {_alerts(crm)}"
     )
+
+
+def _alerts(crm: CRMSettings) -> str:
+    targets = list(crm.alert_email_list)
+    if crm.alert_webhook_url:
+        url = urlsplit(crm.alert_webhook_url)  # its path may carry a token: not printed
+        targets.append(f"webhook {url.scheme}://{url.netloc.rpartition('@')[2]}")
+    return ", ".join(targets) or "none"
 
 
 def _on_off(value: bool) -> str:

@@ -37,6 +37,12 @@ class Command(BaseCommand):
                 "fix the record or the rule in Salesforce; the next run retries it "
                 f"(now: python manage.py crm_export --account {data['account']})"
             )
+        if data["circuit_open_until"]:
+            lines.append(
+                f"circuit open until {data['circuit_open_until']}: scheduled runs wait; "
+                f"{data['circuit_reason']} (fix the connection in the CRM settings: saving them, "
+                "or a successful Test connection, lets runs start at once)"
+            )
         lines.append(f"backlog {data['backlog']} records, open errors {data['open_errors']}")
         if data["records_per_call"]:
             lines.append(

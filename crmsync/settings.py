@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from STATIC_ROOT in every web process (gunicorn under `make run`).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,8 +113,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files ---------------------------------------------------------------
+# The admin's CSS and scripts (and accounts/static/) are collected into STATIC_ROOT by
+# `manage.py collectstatic` (`make run` runs it before starting the stack) and served by
+# WhiteNoise from the web process itself: compressed, with content-hashed names that
+# browsers may cache for ever. `DJANGO_DEBUG=1 manage.py runserver` serves them unhashed.
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Secrets at rest ----------------------------------------------------------
 # CRMSYNC_ENCRYPTION_KEY: comma-separated keys; the first encrypts, all decrypt
@@ -184,6 +195,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+CRMSYNC_LOG_LEVEL = os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -195,11 +207,14 @@ LOGGING = {
             "formatter": "plain",
         }
     },
+    # Each logger writes once, to its own handler: under a Celery worker the root logger
+    # has Celery's handler too, and a propagated record would be printed twice.
     "loggers": {
-        "crmsync": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "exports": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "accounts": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-    },
+        name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL, "propagate": False}
+        for name in ("crmsync", "exports", "accounts")
+    }
+    # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's log).
+    | {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
 }
 
 # Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows; on

@@ -207,13 +207,14 @@ LOGGING = {
             "formatter": "plain",
         }
     },
-    # Each logger writes once, to its own handler: under a Celery worker the root logger
-    # has Celery's handler too, and a propagated record would be printed twice.
+    # A Celery worker or beat prints these through its own root handler instead (one line
+    # each, in Celery's format): crmsync/celery.py `log_through_celery`.
     "loggers": {
-        name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL, "propagate": False}
+        name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL}
         for name in ("crmsync", "exports", "accounts")
     }
-    # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's log).
+    # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's
+    # log); once, also under `DJANGO_DEBUG=1 runserver` (whose console handler is on "django").
     | {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
 }
 

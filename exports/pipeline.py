@@ -8,6 +8,7 @@ means is in `exports.decisions`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,6 +43,11 @@ Outcome = ExportRun.Outcome
 
 class ExportRequestError(ValueError):
     """A task was given ids that do not fit (unknown account, run of another account)."""
+
+
+class RunFailed(Exception):
+    """A link ended its run `failed` (the run row and the cursor say why): its task ends in
+    Celery's FAILURE state with this message, so Flower's failed tasks list it."""
 
 
 @dataclass(frozen=True)
@@ -348,8 +354,6 @@ def _export_calls(
             ahead = _read_ahead(call, link, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
             sent = _answer(link, call)
-            if sent is None:
-                return STOP
             following = _follow(link, call, sent, crm, ahead) if more else None
             if not _apply(link, call, sent):
                 return STOP
@@ -435,9 +439,9 @@ def _send_call(
     return _Call(crm, after_id, until_id, only, rows, gateway, answer)
 
 
-def _answer(link: _Link, call: _Call) -> _Sent | None:
+def _answer(link: _Link, call: _Call) -> _Sent:
     """Wait for a call's answer. Transient faults raise (the task retries); a permanent
-    one (auth, configuration) fails the run: None."""
+    one (auth, configuration) fails the run and raises RunFailed."""
     try:
         sent = call.answer.result()
     except GatewayError as exc:
@@ -447,7 +451,7 @@ def _answer(link: _Link, call: _Call) -> _Sent | None:
             raise
         code = exc.code or "CONNECTION_ERROR"
         fail_run(link.run_id, exc.message, code, api_calls=call.gateway.api_calls)
-        return None
+        raise RunFailed(exc.message) from None
     if call.only and sent.decision.cursor_to is not None:
         # The retried records were the call's last loose ends: the whole call is done.
         cursor_to = call.until_id or call.rows[-1].key.id
@@ -863,9 +867,11 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
             ),
         )
     run.refresh_from_db()
-    log.info(
+    failed = run.outcome == Outcome.FAILED
+    log.log(
+        logging.WARNING if failed else logging.INFO,
         "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
-        "api_calls=%s first=%s last=%s",
+        "api_calls=%s first=%s last=%s%s",
         run.account.slug,
         run.id,
         run.trigger,
@@ -876,6 +882,7 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
         run.api_calls,
         run.first_record_id,
         run.last_record_id,
+        f" reason={json.dumps(run.message, ensure_ascii=False)}" if failed else "",
     )
 
 

@@ -18,6 +18,7 @@ from django.db import InterfaceError, OperationalError, connections
 
 from . import pipeline, reexport
 from .gateway import TransientError
+from .pipeline import RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,15 @@ def run_export(account_id: int, trigger: str = "api", run_id: int | None = None)
 
 
 class ExportBatchTask(Task):
+    # Expected ends of a link (the run failed, retries ran out): the task state is FAILURE
+    # (Flower lists it) but the worker logs no traceback; `export.run` says why, at WARNING.
+    throws = (RunFailed, *RETRY["autoretry_for"])
+
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or an unexpected error: end the run `failed` (if this link was
         the run's current one), so its lease is released and the failure is on record."""
+        if isinstance(exc, RunFailed):
+            return  # the link ended the run itself
         call = dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
         pipeline.fail_link(
             call.get("account_id"),

@@ -3,11 +3,18 @@
 Secrets never travel on the command line (where `ps` and shell history would keep
 them): the client secret and password come from environment variables and the
 private key from a file, each named by an option.
+
+Turning "Pause on export errors" off (`--no-pause` on an account where it is on, or a
+new one) needs `--i-understand-inconsistency`, as the admin page needs its "I
+understand" box; without it nothing is saved (exit status 2). A confirmed change is
+logged at WARNING with the operating-system user who made it.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +24,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.forms import PAUSE_OFF_WARNING
 from accounts.models import Account, CRMSettings
+
+log = logging.getLogger(__name__)
+
+CONFIRM_PAUSE_OFF = "--i-understand-inconsistency"
 
 # option dest → CRMSettings field, for options whose value is stored as given.
 SETTINGS_OPTIONS = {
@@ -82,13 +94,21 @@ class Command(BaseCommand):
     def _create(self, options: dict[str, Any]) -> None:
         """1. Read the secrets the options name (fail before touching the database).
         2. In one transaction: get or create the account, apply the options to it and
-           its CRMSettings, validate both with full_clean(), save.
+           its CRMSettings, validate both with full_clean(), save. Pause turned off
+           without --i-understand-inconsistency: refuse, nothing saved.
         3. Print a one-line summary without secrets, and warnings on stderr for
            settings a login will still miss."""
         secrets = _read_secrets(options)
         with transaction.atomic():
             account, created = _save_account(options)
-            crm = _save_settings(account, options, secrets)
+            crm, paused_off = _save_settings(account, options, secrets)
+        if paused_off:
+            log.warning(
+                "crm_account: Pause on export errors turned OFF for account %s by %s (%s)",
+                account.slug,
+                _os_user(),
+                CONFIRM_PAUSE_OFF,
+            )
         for warning in _warnings(crm):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(_summary(account, crm, "created" if created else "updated"))
@@ -147,7 +167,16 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-records-per-run", type=int, metavar="N", help="Records per run.")
     parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
     parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
-    parser.add_argument("--pause", action=flag, help="Pause on export errors.")
+    parser.add_argument(
+        "--pause",
+        action=flag,
+        help=f"Pause on export errors (default on). Turning it off needs {CONFIRM_PAUSE_OFF}.",
+    )
+    parser.add_argument(
+        CONFIRM_PAUSE_OFF,
+        action="store_true",
+        help="Confirm --no-pause: " + PAUSE_OFF_WARNING,
+    )
     parser.add_argument("--export", action=flag, help="Export to CRM.")
 
 
@@ -211,8 +240,16 @@ def _save_account(options: dict[str, Any]) -> tuple[Account, bool]:
 
 def _save_settings(
     account: Account, options: dict[str, Any], secrets: dict[str, str]
-) -> CRMSettings:
+) -> tuple[CRMSettings, bool]:
+    """Apply the options; (the settings, whether this turned pause off)."""
     crm, _ = CRMSettings.objects.get_or_create(account=account)
+    turns_pause_off = crm.pause_on_export_errors and options["pause"] is False
+    if turns_pause_off and not options["i_understand_inconsistency"]:
+        raise CommandError(
+            f"--no-pause turns Pause on export errors off for {account.slug}. "
+            f"{PAUSE_OFF_WARNING} Add {CONFIRM_PAUSE_OFF} to confirm — nothing was saved.",
+            returncode=2,
+        )
     for dest, field in SETTINGS_OPTIONS.items():
         if options[dest] is not None:
             setattr(crm, field, options[dest])
@@ -220,7 +257,7 @@ def _save_settings(
         setattr(crm, field, value)
     _full_clean(crm)
     crm.save()
-    return crm
+    return crm, turns_pause_off
 
 
 def _full_clean(instance: Account | CRMSettings) -> None:
@@ -258,6 +295,13 @@ def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
         f"login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
         f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}"
     )
+
+
+def _os_user() -> str:
+    try:
+        return f"OS user {getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"OS uid {os.getuid()}"
 
 
 def _on_off(value: bool) -> str:

@@ -6,7 +6,8 @@ The CRM settings page has two fieldsets, General and Connection. Its rules:
   ticks Export to CRM (`pause-field/`) and hides it when they untick it.
 - Turning pause off needs the "I understand…" box (enforced by the form).
 - Secrets are write-only; view-only staff see "set"/"not set".
-- "Test connection" logs in with the saved settings through the gateway.
+- "Test connection" logs in with the saved settings through the gateway, and warns
+  when the account uses the deprecated username-password flow (as the page does).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .forms import (
     CRMSettingsForm,
     shows_pause_field,
 )
-from .models import Account, CRMSettings
+from .models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 
 
 def export_status_url(account: Account) -> str | None:
@@ -147,6 +148,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             "account": settings.account,
             "can_change": can_change,
             "export_status_url": export_status_url(settings.account),
+            "password_flow_warning": PASSWORD_FLOW_WARNING if settings.uses_password_flow else "",
             "crm_settings_config": {
                 "pauseFieldUrl": reverse(
                     "admin:accounts_crmsettings_pause_field", args=[settings.pk]
@@ -189,6 +191,8 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
         else:
             self.message_user(request, _connection_summary(check), messages.SUCCESS)
+        if settings.uses_password_flow:
+            self.message_user(request, PASSWORD_FLOW_WARNING, messages.WARNING)
         return HttpResponseRedirect(
             reverse("admin:accounts_crmsettings_change", args=[settings.pk])
         )

@@ -27,7 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Account
+from accounts.models import PASSWORD_FLOW_WARNING, Account
 from crmsync.celery import app as celery_app
 
 from .chart import runs_chart
@@ -69,6 +69,8 @@ def export_status_index(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Export status",
         "rows": rows,
+        "on_password_flow": [row[0] for row in rows if row[0].crm_settings.uses_password_flow],
+        "password_flow_warning": PASSWORD_FLOW_WARNING,
     }
     return TemplateResponse(request, "exports/admin/export_status_index.html", context)
 
@@ -89,6 +91,9 @@ def export_status(request: HttpRequest, slug: str) -> HttpResponse:
         "open_errors_url": _errors_url(account),
         "paused_error_url": _paused_error_url(status),
         "can_run": can_run_export(request.user),
+        "password_flow_warning": (
+            PASSWORD_FLOW_WARNING if account.crm_settings.uses_password_flow else ""
+        ),
     }
     return TemplateResponse(request, "exports/admin/export_status.html", context)
 

@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.forms import PAUSE_OFF_WARNING
-from accounts.models import Account, CRMSettings
+from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,9 @@ class Command(BaseCommand):
         )
         _add_create_arguments(create)
         actions.add_parser(
-            "list", help="List accounts: slug, name, Export to CRM, Pause on errors."
+            "list",
+            help="List accounts: slug, name, Export to CRM, Pause on errors, auth flow "
+            "(accounts on the deprecated password flow are marked).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -118,7 +120,7 @@ class Command(BaseCommand):
         if not accounts:
             self.stdout.write("no accounts; create one with `manage.py crm_account create SLUG`")
             return
-        rows = [("SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE ON ERRORS")]
+        rows = [("SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE ON ERRORS", "AUTH FLOW")]
         for account in accounts:
             crm = account.crm_settings
             rows.append(
@@ -128,12 +130,19 @@ class Command(BaseCommand):
                     _on_off(account.is_active),
                     _on_off(crm.export_enabled),
                     _on_off(crm.pause_on_export_errors),
+                    crm.auth_flow + (" (DEPRECATED)" if crm.uses_password_flow else ""),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             self.stdout.write(
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        on_password = [a.slug for a in accounts if a.crm_settings.uses_password_flow]
+        if on_password:
+            self.stderr.write(
+                "warning: accounts still on the username-password flow: "
+                f"{', '.join(on_password)}. {PASSWORD_FLOW_WARNING}"
             )
 
 
@@ -147,8 +156,13 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--login-url", metavar="URL", help="Salesforce login URL (or the sandbox org's)."
     )
-    parser.add_argument("--auth-flow", choices=CRMSettings.AuthFlow.values, help="OAuth flow.")
-    parser.add_argument("--client-id", metavar="ID", help="Connected app client id (consumer key).")
+    parser.add_argument(
+        "--auth-flow",
+        choices=CRMSettings.AuthFlow.values,
+        help="OAuth flow: client_credentials (recommended) or jwt_bearer. password is "
+        "deprecated: Salesforce retires the username-password flow on February 20, 2027.",
+    )
+    parser.add_argument("--client-id", metavar="ID", help="The External Client App's consumer key.")
     parser.add_argument(
         "--client-secret-env", metavar="VAR", help="Environment variable holding the client secret."
     )
@@ -217,7 +231,7 @@ def _private_key(path: str) -> str:
     except (ValueError, TypeError) as exc:
         raise CommandError(
             f"--private-key-file: {path} is not an unencrypted PEM private key ({exc}); "
-            "give the key the connected app's certificate was made from",
+            "give the key the External Client App's certificate was made from",
             returncode=2,
         ) from None
     return pem.decode("ascii")
@@ -273,9 +287,10 @@ def _full_clean(instance: Account | CRMSettings) -> None:
 
 
 def _warnings(crm: CRMSettings) -> list[str]:
-    """Settings the chosen auth flow still needs, and a CA bundle this machine lacks."""
+    """The deprecated password flow, settings the chosen auth flow still needs, and a CA
+    bundle this machine lacks."""
     missing = [OPTION_FOR_FIELD[f] for f in FLOW_NEEDS[crm.auth_flow] if not getattr(crm, f)]
-    warnings = []
+    warnings = [PASSWORD_FLOW_WARNING] if crm.uses_password_flow else []
     if missing:
         warnings.append(
             f"the {crm.auth_flow} flow also needs {', '.join(missing)}; "

@@ -88,7 +88,7 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/crmsync. Default: SQLite
 # under var/, in WAL mode with a busy timeout so a worker thread and the main
-# thread can write side by side (DESIGN.md §8).
+# thread can write side by side (else "database is locked").
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'crmsync.sqlite3'}",
@@ -155,7 +155,7 @@ CRMSYNC_RETRY_BACKOFF_MAX_S = env_int("CRMSYNC_RETRY_BACKOFF_MAX_S", 300)
 # --- Celery -----------------------------------------------------------------------
 # CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:
 # an embedded broker for `make demo` and `crm_export`, which then runs a worker
-# inside its own process (DESIGN.md §8). No result backend: outcomes live in
+# inside its own process. No result backend: outcomes live in
 # ExportRun rows.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -170,7 +170,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Must outlast the longest batch and the longest retry countdown; the run lease
-# is aligned with it (DESIGN.md §8). Seconds.
+# is aligned with it. Seconds.
 CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
 # kombu looks for messages past their visibility timeout only every
 # unacked_restore_interval × unacked_restore_throttle seconds (10 × 10 by default): a

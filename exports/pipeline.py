@@ -1,4 +1,4 @@
-"""The export run (DESIGN.md §2): lease, batches, cursor moves, run rows.
+"""The export run (docs/semantics.md › The run): lease, batches, cursor moves, run rows.
 
 Celery tasks in `exports.tasks` are thin wrappers around `start_run`,
 `export_batch` and `fail_run`; every decision about what Salesforce's answer
@@ -144,7 +144,7 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
-# What decides a call, read again before each one (DESIGN.md §2.6: settings changes take
+# What decides a call, read again before each one (docs/semantics.md: settings changes take
 # effect at the next batch); `updated_at` moves with every save, secrets included.
 _PER_CALL = (
     "export_enabled",

@@ -95,7 +95,7 @@ def backlog(account_id: int) -> int:
 
 
 def run_summary(run: ExportRun) -> dict[str, Any]:
-    """The `crm_export --json` object (DESIGN.md §6)."""
+    """The `crm_export --json` object (docs/commands.md)."""
     cursor = (
         ExportCursor.objects.select_related("paused_record").filter(account=run.account).first()
     )

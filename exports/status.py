@@ -59,7 +59,7 @@ class AccountStatus:
         )
 
     def as_json(self) -> dict[str, Any]:
-        """The `crm_status --json` object (DESIGN.md §6) plus the errors by code and pause time."""
+        """The `crm_status --json` object (docs/commands.md) plus the errors by code and pause time."""
         return {
             "account": self.account,
             "account_id": self.account_id,

@@ -188,7 +188,8 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         try:
             check = Gateway(settings).check_connection()
         except GatewayError as exc:
-            self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
+            advice = "" if exc.permanent else " " + UNREACHABLE_ADVICE
+            self.message_user(request, f"Connection failed: {exc.message}{advice}", messages.ERROR)
         else:
             self.message_user(request, _connection_summary(check), messages.SUCCESS)
         if settings.uses_password_flow:
@@ -209,6 +210,11 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "accounts/admin/pause_field.html", {"adminform": admin_form}
         )
+
+
+UNREACHABLE_ADVICE = (
+    "Check the login URL and that the org is reachable from this server, then test again."
+)
 
 
 def _connection_summary(check: Any) -> str:

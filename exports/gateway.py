@@ -533,6 +533,7 @@ class Gateway:
                 "UNEXPECTED_ANSWER",
             ) from None
         except requests.RequestException as exc:
+            self.api_calls -= 1  # it never reached the org: not an API call
             raise self._network_error(exc, f"Salesforce at {self.instance_url}") from exc
 
     def _client(self, fresh: bool = False) -> Salesforce:
@@ -578,7 +579,7 @@ class Gateway:
         payload = _json_or_none(response)
         if response.status_code >= 500:
             raise TransientError(
-                f"The Salesforce login at {url} answered HTTP {response.status_code}; will retry.",
+                f"The Salesforce login at {url} answered HTTP {response.status_code}.",
                 f"HTTP_{response.status_code}",
             )
         if response.status_code != 200 or not isinstance(payload, dict):
@@ -697,7 +698,7 @@ class Gateway:
             )
         if isinstance(exc, requests.Timeout):
             return TransientError(
-                f"{target} did not answer within {self.crm.timeout_seconds:g}s; will retry.",
+                f"{target} did not answer within {self.crm.timeout_seconds:g}s.",
                 "TIMEOUT",
             )
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
@@ -709,9 +710,7 @@ class Gateway:
                 "account's CRM settings.",
                 "BAD_LOGIN_URL",
             )
-        return TransientError(
-            f"Could not reach {target} ({_reason(exc)}); will retry.", "CONNECTION"
-        )
+        return TransientError(f"Could not reach {target} ({_reason(exc)}).", "CONNECTION")
 
     def _cache_key(self) -> str:
         """Per account and connection settings; `updated_at` changes with any new secret."""
@@ -833,7 +832,7 @@ def _translate(exc: SalesforceError, request: str) -> GatewayError:
     kind = classify(code)
     if exc.status >= 500 or exc.status in (408, 429) or kind == "transient":
         return TransientError(
-            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}; will retry.",
+            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}.",
             code or f"HTTP_{exc.status}",
         )
     if kind == "auth":
@@ -901,9 +900,12 @@ def _is_name_resolution_failure(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests error, without the pool's boilerplate."""
+    """The innermost cause of a requests error, without the pool's boilerplate:
+    "connection refused", not "HTTPSConnection(host=…): … [Errno 111] Connection refused"."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return str(reason or exc)
+    text = str(reason or exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^\])]+)", text)
+    return errno_text.group(1).strip().lower() if errno_text else text
 
 
 __all__ = [

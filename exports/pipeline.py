@@ -22,9 +22,9 @@ from django.db.models import Case, F, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import CRMSettings
+from accounts.models import Account, CRMSettings
 
-from . import decisions
+from . import decisions, outage
 from .decisions import BatchDecision, RecordKey, Rejection
 from .gateway import (
     MAX_COLLECTIONS_PER_COMPOSITE,
@@ -886,14 +886,54 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
     )
 
 
-def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id: str = "") -> None:
-    """A link failed for good: fail its run, but only if the link was the run's current
-    one (the cursor is where it started, or it moved the cursor itself) — a requeued or
-    stale link must not end a run that is going on without it."""
+def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
+    """A link's call is retried: say so as it happens, on the run's row while it goes on
+    (`crm_export --progress` shows it) and in the worker's log."""
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
-    if _link_state(account_id, run_id, after_id, link_id)[2] is not None:
-        fail_run(run_id, message)
+    ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").update(message=note)
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first()
+    log.info(
+        "export.batch.retry account=%s run=%s after=%s note=%s",
+        slug,
+        run_id,
+        after_id,
+        json.dumps(note, ensure_ascii=False),
+    )
+
+
+def fail_link(
+    account_id: Any,
+    run_id: Any,
+    after_id: Any,
+    exc: BaseException,
+    attempts: int,
+    link_id: str = "",
+) -> None:
+    """A link failed for good (its retries ran out, or an unexpected error).
+
+    1. Only the run's current link ends the run (the cursor is where it started, or it
+       moved the cursor itself): a requeued or stale link must not end a run that is
+       going on without it.
+    2. The run fails with a reason a person reads (`outage.failure_message`): what
+       happened, how often, over how long (known when the failing call was the run's
+       first), what to check, and the record the next run resumes at.
+    """
+    if not all(_is_id(x) for x in (account_id, run_id, after_id)):
+        return
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
+    if cursor is None or run is None or position is None:
+        return
+    resume_at = cursor.paused_record_id or (
+        ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first() or ""
+    message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
+    fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")
 
 
 def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:

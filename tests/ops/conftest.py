@@ -5,8 +5,12 @@ and the worker reaches it over HTTPS."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +19,7 @@ import requests
 from crmsync.celery import app as celery_app
 from tests.conftest import wait_for
 from tests.ops.processes import ProcfileProcess, stack_env
-from tests.processes import free_port, running
+from tests.processes import REPO, free_port, running
 from tests.services import require_redis
 
 USER, PASSWORD = "ops", "s3cret-flower"
@@ -73,25 +77,44 @@ def _answers(stack: Flower) -> bool:
 
 @dataclass
 class Worker:
-    """The Procfile's `worker` line as a process, and a way to send it a task."""
+    """The Procfile's `worker` line as a process, a way to send it a task, and to run a
+    management command as a person would, against the same database and queue."""
 
     process: ProcfileProcess
-    queue: str
+    env: dict[str, str]
 
     def send(self, task: str, *args: Any, **kwargs: Any) -> None:
-        celery_app.send_task(task, args=list(args), kwargs=kwargs, queue=self.queue)
+        queue = self.env["CRMSYNC_TEST_QUEUE"]
+        celery_app.send_task(task, args=list(args), kwargs=kwargs, queue=queue)
 
     def lines(self, text: str) -> list[str]:
         """The worker's log lines that contain `text`."""
         return [line for line in self.process.log().splitlines() if text in line]
 
+    def manage(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`python manage.py <argv>` in a process of its own: its exit status, stdout, stderr."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *argv],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@contextmanager
+def worker_process(tmp: Path, **env: str) -> Iterator[Worker]:
+    """The Procfile's worker with `env` on top of the stack's environment."""
+    require_redis()
+    stack = stack_env(tmp / "var", **env)
+    process = ProcfileProcess("worker", stack, tmp, extra_args=f"-n ops-worker-{tmp.name}@%h")
+    with running(process):
+        process.wait_for_log("ready.")
+        yield Worker(process, stack)
+
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    require_redis()
-    tmp = tmp_path_factory.mktemp("worker")
-    env = stack_env(tmp / "var")
-    process = ProcfileProcess("worker", env, tmp, extra_args=f"-n ops-worker-{tmp.name}@%h")
-    with running(process):
-        process.wait_for_log("ready.")
-        yield Worker(process, env["CRMSYNC_TEST_QUEUE"])
+    with worker_process(tmp_path_factory.mktemp("worker")) as started:
+        yield started

@@ -3,12 +3,12 @@
 A Gateway is built per account from its CRMSettings and works like this:
 
 1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
-   ourselves (simple-salesforce can only log in to *.salesforce.com, DESIGN §8) and keep
+   ourselves (simple-salesforce can only log in to *.salesforce.com) and keep
    the token in the Django cache (never in a log).
 2. Hand simple-salesforce the token and our own `requests.Session`: TLS verified against
    `ca_bundle` (or the system CAs) and immune to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, a
    default timeout on every request, `Sforce-Limit-Info` noted from every answer.
-3. Every REST call is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
+3. Every REST call the org answers is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
    the call; every failure becomes one of our types, classified by Salesforce's
    errorCode/statusCode and never by HTTP status alone (UNABLE_TO_LOCK_ROW comes as 400,
    REQUEST_LIMIT_EXCEEDED as 403).
@@ -260,7 +260,8 @@ class _CRMSession(requests.Session):
     """A requests.Session with a default timeout that ignores the environment.
 
     `trust_env = False` stops requests from replacing `verify` with REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE (DESIGN §8); proxies are then only what the caller sets.
+    CURL_CA_BUNDLE (a long-standing requests behaviour); proxies are then only what the
+    caller sets.
     """
 
     def __init__(self, timeout: float, verify: str | bool, proxies: dict[str, str]) -> None:
@@ -630,7 +631,7 @@ class Gateway:
         except (ValueError, TypeError, jwt.PyJWTError):
             raise AuthError(
                 f"The private key in the CRM settings of {self._who} is not a usable RSA key "
-                "in PEM format; paste the connected app's private key again.",
+                "in PEM format; paste the External Client App's private key again.",
                 "BAD_PRIVATE_KEY",
             ) from None
 

@@ -86,8 +86,8 @@ def failure_message(
     2. What to check, by the kind of fault.
     3. Where the next run resumes: nothing was skipped.
     """
-    times = f"{attempts} time{'s' if attempts != 1 else ''} in a row"
-    over = f" over {seconds:.0f} s" if seconds is not None else ""
+    times = "once" if attempts == 1 else f"{attempts} times in a row"
+    over = f" over {seconds:.0f} s" if seconds is not None and attempts > 1 else ""
     resume = (
         f"nothing was skipped: the next scheduled run resumes at record #{resume_at}"
         if resume_at is not None

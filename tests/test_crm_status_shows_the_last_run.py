@@ -49,7 +49,7 @@ def test_a_failed_last_run_shows_as_failing_with_its_reason(capsys, account):
 
     assert text.splitlines()[0].startswith("account acme: FAILING (idle), exported up to #")
     assert f"last run #{failed.id} (schedule): failed at 2026-11-30 12:01:03 UTC: {REFUSED}" in text
-    assert "the next run starts there again" in text
+    assert "once the cause is fixed, the scheduled runs go on by themselves" in text
     assert "crm_export --account acme" in text
     assert data["state"] == "idle"  # the cursor's state, as before
     assert data["failing"] is True

@@ -37,7 +37,7 @@ def test_a_refused_login_says_why_everywhere(sandbox, celery_worker, crm_account
     status = capsys.readouterr().out
     assert status.startswith(f"account {account.slug}: FAILING (idle), exported up to #0\n")
     assert reason.removeprefix("failed: ") in status
-    assert "the next run starts there again" in status
+    assert "once the cause is fixed, the scheduled runs go on by themselves" in status
 
     response = admin.post(
         f"/admin/accounts/crmsettings/{account.crm_settings.pk}/test-connection/", follow=True

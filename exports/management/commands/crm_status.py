@@ -60,9 +60,8 @@ def _last_run(status: AccountStatus) -> list[str]:
         return [line + (f": {run.message}" if run.message else "")]
     return [
         f"{line}: {run.message or 'no reason recorded'}",
-        f"nothing after #{status.last_exported_id} was skipped: the next run starts there "
-        "again, the scheduled one or one you start after fixing the cause "
-        f"(python manage.py crm_export --account {status.account})",
+        "once the cause is fixed, the scheduled runs go on by themselves; to try now: "
+        f"python manage.py crm_export --account {status.account}",
     ]
 
 

@@ -48,9 +48,10 @@ class Sandbox:
     def set_latency(self, latency_ms: int) -> None:
         self.set_faults(latency_ms=latency_ms)
 
-    def set_rules(self, rules: dict[str, Any]) -> None:
-        """Replace the rules (and reset the faults: latency 0, no API limit to speak of)."""
-        body = {**rules, "faults": {"api_daily_limit": 10**12}}
+    def set_rules(self, rules: dict[str, Any], **faults: Any) -> None:
+        """Replace the rules (and reset the faults to `faults`: by default latency 0, no API
+        limit to speak of)."""
+        body = {**rules, "faults": {"api_daily_limit": 10**12, **faults}}
         self.http.put(f"{self.url}/sandbox/rules", json=body, timeout=30).raise_for_status()
 
     def stop(self) -> None:

@@ -143,6 +143,14 @@ if not 1 <= CRMSYNC_BATCHES_PER_CALL <= 5:
     raise ImproperlyConfigured(
         f"CRMSYNC_BATCHES_PER_CALL must be 1 to 5 (Salesforce's limit), got {CRMSYNC_BATCHES_PER_CALL}"
     )
+# Records per call adapt to the org under the ceiling (batch_size x CRMSYNC_BATCHES_PER_CALL):
+# a call that meets the Apex CPU limit halves it, a call slower than this many seconds
+# shrinks it to fit, fast calls grow it back by a quarter. CRMSYNC_ADAPTIVE_CALLS=false keeps
+# every call at the ceiling.
+CRMSYNC_CALL_TARGET_S = env_float("CRMSYNC_CALL_TARGET_S", 5.0)
+CRMSYNC_ADAPTIVE_CALLS = env_bool("CRMSYNC_ADAPTIVE_CALLS", True)
+# How long an object's describe (field types, external id case sensitivity) is kept.
+CRMSYNC_DESCRIBE_TTL_S = env_int("CRMSYNC_DESCRIBE_TTL_S", 3600)
 # An export_batch task (one link of a run's chain) makes calls one after the other for up to
 # this long, then hands over to the next link (0: one call per link). Keep it well below
 # CELERY_TASK_SOFT_TIME_LIMIT.

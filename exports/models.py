@@ -74,6 +74,27 @@ class ExportCursor(models.Model):
         help_text="Celery task id of the export_batch link that last moved the cursor: the same "
         "link, redelivered or retried after it moved the cursor, goes on from here.",
     )
+    records_per_call = models.PositiveIntegerField(
+        "records per call",
+        null=True,
+        blank=True,
+        help_text="What the next call carries, adapted to the org (Apex CPU limit, slow calls) "
+        "under the batch size ceiling; empty: the ceiling.",
+    )
+    retry_only = models.JSONField(
+        "records to retry",
+        null=True,
+        blank=True,
+        help_text="Pause off: the records of the last call that failed transiently; the retry "
+        "sends only these. Kept here, not in the task message, so a message cannot skip records.",
+    )
+    retry_until_id = models.BigIntegerField(
+        "retried call ends at",
+        null=True,
+        blank=True,
+        help_text="The last record of the call being retried: once the retried records go "
+        "through, the cursor moves here.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -3,7 +3,8 @@
 `account_status(account)` reads the cursor, the backlog, the open errors and the
 last runs in a constant number of queries (five), whatever the account's size:
 
-1. the cursor with its paused record (no cursor yet → idle, nothing exported);
+1. the cursor with its paused record and the account's batch size (no cursor yet → idle,
+   nothing exported);
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Count, F
 
 from accounts.models import Account
 
+from . import decisions
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun
 
 RECENT_RUNS = 20
@@ -41,6 +44,7 @@ class AccountStatus:
     paused_error_id: int | None
     backlog: int
     open_errors: int
+    records_per_call: int | None = None  # what the next call carries (adapted to the org)
     open_errors_by_code: dict[str, int] = field(default_factory=dict)
     recent_runs: tuple[ExportRun, ...] = ()
     last_run: ExportRun | None = None
@@ -79,12 +83,18 @@ class AccountStatus:
             "last_run_message": (self.last_run.message or None) if self.last_run else None,
             "last_run_finished_at": _iso(self.last_run.finished_at if self.last_run else None),
             "failing": self.is_failing,
+            "records_per_call": self.records_per_call,
         }
 
 
 def account_status(account: Account) -> AccountStatus:
     """Snapshot the export of `account` (see the module docstring for the five queries)."""
-    cursor = ExportCursor.objects.select_related("paused_record").filter(account=account).first()
+    cursor = (
+        ExportCursor.objects.select_related("paused_record")
+        .annotate(batch_size=F("account__crm_settings__batch_size"))  # no secret decrypted
+        .filter(account=account)
+        .first()
+    )
     last_exported_id = cursor.last_exported_id if cursor else 0
     state = cursor.state if cursor else ExportCursor.State.IDLE
     paused = cursor is not None and state == ExportCursor.State.PAUSED
@@ -108,6 +118,7 @@ def account_status(account: Account) -> AccountStatus:
         backlog=backlog,
         open_errors=sum(by_code.values()),
         open_errors_by_code=by_code,
+        records_per_call=_records_per_call(cursor),
         recent_runs=recent_runs,
         last_run=last_ended_run(recent_runs),
     )
@@ -123,6 +134,14 @@ def last_ended_run(runs_newest_first: tuple[ExportRun, ...]) -> ExportRun | None
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _records_per_call(cursor: Any) -> int | None:
+    """What the account's next call carries; None without a cursor or CRM settings."""
+    if cursor is None or cursor.batch_size is None:
+        return None
+    adapted = cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
+    return decisions.call_size(adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)[0]
 
 
 def _open_errors_by_code(account: Account) -> dict[str, int]:

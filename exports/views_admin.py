@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -94,6 +95,7 @@ def export_status(request: HttpRequest, slug: str) -> HttpResponse:
         "password_flow_warning": (
             PASSWORD_FLOW_WARNING if account.crm_settings.uses_password_flow else ""
         ),
+        "batches_per_call": settings.CRMSYNC_BATCHES_PER_CALL,
     }
     return TemplateResponse(request, "exports/admin/export_status.html", context)
 

@@ -20,6 +20,7 @@ from crmsync.sandbox.api import Api
 from crmsync.sandbox.auth import Tokens
 from crmsync.sandbox.certs import ensure_certificates
 from crmsync.sandbox.faults import Faults
+from crmsync.sandbox.paging import QueryLocators
 from crmsync.sandbox.rules import Rules, parse_rules
 from crmsync.sandbox.store import Store
 from crmsync.sandbox.transport import SandboxHTTPServer
@@ -40,6 +41,7 @@ class SandboxOrg:
         self.data_dir = Path(data_dir)
         self.requested_port = port
         self.faults = Faults(default_latency_ms=latency_ms)
+        self.query_locators = QueryLocators()
         self.rules: Rules = Rules()
         self.apply_rules(parse_rules(rules or {}))
         self._server: SandboxHTTPServer | None = None
@@ -76,7 +78,7 @@ class SandboxOrg:
         tls.load_cert_chain(certs.server_cert, certs.server_key)
         self.store = Store(self.data_dir / "sandbox.sqlite3")
         self.tokens = Tokens(self.store)
-        self.upserter = Upserter(self.store, self.faults)
+        self.upserter = Upserter(self.store, self.faults, lambda name: self.rules.for_object(name))
         self._stopping.clear()
         api = Api(self, self._stopping)
         port = self.requested_port

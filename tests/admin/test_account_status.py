@@ -93,6 +93,7 @@ def test_as_json_has_the_crm_status_keys(paused_account):
         "last_run_message": None,
         "last_run_finished_at": last_run.finished_at.isoformat(),
         "failing": False,
+        "records_per_call": 1000,
     }
 
 

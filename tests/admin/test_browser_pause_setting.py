@@ -28,7 +28,10 @@ def save(page) -> None:
 
 def test_pause_field_appears_and_disappears_with_export_to_crm(page, superuser):
     settings = CRMSettingsFactory(
-        account__slug="acme", account__name="Acme", export_enabled=False, pause_on_export_errors=True
+        account__slug="acme",
+        account__name="Acme",
+        export_enabled=False,
+        pause_on_export_errors=True,
     )
     log_in(page, superuser.username)
     page.goto(change_url(settings))

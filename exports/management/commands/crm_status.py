@@ -46,6 +46,8 @@ def describe(status: AccountStatus) -> list[str]:
         )
     lines += _last_run(status)
     lines.append(f"backlog {status.backlog} records, open errors {status.open_errors}")
+    if status.records_per_call:
+        lines.append(f"calls carry up to {status.records_per_call} records (adapted to the org)")
     for code, count in sorted(status.open_errors_by_code.items()):
         lines.append(f"  {code}: {count}")
     return lines

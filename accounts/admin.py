@@ -8,6 +8,7 @@ The CRM settings page has three fieldsets, General, Connection and Notifications
 - Secrets are write-only; view-only staff see "set"/"not set".
 - "Test connection" logs in with the saved settings through the gateway; when it works,
   the account's circuit breaker closes (saving the page closes it too: exports.signals).
+  It warns when the account uses the deprecated username-password flow (as the page does).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .forms import (
     CRMSettingsForm,
     shows_pause_field,
 )
-from .models import Account, CRMSettings
+from .models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
@@ -162,6 +163,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             "account": settings.account,
             "can_change": can_change,
             "export_status_url": export_status_url(settings.account),
+            "password_flow_warning": PASSWORD_FLOW_WARNING if settings.uses_password_flow else "",
             "crm_settings_config": {
                 "pauseFieldUrl": reverse(
                     "admin:accounts_crmsettings_pause_field", args=[settings.pk]
@@ -201,12 +203,15 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         try:
             check = Gateway(settings).check_connection()
         except GatewayError as exc:
-            self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
+            advice = "" if exc.permanent else " " + UNREACHABLE_ADVICE
+            self.message_user(request, f"Connection failed: {exc.message}{advice}", messages.ERROR)
         else:
             summary = _connection_summary(check)
             if circuit.close(settings.account_id):
                 summary += " Scheduled runs start again (the failed logins are forgotten)."
             self.message_user(request, summary, messages.SUCCESS)
+        if settings.uses_password_flow:
+            self.message_user(request, PASSWORD_FLOW_WARNING, messages.WARNING)
         return HttpResponseRedirect(
             reverse("admin:accounts_crmsettings_change", args=[settings.pk])
         )
@@ -223,6 +228,11 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "accounts/admin/pause_field.html", {"adminform": admin_form}
         )
+
+
+UNREACHABLE_ADVICE = (
+    "Check the login URL and that the org is reachable from this server, then test again."
+)
 
 
 def _connection_summary(check: Any) -> str:

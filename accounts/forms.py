@@ -56,9 +56,10 @@ PAUSE_OFF_WARNING = (
     "that depend on it. The CRM may become inconsistent, and fixing it is this account's "
     "responsibility."
 )
+# The warning itself is the confirmation box's help text, right under this error.
 PAUSE_OFF_REFUSED = (
-    "Pause on export errors was not turned off: tick “I understand…” to confirm. "
-    + PAUSE_OFF_WARNING
+    "Pause on export errors was not turned off: read the warning below and tick "
+    "“I understand…” to confirm."
 )
 
 

@@ -7,6 +7,15 @@ from django.db import models
 from .fields import EncryptedTextField
 from .validators import email_list, validate_email_list, validate_webhook_url
 
+# Salesforce retires the OAuth 2.0 username-password flow on this date, with no extension;
+# orgs created since Summer '26 refuse it already.
+PASSWORD_FLOW_RETIRED_ON = "February 20, 2027"
+PASSWORD_FLOW_WARNING = (
+    f"The username-password flow is deprecated: Salesforce retires it on "
+    f"{PASSWORD_FLOW_RETIRED_ON} (orgs created since Summer '26 refuse it already). Switch "
+    "this account to client credentials or JWT bearer, with an External Client App."
+)
+
 
 class Account(models.Model):
     name = models.CharField("name", max_length=200)
@@ -24,9 +33,12 @@ class Account(models.Model):
 
 class CRMSettings(models.Model):
     class AuthFlow(models.TextChoices):
-        CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials"
+        CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials (recommended)"
         JWT_BEARER = "jwt_bearer", "OAuth JWT bearer"
-        PASSWORD = "password", "Username and password"
+        PASSWORD = (
+            "password",
+            f"Username and password (deprecated, retired {PASSWORD_FLOW_RETIRED_ON})",
+        )
 
     account = models.OneToOneField(
         Account, on_delete=models.CASCADE, related_name="crm_settings", verbose_name="account"
@@ -65,18 +77,36 @@ class CRMSettings(models.Model):
         help_text="https://login.salesforce.com, https://test.salesforce.com or your My Domain URL.",
     )
     auth_flow = models.CharField(
-        "auth flow", max_length=32, choices=AuthFlow.choices, default=AuthFlow.CLIENT_CREDENTIALS
+        "auth flow",
+        max_length=32,
+        choices=AuthFlow.choices,
+        default=AuthFlow.CLIENT_CREDENTIALS,
+        help_text=(
+            "How crmsync logs in, through an External Client App in Salesforce: client "
+            "credentials (recommended) or JWT bearer. The username-password flow is "
+            f"deprecated: Salesforce retires it on {PASSWORD_FLOW_RETIRED_ON}."
+        ),
     )
-    client_id = models.CharField("client id", max_length=255, blank=True)
+    client_id = models.CharField(
+        "client id",
+        max_length=255,
+        blank=True,
+        help_text="The consumer key of the External Client App.",
+    )
     username = models.CharField(
         "username", max_length=255, blank=True, help_text="For the JWT bearer and password flows."
     )
     client_secret = EncryptedTextField("client secret", blank=True)
     private_key = EncryptedTextField(
-        "private key", blank=True, help_text="PEM private key for the JWT bearer flow."
+        "private key",
+        blank=True,
+        help_text="PEM private key for the JWT bearer flow (of the certificate uploaded to the "
+        "External Client App).",
     )
     password = EncryptedTextField(
-        "password", blank=True, help_text="Password (with security token) for the password flow."
+        "password",
+        blank=True,
+        help_text="Password (with security token) for the deprecated username-password flow.",
     )
     api_version = models.CharField("API version", max_length=8, default="62.0")
     ca_bundle = models.CharField(
@@ -153,3 +183,9 @@ class CRMSettings(models.Model):
     def alert_email_list(self) -> list[str]:
         """The alert recipients, one address per item."""
         return email_list(self.alert_emails)
+
+    @property
+    def uses_password_flow(self) -> bool:
+        """Logs in with the username-password flow, which Salesforce retires (see
+        PASSWORD_FLOW_WARNING)."""
+        return self.auth_flow == self.AuthFlow.PASSWORD

@@ -76,7 +76,7 @@ def bulk_probe(sandbox: Sandbox) -> dict[str, Any]:
     return {
         "supported": all(answer == "accepted" for answer in answers.values()),
         "answers": answers,
-        "why": "The sandbox org implements the REST API only (DESIGN.md §7): no Bulk API "
+        "why": "The sandbox org implements the REST API only (docs/sandbox-rules.md): no Bulk API "
         "endpoints, so simple-salesforce's bulk paths cannot be measured against it.",
     }
 

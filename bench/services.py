@@ -36,7 +36,7 @@ class Sandbox:
         self.url, self._stop = start_process(str(data_dir))
         self.ca_path = data_dir / "ca.pem"
         self.http = requests.Session()
-        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify` (DESIGN §8)
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
         self.http.verify = str(self.ca_path)
         # Never the bottleneck of a benchmark: no daily API limit worth the name.
         self.set_faults(api_daily_limit=10**12)

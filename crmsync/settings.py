@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from STATIC_ROOT in every web process (gunicorn under `make run`).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,7 +88,7 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/crmsync. Default: SQLite
 # under var/, in WAL mode with a busy timeout so a worker thread and the main
-# thread can write side by side (DESIGN.md §8).
+# thread can write side by side (else "database is locked").
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'crmsync.sqlite3'}",
@@ -111,8 +113,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files ---------------------------------------------------------------
+# The admin's CSS and scripts (and accounts/static/) are collected into STATIC_ROOT by
+# `manage.py collectstatic` (`make run` runs it before starting the stack) and served by
+# WhiteNoise from the web process itself: compressed, with content-hashed names that
+# browsers may cache for ever. `DJANGO_DEBUG=1 manage.py runserver` serves them unhashed.
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Secrets at rest ----------------------------------------------------------
 # CRMSYNC_ENCRYPTION_KEY: comma-separated keys; the first encrypts, all decrypt
@@ -196,7 +207,7 @@ CRMSYNC_PRUNE_REST = env_float("CRMSYNC_PRUNE_REST", 1.0)
 # --- Celery -----------------------------------------------------------------------
 # CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:
 # an embedded broker for `make demo` and `crm_export`, which then runs a worker
-# inside its own process (DESIGN.md §8). No result backend: outcomes live in
+# inside its own process. No result backend: outcomes live in
 # ExportRun rows.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -211,7 +222,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Must outlast the longest batch and the longest retry countdown; the run lease
-# is aligned with it (DESIGN.md §8). Seconds.
+# is aligned with it. Seconds.
 CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
 # kombu looks for messages past their visibility timeout only every
 # unacked_restore_interval × unacked_restore_throttle seconds (10 × 10 by default): a
@@ -236,6 +247,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+CRMSYNC_LOG_LEVEL = os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -247,11 +259,15 @@ LOGGING = {
             "formatter": "plain",
         }
     },
+    # A Celery worker or beat prints these through its own root handler instead (one line
+    # each, in Celery's format): crmsync/celery.py `log_through_celery`.
     "loggers": {
-        "crmsync": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "exports": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "accounts": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-    },
+        name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL}
+        for name in ("crmsync", "exports", "accounts")
+    }
+    # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's
+    # log); once, also under `DJANGO_DEBUG=1 runserver` (whose console handler is on "django").
+    | {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
 }
 
 # Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows; on

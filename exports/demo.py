@@ -84,7 +84,7 @@ class Demo:
 
     def __post_init__(self) -> None:
         self.http = requests.Session()
-        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (DESIGN §8)
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
         self.http.verify = str(self.ca_path)
 
     # -- the sandbox org's control endpoints ----------------------------------------------

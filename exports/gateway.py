@@ -3,12 +3,12 @@
 A Gateway is built per account from its CRMSettings and works like this:
 
 1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
-   ourselves (simple-salesforce can only log in to *.salesforce.com, DESIGN §8) and keep
+   ourselves (simple-salesforce can only log in to *.salesforce.com) and keep
    the token in the Django cache (never in a log).
 2. Hand simple-salesforce the token and our own `requests.Session`: TLS verified against
    `ca_bundle` (or the system CAs) and immune to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, a
    default timeout on every request, `Sforce-Limit-Info` noted from every answer.
-3. Every REST call is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
+3. Every REST call the org answers is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
    the call; every failure becomes one of our types, classified by Salesforce's
    errorCode/statusCode and never by HTTP status alone (UNABLE_TO_LOCK_ROW comes as 400,
    REQUEST_LIMIT_EXCEEDED as 403).
@@ -179,7 +179,8 @@ class _CRMSession(requests.Session):
     """A requests.Session with a default timeout that ignores the environment.
 
     `trust_env = False` stops requests from replacing `verify` with REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE (DESIGN §8); proxies are then only what the caller sets.
+    CURL_CA_BUNDLE (a long-standing requests behaviour); proxies are then only what the
+    caller sets.
     """
 
     def __init__(self, timeout: float, verify: str | bool, proxies: dict[str, str]) -> None:
@@ -476,6 +477,7 @@ class Gateway:
                 "UNEXPECTED_ANSWER",
             ) from None
         except requests.RequestException as exc:
+            self.api_calls -= 1  # it never reached the org: not an API call
             raise self._network_error(exc, f"Salesforce at {self.instance_url}") from exc
 
     def _client(self, fresh: bool = False) -> Salesforce:
@@ -522,7 +524,7 @@ class Gateway:
         payload = _json_or_none(response)
         if response.status_code >= 500:
             raise TransientError(
-                f"The Salesforce login at {url} answered HTTP {response.status_code}; will retry.",
+                f"The Salesforce login at {url} answered HTTP {response.status_code}.",
                 f"HTTP_{response.status_code}",
             )
         if response.status_code != 200 or not isinstance(payload, dict):
@@ -573,7 +575,7 @@ class Gateway:
         except (ValueError, TypeError, jwt.PyJWTError):
             raise AuthError(
                 f"The private key in the CRM settings of {self._who} is not a usable RSA key "
-                "in PEM format; paste the connected app's private key again.",
+                "in PEM format; paste the External Client App's private key again.",
                 "BAD_PRIVATE_KEY",
             ) from None
 
@@ -641,7 +643,7 @@ class Gateway:
             )
         if isinstance(exc, requests.Timeout):
             return TransientError(
-                f"{target} did not answer within {self.crm.timeout_seconds:g}s; will retry.",
+                f"{target} did not answer within {self.crm.timeout_seconds:g}s.",
                 "TIMEOUT",
             )
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
@@ -653,9 +655,7 @@ class Gateway:
                 "account's CRM settings.",
                 "BAD_LOGIN_URL",
             )
-        return TransientError(
-            f"Could not reach {target} ({_reason(exc)}); will retry.", "CONNECTION"
-        )
+        return TransientError(f"Could not reach {target} ({_reason(exc)}).", "CONNECTION")
 
     def _cache_key(self) -> str:
         """Per account and connection settings; `updated_at` changes with any new secret."""
@@ -741,7 +741,7 @@ def _translate(exc: SalesforceError, request: str) -> GatewayError:
     kind = classify(code, message)
     if exc.status >= 500 or exc.status in (408, 429) or kind == "transient":
         return TransientError(
-            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}; will retry.",
+            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}.",
             code or f"HTTP_{exc.status}",
         )
     if kind == "auth":
@@ -809,9 +809,12 @@ def _is_name_resolution_failure(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests error, without the pool's boilerplate."""
+    """The innermost cause of a requests error, without the pool's boilerplate:
+    "connection refused", not "HTTPSConnection(host=…): … [Errno 111] Connection refused"."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return str(reason or exc)
+    text = str(reason or exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^\])]+)", text)
+    return errno_text.group(1).strip().lower() if errno_text else text
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The outbox, the per-account cursor, runs and record-level errors (DESIGN.md §1)."""
+"""The outbox, the per-account cursor, runs and record-level errors (docs/semantics.md)."""
 
 from __future__ import annotations
 

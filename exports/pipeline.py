@@ -1,4 +1,4 @@
-"""The export run (DESIGN.md §2): lease, batches, cursor moves, run rows.
+"""The export run (docs/semantics.md › The run): lease, batches, cursor moves, run rows.
 
 Celery tasks in `exports.tasks` are thin wrappers around `start_run`,
 `export_batch` and `fail_run`; every decision about what Salesforce's answer
@@ -8,6 +8,7 @@ means is in `exports.decisions`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,9 +22,9 @@ from django.db.models import Case, F, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import CRMSettings
+from accounts.models import Account, CRMSettings
 
-from . import alerts, circuit, decisions, field_types
+from . import alerts, circuit, decisions, field_types, outage
 from .decisions import BatchDecision, RecordKey, Rejection
 from .gateway import (
     MAX_COLLECTIONS_PER_COMPOSITE,
@@ -41,6 +42,11 @@ Outcome = ExportRun.Outcome
 
 class ExportRequestError(ValueError):
     """A task was given ids that do not fit (unknown account, run of another account)."""
+
+
+class RunFailed(Exception):
+    """A link ended its run `failed` (the run row and the cursor say why): its task ends in
+    Celery's FAILURE state with this message, so Flower's failed tasks list it."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
-# What decides a call, read again before each one (DESIGN.md §2.6: settings changes take
+# What decides a call, read again before each one (docs/semantics.md: settings changes take
 # effect at the next batch); `updated_at` moves with every save, secrets included.
 _PER_CALL = (
     "export_enabled",
@@ -370,8 +376,6 @@ def _export_calls(
             ahead = _read_ahead(call, link, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
             sent = _answer(link, call)
-            if sent is None:
-                return STOP
             _adapt(link, call, sent)
             following = _follow(link, call, sent, crm, ahead) if more else None
             if not _apply(link, call, sent):
@@ -468,9 +472,9 @@ def _send_call(
     return _Call(crm, after_id, until_id, only, rows, gateway, answer)
 
 
-def _answer(link: _Link, call: _Call) -> _Sent | None:
+def _answer(link: _Link, call: _Call) -> _Sent:
     """Wait for a call's answer. Transient faults raise (the task retries); a permanent
-    one (auth, configuration) fails the run: None."""
+    one (auth, configuration) fails the run and raises RunFailed."""
     try:
         sent = call.answer.result()
     except GatewayError as exc:
@@ -480,7 +484,7 @@ def _answer(link: _Link, call: _Call) -> _Sent | None:
             raise
         code = exc.code or "CONNECTION_ERROR"
         fail_run(link.run_id, exc.message, code, api_calls=call.gateway.api_calls)
-        return None
+        raise RunFailed(exc.message) from None
     if call.only and sent.decision.cursor_to is not None:
         # The retried records were the call's last loose ends: the whole call is done.
         cursor_to = call.until_id or call.rows[-1].key.id
@@ -985,9 +989,11 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
             ),
         )
     run.refresh_from_db()
-    log.info(
+    failed = run.outcome == Outcome.FAILED
+    log.log(
+        logging.WARNING if failed else logging.INFO,
         "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
-        "api_calls=%s first=%s last=%s",
+        "api_calls=%s first=%s last=%s%s",
         run.account.slug,
         run.id,
         run.trigger,
@@ -998,18 +1004,59 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
         run.api_calls,
         run.first_record_id,
         run.last_record_id,
+        f" reason={json.dumps(run.message, ensure_ascii=False)}" if failed else "",
     )
     alerts.after_run(run, code)
 
 
-def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id: str = "") -> None:
-    """A link failed for good: fail its run, but only if the link was the run's current
-    one (the cursor is where it started, or it moved the cursor itself) — a requeued or
-    stale link must not end a run that is going on without it."""
+def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
+    """A link's call is retried: say so as it happens, on the run's row while it goes on
+    (`crm_export --progress` shows it) and in the worker's log."""
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
-    if _link_state(account_id, run_id, after_id, link_id)[2] is not None:
-        fail_run(run_id, message)
+    ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").update(message=note)
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first()
+    log.info(
+        "export.batch.retry account=%s run=%s after=%s note=%s",
+        slug,
+        run_id,
+        after_id,
+        json.dumps(note, ensure_ascii=False),
+    )
+
+
+def fail_link(
+    account_id: Any,
+    run_id: Any,
+    after_id: Any,
+    exc: BaseException,
+    attempts: int,
+    link_id: str = "",
+) -> None:
+    """A link failed for good (its retries ran out, or an unexpected error).
+
+    1. Only the run's current link ends the run (the cursor is where it started, or it
+       moved the cursor itself): a requeued or stale link must not end a run that is
+       going on without it.
+    2. The run fails with a reason a person reads (`outage.failure_message`): what
+       happened, how often, over how long (known when the failing call was the run's
+       first), what to check, and the record the next run resumes at.
+    """
+    if not all(_is_id(x) for x in (account_id, run_id, after_id)):
+        return
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
+    if cursor is None or run is None or position is None:
+        return
+    resume_at = cursor.paused_record_id or (
+        ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first() or ""
+    message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
+    fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")
 
 
 def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:

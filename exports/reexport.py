@@ -1,4 +1,4 @@
-"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, DESIGN.md §3)."""
+"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, docs/semantics.md)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ last runs in a constant number of queries (five), whatever the account's size:
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
-5. the last 20 runs, newest first.
+5. the last 20 runs, newest first; the newest of them that ended (other than
+   `skipped_locked`, which says nothing about the export) is the "last run" shown with
+   the state: its outcome, message and end. While it `failed`, the account is *failing*.
 """
 
 from __future__ import annotations
@@ -48,13 +50,23 @@ class AccountStatus:
     recent_runs: tuple[ExportRun, ...] = ()
     circuit_open_until: datetime | None = None
     circuit_reason: str | None = None
+    last_run: ExportRun | None = None
 
     @property
     def is_paused(self) -> bool:
         return self.state == ExportCursor.State.PAUSED
 
+    @property
+    def is_failing(self) -> bool:
+        """The last run failed (login refused, the org unreachable, ...), and no run is on."""
+        return (
+            self.last_run is not None
+            and self.last_run.outcome == ExportRun.Outcome.FAILED
+            and self.state != ExportCursor.State.RUNNING
+        )
+
     def as_json(self) -> dict[str, Any]:
-        """The `crm_status --json` object (DESIGN.md §6) plus the errors by code and pause time."""
+        """The `crm_status --json` object (docs/commands.md) plus the errors by code and pause time."""
         return {
             "account": self.account,
             "account_id": self.account_id,
@@ -62,13 +74,18 @@ class AccountStatus:
             "last_exported_id": self.last_exported_id,
             "paused_record_id": self.paused_record_id,
             "paused_external_id": self.paused_external_id,
-            "paused_since": self.paused_since.isoformat() if self.paused_since else None,
+            "paused_since": _iso(self.paused_since),
             "error_code": self.error_code,
             "error_message": self.error_message,
             "paused_error_id": self.paused_error_id,
             "backlog": self.backlog,
             "open_errors": self.open_errors,
             "open_errors_by_code": dict(self.open_errors_by_code),
+            "last_run_id": self.last_run.id if self.last_run else None,
+            "last_run_outcome": self.last_run.outcome if self.last_run else None,
+            "last_run_message": (self.last_run.message or None) if self.last_run else None,
+            "last_run_finished_at": _iso(self.last_run.finished_at if self.last_run else None),
+            "failing": self.is_failing,
             "records_per_call": self.records_per_call,
             "circuit_open_until": (
                 self.circuit_open_until.isoformat() if self.circuit_open_until else None
@@ -113,7 +130,20 @@ def account_status(account: Account) -> AccountStatus:
         recent_runs=recent_runs,
         circuit_open_until=breaker[0] if breaker else None,
         circuit_reason=breaker[1] if breaker else None,
+        last_run=last_ended_run(recent_runs),
     )
+
+
+def last_ended_run(runs_newest_first: tuple[ExportRun, ...]) -> ExportRun | None:
+    """The newest run that ended, skipping runs that found another run holding the lease."""
+    for run in runs_newest_first:
+        if run.outcome and run.outcome != ExportRun.Outcome.SKIPPED_LOCKED:
+            return run
+    return None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _records_per_call(cursor: Any) -> int | None:

@@ -10,14 +10,15 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import MaxRetriesExceededError, SoftTimeLimitExceeded
 from celery.signals import task_postrun
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from . import alerts, notify, pipeline, reexport, retention, run_totals
+from . import alerts, notify, outage, pipeline, reexport, retention, run_totals
 from .gateway import TransientError
+from .pipeline import RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,35 @@ def run_export(account_id: int, trigger: str = "api", run_id: int | None = None)
     return {"run_id": started.run_id, "outcome": started.outcome or "running"}
 
 
+def _link_call(args: Any, kwargs: Any) -> dict[str, Any]:
+    return dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
+
+
 class ExportBatchTask(Task):
+    # Expected ends of a link (the run failed, retries ran out): the task state is FAILURE
+    # (Flower lists it) but the worker logs no traceback; `export.run` says why, at WARNING.
+    throws = (RunFailed, MaxRetriesExceededError, *RETRY["autoretry_for"])
+
+    def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """A call is retried: "retry 3/6 in 15 s: connection refused" on the run and in the log."""
+        when = getattr(einfo.exception, "when", None)  # celery.exceptions.Retry: the countdown
+        countdown = when if isinstance(when, int | float) else 0
+        note = outage.retry_note(self.request.retries + 1, self.max_retries, countdown, exc)
+        call = _link_call(args, kwargs)
+        pipeline.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
+
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or an unexpected error: end the run `failed` (if this link was
         the run's current one), so its lease is released and the failure is on record."""
-        call = dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
+        if isinstance(exc, RunFailed):
+            return  # the link ended the run itself
+        call = _link_call(args, kwargs)
         pipeline.fail_link(
             call.get("account_id"),
             call.get("run_id"),
             call.get("after_id"),
-            f"A batch failed after {self.request.retries} retries: {type(exc).__name__}: {exc}",
+            exc,
+            self.request.retries + 1,
             link_id=task_id,
         )
 

@@ -7,7 +7,7 @@
   `.login()`, `.salesforce()`).
 
 REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set on these machines and would override a
-session's `verify` (DESIGN.md §8): every session here has `trust_env = False`.
+session's `verify` (a long-standing requests behaviour): every session here has `trust_env = False`.
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def test_a_link_that_moved_the_cursor_and_then_failed_fails_its_run(sandbox, crm
     started = start(account)
     pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
-    pipeline.fail_link(account.id, started.run_id, started.after_id, "gave up", link_id="L2")
+    gave_up = RuntimeError("gave up")
+    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
-    pipeline.fail_link(account.id, started.run_id, started.after_id, "gave up", link_id="L1")
+    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
     assert ExportRun.objects.get(id=started.run_id).outcome == "failed"

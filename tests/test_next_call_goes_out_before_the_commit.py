@@ -1,7 +1,7 @@
 """Within a link, the next call goes out before the previous call's cursor move is
 committed — but only when the two calls write no record in common, so a worker lost
 before the commit, which sends both again, never writes an older record after a newer.
-A settings change made meanwhile reaches the first call not yet sent (DESIGN.md §2.6).
+A settings change made meanwhile reaches the first call not yet sent (docs/semantics.md).
 
 Each test holds the account's cursor row locked from another connection, so the link
 blocks in the commit of its first call, and looks at what the sandbox has received by

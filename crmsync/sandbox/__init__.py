@@ -1,4 +1,4 @@
-"""The sandbox org: a local stand-in for a Salesforce org (DESIGN.md §7).
+"""The sandbox org: a local stand-in for a Salesforce org (docs/sandbox-rules.md).
 
 The real simple-salesforce client talks to it over real HTTPS on 127.0.0.1 (its own CA,
 written to `D/ca.pem`). Start it from Python (`server.SandboxOrg(D).start()`) or as

@@ -1,4 +1,4 @@
-"""The sandbox's rules (DESIGN.md §7): who may log in, what each object accepts, which faults.
+"""The sandbox's rules (docs/sandbox-rules.md): who may log in, what each object accepts, which faults.
 
 `parse_rules(raw)` checks a rules document (from `--rules FILE` or `PUT /sandbox/rules`)
 and turns it into frozen dataclasses; any problem is a `RulesError` whose message names

@@ -1,4 +1,4 @@
-"""The sandbox org: a local stand-in for a Salesforce org over real HTTPS (DESIGN.md §7).
+"""The sandbox org: a local stand-in for a Salesforce org over real HTTPS (docs/sandbox-rules.md).
 
     org = SandboxOrg(Path("var/sandbox"), port=0, rules={...}).start()
     org.url      # https://127.0.0.1:PORT  (use as login_url and instance_url)

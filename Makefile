@@ -38,6 +38,7 @@ RUN_ENV := PATH="$(abspath $(VENV))/bin:$$PATH" CELERY_BROKER_URL="$${CELERY_BRO
 run: $(STAMP)
 	@$(RUN_ENV) $(PY) -c "$$BROKER_CHECK"
 	$(RUN_ENV) $(PY) manage.py migrate -v 0
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
 
 # The local Salesforce sandbox org for `make run`'s accounts, in its own terminal.

@@ -1,12 +1,14 @@
 """Admin for accounts and their CRM settings ("<account> › Settings › CRM").
 
-The CRM settings page has two fieldsets, General and Connection. Its rules:
+The CRM settings page has three fieldsets, General, Connection and Notifications. Its rules:
 - "Pause on export errors" is in the form only while Export to CRM is on
   (`forms.shows_pause_field`); the page's script fetches it when the admin
   ticks Export to CRM (`pause-field/`) and hides it when they untick it.
 - Turning pause off needs the "I understand…" box (enforced by the form).
 - Secrets are write-only; view-only staff see "set"/"not set".
-- "Test connection" logs in with the saved settings through the gateway.
+- "Test connection" logs in with the saved settings through the gateway; when it works,
+  the account's circuit breaker closes (saving the page closes it too: exports.signals).
+  It warns when the account uses the deprecated username-password flow (as the page does).
 """
 
 from __future__ import annotations
@@ -24,18 +26,26 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+from exports import circuit
 from exports.gateway import Gateway, GatewayError
 
 from .fields import UNREADABLE, secret_state
 from .forms import (
     CONFIRM_PAUSE_OFF,
     CONNECTION_FIELDS,
+    NOTIFICATION_FIELDS,
     PAUSE,
     SECRET_FIELDS,
     CRMSettingsForm,
     shows_pause_field,
 )
-from .models import Account, CRMSettings
+from .models import PASSWORD_FLOW_WARNING, Account, CRMSettings
+
+NOTIFICATIONS_HELP = (
+    "Who hears about this account's export: paused at a record (then still paused, then "
+    "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "
+    "once per change. See README › Alerts for the webhook's body and signature."
+)
 
 SECRETS_FOLLOW_TARGET = (
     "Changing the login URL, auth flow or CA bundle removes the stored client secret, "
@@ -124,6 +134,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
     client_secret_state = _secret_state("client_secret")
     private_key_state = _secret_state("private_key")
     password_state = _secret_state("password")
+    alert_webhook_secret_state = _secret_state("alert_webhook_secret")
 
     # One row per account, created with it (accounts.signals); never added or deleted here.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -140,9 +151,11 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             general += [PAUSE, CONFIRM_PAUSE_OFF] if editable else [PAUSE]
         general += ["batch_size", "max_records_per_run"]
         connection = [_secret_row(name, editable) for name in CONNECTION_FIELDS]
+        notifications = [_secret_row(name, editable) for name in NOTIFICATION_FIELDS]
         return [
             ("General", {"fields": general}),
             ("Connection", {"fields": connection, "description": SECRETS_FOLLOW_TARGET}),
+            ("Notifications", {"fields": notifications, "description": NOTIFICATIONS_HELP}),
         ]
 
     def save_model(self, request: HttpRequest, obj: CRMSettings, form: Any, change: bool) -> None:
@@ -182,6 +195,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             "account": settings.account,
             "can_change": can_change,
             "export_status_url": export_status_url(settings.account),
+            "password_flow_warning": PASSWORD_FLOW_WARNING if settings.uses_password_flow else "",
             "crm_settings_config": {
                 "pauseFieldUrl": reverse(
                     "admin:accounts_crmsettings_pause_field", args=[settings.pk]
@@ -221,9 +235,15 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         try:
             check = Gateway(settings).check_connection()
         except GatewayError as exc:
-            self.message_user(request, f"Connection failed: {exc.message}", messages.ERROR)
+            advice = "" if exc.permanent else " " + UNREACHABLE_ADVICE
+            self.message_user(request, f"Connection failed: {exc.message}{advice}", messages.ERROR)
         else:
-            self.message_user(request, _connection_summary(check), messages.SUCCESS)
+            summary = _connection_summary(check)
+            if circuit.close(settings.account_id):
+                summary += " Scheduled runs start again (the failed logins are forgotten)."
+            self.message_user(request, summary, messages.SUCCESS)
+        if settings.uses_password_flow:
+            self.message_user(request, PASSWORD_FLOW_WARNING, messages.WARNING)
         return HttpResponseRedirect(
             reverse("admin:accounts_crmsettings_change", args=[settings.pk])
         )
@@ -240,6 +260,11 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "accounts/admin/pause_field.html", {"adminform": admin_form}
         )
+
+
+UNREACHABLE_ADVICE = (
+    "Check the login URL and that the org is reachable from this server, then test again."
+)
 
 
 def _connection_summary(check: Any) -> str:

@@ -20,24 +20,34 @@ from typing import Any
 from django import forms
 
 from .fields import secret_state
-from .models import SECRET_FIELDS, CRMSettings
+from .models import CONNECTION_SECRETS, CRMSettings
 
 PAUSE = "pause_on_export_errors"
 # Rendered with the pause checkbox: tells the server the field was on the page, so a
 # form posted without it (export just ticked, no JavaScript) leaves pause as stored.
 PAUSE_SHOWN = "pause_on_export_errors_shown"
 CONFIRM_PAUSE_OFF = "confirm_pause_off"
+SECRET_FIELDS = (*CONNECTION_SECRETS, "alert_webhook_secret")
 # The Connection fieldset, in page order (the admin shows each secret with its "remove" box).
 CONNECTION_FIELDS = (
     "login_url",
     "auth_flow",
     "client_id",
     "username",
-    *SECRET_FIELDS,
+    *CONNECTION_SECRETS,
     "ca_bundle",
     "api_version",
     "timeout_seconds",
     "daily_api_limit",
+)
+# The Notifications fieldset (README › Alerts), in page order.
+NOTIFICATION_FIELDS = (
+    "alert_emails",
+    "alert_webhook_url",
+    "alert_webhook_secret",
+    "still_paused_after_hours",
+    "error_spike_per_hour",
+    "error_spike_percent",
 )
 
 PAUSE_OFF_WARNING = (
@@ -46,9 +56,10 @@ PAUSE_OFF_WARNING = (
     "that depend on it. The CRM may become inconsistent, and fixing it is this account's "
     "responsibility."
 )
+# The warning itself is the confirmation box's help text, right under this error.
 PAUSE_OFF_REFUSED = (
-    "Pause on export errors was not turned off: tick “I understand…” to confirm. "
-    + PAUSE_OFF_WARNING
+    "Pause on export errors was not turned off: read the warning below and tick "
+    "“I understand…” to confirm."
 )
 
 
@@ -101,12 +112,17 @@ def _clear_field(label: str) -> forms.BooleanField:
 
 class CRMSettingsForm(forms.ModelForm):
     login_url = CRMSettings._meta.get_field("login_url").formfield(assume_scheme="https")
+    alert_webhook_url = CRMSettings._meta.get_field("alert_webhook_url").formfield(
+        assume_scheme="https"
+    )
     client_secret = _secret_field("Client secret", WriteOnlyPasswordInput())
     client_secret_clear = _clear_field("client secret")
     private_key = _secret_field("Private key", WriteOnlyTextarea())
     private_key_clear = _clear_field("private key")
     password = _secret_field("Password", WriteOnlyPasswordInput())
     password_clear = _clear_field("password")
+    alert_webhook_secret = _secret_field("Webhook signing secret", WriteOnlyPasswordInput())
+    alert_webhook_secret_clear = _clear_field("webhook signing secret")
     confirm_pause_off = forms.BooleanField(
         label="I understand, turn pause off",
         required=False,
@@ -115,8 +131,15 @@ class CRMSettingsForm(forms.ModelForm):
 
     class Meta:
         model = CRMSettings
-        fields = ("export_enabled", PAUSE, "batch_size", "max_records_per_run", *CONNECTION_FIELDS)
-        widgets = {PAUSE: PauseCheckboxInput}
+        fields = (
+            "export_enabled",
+            PAUSE,
+            "batch_size",
+            "max_records_per_run",
+            *CONNECTION_FIELDS,
+            *NOTIFICATION_FIELDS,
+        )
+        widgets = {PAUSE: PauseCheckboxInput, "alert_emails": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,10 +9,21 @@ from django.db import models
 
 from . import login_hosts
 from .fields import EncryptedTextField, StoredSecret, UnreadableSecret
+from .validators import email_list, validate_email_list, validate_webhook_url
 
-SECRET_FIELDS = ("client_secret", "private_key", "password")
-# Where and how the secrets are sent: changing any of these forgets the stored secrets.
+# The secrets a login sends, and where and how they are sent: changing any of TARGET_FIELDS
+# forgets the stored CONNECTION_SECRETS (CRMSettings.save).
+CONNECTION_SECRETS = ("client_secret", "private_key", "password")
 TARGET_FIELDS = ("login_url", "auth_flow", "ca_bundle")
+
+# Salesforce retires the OAuth 2.0 username-password flow on this date, with no extension;
+# orgs created since Summer '26 refuse it already.
+PASSWORD_FLOW_RETIRED_ON = "February 20, 2027"
+PASSWORD_FLOW_WARNING = (
+    f"The username-password flow is deprecated: Salesforce retires it on "
+    f"{PASSWORD_FLOW_RETIRED_ON} (orgs created since Summer '26 refuse it already). Switch "
+    "this account to client credentials or JWT bearer, with an External Client App."
+)
 
 
 class Account(models.Model):
@@ -31,9 +42,12 @@ class Account(models.Model):
 
 class CRMSettings(models.Model):
     class AuthFlow(models.TextChoices):
-        CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials"
+        CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials (recommended)"
         JWT_BEARER = "jwt_bearer", "OAuth JWT bearer"
-        PASSWORD = "password", "Username and password"
+        PASSWORD = (
+            "password",
+            f"Username and password (deprecated, retired {PASSWORD_FLOW_RETIRED_ON})",
+        )
 
     account = models.OneToOneField(
         Account, on_delete=models.CASCADE, related_name="crm_settings", verbose_name="account"
@@ -72,18 +86,36 @@ class CRMSettings(models.Model):
         help_text="https://login.salesforce.com, https://test.salesforce.com or your My Domain URL.",
     )
     auth_flow = models.CharField(
-        "auth flow", max_length=32, choices=AuthFlow.choices, default=AuthFlow.CLIENT_CREDENTIALS
+        "auth flow",
+        max_length=32,
+        choices=AuthFlow.choices,
+        default=AuthFlow.CLIENT_CREDENTIALS,
+        help_text=(
+            "How crmsync logs in, through an External Client App in Salesforce: client "
+            "credentials (recommended) or JWT bearer. The username-password flow is "
+            f"deprecated: Salesforce retires it on {PASSWORD_FLOW_RETIRED_ON}."
+        ),
     )
-    client_id = models.CharField("client id", max_length=255, blank=True)
+    client_id = models.CharField(
+        "client id",
+        max_length=255,
+        blank=True,
+        help_text="The consumer key of the External Client App.",
+    )
     username = models.CharField(
         "username", max_length=255, blank=True, help_text="For the JWT bearer and password flows."
     )
     client_secret = EncryptedTextField("client secret", blank=True)
     private_key = EncryptedTextField(
-        "private key", blank=True, help_text="PEM private key for the JWT bearer flow."
+        "private key",
+        blank=True,
+        help_text="PEM private key for the JWT bearer flow (of the certificate uploaded to the "
+        "External Client App).",
     )
     password = EncryptedTextField(
-        "password", blank=True, help_text="Password (with security token) for the password flow."
+        "password",
+        blank=True,
+        help_text="Password (with security token) for the deprecated username-password flow.",
     )
     api_version = models.CharField("API version", max_length=8, default="62.0")
     ca_bundle = models.CharField(
@@ -97,6 +129,46 @@ class CRMSettings(models.Model):
         default=30.0,
         validators=[MinValueValidator(0.1)],
         help_text="Longest wait for one Salesforce request before it is retried.",
+    )
+    # -- Notifications (exports.alerts reads these) --------------------------------------
+    alert_emails = models.TextField(
+        "alert emails",
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Who is emailed when this account's export pauses, fails or recovers: "
+        "addresses separated by commas or new lines.",
+    )
+    alert_webhook_url = models.URLField(
+        "webhook URL",
+        blank=True,
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="Receives each alert as a signed JSON POST (README › Alerts). HTTPS; plain "
+        "HTTP only for 127.0.0.1 / localhost.",
+    )
+    alert_webhook_secret = EncryptedTextField(
+        "webhook signing secret",
+        blank=True,
+        help_text="Signs each webhook (header X-Crmsync-Signature, HMAC-SHA256).",
+    )
+    still_paused_after_hours = models.PositiveIntegerField(
+        "still paused reminder after (hours)",
+        default=24,
+        validators=[MinValueValidator(1)],
+        help_text="A paused export is reported again after this long, then daily.",
+    )
+    error_spike_per_hour = models.PositiveIntegerField(
+        "error spike: new errors per hour",
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text="With pause off: alert when more export errors than this open within an hour.",
+    )
+    error_spike_percent = models.PositiveSmallIntegerField(
+        "error spike: % of a run",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="With pause off: alert when a run of at least 20 records has more than this "
+        "share of them rejected.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,18 +192,26 @@ class CRMSettings(models.Model):
             kwargs["update_fields"] = {*update_fields, *self.forgotten_secrets}
         super().save(*args, **kwargs)
         self._stored_target = self._target()
-        for name in SECRET_FIELDS:
+        for name in CONNECTION_SECRETS:
             value = getattr(self, name)
             if value and not isinstance(value, StoredSecret):
                 setattr(self, name, StoredSecret(value))
 
     def clean(self) -> None:
-        """Logins go only where Salesforce is (accounts/login_hosts.py): the admin form and
-        `crm_account` (both run this) refuse a login URL outside the allowed hosts."""
+        """1. Logins go only where Salesforce is (accounts/login_hosts.py): the admin form
+           and `crm_account` (both run this) refuse a login URL outside the allowed hosts.
+        2. A webhook needs its signing secret."""
+        errors = {}
         try:
             login_hosts.checked_origin(self.login_url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS)
         except login_hosts.LoginHostRefused as refused:
-            raise ValidationError({"login_url": f"The login URL {refused.reason}."}) from None
+            errors["login_url"] = f"The login URL {refused.reason}."
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            errors["alert_webhook_secret"] = (
+                "A webhook needs a signing secret (its receiver checks every request with it)."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     # -- secrets are bound to where they were saved for ----------------------------------
 
@@ -155,7 +235,7 @@ class CRMSettings(models.Model):
             return []
         # An empty secret reads as a plain "": every StoredSecret is a stored, set one.
         forgotten = [
-            name for name in SECRET_FIELDS if isinstance(getattr(self, name), StoredSecret)
+            name for name in CONNECTION_SECRETS if isinstance(getattr(self, name), StoredSecret)
         ]
         for name in forgotten:
             setattr(self, name, "")
@@ -165,9 +245,9 @@ class CRMSettings(models.Model):
     def unreadable_secrets(self) -> list[str]:
         """Labels of the stored secrets no configured key decrypts ("client secret", ...)."""
         return [
-            str(self._meta.get_field(name).verbose_name)
-            for name in SECRET_FIELDS
-            if isinstance(getattr(self, name), UnreadableSecret)
+            str(field.verbose_name)
+            for field in self._meta.fields
+            if isinstance(getattr(self, field.attname), UnreadableSecret)
         ]
 
     def _target(self) -> tuple[str, str, str] | None:
@@ -176,3 +256,14 @@ class CRMSettings(models.Model):
         if any(name not in loaded for name in TARGET_FIELDS):
             return None
         return (str(self.login_url).rstrip("/"), str(self.auth_flow), str(self.ca_bundle))
+
+    @property
+    def alert_email_list(self) -> list[str]:
+        """The alert recipients, one address per item."""
+        return email_list(self.alert_emails)
+
+    @property
+    def uses_password_flow(self) -> bool:
+        """Logs in with the username-password flow, which Salesforce retires (see
+        PASSWORD_FLOW_WARNING)."""
+        return self.auth_flow == self.AuthFlow.PASSWORD

@@ -76,7 +76,7 @@ def bulk_probe(sandbox: Sandbox) -> dict[str, Any]:
     return {
         "supported": all(answer == "accepted" for answer in answers.values()),
         "answers": answers,
-        "why": "The sandbox org implements the REST API only (DESIGN.md §7): no Bulk API "
+        "why": "The sandbox org implements the REST API only (docs/sandbox-rules.md): no Bulk API "
         "endpoints, so simple-salesforce's bulk paths cannot be measured against it.",
     }
 
@@ -94,9 +94,17 @@ def _rate(records: int, seconds: float, api_calls: int) -> dict[str, Any]:
 # --- crmsync -------------------------------------------------------------------------------
 
 
-def make_account(slug: str, sandbox: Sandbox, records: int, pool: int | None = None) -> Any:
-    """An account on the sandbox (pause on, one run may take the whole backlog) with
-    `records` contacts in its outbox; external ids cycle over `pool` (default: all distinct).
+def make_account(
+    slug: str,
+    sandbox: Sandbox,
+    records: int,
+    pool: int | None = None,
+    pause: bool = True,
+    fields: dict[int, dict[str, Any]] | None = None,
+) -> Any:
+    """An account on the sandbox (pause on unless said, one run may take the whole backlog)
+    with `records` contacts in its outbox; external ids cycle over `pool` (default: all
+    distinct); `fields` replaces the fields of the records at those positions.
     Returns (account, seconds the enqueue took)."""
     from accounts.models import Account, CRMSettings
     from exports.outbox import enqueue_many
@@ -106,7 +114,7 @@ def make_account(slug: str, sandbox: Sandbox, records: int, pool: int | None = N
         account=account,
         defaults=dict(
             export_enabled=True,
-            pause_on_export_errors=True,
+            pause_on_export_errors=pause,
             max_records_per_run=10**9,
             daily_api_limit=10**9,
             login_url=sandbox.url,
@@ -121,7 +129,8 @@ def make_account(slug: str, sandbox: Sandbox, records: int, pool: int | None = N
             "sobject": "Contact",
             "external_id_field": "ExtId__c",
             "external_id": f"{slug}-{i % pool}",
-            "fields": {"LastName": f"Person {i}", "Email": f"p{i}@example.com", "Type__c": "Lead"},
+            "fields": (fields or {}).get(i)
+            or {"LastName": f"Person {i}", "Email": f"p{i}@example.com", "Type__c": "Lead"},
         }
         for i in range(records)
     )

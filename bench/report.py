@@ -229,6 +229,7 @@ def markdown(report: dict[str, Any]) -> str:
             "(the parked record is sent again once it passes, and the calls after it start at it). "
             f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
         ]
+    lines += _real_org_lines(report.get("realistic"), report.get("storm"))
     backlog = report.get("backlog")
     if backlog and backlog.get("sizes"):
         lines += [
@@ -252,6 +253,44 @@ def markdown(report: dict[str, Any]) -> str:
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
     return "\n".join(lines) + "\n"
+
+
+def _real_org_lines(realistic: Any, storm: Any) -> list[str]:
+    """The `realistic` and `storm` series' tables (bench/realistic.py)."""
+    lines: list[str] = []
+    if realistic:
+        lines += [
+            "",
+            f"**A realistic org** ({realistic['latency_ms']} ms latency, "
+            f"{realistic['cpu_ms_per_record']} ms of Apex CPU per record spent as server time, "
+            f"10 s CPU limit; {realistic['records']:,} records, 1 worker, fresh):",
+            "",
+            "| contender | records | records/s | API calls / 1,000 | records per call at the end |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in realistic["rows"]:
+            lines.append(
+                f"| {r['contender']} | {r['records']:,} | {r['records_per_s']:,.1f} "
+                f"| {r['api_calls_per_1000']:.2f} | {_n(r['records_per_call_at_end'])} |"
+            )
+    if storm:
+        lines += [
+            "",
+            f"**Trigger storm** ({storm['records']:,} records, {storm['guilty']} records whose "
+            f"trigger fails its whole 200-record chunk; a clean export of the same backlog: "
+            f"{storm['clean_calls']} API calls):",
+            "",
+            "| pause | runs | API calls | isolation calls per guilty record | guilty found | innocent parked | innocent ExportErrors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in ("pause_on", "pause_off"):
+            e = storm[name]
+            lines.append(
+                f"| {name.replace('_', ' ')} | {e['runs']} | {e['api_calls']} "
+                f"| {e['isolation_calls_per_guilty']:.1f} | {e['guilty_found']} "
+                f"| {e['innocent_parked']} | {e['innocent_export_errors']} |"
+            )
+    return lines
 
 
 def _n(value: Any) -> str:

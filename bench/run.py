@@ -54,6 +54,9 @@ FULL = {
     "pause_records": 20_000,
     "backlog_sizes": [20_000, 200_000, 1_000_000],
     "backlog_reps": 5,
+    "realistic_records": 20_000,
+    "realistic_naive_records": 200,
+    "storm_records": 20_000,
 }
 QUICK = {
     "reps": 2,
@@ -67,6 +70,9 @@ QUICK = {
     "pause_records": 2_000,
     "backlog_sizes": [2_000, 10_000, 50_000],
     "backlog_reps": 1,
+    "realistic_records": 2_000,
+    "realistic_naive_records": 20,
+    "storm_records": 2_000,
 }
 # Where the rejected records sit in the backlog: a share of it, plus an offset into a batch
 # of 200 (0: the first record of a batch, nothing before it to send again; else mid-batch).
@@ -112,7 +118,9 @@ def parse_args() -> argparse.Namespace:
         "--series",
         default="compare,pause",
         help="comma-separated: compare (the contenders), pause (pause mode's API cost), "
-        "backlog (what --million adds); default compare,pause",
+        "backlog (what --million adds), realistic (an org with server time: adaptive vs "
+        "fixed call sizes vs the naive loop), storm (chunk-failing triggers: isolation "
+        "cost); default compare,pause",
     )
     parser.add_argument("--reps", type=int, default=0, help="repetitions (default 5, --quick 2)")
     parser.add_argument(
@@ -183,7 +191,27 @@ class Bench:
             self.save()
         if "backlog" in self.series:
             self.report["backlog"] = self.guarded("backlog", self.backlog)
+        self.real_org_series()
         self.finish()
+
+    def real_org_series(self) -> None:
+        """`realistic` and `storm` (bench/realistic.py)."""
+        from bench import realistic
+
+        config, args = self.config, (self.sandbox, self.env, self.log_path)
+        if "realistic" in self.series:
+            self.report["realistic"] = self.guarded(
+                "realistic",
+                lambda: realistic.realistic_org(
+                    *args, config["realistic_records"], config["realistic_naive_records"]
+                ),
+            )
+            self.save()
+        if "storm" in self.series:
+            self.report["storm"] = self.guarded(
+                "storm", lambda: realistic.trigger_storm(*args, config["storm_records"])
+            )
+            self.save()
 
     def guarded(self, name: str, measure: Any) -> Any:
         """Run one series; a failure is reported (and the rest of the report still written)."""

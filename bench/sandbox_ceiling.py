@@ -2,7 +2,7 @@
 
 A tight client loop: the real simple-salesforce client, over HTTPS, sends
 `PATCH composite/sobjects/Contact/ExtId__c` with 200 small records per call to a
-SandboxOrg with persistence and DESIGN.md §7's example rules on. The sandbox runs in
+SandboxOrg with persistence and the example rules of docs/sandbox-rules.md on. The sandbox runs in
 its own process, as it does for the demo and for engineers (`manage.py sandbox_org`),
 so client and server do not share one GIL. External ids cycle over a pool, so the run
 mixes creates and updates. Prints one JSON object: records/s and requests/s

@@ -38,7 +38,7 @@ class Sandbox:
         self.url, self._stop = start_process(str(data_dir))
         self.ca_path = data_dir / "ca.pem"
         self.http = requests.Session()
-        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify` (DESIGN §8)
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
         self.http.verify = str(self.ca_path)
         self.http.headers[control.HEADER] = control.read_token(data_dir)  # for /sandbox/*
         # Never the bottleneck of a benchmark: no daily API limit worth the name.
@@ -51,9 +51,10 @@ class Sandbox:
     def set_latency(self, latency_ms: int) -> None:
         self.set_faults(latency_ms=latency_ms)
 
-    def set_rules(self, rules: dict[str, Any]) -> None:
-        """Replace the rules (and reset the faults: latency 0, no API limit to speak of)."""
-        body = {**rules, "faults": {"api_daily_limit": 10**12}}
+    def set_rules(self, rules: dict[str, Any], **faults: Any) -> None:
+        """Replace the rules (and reset the faults to `faults`: by default latency 0, no API
+        limit to speak of)."""
+        body = {**rules, "faults": {"api_daily_limit": 10**12, **faults}}
         self.http.put(f"{self.url}/sandbox/rules", json=body, timeout=30).raise_for_status()
 
     def stop(self) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import after_setup_logger, worker_process_init, worker_ready
 from celery.utils.serialization import jsonify
 from celery.worker.control import inspect_command
 from kombu.utils.encoding import safe_repr
@@ -19,6 +20,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmsync.settings")
 app = Celery("crmsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# crmsync's loggers, each with a stderr handler of its own (settings.LOGGING).
+OWN_LOGGERS = ("crmsync", "exports", "accounts")
+
+
+@after_setup_logger.connect
+def log_through_celery(logger: logging.Logger, **_: Any) -> None:
+    """A worker or beat gives the root logger `logger` a handler of its own; crmsync's
+    lines reach it by propagation, so their own handlers would print each line twice.
+    Drop those: one line each, in the worker's format (with its process name)."""
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).handlers.clear()
 
 
 @worker_ready.connect  # the worker's own process (the solo and threads pools run tasks here)

@@ -94,6 +94,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from STATIC_ROOT in every web process (gunicorn under `make run`).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +125,7 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/crmsync. Default: SQLite
 # under var/, in WAL mode with a busy timeout so a worker thread and the main
-# thread can write side by side (DESIGN.md §8).
+# thread can write side by side (else "database is locked").
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'crmsync.sqlite3'}",
@@ -148,8 +150,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files ---------------------------------------------------------------
+# The admin's CSS and scripts (and accounts/static/) are collected into STATIC_ROOT by
+# `manage.py collectstatic` (`make run` runs it before starting the stack) and served by
+# WhiteNoise from the web process itself: compressed, with content-hashed names that
+# browsers may cache for ever. `DJANGO_DEBUG=1 manage.py runserver` serves them unhashed.
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Secrets at rest ----------------------------------------------------------
 # CRMSYNC_ENCRYPTION_KEY: comma-separated Fernet keys; the first encrypts, all decrypt
@@ -180,6 +191,14 @@ if not 1 <= CRMSYNC_BATCHES_PER_CALL <= 5:
     raise ImproperlyConfigured(
         f"CRMSYNC_BATCHES_PER_CALL must be 1 to 5 (Salesforce's limit), got {CRMSYNC_BATCHES_PER_CALL}"
     )
+# Records per call adapt to the org under the ceiling (batch_size x CRMSYNC_BATCHES_PER_CALL):
+# a call that meets the Apex CPU limit halves it, a call slower than this many seconds
+# shrinks it to fit, fast calls grow it back by a quarter. CRMSYNC_ADAPTIVE_CALLS=false keeps
+# every call at the ceiling.
+CRMSYNC_CALL_TARGET_S = env_float("CRMSYNC_CALL_TARGET_S", 5.0)
+CRMSYNC_ADAPTIVE_CALLS = env_bool("CRMSYNC_ADAPTIVE_CALLS", True)
+# How long an object's describe (field types, external id case sensitivity) is kept.
+CRMSYNC_DESCRIBE_TTL_S = env_int("CRMSYNC_DESCRIBE_TTL_S", 3600)
 # An export_batch task (one link of a run's chain) makes calls one after the other for up to
 # this long, then hands over to the next link (0: one call per link). Keep it well below
 # CELERY_TASK_SOFT_TIME_LIMIT.
@@ -189,10 +208,54 @@ CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)
 CRMSYNC_RETRY_BACKOFF_MAX_S = env_int("CRMSYNC_RETRY_BACKOFF_MAX_S", 300)
 
+# --- Alerts, metrics, retention (README › Alerts, Metrics, Retention) ----------------------
+# Email goes through Django's email backend: the console by default (prints the message),
+# SMTP when EMAIL_HOST is set (EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS / EMAIL_USE_SSL as Django names them).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crmsync@localhost")
+# Links in alerts point at this admin (no trailing slash).
+CRMSYNC_BASE_URL = os.environ.get("CRMSYNC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Also emailed about every account (comma-separated), besides each account's own recipients.
+CRMSYNC_ALERT_EMAILS = os.environ.get("CRMSYNC_ALERT_EMAILS", "")
+# Webhooks to private, loopback or link-local addresses are refused unless this is on.
+CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS = env_bool("CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS", False)
+# A delivery that failed transiently is retried this often, backoff base/cap in seconds.
+CRMSYNC_ALERT_MAX_RETRIES = env_int("CRMSYNC_ALERT_MAX_RETRIES", 8)
+CRMSYNC_ALERT_RETRY_BACKOFF_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_S", 30)
+CRMSYNC_ALERT_RETRY_BACKOFF_MAX_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_MAX_S", 3600)
+# "run failing": this many runs in a row failed for a reason that is not a record.
+CRMSYNC_ALERT_FAILED_RUNS = env_int("CRMSYNC_ALERT_FAILED_RUNS", 3)
+# Circuit breaker: after this many runs in a row fail to log in, scheduled runs wait
+# (10 min, then doubling) up to CRMSYNC_CIRCUIT_MAX_WAIT_S before the next login.
+CRMSYNC_CIRCUIT_AUTH_FAILURES = env_int("CRMSYNC_CIRCUIT_AUTH_FAILURES", 3)
+CRMSYNC_CIRCUIT_MAX_WAIT_S = env_int("CRMSYNC_CIRCUIT_MAX_WAIT_S", 3600)
+# /metrics: open to loopback clients; others need `Authorization: Bearer <token>`.
+CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "")
+# crm_prune (daily CRMExport_Prune): exported outbox rows, closed ExportErrors, ExportRuns and
+# Notifications older than these are deleted, CRMSYNC_PRUNE_CHUNK rows per transaction.
+CRMSYNC_RETAIN_RECORDS_DAYS = env_int("CRMSYNC_RETAIN_RECORDS_DAYS", 30)
+CRMSYNC_RETAIN_ERRORS_DAYS = env_int("CRMSYNC_RETAIN_ERRORS_DAYS", 90)
+CRMSYNC_RETAIN_RUNS_DAYS = env_int("CRMSYNC_RETAIN_RUNS_DAYS", 90)
+CRMSYNC_PRUNE_CHUNK = env_int("CRMSYNC_PRUNE_CHUNK", 2000)
+# After each chunk the prune rests this many times as long as the chunk took (0: no rest).
+CRMSYNC_PRUNE_REST = env_float("CRMSYNC_PRUNE_REST", 1.0)
+
 # --- Celery -----------------------------------------------------------------------
 # CELERY_BROKER_URL: redis://127.0.0.1:6379/0 in production. Default memory://:
 # an embedded broker for `make demo` and `crm_export`, which then runs a worker
-# inside its own process (DESIGN.md §8). No result backend: outcomes live in
+# inside its own process. No result backend: outcomes live in
 # ExportRun rows.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -207,7 +270,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Must outlast the longest batch and the longest retry countdown; the run lease
-# is aligned with it (DESIGN.md §8). Seconds.
+# is aligned with it. Seconds.
 CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
 # kombu looks for messages past their visibility timeout only every
 # unacked_restore_interval × unacked_restore_throttle seconds (10 × 10 by default): a
@@ -232,6 +295,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+CRMSYNC_LOG_LEVEL = os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -243,11 +307,15 @@ LOGGING = {
             "formatter": "plain",
         }
     },
+    # A Celery worker or beat prints these through its own root handler instead (one line
+    # each, in Celery's format): crmsync/celery.py `log_through_celery`.
     "loggers": {
-        "crmsync": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "exports": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-        "accounts": {"handlers": ["stderr"], "level": os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")},
-    },
+        name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL}
+        for name in ("crmsync", "exports", "accounts")
+    }
+    # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's
+    # log); once, also under `DJANGO_DEBUG=1 runserver` (whose console handler is on "django").
+    | {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
 }
 
 # Tests on SQLite use a file (not :memory:) so a worker thread sees committed rows; on

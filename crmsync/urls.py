@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from exports.metrics import metrics_view
 from exports.views_admin import status_urls
 
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer 404 under /admin/exports/.
     path("admin/exports/status/", include(status_urls)),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
 ]

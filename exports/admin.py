@@ -3,27 +3,32 @@
 Export errors are changed only through their actions: "Re-export now" (enqueues
 `exports.tasks.reexport_error` for each open error) and "Dismiss" (needs the
 change permission on export errors); "Download CSV" needs only the view
-permission. The per-account export status page lives in `views_admin`.
+permission. An open error's own page has the first two as buttons (`<id>/reexport/`,
+`<id>/dismiss/`, POST). The per-account export status page lives in `views_admin`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from crmsync.celery import app as celery_app
 
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
 
@@ -131,6 +136,45 @@ class ExportCursorAdmin(ReadOnlyAdmin):
         return _record_link(cursor.paused_record_id)
 
 
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """Exports › Notifications: every alert sent or failed ("did anyone get told?")."""
+
+    list_display = (
+        "created_at",
+        "account",
+        "event",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "sent_at",
+        "short_error",
+    )
+    list_filter = ("status", "event", "channel", "account")
+    search_fields = ("=id", "target", "last_error")
+    list_select_related = ("account",)
+    date_hierarchy = "created_at"
+    fields = (
+        "id",
+        "account",
+        "event",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "payload",
+    )
+
+    @admin.display(description="last error")
+    def short_error(self, notification: Notification) -> str:
+        error = notification.last_error
+        return error if len(error) <= 80 else error[:79] + "…"
+
+
 # The error page's two fieldsets; every field on it is read-only.
 ERROR_FIELDS = (
     "account",
@@ -151,17 +195,20 @@ RECORD_FIELDS = ("record_external_id_field", "record_payload", "record_created")
 
 @admin.register(ExportError)
 class ExportErrorAdmin(admin.ModelAdmin):
+    """The list fits 1280 px with its filters: the record's id, object and external id share
+    one column, long codes and messages wrap (exporterror_change_list.html), and the page
+    leaves out the admin's navigation sidebar (the breadcrumbs lead back)."""
+
     change_form_template = "exports/admin/exporterror_change_form.html"
+    change_list_template = "exports/admin/exporterror_change_list.html"
     list_display = (
-        "error_code",
-        "account",
-        "record_link",
-        "sobject",
-        "external_id",
+        "code",
         "short_message",
+        "record_cell",
+        "account",
         "attempts",
         "status",
-        "last_attempt_at",
+        "last_attempt",
     )
     list_filter = ("status", "error_code", "sobject", "account")
     search_fields = ("external_id", "message")
@@ -183,7 +230,8 @@ class ExportErrorAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return super().changelist_view(request, {"title": "Export errors", **(extra_context or {})})
+        context = {"title": "Export errors", "is_nav_sidebar_enabled": False}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def change_view(
         self,
@@ -192,6 +240,9 @@ class ExportErrorAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        """Read-only: titled by the error, with Re-export / Dismiss buttons while it is open
+        (for staff with the change permission) instead of Save and Delete."""
+        error = self.get_object(request, object_id)
         context = {
             **(extra_context or {}),
             "show_save": False,
@@ -199,15 +250,76 @@ class ExportErrorAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
             "show_delete": False,
         }
+        if error is not None:
+            context["title"] = f"Export error: {error}"
+            context["can_act"] = error.status == ExportError.Status.OPEN and (
+                self.has_change_permission(request, error)
+            )
         return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/reexport/",
+                wrap(self.reexport_one_view),
+                name="exports_exporterror_reexport",
+            ),
+            path(
+                "<int:object_id>/dismiss/",
+                wrap(self.dismiss_one_view),
+                name="exports_exporterror_dismiss",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reexport_one_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """POST: "Re-export now" for this one error (the list's action)."""
+        return self._act_on_one(request, object_id, self.reexport_now)
+
+    def dismiss_one_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """POST: "Dismiss" this one error (the list's action)."""
+        return self._act_on_one(request, object_id, self.dismiss)
+
+    def _act_on_one(
+        self,
+        request: HttpRequest,
+        object_id: int,
+        action: Callable[[HttpRequest, QuerySet[ExportError]], Any],
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        error = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, error):
+            raise PermissionDenied
+        action(request, self.get_queryset(request).filter(pk=error.pk))
+        return HttpResponseRedirect(reverse("admin:exports_exporterror_change", args=[error.pk]))
 
     @admin.display(description="record", ordering="record_id")
     def record_link(self, error: ExportError) -> str:
         return _record_link(error.record_id)
 
+    @admin.display(description="error code", ordering="error_code")
+    def code(self, error: ExportError) -> str:
+        return _breakable(error.error_code)
+
+    @admin.display(description="record", ordering="record_id")
+    def record_cell(self, error: ExportError) -> str:
+        """#id (linked) and object, the external id below."""
+        return format_html(
+            '{} {}<br><span class="external-id">{}</span>',
+            _record_link(error.record_id),
+            _breakable(error.sobject),
+            error.external_id,
+        )
+
     @admin.display(description="message")
     def short_message(self, error: ExportError) -> str:
-        return error.message if len(error.message) <= 80 else error.message[:79] + "…"
+        return error.message if len(error.message) <= 160 else error.message[:159] + "…"
+
+    @admin.display(description="last attempt", ordering="last_attempt_at")
+    def last_attempt(self, error: ExportError) -> str:
+        return date_format(localtime(error.last_attempt_at), "Y-m-d H:i")
 
     @admin.display(description="fields named by Salesforce")
     def named_fields(self, error: ExportError) -> str:
@@ -269,6 +381,12 @@ class ExportErrorAdmin(admin.ModelAdmin):
         for error in queryset.select_related("account").order_by("record_id"):
             writer.writerow(_csv_row(error))
         return response
+
+
+def _breakable(name: str) -> str:
+    """A Salesforce name (CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, bizible2__Touchpoint__c) that
+    may wrap after each underscore in a narrow column."""
+    return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in name.split("_")))
 
 
 def _may_reexport(error: ExportError) -> bool:

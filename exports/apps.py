@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ExportsConfig(AppConfig):
     name = "exports"
     verbose_name = "Exports"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401

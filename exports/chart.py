@@ -1,8 +1,9 @@
 """A small server-rendered SVG bar chart: records exported vs failed per run.
 
-No JavaScript, no CDN: the admin page embeds the markup as is. Runs go oldest
-to newest, left to right; every bar has a <title> (the browser's tooltip) with
-the run id and its count; both series share one scale (the largest count).
+No JavaScript, no CDN: the admin page embeds the markup as is. Runs go newest to
+oldest, left to right, in the order of the runs table below it (newest first); every
+bar has a <title> (the browser's tooltip) with the run id and its count; both series
+share one scale (the largest count).
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ BAR_WIDTH = 10
 SLOT_WIDTH = 2 * BAR_WIDTH + 8
 PLOT_HEIGHT = 120
 LEFT, TOP, BOTTOM = 48, 24, 22
-MIN_WIDTH = 200  # room for the legend
+MIN_WIDTH = 260  # room for the legend
 EXPORTED_COLOUR = "#417505"
 FAILED_COLOUR = "#ba2121"
 
 
 def runs_chart(runs: Sequence[ExportRun]) -> SafeString:
-    """SVG of `runs` (any order; drawn by id ascending); an empty string when there are none."""
+    """SVG of `runs` (any order; drawn newest first, by id descending); an empty string when
+    there are none."""
     if not runs:
         return SafeString("")
-    ordered = sorted(runs, key=lambda run: run.id)
+    ordered = sorted(runs, key=lambda run: run.id, reverse=True)
     top_value = max(max(run.exported, run.failed) for run in ordered) or 1
     width = max(LEFT + SLOT_WIDTH * len(ordered) + 8, MIN_WIDTH)
     height = TOP + PLOT_HEIGHT + BOTTOM
@@ -37,7 +39,8 @@ def runs_chart(runs: Sequence[ExportRun]) -> SafeString:
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="runs-chart" width="{w}" height="{h}" '
         'viewBox="0 0 {w} {h}" role="img" aria-labelledby="runs-chart-title">'
-        '<title id="runs-chart-title">Records exported and failed in the last {n} runs</title>'
+        '<title id="runs-chart-title">Records exported and failed in the last {n} runs, '
+        "newest first</title>"
         "{axes}{bars}{legend}</svg>",
         w=width,
         h=height,
@@ -107,8 +110,10 @@ def _legend() -> SafeString:
         '<rect x="{l}" y="6" width="10" height="10" fill="{c1}"/>'
         '<text x="{t1}" y="15">exported</text>'
         '<rect x="{l2}" y="6" width="10" height="10" fill="{c2}"/>'
-        '<text x="{t2}" y="15">failed</text></g>',
+        '<text x="{t2}" y="15">failed</text>'
+        '<text x="{t3}" y="15" class="order">newest first</text></g>',
         l=LEFT,
+        t3=LEFT + 130,
         c1=EXPORTED_COLOUR,
         t1=LEFT + 14,
         l2=LEFT + 74,

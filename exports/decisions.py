@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .gateway import RecordResult
+from .wire import RecordResult
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,47 @@ class RecordKey(NamedTuple):  # a tuple: cheap to build, a thousand per call
 
     @property
     def target(self) -> tuple[str, str, str]:
-        """The Salesforce record it writes: object, external id field, external id."""
-        return (self.sobject, self.external_id_field, self.external_id)
+        """The Salesforce record it writes: object, external id field, external id. Case is
+        folded: real orgs' external ids usually ignore case ("ABC" and "abc" are one
+        record), and where one does not, treating them as one only makes a call shorter."""
+        return (self.sobject, self.external_id_field, self.external_id.casefold())
+
+
+def call_size(adapted: int | None, batch_size: int, batches_per_call: int) -> tuple[int, int]:
+    """(records per call, records per batch): the size adapted to the org (`adapted`, None
+    before anything was learned) under the admin's ceiling of `batch_size` × batches."""
+    ceiling = batch_size * batches_per_call
+    per_call = min(adapted or ceiling, ceiling)
+    return per_call, min(batch_size, per_call)
+
+
+def next_records_per_call(
+    current: int,
+    carried: int,
+    per_transaction: int,
+    ceiling: int,
+    cpu_limited: bool,
+    call_seconds: float,
+    target_seconds: float,
+) -> int:
+    """Records the account's next call carries, after a call of `carried` records sent when
+    the size was `current`; `per_transaction` of them shared one Apex transaction (the whole
+    call when all-or-none, else one batch).
+
+    1. The call met the Apex CPU limit → half of a transaction's records.
+    2. It took longer than the target server time → what fits the target at its pace.
+    3. It was full and took less than half the target → a quarter more (grows back gradually).
+    Always at least 1 and at most `ceiling` (the admin's batch size × batches per call).
+    """
+    if cpu_limited:
+        wanted = per_transaction // 2
+    elif call_seconds > target_seconds:
+        wanted = int(carried * target_seconds / call_seconds)
+    elif call_seconds < target_seconds / 2 and carried >= current:
+        wanted = current + max(1, current // 4)
+    else:
+        wanted = current
+    return max(1, min(ceiling, wanted))
 
 
 def share_records(previous: Sequence[RecordKey], following: Sequence[RecordKey]) -> bool:

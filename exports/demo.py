@@ -6,8 +6,10 @@ tasks and chain, consumed by a worker thread here. The story, in order:
 
 1. ~5,000 people and touchpoints are enqueued; the org's validation rule rejects a few
    people. Pause on: the run stops at the first of them; nothing after it is written.
-   The record is inspected (`crm_status`) and replayed verbosely (`crm_replay`).
-2. The rule is fixed in the org: the next run resumes at that record and completes.
+   The record is inspected (`crm_status`) and replayed verbosely (`crm_replay`); the
+   "paused" alert email is shown as the console email backend prints it.
+2. The rule is fixed in the org: the next run resumes at that record and completes; the
+   "resumed" alert email follows.
 3. Pause off, the rule back, more bad records: they are logged and the run goes on.
 4. The rule fixed again, the daily re-export resolves the logged errors.
 
@@ -17,6 +19,7 @@ first; a step that did not do what it says raises DemoFailed (`crm_demo` exits 1
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
 from django.core.management import call_command
 
 from accounts.models import Account, CRMSettings
@@ -40,13 +45,15 @@ from .demo_data import (
     Plan,
     people_and_touchpoints,
 )
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
 from .outbox import enqueue_many
 from .replay import SandboxTarget, describe_result, replay, settings_for
 from .runner import backlog, wait_for_run, worker_if_embedded
 from .tasks import reexport_errors, run_export
 
 SLUG = "demo"
+ALERT_EMAIL = "ops@example.com"
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
 RUN_TIMEOUT_S = 300.0
 SLUG_PERSON = "demo-person-"
 # Request headers every call carries; the demo leaves them out of the replay it shows.
@@ -78,7 +85,7 @@ class Demo:
 
     def __post_init__(self) -> None:
         self.http = requests.Session()
-        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (DESIGN §8)
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
         self.http.verify = str(self.ca_path)
         # The control endpoints need the token the org wrote next to its CA.
         self.http.headers[control.HEADER] = control.read_token(self.ca_path.parent)
@@ -126,6 +133,23 @@ class Demo:
         return run
 
 
+class HeldConsoleBackend(ConsoleEmailBackend):
+    """The console email backend, its output held until the demo shows it: the worker
+    thread sends an alert while the demo prints something else."""
+
+    held = StringIO()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "stream": self.held})
+
+    @classmethod
+    def take(cls) -> str:
+        text = cls.held.getvalue()
+        cls.held.seek(0)
+        cls.held.truncate()
+        return text
+
+
 class ProgressBar:
     """A one-line bar on stderr of the records a run has attempted out of its backlog."""
 
@@ -152,6 +176,8 @@ def run_demo(demo: Demo) -> None:
     With the embedded broker one worker thread serves the whole demo (starting and
     stopping one per run costs seconds each)."""
     account = _demo_account(demo)
+    if settings.EMAIL_BACKEND == CONSOLE_EMAIL:
+        settings.EMAIL_BACKEND = f"{__name__}.HeldConsoleBackend"
     with worker_if_embedded():
         _step_pause_on(demo, account)
         _step_rule_fixed(demo, account)
@@ -170,6 +196,7 @@ def _demo_account(demo: Demo) -> Account:
     crm.login_url = demo.sandbox_url
     crm.ca_bundle = str(demo.ca_path)
     crm.client_id = crm.client_secret = "sandbox"
+    crm.alert_emails = ALERT_EMAIL
     crm.save()
     demo.reset_org()
     demo.set_rules(RULES_STRICT)
@@ -212,6 +239,7 @@ def _step_pause_on(demo: Demo, account: Account) -> None:
     )
     _inspect(demo, account)
     _replay(demo, account, cursor)
+    _show_alert(demo, account, "paused")
 
 
 def _inspect(demo: Demo, account: Account) -> None:
@@ -277,6 +305,27 @@ def _step_rule_fixed(demo: Demo, account: Account) -> None:
         "the record's error\n  is resolved; all "
         f"{ExportRecord.objects.filter(account=account).count():,} records are in the org, in order."
     )
+    _show_alert(demo, account, "resumed")
+
+
+def _show_alert(demo: Demo, account: Account, event: str) -> None:
+    """Wait for the account's `event` alert email to be sent, and show it."""
+    deadline = time.monotonic() + 30
+    while not Notification.objects.filter(
+        account=account, event=event, channel=Notification.Channel.EMAIL, status="sent"
+    ).exists():
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the demo expected a {event!r} alert email to {ALERT_EMAIL}")
+        time.sleep(0.05)
+    demo.out(f"\n  The {event!r} alert, emailed to {ALERT_EMAIL} (the console email backend):")
+    held = (
+        HeldConsoleBackend.take() if settings.EMAIL_BACKEND.endswith("HeldConsoleBackend") else ""
+    )
+    headers, _, text = held.rstrip("-\n").partition("\n\n")
+    unfolded = re.sub(r"\n[ \t]+", " ", headers).splitlines()
+    kept = [h for h in unfolded if h.startswith(("Subject:", "From:", "To:"))]
+    for line in [*kept, "", *text.splitlines()]:
+        demo.out(f"    │ {line}".rstrip())
 
 
 def _step_pause_off(demo: Demo, account: Account) -> None:

@@ -3,12 +3,12 @@
 A Gateway is built per account from its CRMSettings and works like this:
 
 1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
-   ourselves (simple-salesforce can only log in to *.salesforce.com, DESIGN §8) and keep
+   ourselves (simple-salesforce can only log in to *.salesforce.com) and keep
    the token in the Django cache (never in a log).
 2. Hand simple-salesforce the token and our own `requests.Session`: TLS verified against
    `ca_bundle` (or the system CAs) and immune to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, a
    default timeout on every request, `Sforce-Limit-Info` noted from every answer.
-3. Every REST call is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
+3. Every REST call the org answers is counted; a 401 (INVALID_SESSION_ID) logs in again once and repeats
    the call; every failure becomes one of our types, classified by Salesforce's
    errorCode/statusCode and never by HTTP status alone (UNABLE_TO_LOCK_ROW comes as 400,
    REQUEST_LIMIT_EXCEEDED as 403).
@@ -30,7 +30,6 @@ never the remote body.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -39,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import jwt
@@ -53,6 +52,20 @@ from urllib3.exceptions import NameResolutionError
 from accounts import ca_bundle, login_hosts
 from accounts.fields import UnreadableSecret
 
+from . import isolation
+from .wire import (
+    HALTED,
+    NOT_SENT,
+    PROCESSING_HALTED,
+    Batch,
+    RecordResult,
+    classify,
+    collection_body,
+    encode_record,
+    is_result_list,
+    record_result,
+)
+
 if TYPE_CHECKING:
     from accounts.models import CRMSettings
 
@@ -62,43 +75,9 @@ MAX_COLLECTION = 200  # sObject Collections limit per request
 # Salesforce: a Composite request holds up to 25 subrequests, at most 5 of them sObject
 # Collections or queries; it counts as one API call.
 MAX_COLLECTIONS_PER_COMPOSITE = 5
-PROCESSING_HALTED = "PROCESSING_HALTED"
 API_VERSION = re.compile(r"\d{2,3}\.0")
 TOKEN_CACHE_SECONDS = 3600  # Salesforce token answers carry no lifetime; 401 refreshes anyway
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts a JWT bearer assertion for at most 3 minutes
-ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
-TRANSIENT_CODES = frozenset(
-    {
-        "UNABLE_TO_LOCK_ROW",
-        "SERVER_UNAVAILABLE",
-        "REQUEST_LIMIT_EXCEEDED",
-        "REQUEST_RUNNING_TOO_LONG",
-        "QUERY_TIMEOUT",
-    }
-)
-AUTH_CODES = frozenset(
-    {
-        "INVALID_SESSION_ID",
-        "INVALID_AUTH_HEADER",
-        "API_DISABLED_FOR_ORG",
-        "API_CURRENTLY_DISABLED",
-        "INVALID_LOGIN",
-        "LOGIN_MUST_USE_SECURITY_TOKEN",
-        "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
-        "PASSWORD_LOCKOUT",
-        # OAuth token endpoint errors (RFC 6749 §5.2, as Salesforce spells them)
-        "invalid_client",
-        "invalid_client_id",
-        "invalid_grant",
-        "invalid_request",
-        "unauthorized_client",
-        "unsupported_grant_type",
-        "inactive_user",
-        "inactive_org",
-    }
-)
-
-Classification = Literal["transient", "rejected", "rolled_back", "auth"]
 # Shown instead of an answer that is not in Salesforce's error format (never its body).
 NOT_A_SALESFORCE_ERROR = "(an answer not in Salesforce's error format; not shown)"
 # Codes of errors whose message is all our own words (network, TLS, redirect, allowed hosts).
@@ -107,22 +86,6 @@ OWN_TEXT_CODES = frozenset(
 )
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _HOST_NAME = re.compile(r"[a-z0-9.-]{1,253}")
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass takes 4x as long to build (hot path)
-class RecordResult:
-    """What Salesforce said about one record of a Collections upsert (treat as read-only)."""
-
-    ok: bool
-    sf_id: str | None = None
-    created: bool | None = None
-    error_code: str = ""
-    message: str = ""
-    fields: tuple[str, ...] = ()
-    # allOrNone: this record was fine but was not applied because another failed (or not sent).
-    rolled_back: bool = False
-    # A per-record transient code (UNABLE_TO_LOCK_ROW, ...): retry, never an ExportError.
-    transient: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,51 +126,6 @@ class RequestRejected(GatewayError):
         self.fields = fields
 
 
-@dataclass(frozen=True)
-class Batch:
-    """Records of one (sObject, external id field) for one Collections upsert (≤200), each
-    already encoded as the JSON object Salesforce takes (`encode_record`)."""
-
-    sobject: str
-    external_id_field: str
-    records: Sequence[str]
-
-
-def encode_record(sobject: str, fields: Mapping[str, Any]) -> str:
-    """One record of a Collections upsert as JSON text: its fields and `attributes.type`."""
-    return json.dumps({**fields, "attributes": {"type": sobject}}, allow_nan=False)
-
-
-_NOT_SENT = RecordResult(
-    ok=False,
-    error_code=ROLLED_BACK,
-    message="Not sent: an earlier record of this all-or-none batch was rejected.",
-    rolled_back=True,
-)
-_HALTED = RecordResult(
-    ok=False,
-    error_code=PROCESSING_HALTED,
-    message="Rolled back: another subrequest of this all-or-none Composite request failed.",
-    rolled_back=True,
-)
-
-
-def classify(error_code: str) -> Classification:
-    """What a Salesforce errorCode/statusCode (or OAuth `error`) means for the export.
-
-    transient: retry later; auth: the connection or login is wrong, the run fails;
-    rolled_back: fine, but not applied because another record of an all-or-none
-    request failed; rejected: everything else, Salesforce refuses this data.
-    """
-    if error_code in TRANSIENT_CODES:
-        return "transient"
-    if error_code == ROLLED_BACK:
-        return "rolled_back"
-    if error_code in AUTH_CODES:
-        return "auth"
-    return "rejected"
-
-
 def gateway_for(account_id: int) -> Gateway:
     """The gateway of one account; missing settings are an AuthError (unreadable secrets
     are one when a login needs them)."""
@@ -237,7 +155,8 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
        version, last save) and was used within REUSE_IDLE_SECONDS.
     2. Otherwise close it and build a new one (logging in again only if the cached token
        is gone).
-    3. Reset `api_calls` and `api_usage`, so they count this caller's calls alone.
+    3. Reset its counters (API calls and usage, CPU limit, slowest call), so they count
+       this caller's calls alone.
     """
     gateways: dict[int, tuple[tuple[Any, ...], float, Gateway]] = _reused.__dict__.setdefault(
         "gateways", {}
@@ -252,8 +171,7 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
             cached[2].close()
         gateway = Gateway(crm)
     gateways[crm.account_id] = (fingerprint, now, gateway)
-    gateway.api_calls = 0
-    gateway.api_usage = None
+    gateway.reset_counters()
     return gateway
 
 
@@ -276,7 +194,8 @@ class _CRMSession(requests.Session):
     """A requests.Session with a default timeout that ignores the environment.
 
     `trust_env = False` stops requests from replacing `verify` with REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE (DESIGN §8); proxies are then only what the caller sets.
+    CURL_CA_BUNDLE (a long-standing requests behaviour); proxies are then only what the
+    caller sets.
     """
 
     def __init__(self, timeout: float, verify: str | bool, proxies: dict[str, str]) -> None:
@@ -302,7 +221,11 @@ class Gateway:
         self.crm = crm
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = None
+        # What the calls since the last reset showed of the org's limits (call size adapts).
+        self.cpu_limited = False
+        self.slowest_call_s = 0.0
         self.instance_url: str | None = None
+        self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._login_url = crm.login_url.rstrip("/")
         self._login_origin = ""  # the checked https://host[:port] (_check_settings)
         self._sf: Salesforce | None = None
@@ -316,6 +239,13 @@ class Gateway:
         self._session.hooks["response"].append(self._on_response)
 
     # -- public API ---------------------------------------------------------------------
+
+    def reset_counters(self) -> None:
+        """Count from zero: API calls, API usage, CPU limit met, slowest call."""
+        self.api_calls = 0
+        self.api_usage = None
+        self.cpu_limited = False
+        self.slowest_call_s = 0.0
 
     def close(self) -> None:
         """Close the HTTP connections (a Gateway is also a context manager)."""
@@ -334,56 +264,41 @@ class Gateway:
         records: Sequence[Mapping[str, Any]],
         all_or_none: bool,
     ) -> list[RecordResult]:
-        """Upsert ≤200 records of one sObject by external id; one result per record, in order.
-
-        1. Send them in one Collections call (PATCH composite/sobjects/S/F) with `allOrNone`.
-        2. Salesforce refused the whole request with a permanent code (INVALID_FIELD, ...)
-           and it held several records: split it in halves, in order, and treat each half
-           like the whole (recursively); a half that succeeds is written exactly once.
-           A single record whose own request is refused gets that error. A 404 names an
-           unknown object or external id field in the URL, never a record: every record
-           gets it without splitting (the same results, one call instead of 2n-1).
-        3. With all_or_none, stop at the first record that did not go through: the records
-           after it are not sent and come back rolled_back.
-        Transient and auth failures raise (halves already sent stay written; an upsert by
-        external id makes sending the batch again safe).
-        """
+        """Upsert ≤200 records of one sObject by external id; one result per record, in order
+        (`upsert_batches` of one batch)."""
         encoded = [encode_record(sobject, record) for record in records]
-        return self._upsert_encoded(Batch(sobject, external_id_field, encoded), all_or_none)
+        return self.upsert_batches([Batch(sobject, external_id_field, encoded)], all_or_none)
 
     def upsert_batches(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
         """Upsert consecutive batches in ONE API call; one result per record, in order.
 
-        1. One batch: `upsert_collection`.
+        1. One batch: one Collections request (PATCH composite/sobjects/S/F) with `allOrNone`.
         2. Several (at most 5): one Composite request (POST composite) with a Collections
            subrequest per batch, executed in order (`collateSubrequests: false`), and
            `allOrNone` on the Composite and on every subrequest: with all_or_none, one
            rejected record rolls back the whole call (the other subrequests answer
            PROCESSING_HALTED, their records come back rolled_back).
-        3. A subrequest refused as a whole with a permanent code (INVALID_FIELD, ...): the
-           batches are sent again one Collections call each, in order, where the split in
-           halves finds the record at fault (upserts by external id: sending again is safe).
-           A transient or auth error of a subrequest raises like a failed call.
+        3. A failure that is not about one record (a chunk failed by a trigger, the Apex CPU
+           limit, a request refused as a whole) is narrowed down to the record that fails
+           alone by sending smaller pieces in order (`isolation.isolate`); a record that
+           passes alone is written and never rejected.
+        A 404 names an unknown object or external id field in the URL, never a record: every
+        record gets it, without narrowing down. Transient and auth failures raise (pieces
+        already sent stay written; an upsert by external id makes sending again safe).
         """
         if len(batches) > MAX_COLLECTIONS_PER_COMPOSITE:
             raise ValueError(f"{len(batches)} batches; a Composite request takes at most 5")
-        if len(batches) == 1:
-            return self._upsert_encoded(batches[0], all_or_none)
+        for batch in batches:
+            if len(batch.records) > MAX_COLLECTION:
+                raise ValueError(
+                    f"{len(batch.records)} records; a Collections upsert takes at most 200"
+                )
+        batches = [batch for batch in batches if batch.records]
         if not batches:
             return []
-        results = self._post_composite(batches, all_or_none)
-        if results is not None:
-            return results
-        log.info(
-            "a Composite subrequest was refused; sending its %d batches one by one", len(batches)
+        return isolation.isolate(
+            lambda call: self._upsert_call(call, all_or_none), batches, all_or_none
         )
-        combined: list[RecordResult] = []
-        for batch in batches:
-            if all_or_none and not all(result.ok for result in combined):
-                combined += [_NOT_SENT] * len(batch.records)
-                continue
-            combined += self._upsert_encoded(batch, all_or_none)
-        return combined
 
     def upsert_one(
         self,
@@ -415,7 +330,7 @@ class Gateway:
             self._verbose = None
         if answer is None:  # 204 No Content: an update, before API v46
             return RecordResult(ok=True, created=False)
-        return _record_result(answer)
+        return record_result(answer)
 
     def log_in_ahead(self) -> None:
         """Log in now if no token is cached, so the first call does not wait for it. Run it
@@ -444,35 +359,71 @@ class Gateway:
 
     # -- Collections ---------------------------------------------------------------------
 
-    def _upsert_encoded(self, batch: Batch, all_or_none: bool) -> list[RecordResult]:
-        if len(batch.records) > MAX_COLLECTION:
-            raise ValueError(
-                f"{len(batch.records)} records; a Collections upsert takes at most 200"
-            )
-        if not batch.records:
-            return []
+    def field_types(self, sobject: str) -> dict[str, str]:
+        """{field: describe type} of an sObject, from the Django cache or a describe call
+        (kept CRMSYNC_DESCRIBE_TTL_S). An object describe does not know: {} (nothing to
+        check; the upsert itself will say what is wrong)."""
+        return {name: field["type"] for name, field in self._describe(sobject).items()}
+
+    def external_id_case_sensitive(self, sobject: str, field: str) -> bool:
+        """Does the org tell "ABC" and "abc" apart in this external id field? Real orgs
+        usually do not (describe's `caseSensitive`); unknown fields count as they do not."""
+        return bool(self._describe(sobject).get(field, {}).get("caseSensitive", False))
+
+    def forget_types(self, sobject: str) -> None:
+        """An answer proved the cached describe of `sobject` stale: read it again next time."""
+        self._described.pop(sobject, None)
+        cache.delete(self._describe_key(sobject))
+
+    def _describe(self, sobject: str) -> dict[str, dict[str, Any]]:
+        known = self._described.get(sobject)
+        if known is not None:
+            return known
+        key = self._describe_key(sobject)
+        fields = cache.get(key)
+        if fields is None:
+            try:
+                answer = self._rest(f"sobjects/{sobject}/describe", "GET") or {}
+            except RequestRejected:
+                answer = {}
+            fields = {
+                str(f["name"]): {
+                    "type": str(f.get("type", "")),
+                    "caseSensitive": f.get("caseSensitive"),
+                }
+                for f in answer.get("fields") or []
+                if isinstance(f, Mapping) and f.get("name")
+            }
+            cache.set(key, fields, settings.CRMSYNC_DESCRIBE_TTL_S)
+        self._described[sobject] = fields
+        return fields
+
+    def _describe_key(self, sobject: str) -> str:
+        return f"{self._cache_key().replace('sf-token', 'sf-describe')}:{sobject}"
+
+    def _upsert_call(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
+        """One API call, no narrowing down: a Collections request for one batch, a Composite
+        request for several. A request refused as a whole gives every record its error,
+        marked `whole`."""
+        if len(batches) == 1:
+            results = self._post_collection(batches[0], all_or_none)
+        else:
+            results = self._post_composite(batches, all_or_none)
+        if any(isolation.is_cpu_limit(r) for r in results):
+            self.cpu_limited = True
+        if any(r.whole and r.error_code == "JSON_PARSER_ERROR" for r in results):
+            for batch in batches:  # a value the describe said was fine was not
+                self.forget_types(batch.sobject)
+        return results
+
+    def _post_collection(self, batch: Batch, all_or_none: bool) -> list[RecordResult]:
         # https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-upsert.html
         path = f"composite/sobjects/{batch.sobject}/{batch.external_id_field}"
-        return self._upsert_split(path, list(batch.records), all_or_none)
-
-    def _upsert_split(self, path: str, payload: list[str], all_or_none: bool) -> list[RecordResult]:
+        payload = batch.records
         try:
-            return self._post_collection(path, payload, all_or_none)
+            answer = self._rest(path, "PATCH", data=collection_body(all_or_none, payload).encode())
         except RequestRejected as exc:
-            if len(payload) == 1 or exc.status == 404:
-                return _refused_alike(exc, len(payload), all_or_none)
-            log.info("%s refused (%s) for %d records; splitting", path, exc.code, len(payload))
-        middle = len(payload) // 2
-        head = self._upsert_split(path, payload[:middle], all_or_none)
-        if all_or_none and not all(result.ok for result in head):
-            return head + [_NOT_SENT] * (len(payload) - middle)
-        return head + self._upsert_split(path, payload[middle:], all_or_none)
-
-    def _post_collection(
-        self, path: str, payload: list[str], all_or_none: bool
-    ) -> list[RecordResult]:
-        body = _collection_body(all_or_none, payload).encode()
-        answer = self._rest(path, "PATCH", data=body)
+            return _refused_alike(exc, len(payload), all_or_none)
         if not isinstance(answer, list) or len(answer) != len(payload):
             count = len(answer) if isinstance(answer, list) else "no"
             raise GatewayError(
@@ -480,21 +431,16 @@ class Gateway:
                 f"{count} results; nothing can be concluded, report this answer.",
                 "UNEXPECTED_ANSWER",
             )
-        return [_record_result(item) for item in answer]
+        return [record_result(item) for item in answer]
 
-    def _post_composite(
-        self, batches: Sequence[Batch], all_or_none: bool
-    ) -> list[RecordResult] | None:
-        """One Composite request of Collections subrequests; None if one was refused whole."""
-        for batch in batches:
-            if not 0 < len(batch.records) <= MAX_COLLECTION:
-                raise ValueError(f"{len(batch.records)} records in a batch; 1 to 200 fit")
+    def _post_composite(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
+        """One Composite request of Collections subrequests."""
         prefix = f"/services/data/v{self.crm.api_version}/composite/sobjects"
         # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_allornone.htm
         flag = "true" if all_or_none else "false"
         subrequests = ",".join(
             f'{{"method":"PATCH","url":"{prefix}/{b.sobject}/{b.external_id_field}",'
-            f'"referenceId":"batch{k}","body":{_collection_body(all_or_none, b.records)}}}'
+            f'"referenceId":"batch{k}","body":{collection_body(all_or_none, b.records)}}}'
             for k, b in enumerate(batches)
         )
         body = (
@@ -511,10 +457,7 @@ class Gateway:
             )
         results: list[RecordResult] = []
         for batch, item in zip(batches, items, strict=True):
-            part = _subrequest_results(item, len(batch.records))
-            if part is None:
-                return None
-            results += part
+            results += _subrequest_results(item, len(batch.records))
         return results
 
     # -- REST calls ----------------------------------------------------------------------
@@ -550,6 +493,7 @@ class Gateway:
                 "UNEXPECTED_ANSWER",
             ) from None
         except requests.RequestException as exc:
+            self.api_calls -= 1  # it never reached the org: not an API call
             raise self._network_error(exc, f"Salesforce at {self.instance_url}") from exc
 
     def _client(self, fresh: bool = False) -> Salesforce:
@@ -574,6 +518,7 @@ class Gateway:
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Session hook: note Sforce-Limit-Info; in verbose mode show the exchange."""
+        self.slowest_call_s = max(self.slowest_call_s, response.elapsed.total_seconds())
         limit_info = response.headers.get("Sforce-Limit-Info")
         if limit_info:
             usage = Salesforce.parse_api_usage(limit_info).get("api-usage")
@@ -603,7 +548,7 @@ class Gateway:
         payload = _json_or_none(response)
         if response.status_code >= 500:
             raise TransientError(
-                f"The Salesforce login at {url} answered HTTP {response.status_code}; will retry.",
+                f"The Salesforce login at {url} answered HTTP {response.status_code}.",
                 f"HTTP_{response.status_code}",
             )
         if response.status_code != 200 or not isinstance(payload, dict):
@@ -655,7 +600,7 @@ class Gateway:
         except (ValueError, TypeError, jwt.PyJWTError):
             raise AuthError(
                 f"The private key in the CRM settings of {self._who} is not a usable RSA key "
-                "in PEM format; paste the connected app's private key again.",
+                "in PEM format; paste the External Client App's private key again.",
                 "BAD_PRIVATE_KEY",
             ) from None
 
@@ -743,7 +688,7 @@ class Gateway:
             )
         if isinstance(exc, requests.Timeout):
             return TransientError(
-                f"{target} did not answer within {self.crm.timeout_seconds:g}s; will retry.",
+                f"{target} did not answer within {self.crm.timeout_seconds:g}s.",
                 "TIMEOUT",
             )
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
@@ -755,9 +700,7 @@ class Gateway:
                 "account's CRM settings.",
                 "BAD_LOGIN_URL",
             )
-        return TransientError(
-            f"Could not reach {target} ({_reason(exc)}); will retry.", "CONNECTION"
-        )
+        return TransientError(f"Could not reach {target} ({_reason(exc)}).", "CONNECTION")
 
     def _cache_key(self) -> str:
         """Per account and connection settings; `updated_at` changes with any new secret."""
@@ -775,55 +718,26 @@ class Gateway:
 # -- pure helpers --------------------------------------------------------------------------
 
 
-def _record_result(item: Any) -> RecordResult:
-    """One UpsertResult ({id, success, created, errors: [{statusCode, message, fields}]})."""
-    if type(item) is dict and item.get("success"):  # the common case first
-        return RecordResult(True, item.get("id"), item.get("created"))
-    if not isinstance(item, Mapping):
-        return RecordResult(False, None, None, "UNEXPECTED_ANSWER", f"Not a result: {item!r}")
-    if item.get("success"):
-        return RecordResult(ok=True, sf_id=item.get("id"), created=item.get("created"))
-    errors = [e for e in item.get("errors") or [] if isinstance(e, Mapping)]
-    own = [e for e in errors if e.get("statusCode") != ROLLED_BACK] or errors
-    code = str(own[0].get("statusCode", "")) if own else "UNKNOWN_EXCEPTION"
-    kind = classify(code)
-    return RecordResult(
-        ok=False,
-        sf_id=item.get("id"),
-        error_code=code,
-        message="; ".join(str(e.get("message", "")) for e in own),
-        fields=tuple(dict.fromkeys(str(f) for e in own for f in e.get("fields") or ())),
-        rolled_back=kind == "rolled_back",
-        transient=kind == "transient",
-    )
-
-
-def _collection_body(all_or_none: bool, records: Sequence[str]) -> str:
-    """The JSON body of a Collections upsert from records encoded one by one."""
-    flag = "true" if all_or_none else "false"
-    return f'{{"allOrNone":{flag},"records":[{",".join(records)}]}}'
-
-
-def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
-    """The results of one Collections subrequest of a Composite request, or None when the
-    subrequest was refused as a whole for a permanent reason (the caller sends it alone)."""
+def _subrequest_results(item: Any, count: int) -> list[RecordResult]:
+    """The results of one Collections subrequest of a Composite request; a subrequest
+    refused as a whole for a permanent reason gives every record its error, marked `whole`."""
     item = item if isinstance(item, Mapping) else {}
     status, body = item.get("httpStatusCode"), item.get("body")
-    if _is_result_list(body, count):  # per-record results, whatever the status says
-        return [_record_result(entry) for entry in body]
+    if is_result_list(body, count):  # per-record results, whatever the status says
+        return [record_result(entry) for entry in body]
     if isinstance(status, int) and status < 300:
         if isinstance(body, list) and len(body) == count:
-            return [_record_result(entry) for entry in body]
+            return [record_result(entry) for entry in body]
         raise GatewayError(
             f"Salesforce answered a Collections subrequest of {count} records with "
             f"{len(body) if isinstance(body, list) else 'no'} results; nothing can be "
             "concluded, report this answer.",
             "UNEXPECTED_ANSWER",
         )
-    code, message, _ = _error_details(body)
+    code, message, fields = _error_details(body)
     if code == PROCESSING_HALTED:
-        return [_HALTED] * count
-    kind = classify(code)
+        return [HALTED] * count
+    kind = classify(code, message)
     if kind == "transient" or not isinstance(status, int) or status >= 500:
         raise TransientError(
             f"Salesforce answered a Composite subrequest with HTTP {status} {code}: {message}; "
@@ -832,26 +746,19 @@ def _subrequest_results(item: Any, count: int) -> list[RecordResult] | None:
         )
     if kind == "auth":
         raise AuthError(f"Salesforce refused a Composite subrequest ({code}: {message}).", code)
-    return None
-
-
-def _is_result_list(body: Any, count: int) -> bool:
-    if not isinstance(body, list) or len(body) != count:
-        return False
-    # `type(...) is dict` first: a Mapping check per record costs ~10x as much.
-    return all(
-        "success" in entry
-        if type(entry) is dict
-        else isinstance(entry, Mapping) and "success" in entry
-        for entry in body
-    )
+    refused = RequestRejected(message, code or f"HTTP_{status}", status, fields)
+    return _refused_alike(refused, count, all_or_none=False)
 
 
 def _refused_alike(exc: RequestRejected, count: int, all_or_none: bool) -> list[RecordResult]:
-    """`count` records refused for one reason; all-or-none sends none after the first."""
-    refused = RecordResult(False, None, None, exc.code, exc.message, exc.fields)
+    """`count` records of a request refused for one reason. A 404 (unknown object or field
+    in the URL) is every record's own error; any other refusal is of the request as a whole
+    (`whole`: to be narrowed down). All-or-none sends none after the first."""
+    refused = RecordResult(
+        False, None, None, exc.code, exc.message, exc.fields, whole=exc.status != 404
+    )
     if all_or_none:
-        return [refused] + [_NOT_SENT] * (count - 1)
+        return [refused] + [NOT_SENT] * (count - 1)
     return [refused] * count
 
 
@@ -875,10 +782,10 @@ def _translate(exc: SalesforceError, request: str) -> GatewayError:
             (),
         )
     code, message, fields = _error_details(exc.content)
-    kind = classify(code)
+    kind = classify(code, message)
     if exc.status >= 500 or exc.status in (408, 429) or kind == "transient":
         return TransientError(
-            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}; will retry.",
+            f"Salesforce answered {request} with HTTP {exc.status} {code}: {message}.",
             code or f"HTTP_{exc.status}",
         )
     if kind == "auth":
@@ -989,9 +896,12 @@ def _is_name_resolution_failure(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests error, without the pool's boilerplate."""
+    """The innermost cause of a requests error, without the pool's boilerplate:
+    "connection refused", not "HTTPSConnection(host=…): … [Errno 111] Connection refused"."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return str(reason or exc)
+    text = str(reason or exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^\])]+)", text)
+    return errno_text.group(1).strip().lower() if errno_text else text
 
 
 __all__ = [

@@ -1,7 +1,8 @@
-"""The outbox, the per-account cursor, runs and record-level errors (DESIGN.md §1)."""
+"""The outbox, the per-account cursor, runs and record-level errors (docs/semantics.md)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import models
@@ -74,6 +75,27 @@ class ExportCursor(models.Model):
         help_text="Celery task id of the export_batch link that last moved the cursor: the same "
         "link, redelivered or retried after it moved the cursor, goes on from here.",
     )
+    records_per_call = models.PositiveIntegerField(
+        "records per call",
+        null=True,
+        blank=True,
+        help_text="What the next call carries, adapted to the org (Apex CPU limit, slow calls) "
+        "under the batch size ceiling; empty: the ceiling.",
+    )
+    retry_only = models.JSONField(
+        "records to retry",
+        null=True,
+        blank=True,
+        help_text="Pause off: the records of the last call that failed transiently; the retry "
+        "sends only these. Kept here, not in the task message, so a message cannot skip records.",
+    )
+    retry_until_id = models.BigIntegerField(
+        "retried call ends at",
+        null=True,
+        blank=True,
+        help_text="The last record of the call being retried: once the retried records go "
+        "through, the cursor moves here.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -121,7 +143,11 @@ class ExportRun(models.Model):
     class Meta:
         verbose_name = "export run"
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "-id"], name="exportrun_account_id")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="exportrun_account_id"),
+            # /metrics (API calls of the last 24 hours) and crm_prune (old runs).
+            models.Index(fields=["finished_at"], name="exportrun_finished"),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.id} of {self.account}: {self.outcome or 'running'}"
@@ -151,8 +177,10 @@ class ExportError(models.Model):
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="export_errors", verbose_name="account"
     )
+    # RESTRICT: a record is never deleted from under its error (crm_prune keeps it); deleting
+    # the account deletes both.
     record = models.ForeignKey(
-        ExportRecord, on_delete=models.CASCADE, related_name="errors", verbose_name="record"
+        ExportRecord, on_delete=models.RESTRICT, related_name="errors", verbose_name="record"
     )
     sobject = models.CharField("object", max_length=80)
     external_id = models.CharField("external id", max_length=255)
@@ -181,3 +209,129 @@ class ExportError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.error_code} on record #{self.record_id}"
+
+
+class AlertEvent(models.TextChoices):
+    """The alerts an account's export sends (webhook `event`; README › Alerts)."""
+
+    PAUSED = "paused", "paused"
+    STILL_PAUSED = "still_paused", "still paused"
+    RESUMED = "resumed", "resumed"
+    ERROR_SPIKE = "error_spike", "error spike"
+    ERROR_SPIKE_OVER = "error_spike_over", "error spike over"
+    RUN_FAILING = "run_failing", "runs failing"
+    RUN_RECOVERED = "run_recovered", "runs recovered"
+    API_LIMIT_REACHED = "api_limit_reached", "daily API limit reached"
+    API_LIMIT_CLEARED = "api_limit_cleared", "daily API limit cleared"
+
+
+class AlertState(models.Model):
+    """What an account's alerts last said, so that each state change is told once.
+
+    Every change is one compare-and-swap UPDATE on `version` (exports.alerts): of several
+    workers evaluating the account at once, one claims the change and sends its events.
+    Also the circuit breaker on repeated failed logins (exports.circuit)."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="alert_state", verbose_name="account"
+    )
+    version = models.PositiveIntegerField("version", default=0)
+    paused_record_id = models.BigIntegerField("paused at record (told)", null=True, blank=True)
+    paused_since = models.DateTimeField("paused since (told)", null=True, blank=True)
+    still_paused_sent = models.PositiveIntegerField("still-paused reminders sent", default=0)
+    failing = models.BooleanField("runs failing (told)", default=False)
+    spiking = models.BooleanField("error spike (told)", default=False)
+    api_limited = models.BooleanField("daily API limit reached (told)", default=False)
+    last_run_id = models.BigIntegerField("last run counted", null=True, blank=True)
+    auth_failures = models.PositiveIntegerField("failed logins in a row", default=0)
+    circuit_open_until = models.DateTimeField(
+        "circuit open until",
+        null=True,
+        blank=True,
+        help_text="Scheduled runs wait until then after repeated failed logins.",
+    )
+    circuit_reason = models.TextField("why the circuit is open", blank=True)
+    updated_at = models.DateTimeField("updated", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "alert state"
+
+    def __str__(self) -> str:
+        return f"alert state of {self.account}"
+
+
+class Notification(models.Model):
+    """One alert to one channel (an email to the account's recipients, or its webhook):
+    whether it went out, after how many attempts, and why not. Its id is the webhook's
+    delivery id, the same on every retry."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "email"
+        WEBHOOK = "webhook", "webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENT = "sent", "sent"
+        RETRYING = "retrying", "failed, will retry"
+        FAILED = "failed", "failed"
+
+    id = models.UUIDField("delivery id", primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="notifications", verbose_name="account"
+    )
+    event = models.CharField("event", max_length=32, choices=AlertEvent.choices)
+    channel = models.CharField("channel", max_length=16, choices=Channel.choices)
+    target = models.CharField(
+        "sent to", max_length=1000, help_text="The recipients, or the webhook's scheme and host."
+    )
+    payload = models.JSONField("body", help_text="The event as the webhook receives it.")
+    status = models.CharField("status", max_length=16, choices=Status.choices, default="pending")
+    attempts = models.PositiveIntegerField("attempts", default=0)
+    last_error = models.TextField("last error", blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    sent_at = models.DateTimeField("sent", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "notification"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="notification_created")]
+
+    def __str__(self) -> str:
+        return f"{self.event} of {self.account} by {self.channel}: {self.status}"
+
+
+class RunTotals(models.Model):
+    """Per account and outcome: the runs, records and API calls of every ExportRun up to
+    `RunTotalsMark.up_to_run_id`, rolled up so that /metrics reads a few rows plus the
+    latest runs, and its counters never go down when crm_prune deletes old runs."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="run_totals", verbose_name="account"
+    )
+    outcome = models.CharField("outcome", max_length=16)
+    runs = models.BigIntegerField("runs", default=0)
+    exported = models.BigIntegerField("records exported", default=0)
+    failed = models.BigIntegerField("records rejected", default=0)
+    api_calls = models.BigIntegerField("API calls", default=0)
+
+    class Meta:
+        verbose_name = "run totals"
+        verbose_name_plural = "run totals"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "outcome"], name="one_total_per_outcome")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.outcome}: {self.runs} runs"
+
+
+class RunTotalsMark(models.Model):
+    """One row: RunTotals hold every finished run with an id up to this one."""
+
+    up_to_run_id = models.BigIntegerField("rolled up to run", default=0)
+
+    class Meta:
+        verbose_name = "run totals mark"
+
+    def __str__(self) -> str:
+        return f"run totals up to run {self.up_to_run_id}"

@@ -1,4 +1,4 @@
-"""The outbox: how the host application appends records for export (DESIGN.md §1).
+"""The outbox: how the host application appends records for export (docs/semantics.md).
 
 `validate()` checks one record against Salesforce's naming rules and our size
 limits, purely. `enqueue()` / `enqueue_many()` / `enqueue_numbered()` write

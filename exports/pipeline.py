@@ -1,4 +1,4 @@
-"""The export run (DESIGN.md §2): lease, batches, cursor moves, run rows.
+"""The export run (docs/semantics.md › The run): lease, batches, cursor moves, run rows.
 
 Celery tasks in `exports.tasks` are thin wrappers around `start_run`,
 `export_batch` and `fail_run`; every decision about what Salesforce's answer
@@ -8,6 +8,7 @@ means is in `exports.decisions`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,19 +22,18 @@ from django.db.models import Case, F, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import CRMSettings
+from accounts.models import Account, CRMSettings
 
-from . import decisions
+from . import alerts, circuit, decisions, field_types, outage
 from .decisions import BatchDecision, RecordKey, Rejection
 from .gateway import (
     MAX_COLLECTIONS_PER_COMPOSITE,
-    Batch,
     Gateway,
     GatewayError,
-    encode_record,
     reusable_gateway,
 )
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .wire import NOT_SENT, Batch, RecordResult, encode_record
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ Outcome = ExportRun.Outcome
 
 class ExportRequestError(ValueError):
     """A task was given ids that do not fit (unknown account, run of another account)."""
+
+
+class RunFailed(Exception):
+    """A link ended its run `failed` (the run row and the cursor say why): its task ends in
+    Celery's FAILURE state with this message, so Flower's failed tasks list it."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ STOP = BatchStep()
 def due_account_ids() -> list[int]:
     """Accounts the schedule exports: active, with Export to CRM on."""
     return list(
-        CRMSettings.objects.filter(export_enabled=True, account__is_active=True)
+        circuit.closed(CRMSettings.objects.filter(export_enabled=True, account__is_active=True))
         .order_by("account_id")
         .values_list("account_id", flat=True)
     )
@@ -138,7 +143,7 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
-# What decides a call, read again before each one (DESIGN.md §2.6: settings changes take
+# What decides a call, read again before each one (docs/semantics.md: settings changes take
 # effect at the next batch); `updated_at` moves with every save, secrets included.
 _PER_CALL = (
     "export_enabled",
@@ -286,6 +291,12 @@ class _Link:
     cursor: ExportCursor
     attempted: int
 
+    def call_size(self, crm: CRMSettings) -> tuple[int, int]:
+        """(records per call, records per batch) for the next call: the size adapted to the
+        org (`cursor.records_per_call`) under the admin's ceiling."""
+        adapted = self.cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
+        return decisions.call_size(adapted, crm.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)
+
 
 @dataclass(frozen=True)
 class _Sent:
@@ -294,6 +305,8 @@ class _Sent:
     decision: BatchDecision
     api_calls: int
     api_usage: tuple[int, int] | None
+    cpu_limited: bool = False  # a call met the Apex CPU limit
+    slowest_call_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -313,7 +326,7 @@ class _Ahead:
     and batches for batches of `size`, and whether it writes a record that call wrote."""
 
     after_id: int
-    size: int
+    sizes: tuple[int, int]  # (records per call, records per batch) it was cut for
     rows: list[_Row]
     batches: list[Batch]
     shared: bool
@@ -335,6 +348,21 @@ def _export_calls(
     link, position = opened
     if position != after_id:  # a retry's record list belonged to the old position
         after_id, until_id, only = position, None, None
+    retry = _retry_state(link.cursor)
+    if (until_id, only) != (None, None) and (until_id, _sorted(only)) != retry:
+        log.warning(
+            "export.batch.refused account=%s run=%s after=%s until=%s only=%s: the message's "
+            "retry arguments are not the retry this cursor waits for (until=%s only=%s); "
+            "nothing sent, the cursor stays",
+            account_id,
+            run_id,
+            after_id,
+            until_id,
+            only,
+            *retry,
+        )
+        return STOP
+    until_id, only = retry
     crm = load_settings(account_id)
     _log_in_ahead(crm)  # a link in another worker process than the run's start
     call = _start_call(link, crm, after_id, until_id, only, None)
@@ -348,8 +376,7 @@ def _export_calls(
             ahead = _read_ahead(call, link, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
             sent = _answer(link, call)
-            if sent is None:
-                return STOP
+            _adapt(link, call, sent)
             following = _follow(link, call, sent, crm, ahead) if more else None
             if not _apply(link, call, sent):
                 return STOP
@@ -365,6 +392,15 @@ def _export_calls(
             _drain(link, call)
         if following is not None:
             _drain(link, following)
+
+
+def _retry_state(cursor: ExportCursor) -> tuple[int | None, list[int] | None]:
+    """(until_id, only) of the retry the cursor waits for, kept on the server (`_apply`)."""
+    return cursor.retry_until_id, _sorted(cursor.retry_only)
+
+
+def _sorted(ids: list[int] | None) -> list[int] | None:
+    return sorted(ids) if ids else None
 
 
 def _open_link(
@@ -399,24 +435,24 @@ def _start_call(
         message = "Record budget of this run used; the rest follows."
         finish_run(link.run_id, Outcome.COMPLETED, message)
         return STOP
-    if _ready(ahead, after_id, crm, budget):
-        return _send_call(crm, after_id, None, None, ahead.rows, ahead.batches)
-    rows, batches = _load_call(
-        crm.account_id, after_id, until_id, only, crm.batch_size, max(budget, 1)
-    )
+    sizes = link.call_size(crm)
+    if _ready(ahead, after_id, sizes, budget):
+        return _send_call(crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1])
+    rows, batches = _load_call(crm.account_id, after_id, until_id, only, sizes, max(budget, 1))
     if not rows:
         finish_run(link.run_id, Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO)
         return STOP
-    return _send_call(crm, after_id, until_id, only, rows, batches)
+    return _send_call(crm, after_id, until_id, only, rows, batches, sizes[1])
 
 
-def _ready(ahead: _Ahead | None, after_id: int, crm: CRMSettings, budget: int) -> bool:
-    """Is `ahead` the next call after `after_id` as the settings now cut it?"""
+def _ready(ahead: _Ahead | None, after_id: int, sizes: tuple[int, int], budget: int) -> bool:
+    """Is `ahead` the next call after `after_id` as the settings and the adapted call size
+    now cut it?"""
     return (
         ahead is not None
         and bool(ahead.rows)
         and ahead.after_id == after_id
-        and ahead.size == crm.batch_size
+        and ahead.sizes == sizes
         and len(ahead.rows) <= budget
     )
 
@@ -428,16 +464,17 @@ def _send_call(
     only: list[int] | None,
     rows: list[_Row],
     batches: list[Batch],
+    size: int,
 ) -> _Call:
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
     pause_on = crm.pause_on_export_errors
-    answer = _http().submit(_send, gateway, rows, batches, pause_on, crm.batch_size)
+    answer = _http().submit(_send, gateway, rows, batches, pause_on, size)
     return _Call(crm, after_id, until_id, only, rows, gateway, answer)
 
 
-def _answer(link: _Link, call: _Call) -> _Sent | None:
+def _answer(link: _Link, call: _Call) -> _Sent:
     """Wait for a call's answer. Transient faults raise (the task retries); a permanent
-    one (auth, configuration) fails the run: None."""
+    one (auth, configuration) fails the run and raises RunFailed."""
     try:
         sent = call.answer.result()
     except GatewayError as exc:
@@ -447,7 +484,7 @@ def _answer(link: _Link, call: _Call) -> _Sent | None:
             raise
         code = exc.code or "CONNECTION_ERROR"
         fail_run(link.run_id, exc.message, code, api_calls=call.gateway.api_calls)
-        return None
+        raise RunFailed(exc.message) from None
     if call.only and sent.decision.cursor_to is not None:
         # The retried records were the call's last loose ends: the whole call is done.
         cursor_to = call.until_id or call.rows[-1].key.id
@@ -464,13 +501,14 @@ def _follow(
     went through whole, the run goes on, and the next call writes none of its records."""
     end = call.rows[-1].key.id
     budget = _budget_after(call, link, crm)
-    if ahead is None or not _ready(ahead, end, crm, budget):
+    sizes = link.call_size(crm)
+    if ahead is None or not _ready(ahead, end, sizes, budget):
         return None
     if not decisions.may_send_before_commit(sent.decision, end, ahead.shared):
         return None
     if not _export_on(crm) or _over_quota(crm, sent.api_usage):
         return None
-    return _send_call(crm, end, None, None, ahead.rows, ahead.batches)
+    return _send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1])
 
 
 def _drain(link: _Link, call: _Call) -> None:
@@ -510,7 +548,8 @@ def _read_ahead(call: _Call, link: _Link, crm: CRMSettings) -> _Ahead | None:
     budget left or the read fails (the next call reads for itself)."""
     end = call.rows[-1].key.id
     budget = _budget_after(call, link, crm)
-    limit = min(crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
+    sizes = link.call_size(crm)
+    limit = min(sizes[0], budget)
     if limit <= 0:
         return None
     try:
@@ -518,9 +557,9 @@ def _read_ahead(call: _Call, link: _Link, crm: CRMSettings) -> _Ahead | None:
     except DatabaseError:
         log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
         return None
-    rows, batches = _plan_call(rows, crm.batch_size)
+    rows, batches = _plan_call(rows, sizes[1])
     shared = decisions.share_records([r.key for r in call.rows], [r.key for r in rows])
-    return _Ahead(end, crm.batch_size, rows, batches, shared)
+    return _Ahead(end, sizes, rows, batches, shared)
 
 
 def _is_id(value: Any) -> bool:
@@ -614,13 +653,14 @@ def _load_call(
     after_id: int,
     until_id: int | None,
     only: list[int] | None,
-    size: int,
+    sizes: tuple[int, int],
     budget: int,
 ) -> tuple[list[_Row], list[Batch]]:
-    """The records of the next call and its batches: up to CRMSYNC_BATCHES_PER_CALL
-    consecutive batches after `after_id` (or the records a retry names), within the run's
+    """The records of the next call and its batches: up to `sizes` (records per call,
+    records per batch) after `after_id` (or the records a retry names), within the run's
     record budget."""
-    limit = len(only) if only else min(size * settings.CRMSYNC_BATCHES_PER_CALL, budget)
+    per_call, size = sizes
+    limit = len(only) if only else min(per_call, budget)
     rows = _load_rows(account_id, after_id, until_id, only, limit)
     if only:  # a subset of one earlier call: it fits one call
         return rows, _batches(rows, size)
@@ -679,20 +719,76 @@ def _as_batches(rows: list[_Row], keys: list[list[RecordKey]]) -> list[Batch]:
 def _send(
     gateway: Gateway, rows: list[_Row], batches: list[Batch], pause_on: bool, size: int
 ) -> _Sent:
-    """Send a call's batches; with pause on, resend the rolled-back clean prefix until it
-    settles. Runs in the HTTP thread; the gateway's counters start at zero for each call."""
-    pending = [row.key.id for row in rows]
+    """Send a call's batches. Runs in the HTTP thread; the gateway's counters start at zero.
+
+    1. Records with a value their field's type cannot take (per describe) are rejected
+       without being sent (`_wrong_types`).
+    2. Send the rest as one call (narrowed down to the guilty record by the gateway when a
+       failure is not about one record); with pause on, resend the rolled-back clean prefix
+       until it settles.
+    """
+    by_id = {row.key.id: row for row in rows}
+    refused = _wrong_types(gateway, rows)
+    pending = rows
     passes: list[BatchDecision] = []
     while True:
-        if passes:  # a resend: some of the rows, batched again
-            by_id = {row.key.id: row for row in rows}
-            batches = _batches([by_id[i] for i in pending], size)
-        results = gateway.upsert_batches(batches, all_or_none=pause_on)
-        passes.append(decisions.decide(pending, results, pause_on))
+        ids = [row.key.id for row in pending]
+        if passes or refused:  # some of the rows, batched again
+            batches = []
+        results = _upsert_typed(gateway, pending, batches, refused, pause_on, size)
+        passes.append(decisions.decide(ids, results, pause_on))
         if passes[-1].retry or not passes[-1].resend:
             decision = decisions.settle([row.key.id for row in rows], passes, pause_on)
-            return _Sent(decision, gateway.api_calls, gateway.api_usage)
-        pending = list(passes[-1].resend)
+            return _Sent(
+                decision,
+                gateway.api_calls,
+                gateway.api_usage,
+                gateway.cpu_limited,
+                gateway.slowest_call_s,
+            )
+        pending = [by_id[i] for i in passes[-1].resend]
+
+
+def _wrong_types(gateway: Gateway, rows: list[_Row]) -> dict[int, RecordResult]:
+    """The records holding a value their field's type cannot take, each with the error the
+    org's JSON parser would give the whole request (field types from the object's describe)."""
+    checked: dict[str, dict[str, str]] = {}
+    refused = {}
+    for row in rows:
+        sobject = row.key.sobject
+        if sobject not in checked:
+            checked[sobject] = field_types.checked_fields(gateway.field_types(sobject))
+        if not checked[sobject]:
+            continue
+        wrong = field_types.type_error(row.payload, checked[sobject])
+        if wrong is not None:
+            field, message = wrong
+            refused[row.key.id] = RecordResult(False, None, None, _PARSER, message, (field,))
+    return refused
+
+
+_PARSER = "JSON_PARSER_ERROR"
+
+
+def _upsert_typed(
+    gateway: Gateway,
+    rows: list[_Row],
+    batches: list[Batch],
+    refused: dict[int, RecordResult],
+    pause_on: bool,
+    size: int,
+) -> list[RecordResult]:
+    """Upsert `rows` in one call (as `batches`, or batched here) except the `refused` ones,
+    which keep their error; with pause on nothing after the first refused record is sent."""
+    cut = next((k for k, row in enumerate(rows) if row.key.id in refused), None)
+    if cut is None:
+        return gateway.upsert_batches(batches or _batches(rows, size), all_or_none=pause_on)
+    if pause_on:
+        head = gateway.upsert_batches(_batches(rows[:cut], size), all_or_none=True)
+        return [*head, refused[rows[cut].key.id], *[NOT_SENT] * (len(rows) - cut - 1)]
+    sent = [row for row in rows if row.key.id not in refused]
+    answers = iter(gateway.upsert_batches(_batches(sent, size), all_or_none=False))
+    return [refused.get(row.key.id) or next(answers) for row in rows]
 
 
 def _apply(link: _Link, call: _Call, answer: _Sent) -> bool:
@@ -701,10 +797,15 @@ def _apply(link: _Link, call: _Call, answer: _Sent) -> bool:
     now = timezone.now()
     cursor, sent, batch = link.cursor, answer.decision, call.rows
     position = sent.cursor_to if sent.cursor_to is not None else call.after_id
+    retry = bool(sent.retry) and not call.crm.pause_on_export_errors
     moved_to = {
         "last_exported_id": position,
         "link_id": link.link_id,
         "lease_expires_at": now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+        "records_per_call": cursor.records_per_call,  # as `_adapt` left it
+        # Pause off: what a retry of this call may send (checked against its task message).
+        "retry_only": list(sent.retry) if retry else None,
+        "retry_until_id": (call.until_id or batch[-1].key.id) if retry else None,
         **_pause_fields(cursor, sent, position, now),
     }
     with transaction.atomic():
@@ -733,6 +834,29 @@ def _apply(link: _Link, call: _Call, answer: _Sent) -> bool:
         setattr(cursor, field, value)
     link.attempted += len(sent.written) + len(sent.rejected)
     return True
+
+
+def _adapt(link: _Link, call: _Call, answer: _Sent) -> None:
+    """Adapt the account's records per call to what this call showed (Apex CPU limit, server
+    time); `_apply` saves it with the cursor move."""
+    if not settings.CRMSYNC_ADAPTIVE_CALLS or call.only:
+        return
+    current, per_batch = link.call_size(call.crm)
+    carried = len(call.rows)
+    link.cursor.records_per_call = decisions.next_records_per_call(
+        current,
+        carried,
+        carried if call.crm.pause_on_export_errors else min(carried, per_batch),
+        _ceiling(call.crm),
+        answer.cpu_limited,
+        answer.slowest_call_s,
+        settings.CRMSYNC_CALL_TARGET_S,
+    )
+
+
+def _ceiling(crm: CRMSettings) -> int:
+    """The most records a call carries: the admin's batch size × batches per call."""
+    return crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL
 
 
 def _pause_fields(
@@ -827,6 +951,7 @@ def _next_step(call: _Call, run_id: int, answer: _Sent) -> BatchStep:
             run_id,
             Outcome.COMPLETED,
             f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
+            code=alerts.API_LIMIT,
         )
         return STOP
     return BatchStep(next_after_id=position)
@@ -846,8 +971,9 @@ def _add_api_calls(run_id: int, api_calls: int) -> None:
 # --- ending a run ----------------------------------------------------------------------------
 
 
-def finish_run(run_id: int, outcome: str, message: str = "") -> None:
-    """Write the run's outcome and release the lease it holds (if any)."""
+def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
+    """Write the run's outcome and release the lease it holds (if any); then alerts
+    (`code`: why it failed or stopped)."""
     now = timezone.now()
     with transaction.atomic():
         run = ExportRun.objects.select_related("account").get(id=run_id)
@@ -863,9 +989,11 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
             ),
         )
     run.refresh_from_db()
-    log.info(
+    failed = run.outcome == Outcome.FAILED
+    log.log(
+        logging.WARNING if failed else logging.INFO,
         "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
-        "api_calls=%s first=%s last=%s",
+        "api_calls=%s first=%s last=%s%s",
         run.account.slug,
         run.id,
         run.trigger,
@@ -876,17 +1004,59 @@ def finish_run(run_id: int, outcome: str, message: str = "") -> None:
         run.api_calls,
         run.first_record_id,
         run.last_record_id,
+        f" reason={json.dumps(run.message, ensure_ascii=False)}" if failed else "",
+    )
+    alerts.after_run(run, code)
+
+
+def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
+    """A link's call is retried: say so as it happens, on the run's row while it goes on
+    (`crm_export --progress` shows it) and in the worker's log."""
+    if not all(_is_id(x) for x in (account_id, run_id, after_id)):
+        return
+    ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").update(message=note)
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first()
+    log.info(
+        "export.batch.retry account=%s run=%s after=%s note=%s",
+        slug,
+        run_id,
+        after_id,
+        json.dumps(note, ensure_ascii=False),
     )
 
 
-def fail_link(account_id: Any, run_id: Any, after_id: Any, message: str, link_id: str = "") -> None:
-    """A link failed for good: fail its run, but only if the link was the run's current
-    one (the cursor is where it started, or it moved the cursor itself) — a requeued or
-    stale link must not end a run that is going on without it."""
+def fail_link(
+    account_id: Any,
+    run_id: Any,
+    after_id: Any,
+    exc: BaseException,
+    attempts: int,
+    link_id: str = "",
+) -> None:
+    """A link failed for good (its retries ran out, or an unexpected error).
+
+    1. Only the run's current link ends the run (the cursor is where it started, or it
+       moved the cursor itself): a requeued or stale link must not end a run that is
+       going on without it.
+    2. The run fails with a reason a person reads (`outage.failure_message`): what
+       happened, how often, over how long (known when the failing call was the run's
+       first), what to check, and the record the next run resumes at.
+    """
     if not all(_is_id(x) for x in (account_id, run_id, after_id)):
         return
-    if _link_state(account_id, run_id, after_id, link_id)[2] is not None:
-        fail_run(run_id, message)
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
+    if cursor is None or run is None or position is None:
+        return
+    resume_at = cursor.paused_record_id or (
+        ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first() or ""
+    message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
+    fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")
 
 
 def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:
@@ -899,4 +1069,4 @@ def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> N
     ExportCursor.objects.filter(
         account_id=run.account_id, run_id=run_id, paused_record__isnull=True
     ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
-    finish_run(run_id, Outcome.FAILED, message)
+    finish_run(run_id, Outcome.FAILED, message, code)

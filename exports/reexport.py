@@ -1,13 +1,15 @@
-"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, DESIGN.md §3)."""
+"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, docs/semantics.md)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 
 GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
 CHUNK = 200
+# Does the org tell external ids apart by case in this (sobject, field)? (describe)
+CaseSensitive = Callable[[str, str], bool]
 
 
 @dataclass
@@ -72,6 +76,8 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
        never races a regular run (a held lease → retried later with backoff).
     3. Group the open errors per (object, external id) in record order and merge their
        fields, newest value winning; drop what a newer exported record already wrote.
+       External ids compare as the org compares them: where describe says the field
+       ignores case, "ABC" and "abc" are one group (the newest spelling is sent).
     4. Nothing left → `superseded`, no API call. Otherwise send the rest once, ≤200
        external ids per call, and apply the answer to every error of the group:
        written → `resolved`; rejected → attempts + 1 with the new code and message.
@@ -118,7 +124,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
     gateway = Gateway(crm)
     summary = ReexportSummary()
     try:
-        groups = _groups(account_id, errors)
+        groups = _groups(account_id, errors, gateway.external_id_case_sensitive)
         _send_groups(gateway, groups, summary)
     except GatewayError as exc:
         pipeline.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
@@ -137,7 +143,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
     return summary
 
 
-def _groups(account_id: int, errors: Any) -> list[Group]:
+def _groups(account_id: int, errors: Any, case_sensitive: CaseSensitive) -> list[Group]:
     rows = list(
         errors.order_by("record_id").values_list(
             "id",
@@ -149,17 +155,31 @@ def _groups(account_id: int, errors: Any) -> list[Group]:
         )
     )
     by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
+    spelling: dict[GroupKey, str] = {}  # the newest spelling of each folded key
     for error_id, record_id, sobject, ext_field, ext_id, fields in rows:
-        by_key[(sobject, ext_field, ext_id)].append((error_id, record_id, fields))
-    newer = _fields_written_later(account_id, by_key)
-    return [merge_group(key, errs, newer.get(key, set())) for key, errs in by_key.items()]
+        key = _key(sobject, ext_field, ext_id, case_sensitive)
+        by_key[key].append((error_id, record_id, fields))
+        spelling[key] = ext_id
+    newer = _fields_written_later(account_id, by_key, case_sensitive)
+    return [
+        merge_group((*key[:2], spelling[key]), errs, newer.get(key, set()))
+        for key, errs in by_key.items()
+    ]
+
+
+def _key(sobject: str, field: str, ext_id: str, case_sensitive: CaseSensitive) -> GroupKey:
+    return (sobject, field, ext_id if case_sensitive(sobject, field) else ext_id.casefold())
 
 
 def _fields_written_later(
-    account_id: int, by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]]
+    account_id: int,
+    by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]],
+    case_sensitive: CaseSensitive,
 ) -> dict[GroupKey, set[str]]:
     """Per group, the field names that records newer than its errors wrote successfully:
-    behind the cursor and with no error that is still open, dismissed or superseded."""
+    behind the cursor and with no error that is still open, dismissed or superseded.
+    Candidates are found by external id, exact or lower-cased (SQL LOWER), then keyed as
+    the org compares them."""
     if not by_key:
         return {}
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
@@ -168,16 +188,17 @@ def _fields_written_later(
     ext_ids = sorted({key[2] for key in by_key})
     written: dict[GroupKey, set[str]] = defaultdict(set)
     for start in range(0, len(ext_ids), 500):
-        candidates = ExportRecord.objects.filter(
-            account_id=account_id,
-            external_id__in=ext_ids[start : start + 500],
-            id__gt=min(newest.values()),
-            id__lte=done_up_to,
-        ).exclude(errors__status__in=["open", "dismissed", "superseded"])
+        chunk = ext_ids[start : start + 500]
+        candidates = (
+            ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
+            .filter(account_id=account_id, id__gt=min(newest.values()), id__lte=done_up_to)
+            .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
+            .exclude(errors__status__in=["open", "dismissed", "superseded"])
+        )
         for record_id, sobject, ext_field, ext_id, fields in candidates.values_list(
             "id", "sobject", "external_id_field", "external_id", "fields"
         ):
-            key = (sobject, ext_field, ext_id)
+            key = _key(sobject, ext_field, ext_id, case_sensitive)
             if key in newest and record_id > newest[key]:
                 written[key].update(fields)
     return written

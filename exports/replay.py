@@ -25,7 +25,10 @@ from accounts.models import Account, CRMSettings
 from .gateway import Gateway, RecordResult
 from .models import ExportCursor, ExportError, ExportRecord
 
-SANDBOX_CLIENT = ("sandbox", "sandbox")  # the sandbox org's default OAuth client (DESIGN §7)
+SANDBOX_CLIENT = (
+    "sandbox",
+    "sandbox",
+)  # the sandbox org's default OAuth client (docs/sandbox-rules.md)
 
 
 class ReplayError(ValueError):

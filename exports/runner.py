@@ -21,6 +21,8 @@ from crmsync.celery import app
 
 from .models import ExportCursor, ExportRun
 
+PROGRESS_COLUMNS = 100
+
 
 class RunTimeout(Exception):
     pass
@@ -77,14 +79,17 @@ def wait_for_run(
 
 
 def progress_bar(run: ExportRun, backlog: int) -> None:
-    """A one-line progress bar on stderr (an `on_progress` for `run_and_wait`)."""
+    """A one-line progress bar on stderr (an `on_progress` for `run_and_wait`); while the
+    run waits to retry a call, the line ends with the run's note ("retry 3/6 in 15 s:
+    connection refused")."""
     # A paused run's parked record is both attempted (it failed) and still in the backlog.
     total = run.attempted + backlog - (run.outcome == ExportRun.Outcome.PAUSED)
     width = 40
     filled = int(width * run.attempted / total) if total else width
-    sys.stderr.write(
-        f"\r  [{'#' * filled}{'.' * (width - filled)}] {run.attempted:>6}/{total} records"
-    )
+    note = f" — {run.message}" if run.message and not run.outcome else ""
+    line = f"  [{'#' * filled}{'.' * (width - filled)}] {run.attempted:>6}/{total} records{note}"
+    # Pad over a longer line drawn before (a note that is gone now).
+    sys.stderr.write(f"\r{line:<{PROGRESS_COLUMNS}}")
     sys.stderr.flush()
 
 
@@ -95,7 +100,7 @@ def backlog(account_id: int) -> int:
 
 
 def run_summary(run: ExportRun) -> dict[str, Any]:
-    """The `crm_export --json` object (DESIGN.md §6)."""
+    """The `crm_export --json` object (docs/commands.md)."""
     cursor = (
         ExportCursor.objects.select_related("paused_record").filter(account=run.account).first()
     )

@@ -10,14 +10,15 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import MaxRetriesExceededError, SoftTimeLimitExceeded
 from celery.signals import task_postrun
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from . import pipeline, reexport
+from . import alerts, notify, outage, pipeline, reexport, retention, run_totals
 from .gateway import TransientError
+from .pipeline import RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,35 @@ def run_export(account_id: int, trigger: str = "api", run_id: int | None = None)
     return {"run_id": started.run_id, "outcome": started.outcome or "running"}
 
 
+def _link_call(args: Any, kwargs: Any) -> dict[str, Any]:
+    return dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
+
+
 class ExportBatchTask(Task):
+    # Expected ends of a link (the run failed, retries ran out): the task state is FAILURE
+    # (Flower lists it) but the worker logs no traceback; `export.run` says why, at WARNING.
+    throws = (RunFailed, MaxRetriesExceededError, *RETRY["autoretry_for"])
+
+    def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """A call is retried: "retry 3/6 in 15 s: connection refused" on the run and in the log."""
+        when = getattr(einfo.exception, "when", None)  # celery.exceptions.Retry: the countdown
+        countdown = when if isinstance(when, int | float) else 0
+        note = outage.retry_note(self.request.retries + 1, self.max_retries, countdown, exc)
+        call = _link_call(args, kwargs)
+        pipeline.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
+
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or an unexpected error: end the run `failed` (if this link was
         the run's current one), so its lease is released and the failure is on record."""
-        call = dict(zip(("account_id", "run_id", "after_id"), args, strict=False)) | kwargs
+        if isinstance(exc, RunFailed):
+            return  # the link ended the run itself
+        call = _link_call(args, kwargs)
         pipeline.fail_link(
             call.get("account_id"),
             call.get("run_id"),
             call.get("after_id"),
-            f"A batch failed after {self.request.retries} retries: {type(exc).__name__}: {exc}",
+            exc,
+            self.request.retries + 1,
             link_id=task_id,
         )
 
@@ -116,3 +136,34 @@ def reexport_errors(account_id: int | None = None) -> dict[str, int]:
 def reexport_error(error_id: int) -> dict[str, int]:
     """Re-export one ExportError (admin action, Flower)."""
     return reexport.reexport_error(error_id).as_dict()
+
+
+@shared_task(bind=True, name="exports.tasks.send_notification")
+def send_notification(self: Any, notification_id: str) -> str:
+    """Send one alert (an email or a webhook) of a Notification row. A transient failure
+    is retried with exponential backoff (CRMSYNC_ALERT_RETRY_BACKOFF_S, read when retrying,
+    so a change applies without a restart) up to CRMSYNC_ALERT_MAX_RETRIES times; the run
+    that raised the alert never waits for it."""
+    retries, most = self.request.retries, settings.CRMSYNC_ALERT_MAX_RETRIES
+    try:
+        return notify.deliver(notification_id, last_try=retries >= most)
+    except notify.DeliveryRetry as exc:
+        raise self.retry(exc=exc, countdown=notify.backoff_s(retries), max_retries=most) from None
+
+
+@shared_task(name="exports.tasks.check_alerts", **RETRY)
+def check_alerts() -> dict[str, int]:
+    """Beat `CRMExport_Alerts` (every 10 minutes): still-paused reminders and error spikes
+    that are over; alerts whose task was lost are sent; finished runs are rolled up for
+    /metrics (so a scrape reads few rows)."""
+    return {
+        "accounts": alerts.check_all(),
+        "resent": notify.send_stuck(),
+        "runs_rolled_up": run_totals.roll_up(),
+    }
+
+
+@shared_task(name="exports.tasks.prune", **RETRY)
+def prune() -> dict[str, int]:
+    """Beat `CRMExport_Prune` (daily 04:00 UTC): `crm_prune`, deleting what no run needs."""
+    return retention.prune().as_dict()

@@ -17,20 +17,22 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Account
+from accounts.models import PASSWORD_FLOW_WARNING, Account
 from crmsync.celery import app as celery_app
 
 from .chart import runs_chart
-from .models import ExportError
+from .models import ExportCursor, ExportError, ExportRun
 from .status import AccountStatus, account_status
 
 RUN_EXPORT_TASK = "exports.tasks.run_export"
@@ -48,15 +50,28 @@ def can_run_export(user: User) -> bool:
 
 @require_GET
 def export_status_index(request: HttpRequest) -> HttpResponse:
-    """Every account: export on/off, pause on/off, state, where it stands (two queries)."""
+    """Every account: export on/off, pause on/off, state (failing while its last run
+    failed), where it stands (one query)."""
     if not can_view_status(request.user):
         raise PermissionDenied
-    accounts = Account.objects.select_related("crm_settings", "export_cursor").order_by("slug")
-    rows = [(account, getattr(account, "export_cursor", None)) for account in accounts]
+    last_outcome = (
+        ExportRun.objects.filter(account=OuterRef("pk"))
+        .exclude(outcome__in=["", ExportRun.Outcome.SKIPPED_LOCKED])
+        .order_by("-id")
+        .values("outcome")[:1]
+    )
+    accounts = (
+        Account.objects.select_related("crm_settings", "export_cursor")
+        .annotate(last_run_outcome=Subquery(last_outcome))
+        .order_by("slug")
+    )
+    rows = [_index_row(account) for account in accounts]
     context = {
         **admin.site.each_context(request),
         "title": "Export status",
         "rows": rows,
+        "on_password_flow": [row[0] for row in rows if row[0].crm_settings.uses_password_flow],
+        "password_flow_warning": PASSWORD_FLOW_WARNING,
     }
     return TemplateResponse(request, "exports/admin/export_status_index.html", context)
 
@@ -77,6 +92,10 @@ def export_status(request: HttpRequest, slug: str) -> HttpResponse:
         "open_errors_url": _errors_url(account),
         "paused_error_url": _paused_error_url(status),
         "can_run": can_run_export(request.user),
+        "password_flow_warning": (
+            PASSWORD_FLOW_WARNING if account.crm_settings.uses_password_flow else ""
+        ),
+        "batches_per_call": settings.CRMSYNC_BATCHES_PER_CALL,
     }
     return TemplateResponse(request, "exports/admin/export_status.html", context)
 
@@ -99,6 +118,15 @@ def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
         f"Export of {account} queued. The run appears below once a worker has picked it up.",
     )
     return back
+
+
+def _index_row(account: Account) -> tuple[Account, ExportCursor | None, str]:
+    """(account, its cursor, the state to show): "failing" while its last run failed."""
+    cursor = getattr(account, "export_cursor", None)
+    state = cursor.state if cursor else ExportCursor.State.IDLE
+    if account.last_run_outcome == ExportRun.Outcome.FAILED and state == ExportCursor.State.IDLE:
+        state = "failing"
+    return account, cursor, str(state)
 
 
 def _account(request: HttpRequest, slug: str, allowed: Callable[[User], bool]) -> Account:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
-pytest_plugins = ["tests.celery_fixtures", "tests.pipeline_fixtures", "tests.sandbox_fixtures"]
+pytest_plugins = [
+    "tests.alert_fixtures",
+    "tests.celery_fixtures",
+    "tests.pipeline_fixtures",
+    "tests.sandbox_fixtures",
+    "tests.web_server",
+]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_without_collectstatic() -> Iterator[None]:
+    """The in-process test client renders admin pages without a `collectstatic` run: plain
+    static file names instead of the manifest's hashed ones. The browser tests use the real
+    thing (tests/web_server.py: collectstatic, then gunicorn with WhiteNoise)."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+        yield
 
 
 def wait_for(

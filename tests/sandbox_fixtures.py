@@ -2,12 +2,12 @@
 
 - `sandbox_org` (session): one SandboxOrg on a free port with a temporary data dir.
 - `sandbox` (function): resets the org's data, write log, rules and faults, then returns a
-  `SandboxHelper` (its session sends the org's X-Sandbox-Token to /sandbox/*) (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
+  `SandboxHelper` (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
   `.set_rules()`, `.set_faults()`, `.writes()`, `.reset()`, `.expire_tokens()`,
-  `.login()`, `.salesforce()`).
+  `.login()`, `.salesforce()`); its session sends the org's X-Sandbox-Token to /sandbox/*.
 
 REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set on these machines and would override a
-session's `verify` (DESIGN.md §8): every session here has `trust_env = False`.
+session's `verify` (a long-standing requests behaviour): every session here has `trust_env = False`.
 
 Logins go only to Salesforce's hosts and those in CRMSYNC_EXTRA_LOGIN_HOSTS: while the
 session's sandbox org runs, its 127.0.0.1:PORT is listed there (`allowed_login_host`),

@@ -19,6 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 TOUCHPOINT = "bizible2__Bizible_Touchpoint__c"
 
+# A run's first call describes each object it carries (field types, checked before sending).
+DESCRIBE = 1
+
 
 def first_call(account: Any) -> ExportRun:
     started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
@@ -54,7 +57,7 @@ def test_batches_per_call_go_in_one_call_in_order(
 
     run = first_call(account)
 
-    assert (run.exported, run.api_calls) == (written, 1)
+    assert (run.exported, run.api_calls) == (written, DESCRIBE + 1)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, written + 1)]
     assert ExportCursor.objects.get(account=account).last_exported_id == run.last_record_id
 
@@ -68,7 +71,7 @@ def test_alternating_objects_share_one_call_and_lookups_resolve(sandbox, crm_acc
 
     # Five one-record batches (person, touchpoint, person, ...) in one call; each touchpoint
     # finds the person created by the subrequest before it.
-    assert (run.exported, run.failed, run.api_calls) == (5, 0, 1)
+    assert (run.exported, run.failed, run.api_calls) == (5, 0, 2 * DESCRIBE + 1)
     assert written_external_ids(sandbox) == ["p1", "t1", "p2", "t2", "p3"]
 
 
@@ -81,7 +84,7 @@ def test_pause_on_rejection_in_the_third_batch_writes_nothing_after_it(sandbox, 
 
     # The call is rolled back whole; the clean prefix (24 records, three batches) is sent
     # again as one call: one extra call for the rejection.
-    assert (run.outcome, run.exported, run.api_calls) == ("paused", 24, 2)
+    assert (run.outcome, run.exported, run.api_calls) == ("paused", 24, DESCRIBE + 2)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 25)]
     cursor = ExportCursor.objects.get(account=account)
     assert (cursor.state, cursor.paused_record_id, cursor.last_exported_id) == (
@@ -99,7 +102,7 @@ def test_pause_off_rejection_is_logged_and_the_rest_is_written(sandbox, crm_acco
 
     run = first_call(account)
 
-    assert (run.exported, run.failed, run.api_calls) == (49, 1, 1)
+    assert (run.exported, run.failed, run.api_calls) == (49, 1, DESCRIBE + 1)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51) if i != 25]
     assert ExportCursor.objects.get(account=account).last_exported_id == ids[-1]
     assert ExportError.objects.get(status="open").record_id == ids[24]
@@ -111,5 +114,5 @@ def test_a_repeated_external_id_ends_the_call(sandbox, crm_account):
 
     run = first_call(account)
 
-    assert (run.exported, run.api_calls) == (15, 1)
+    assert (run.exported, run.api_calls) == (15, DESCRIBE + 1)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 16)]

@@ -30,7 +30,7 @@ def test_create_sets_the_account_and_its_settings():
         "--batch-size", "50",
         "--max-records-per-run", "1000",
         "--timeout", "2.5",
-        "--no-pause",
+        "--no-pause", "--i-understand-inconsistency",
         "--export",
     )  # fmt: skip
 

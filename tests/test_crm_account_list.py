@@ -1,4 +1,4 @@
-"""`crm_account list` shows each account with Export to CRM and Pause on errors."""
+"""`crm_account list` shows each account with Export to CRM, Pause on errors, auth flow."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def test_list_shows_slug_name_and_switches():
 
     lines = [line.split() for line in stdout.getvalue().splitlines()]
     assert lines == [
-        ["SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE", "ON", "ERRORS"],
-        ["acme", "Acme", "Inc", "on", "on", "off"],
-        ["globex", "Globex", "on", "off", "on"],
+        ["SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE", "ON", "ERRORS", "AUTH", "FLOW"],
+        ["acme", "Acme", "Inc", "on", "on", "off", "client_credentials"],
+        ["globex", "Globex", "on", "off", "on", "client_credentials"],
     ]
 
 

@@ -34,7 +34,10 @@ def test_an_invalid_update_leaves_the_account_as_it_was():
     call_command("crm_account", "create", "acme", "--batch-size", "100")
 
     with pytest.raises(CommandError, match="--batch-size"):
-        call_command("crm_account", "create", "acme", "--batch-size", "201", "--no-pause")
+        call_command(
+            "crm_account", "create", "acme", "--batch-size", "201",
+            "--no-pause", "--i-understand-inconsistency",
+        )  # fmt: skip
 
     crm = CRMSettings.objects.get(account__slug="acme")
     assert (crm.batch_size, crm.pause_on_export_errors) == (100, True)

@@ -15,6 +15,9 @@ from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, wri
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
+# A run's first call describes each object it carries (field types, checked before sending).
+DESCRIBE = 1
+
 
 def start(account: Any) -> Any:
     started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
@@ -32,7 +35,7 @@ def test_one_link_makes_every_call_in_order(sandbox, crm_account, settings):
 
     run = ExportRun.objects.get(id=started.run_id)
     assert step.next_after_id is None
-    assert (run.outcome, run.exported, run.api_calls) == ("completed", 180, 4)
+    assert (run.outcome, run.exported, run.api_calls) == ("completed", 180, DESCRIBE + 4)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 181)]
     assert ExportCursor.objects.get(account=account).link_id == "L1"
 
@@ -68,7 +71,7 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     assert again.next_after_id is not None and again.next_after_id > first.next_after_id
     assert other.next_after_id is None
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
-    assert ExportRun.objects.get(id=started.run_id).api_calls == 2
+    assert ExportRun.objects.get(id=started.run_id).api_calls == DESCRIBE + 2
 
 
 def test_a_link_that_moved_the_cursor_and_then_failed_fails_its_run(sandbox, crm_account, settings):
@@ -78,7 +81,8 @@ def test_a_link_that_moved_the_cursor_and_then_failed_fails_its_run(sandbox, crm
     started = start(account)
     pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
-    pipeline.fail_link(account.id, started.run_id, started.after_id, "gave up", link_id="L2")
+    gave_up = RuntimeError("gave up")
+    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
-    pipeline.fail_link(account.id, started.run_id, started.after_id, "gave up", link_id="L1")
+    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
     assert ExportRun.objects.get(id=started.run_id).outcome == "failed"

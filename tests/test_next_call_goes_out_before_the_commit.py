@@ -1,7 +1,7 @@
 """Within a link, the next call goes out before the previous call's cursor move is
 committed — but only when the two calls write no record in common, so a worker lost
 before the commit, which sends both again, never writes an older record after a newer.
-A settings change made meanwhile reaches the first call not yet sent (DESIGN.md §2.6).
+A settings change made meanwhile reaches the first call not yet sent (docs/semantics.md).
 
 Each test holds the account's cursor row locked from another connection, so the link
 blocks in the commit of its first call, and looks at what the sandbox has received by
@@ -29,6 +29,9 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
+
+# A run's first call describes each object it carries (field types, checked before sending).
+DESCRIBE = 1
 
 
 def first_commit_held(
@@ -87,7 +90,7 @@ def test_the_next_call_is_in_before_the_first_call_is_committed(sandbox, crm_acc
 
     assert received == [f"person-{i}" for i in range(1, 101)], "the 2nd call was not sent"
     assert cursor_moved == 0
-    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, 2)
+    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, DESCRIBE + 2)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
 
 
@@ -99,7 +102,7 @@ def test_a_call_writing_the_same_records_waits_for_the_commit(sandbox, crm_accou
 
     assert received == [f"person-{i}" for i in range(1, 51)], "the 2nd call went out early"
     assert cursor_moved == 0
-    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, 2)
+    assert (run.outcome, run.exported, run.api_calls) == ("completed", 100, DESCRIBE + 2)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 51)] * 2
 
 

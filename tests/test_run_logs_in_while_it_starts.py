@@ -68,7 +68,8 @@ def test_a_refused_login_fails_the_run_after_one_attempt(sandbox, crm_account):
     gateway = pipeline.reusable_gateway(pipeline.load_settings(account.id))
     gateway._session.hooks["response"].append(lambda response, **_: attempts.append(response))
 
-    pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    with pytest.raises(pipeline.RunFailed):  # the link's task ends in FAILURE (Flower)
+        pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
     assert run.outcome == "failed" and "login" in run.message

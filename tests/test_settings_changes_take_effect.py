@@ -1,4 +1,4 @@
-"""Settings changes take effect at the next run (DESIGN.md §2.6)."""
+"""Settings changes take effect at the next run (docs/semantics.md)."""
 
 from __future__ import annotations
 

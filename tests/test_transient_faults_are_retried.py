@@ -31,6 +31,10 @@ def export_with(sandbox, crm_account, pause, batch_size=200, **faults):
     [
         pytest.param({"fail_next": 3, "fail_status": 503}, id="503 for the next 3 requests"),
         pytest.param({"lock_rows_next": 5}, id="UNABLE_TO_LOCK_ROW on 5 rows"),
+        pytest.param(
+            {"lock_rows_next": 5, "lock_wrapped": True},
+            id="UNABLE_TO_LOCK_ROW wrapped in CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY on 5 rows",
+        ),
     ],
 )
 def test_refused_requests_are_retried_and_everything_is_written_once(

@@ -1,4 +1,4 @@
-"""The sandbox org: a local stand-in for a Salesforce org (DESIGN.md §7).
+"""The sandbox org: a local stand-in for a Salesforce org (docs/sandbox-rules.md).
 
 The real simple-salesforce client talks to it over real HTTPS on 127.0.0.1 (its own CA,
 written to `D/ca.pem`). Start it from Python (`server.SandboxOrg(D).start()`) or as
@@ -11,10 +11,12 @@ Salesforce resources (any `vNN.N`), answered with Salesforce's status codes and 
         Collections or queries) in one API call, in order, allOrNone (see composite.py)
   PATCH /services/data/vXX.X/sobjects/S/F/v           single upsert (201 created / 200 updated)
   GET   /services/data/vXX.X/sobjects/S/F/v, .../sobjects/S/Id   a record
-  GET   /services/data/vXX.X/query?q=SOQL             SELECT .. FROM S [WHERE] [ORDER BY] [LIMIT]
+  GET   /services/data/vXX.X/query?q=SOQL             SELECT .. FROM S [WHERE] [ORDER BY] [LIMIT],
+        in pages of 2,000 (`nextRecordsUrl` -> GET .../query/<locator>-<n>; see paging.py)
   GET   /services/data/vXX.X/limits                   DailyApiRequests {Max, Remaining}
   GET   /services/data/vXX.X/sobjects[/S/describe]    describe
-Every data response carries `Sforce-Limit-Info: api-usage=N/M`; a bad or expired token
+Bodies may be chunked and gzip/deflate-compressed; answers are gzipped when asked
+(bodies.py). Every data response carries `Sforce-Limit-Info: api-usage=N/M`; a bad or expired token
 answers 401 `[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]`.
 
 The sandbox's own endpoints (for tests, the demo and engineers), each needing header
@@ -29,11 +31,15 @@ The sandbox's own endpoints (for tests, the demo and engineers), each needing he
 
 Rules (JSON, every key optional; rules.py checks them):
   auth.clients {id: secret} (default {"sandbox": "sandbox"}), auth.token_ttl_s
-  objects.S: fields, required, max_length, readonly, validation, trigger_fail, lookups
+  objects.S: fields, required, max_length, readonly, validation, trigger_fail (scope record
+             or chunk: apex.py), lookups, field_types (types.py), external_ids (case
+             folding), cpu_ms_per_record (apex.py)
              (an object not listed accepts any field; standard objects and any `__c`
              object exist, other names are unknown objects)
   faults: latency_ms (default: the --latency-ms given at start), fail_next + fail_status,
-          lock_rows_next, stall_next + stall_ms, api_daily_limit (default 100,000)
+          lock_rows_next + lock_wrapped, stall_next + stall_ms, api_daily_limit (default
+          100,000), cpu_limit_ms (10,000), server_time_scale (1.0)
+  The whole document, with examples: docs/sandbox-rules.md.
 
 State: records, the write log and tokens live in SQLite under D and survive a restart.
 Writes are applied in memory and committed by a writer thread within milliseconds; a

@@ -6,7 +6,10 @@ Every data request (`/services/data/vXX.X/...`) goes through the same steps:
 3. a missing, unknown or expired token answers 401 INVALID_SESSION_ID;
 4. the call is counted against `api_daily_limit`; above it, 403 REQUEST_LIMIT_EXCEEDED
    (the limits resource is neither counted nor refused, so a client can always look);
-5. the resource answers. `Sforce-Limit-Info: api-usage=N/M` goes on every data response.
+5. the resource answers;
+6. an answer whose Apex used CPU time (apex.py) waits that long times
+   `faults.server_time_scale`, holding no lock.
+`Sforce-Limit-Info: api-usage=N/M` goes on every data response.
 An unexpected exception answers 500 UNKNOWN_EXCEPTION and is logged, never sent.
 
 The sandbox's own endpoints (`/sandbox/*`) need header X-Sandbox-Token (control.py).
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 from crmsync.sandbox import control, errors, resources
+from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.auth import OAuthError
 from crmsync.sandbox.composite import Subrequest, composite_response, failed, parse_composite
 from crmsync.sandbox.errors import ApiError
@@ -52,6 +56,7 @@ class Api:
         self.data_routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"^/limits/?$"), R.limits),
             ("GET", re.compile(r"^/query/?$"), R.query),
+            ("GET", re.compile(r"^/query/(?P<locator>[^/]+)/?$"), R.query_more),
             ("GET", re.compile(r"^/sobjects/?$"), R.describe_global),
             ("GET", re.compile(r"^/sobjects/(?P<sobject>\w+)/describe/?$"), R.describe),
             ("POST", re.compile(r"^/composite/?$"), self.composite),
@@ -136,6 +141,8 @@ class Api:
             response = Response(exc.status, exc.body())
         except Exception:
             response = _unexpected_error(request)
+        if response.server_ms:
+            self._sleep(response.server_ms * faults.server_time_scale())
         used, limit = faults.api_usage()
         response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
         return response
@@ -171,11 +178,20 @@ class Api:
         raise errors.not_found()
 
     def composite(self, org: SandboxOrg, request: Request, version: str) -> Response:
-        """POST composite: the subrequests, in order, as one API call (see composite.py)."""
+        """POST composite: the subrequests, in order, as one API call (see composite.py).
+
+        Without allOrNone each subrequest is its own Apex transaction; with it, all of
+        them are one (one CPU meter), run in one store transaction.
+        """
         all_or_none, subrequests = parse_composite(request, version)
         if not all_or_none:
             responses = [self._subrequest(sub, version) for sub in subrequests]
-            return composite_response(subrequests, responses, failure=None)
+            answer = composite_response(subrequests, responses, failure=None)
+            answer.server_ms = sum(response.server_ms for response in responses)
+            return answer
+        cpu = CpuMeter(org.faults.cpu_limit_ms())
+        for sub in subrequests:
+            sub.request.cpu = cpu
         responses = []
         failure = None
         with org.store.transaction() as transaction:
@@ -186,7 +202,9 @@ class Api:
                     failure = position
                     transaction.rollback()
                     break
-        return composite_response(subrequests, responses, failure)
+        answer = composite_response(subrequests, responses, failure)
+        answer.server_ms = cpu.spent_ms
+        return answer
 
     def _subrequest(self, sub: Subrequest, version: str) -> Response:
         """One subrequest through the data routes (no faults, token check or API charge)."""
@@ -200,7 +218,7 @@ class Api:
         finally:
             sub.request.parsed = None  # done with: let its records go now, not with the rest
 
-    def _sleep(self, milliseconds: int) -> None:
+    def _sleep(self, milliseconds: float) -> None:
         if milliseconds > 0:
             self.stopping.wait(milliseconds / 1000)
 

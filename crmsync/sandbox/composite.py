@@ -122,7 +122,7 @@ def parse_composite(request: Request, version: str) -> tuple[bool, list[Subreque
             parts.path,
             query_params(parts.query),
             request.headers,
-            b"",
+            request.body,  # where its `body` came from (for the positions in parser errors)
             parsed=item.get("body"),
             all_or_none=all_or_none,
         )

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crmsync.sandbox import errors
+from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
+from crmsync.sandbox.paging import batch_size
 from crmsync.sandbox.query import parse_query
-from crmsync.sandbox.rules import relationship_name
+from crmsync.sandbox.rules import ObjectRules, relationship_name
 from crmsync.sandbox.transport import NOT_PARSED, Request, Response
+from crmsync.sandbox.types import TEXT_TYPES, check_request_types
 from crmsync.sandbox.upsert import (
     check_external_id_field,
     check_field_names,
@@ -51,13 +54,17 @@ def upsert_collection(
     check_external_id_field(rules, field)
     all_or_none, records = collection_body(_json_body(request), sobject)
     check_field_names(rules, sobject, records)
+    if rules.field_types:
+        check_request_types(rules, records, request.body)
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
     outcomes = org.upserter.upsert(
-        rules, sobject, field, records, all_or_none or request.all_or_none
+        rules, sobject, field, records, all_or_none or request.all_or_none, cpu
     )
     return Response(
         200,
         raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]",
         record_errors=not all(outcome.ok for outcome in outcomes),
+        server_ms=cpu.spent_ms,
     )
 
 
@@ -72,15 +79,20 @@ def upsert_one(
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with the record's fields")
     record = {**body, field: value}
     check_field_names(rules, sobject, [record])
-    (outcome,) = org.upserter.upsert(rules, sobject, field, [record], all_or_none=True)
+    if rules.field_types:
+        check_request_types(rules, [record], request.body)
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
+    (outcome,) = org.upserter.upsert(rules, sobject, field, [record], True, cpu)
     if not outcome.ok:
         error = outcome.errors[0]
-        raise ApiError(400, error["statusCode"], error["message"], error["fields"])
-    return Response(201 if outcome.created else 200, outcome.as_result())
+        body = ApiError(400, error["statusCode"], error["message"], error["fields"]).body()
+        return Response(400, body, server_ms=cpu.spent_ms)
+    status = 201 if outcome.created else 200
+    return Response(status, outcome.as_result(), server_ms=cpu.spent_ms)
 
 
 def query(org: SandboxOrg, request: Request, version: str) -> Response:
-    """GET query?q=SOQL: {"totalSize", "done", "records": [...]} (one page, done=true)."""
+    """GET query?q=SOQL: {"totalSize", "done", "records": [...]}, paged (paging.py)."""
     soql = request.query.get("q", "")
     parsed = parse_query(soql)
     if not is_known_object(parsed.sobject, set(org.rules.objects)):
@@ -100,7 +112,14 @@ def query(org: SandboxOrg, request: Request, version: str) -> Response:
         _query_record(parsed.sobject, version, sf_id, fields, parsed.fields)
         for sf_id, fields in rows
     ]
-    return Response(200, {"totalSize": len(records), "done": True, "records": records})
+    return Response(
+        200, org.query_locators.first_page(records, batch_size(request.headers), version)
+    )
+
+
+def query_more(org: SandboxOrg, request: Request, version: str, locator: str) -> Response:
+    """GET query/<locator>-<offset>: the next page of a query's result."""
+    return Response(200, org.query_locators.next_page(locator))
 
 
 def get_by_id(
@@ -121,8 +140,10 @@ def get_by_external_id(
     rules = _object_rules(org, sobject)
     check_external_id_field(rules, field)
     with org.store.lock:
-        found = org.store.ids_by_external_id(sobject, field, [value])
-        sf_id = found.get(value)
+        found = org.store.ids_by_external_id(
+            sobject, field, [value], not rules.case_sensitive(field)
+        )
+        sf_id = next(iter(found.values()), None)
         fields = org.store.get(sobject, sf_id) if sf_id else None
     if sf_id is None or fields is None:
         raise errors.not_found()
@@ -142,13 +163,20 @@ def describe_global(org: SandboxOrg, request: Request, version: str) -> Response
 
 
 def describe(org: SandboxOrg, request: Request, version: str, sobject: str) -> Response:
-    """GET sobjects/{S}/describe: the object and its fields, from the rules or the data."""
+    """GET sobjects/{S}/describe: the object and its fields, from the rules or the data.
+
+    External id fields are those of `external_ids` and every field upserts have used as
+    the external id; they report `externalId`, `unique` and `caseSensitive` (every other
+    field: false, as orgs report them).
+    """
     rules = _object_rules(org, sobject)
-    if rules.fields is not None:
-        names = sorted(rules.fields)
-    else:
-        with org.store.lock:
-            names = org.store.field_names(sobject)
+    with org.store.lock:
+        external_ids = set(rules.external_ids) | org.store.upsert_fields(sobject)
+        if rules.fields is not None:
+            names = sorted(rules.fields)
+        else:
+            data = org.store.field_names(sobject)
+            names = sorted({*data, *rules.field_types, *external_ids} - {"Id"})
     fields = [
         {
             "name": "Id",
@@ -159,29 +187,44 @@ def describe(org: SandboxOrg, request: Request, version: str, sobject: str) -> R
             "updateable": False,
             "externalId": False,
             "idLookup": True,
+            "unique": False,
+            "caseSensitive": False,
             "referenceTo": [],
             "relationshipName": None,
+            "picklistValues": [],
+            "restrictedPicklist": False,
         }
     ]
-    for name in names:
-        if name == "Id":
-            continue
-        parent = rules.lookups.get(name)
-        fields.append(
-            {
-                "name": name,
-                "type": "reference" if parent else "string",
-                "length": rules.max_length.get(name, 255),
-                "nillable": name not in rules.required,
-                "createable": name not in rules.readonly,
-                "updateable": name not in rules.readonly,
-                "externalId": name.endswith("__c") and parent is None,
-                "idLookup": name.endswith("__c") and parent is None,
-                "referenceTo": [parent] if parent else [],
-                "relationshipName": relationship_name(name) if parent else None,
-            }
-        )
+    fields.extend(
+        _describe_field(rules, name, name in external_ids) for name in names if name != "Id"
+    )
     return Response(200, {**_object_summary(sobject, version), "fields": fields})
+
+
+def _describe_field(rules: ObjectRules, name: str, external_id: bool) -> dict[str, Any]:
+    parent = rules.lookups.get(name)
+    field_type = rules.field_types.get(name)
+    kind = "reference" if parent else field_type.kind if field_type else "string"
+    values = field_type.picklist_values if field_type else ()
+    return {
+        "name": name,
+        "type": kind,
+        "length": rules.max_length.get(name, 255) if kind in TEXT_TYPES else 18 if parent else 0,
+        "nillable": name not in rules.required,
+        "createable": name not in rules.readonly,
+        "updateable": name not in rules.readonly,
+        "externalId": external_id,
+        "idLookup": external_id,
+        "unique": external_id,
+        "caseSensitive": external_id and rules.case_sensitive(name),
+        "referenceTo": [parent] if parent else [],
+        "relationshipName": relationship_name(name) if parent else None,
+        "picklistValues": [
+            {"active": True, "defaultValue": False, "label": v, "value": v, "validFor": None}
+            for v in values
+        ],
+        "restrictedPicklist": bool(values),
+    }
 
 
 def _json_body(request: Request, or_if_empty: Any = NOT_PARSED) -> Any:

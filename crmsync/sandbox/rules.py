@@ -1,4 +1,4 @@
-"""The sandbox's rules (DESIGN.md §7): who may log in, what each object accepts, which faults.
+"""The sandbox's rules (docs/sandbox-rules.md): who may log in, what each object accepts, which faults.
 
 `parse_rules(raw)` checks a rules document (from `--rules FILE` or `PUT /sandbox/rules`)
 and turns it into frozen dataclasses; any problem is a `RulesError` whose message names
@@ -21,6 +21,9 @@ DEFAULT_TOKEN_TTL_S = 7200
 TOP_KEYS = {"auth", "objects", "faults"}
 AUTH_KEYS = {"clients", "token_ttl_s"}
 OBJECT_KEYS = {
+    "cpu_ms_per_record",
+    "external_ids",
+    "field_types",
     "fields",
     "required",
     "max_length",
@@ -29,6 +32,9 @@ OBJECT_KEYS = {
     "trigger_fail",
     "lookups",
 }
+TRIGGER_SCOPES = ("record", "chunk")
+# field types as describe reports them (types.py checks values against them)
+FIELD_TYPES = ("string", "email", "date", "datetime", "double", "int", "boolean", "picklist")
 # fault name -> (minimum, maximum); all integers.
 FAULT_RANGES: dict[str, tuple[int, int]] = {
     "latency_ms": (0, 600_000),
@@ -38,7 +44,15 @@ FAULT_RANGES: dict[str, tuple[int, int]] = {
     "stall_next": (0, 10**9),
     "stall_ms": (0, 600_000),
     "api_daily_limit": (0, 10**12),
+    "cpu_limit_ms": (1, 10**9),
 }
+# fault name -> (minimum, maximum); any number (integer or decimal)
+FAULT_SCALES: dict[str, tuple[float, float]] = {"server_time_scale": (0.0, 1000.0)}
+# faults that are booleans
+FAULT_FLAGS = ("lock_wrapped",)
+FAULT_KEYS = frozenset(FAULT_RANGES) | frozenset(FAULT_SCALES) | frozenset(FAULT_FLAGS)
+MAX_CPU_MS_PER_RECORD = 600_000
+FaultValue = int | float | bool
 
 
 class RulesError(ValueError):
@@ -66,6 +80,13 @@ class ValidationRule:
 class TriggerRule:
     when: Condition | None
     message: str
+    scope: str = "record"  # "record": the matching record fails; "chunk": its whole chunk
+
+
+@dataclass(frozen=True)
+class FieldType:
+    kind: str  # one of FIELD_TYPES
+    picklist_values: tuple[str, ...] = ()  # a picklist's allowed values (restricted)
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,15 @@ class ObjectRules:
     lookups: dict[str, str] = field(default_factory=dict)  # reference field -> parent object
     # relationship name (Account) -> reference field (AccountId), derived from `lookups`
     relationships: dict[str, str] = field(default_factory=dict)
+    cpu_ms_per_record: float = 0  # Apex CPU time each record costs its transaction
+    field_types: dict[str, FieldType] = field(default_factory=dict)
+    # the field_types that are checked per record (email, picklist), derived
+    record_checked_types: tuple[tuple[str, FieldType], ...] = ()
+    external_ids: dict[str, bool] = field(default_factory=dict)  # field -> case_sensitive
+
+    def case_sensitive(self, external_id_field: str) -> bool:
+        """Whether external ids of the field compare exactly (default: they fold case)."""
+        return self.external_ids.get(external_id_field, False)
 
 
 @dataclass(frozen=True)
@@ -86,7 +116,7 @@ class Rules:
     clients: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENTS))
     token_ttl_s: int = DEFAULT_TOKEN_TTL_S
     objects: dict[str, ObjectRules] = field(default_factory=dict)
-    faults: dict[str, int] = field(default_factory=dict)  # only the keys that were given
+    faults: dict[str, FaultValue] = field(default_factory=dict)  # only the keys given
     raw: dict[str, Any] = field(default_factory=dict)
 
     def for_object(self, sobject: str) -> ObjectRules:
@@ -122,7 +152,8 @@ def parse_rules(raw: Any) -> Rules:
     2. `auth.clients` maps client ids to secrets; `auth.token_ttl_s` is an integer >= 1.
     3. Each object's keys are checked for type; named fields must be field names and, when
        the object lists `fields`, must be among them.
-    4. Faults are integers in their range.
+    4. Faults are integers in their range, numbers in their range (FAULT_SCALES), or
+       booleans (FAULT_FLAGS).
     """
     top = _object(raw, "rules")
     _known_keys(top, TOP_KEYS, "rules")
@@ -136,13 +167,19 @@ def parse_rules(raw: Any) -> Rules:
     return Rules(clients=clients, token_ttl_s=ttl, objects=objects, faults=faults, raw=top)
 
 
-def parse_faults(raw: Any, where: str = "faults") -> dict[str, int]:
-    """Check a faults object: known keys only, each an integer within its range."""
+def parse_faults(raw: Any, where: str = "faults") -> dict[str, FaultValue]:
+    """Check a faults object: known keys only, each an integer within its range or a flag."""
     faults = _object(raw, where)
-    _known_keys(faults, set(FAULT_RANGES), where)
-    return {
-        name: _int(value, f"{where}.{name}", *FAULT_RANGES[name]) for name, value in faults.items()
-    }
+    _known_keys(faults, set(FAULT_KEYS), where)
+    return {name: _fault(name, value, f"{where}.{name}") for name, value in faults.items()}
+
+
+def _fault(name: str, value: Any, where: str) -> FaultValue:
+    if name in FAULT_FLAGS:
+        return _bool(value, where)
+    if name in FAULT_SCALES:
+        return _number(value, where, *FAULT_SCALES[name])
+    return _int(value, where, *FAULT_RANGES[name])
 
 
 def relationship_name(reference_field: str) -> str:
@@ -178,6 +215,7 @@ def _object_rules(name: str, raw: Any) -> ObjectRules:
         key: _int(value, f"{where}.max_length.{key}", 1, 10**9)
         for key, value in _object(spec.get("max_length", {}), f"{where}.max_length").items()
     }
+    field_types = _field_types(spec.get("field_types", {}), f"{where}.field_types", lookups)
     rules = ObjectRules(
         fields=listed,
         required=tuple(_names(spec.get("required", []), f"{where}.required")),
@@ -193,6 +231,17 @@ def _object_rules(name: str, raw: Any) -> ObjectRules:
         ),
         lookups=lookups,
         relationships={relationship_name(ref): ref for ref in lookups},
+        cpu_ms_per_record=_number(
+            spec.get("cpu_ms_per_record", 0),
+            f"{where}.cpu_ms_per_record",
+            0,
+            MAX_CPU_MS_PER_RECORD,
+        ),
+        field_types=field_types,
+        record_checked_types=tuple(
+            (name, kind) for name, kind in field_types.items() if kind.kind in ("email", "picklist")
+        ),
+        external_ids=_external_ids(spec.get("external_ids", {}), f"{where}.external_ids"),
     )
     _check_named_fields_listed(rules, where)
     return rules
@@ -206,6 +255,8 @@ def _check_named_fields_listed(rules: ObjectRules, where: str) -> None:
         *(("max_length", f) for f in rules.max_length),
         *(("readonly", f) for f in rules.readonly),
         *(("lookups", f) for f in rules.lookups),
+        *(("field_types", f) for f in rules.field_types),
+        *(("external_ids", f) for f in rules.external_ids),
         *(("validation", r.require) for r in rules.validation),
         *(("validation", r.when.field) for r in rules.validation if r.when),
         *(("trigger_fail", r.when.field) for r in rules.trigger_fail if r.when),
@@ -216,6 +267,53 @@ def _check_named_fields_listed(rules: ObjectRules, where: str) -> None:
                 f"{where}.{key} names field {name!r}, which is not in {where}.fields; "
                 f"add it to the list of fields or remove it"
             )
+
+
+def _field_types(raw: Any, where: str, lookups: dict[str, str]) -> dict[str, FieldType]:
+    """{"Birthdate": "date", "Stage__c": {"type": "picklist", "picklist_values": [...]}}."""
+    spec = _object(raw, where)
+    _names(list(spec), where)
+    types = {}
+    for name, value in spec.items():
+        if name in lookups:
+            raise RulesError(
+                f"{where}.{name}: {name} is a lookup (type reference); remove it from field_types"
+            )
+        types[name] = _field_type(value, f"{where}.{name}")
+    return types
+
+
+def _field_type(raw: Any, where: str) -> FieldType:
+    spec = _object(raw, where) if not isinstance(raw, str) else {"type": raw}
+    _known_keys(spec, {"type", "picklist_values"}, where)
+    kind = spec.get("type")
+    if kind not in FIELD_TYPES:
+        raise RulesError(f"{where}: expected a type ({', '.join(FIELD_TYPES)}), got {_kind(kind)}")
+    if kind != "picklist":
+        if "picklist_values" in spec:
+            raise RulesError(f"{where}.picklist_values: only a picklist has picklist_values")
+        return FieldType(kind)
+    if "picklist_values" not in spec:
+        raise RulesError(
+            f'{where}: a picklist needs its values: {{"type": "picklist", "picklist_values":'
+            ' ["A", "B"]}'
+        )
+    values = _list(spec["picklist_values"], f"{where}.picklist_values")
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise RulesError(f"{where}.picklist_values: expected a list of non-empty strings")
+    return FieldType(kind, tuple(values))
+
+
+def _external_ids(raw: Any, where: str) -> dict[str, bool]:
+    """{"ExtId__c": {"case_sensitive": false}} -> {"ExtId__c": False}."""
+    spec = _object(raw, where)
+    _names(list(spec), where)
+    found = {}
+    for name, value in spec.items():
+        options = _object(value, f"{where}.{name}")
+        _known_keys(options, {"case_sensitive"}, f"{where}.{name}")
+        found[name] = _bool(options.get("case_sensitive", False), f"{where}.{name}.case_sensitive")
+    return found
 
 
 def _validation_rule(raw: Any, where: str) -> ValidationRule:
@@ -232,11 +330,18 @@ def _validation_rule(raw: Any, where: str) -> ValidationRule:
 
 def _trigger_rule(raw: Any, where: str) -> TriggerRule:
     spec = _object(raw, where)
-    _known_keys(spec, {"when", "message"}, where)
+    _known_keys(spec, {"when", "message", "scope"}, where)
     _required_keys(spec, ("message",), where)
+    scope = spec.get("scope", "record")
+    if scope not in TRIGGER_SCOPES:
+        raise RulesError(
+            f"{where}.scope: expected one of {', '.join(map(json.dumps, TRIGGER_SCOPES))},"
+            f" got {_kind(scope)}"
+        )
     return TriggerRule(
         when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
         message=_string(spec["message"], f"{where}.message"),
+        scope=scope,
     )
 
 
@@ -288,6 +393,23 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
 def _int(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RulesError(f"{where}: expected an integer from {low} to {high}, got {_kind(value)}")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RulesError(f"{where}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _number(value: Any, where: str, low: float, high: float) -> float:
+    """An integer or decimal JSON number within [low, high] (not a boolean, NaN or infinity)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= high  # False for NaN
+    ):
+        raise RulesError(f"{where}: expected a number from {low:g} to {high:g}, got {_kind(value)}")
     return value
 
 

@@ -1,4 +1,4 @@
-"""The sandbox org: a local stand-in for a Salesforce org over real HTTPS (DESIGN.md §7).
+"""The sandbox org: a local stand-in for a Salesforce org over real HTTPS (docs/sandbox-rules.md).
 
     org = SandboxOrg(Path("var/sandbox"), port=0, rules={...}).start()
     org.url      # https://127.0.0.1:PORT  (use as login_url and instance_url)
@@ -24,6 +24,7 @@ from crmsync.sandbox.auth import Tokens
 from crmsync.sandbox.certs import ensure_certificates
 from crmsync.sandbox.control import make_private, write_token
 from crmsync.sandbox.faults import Faults
+from crmsync.sandbox.paging import QueryLocators
 from crmsync.sandbox.rules import Rules, parse_rules
 from crmsync.sandbox.store import Store
 from crmsync.sandbox.transport import SandboxHTTPServer
@@ -44,6 +45,7 @@ class SandboxOrg:
         self.data_dir = Path(data_dir)
         self.requested_port = port
         self.faults = Faults(default_latency_ms=latency_ms)
+        self.query_locators = QueryLocators()
         self.rules: Rules = Rules()
         self.apply_rules(parse_rules(rules or {}))
         self._server: SandboxHTTPServer | None = None
@@ -81,7 +83,7 @@ class SandboxOrg:
         tls.load_cert_chain(certs.server_cert, certs.server_key)
         self.store = Store(self.data_dir / "sandbox.sqlite3")
         self.tokens = Tokens(self.store)
-        self.upserter = Upserter(self.store, self.faults)
+        self.upserter = Upserter(self.store, self.faults, lambda name: self.rules.for_object(name))
         self._stopping.clear()
         api = Api(self, self._stopping)
         port = self.requested_port

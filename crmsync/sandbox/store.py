@@ -79,9 +79,12 @@ class Store:
         self.lock = threading.RLock()
         self._reader = connect(path)
         self._writer = Writer(path)
-        self._index: dict[tuple[str, str], dict[str, str]] = {}
+        # (sObject, field, fold case) -> external id key -> record id
+        self._index: dict[tuple[str, str, bool], dict[str, str]] = {}
         self._fields: dict[str, dict[str, Any]] = {}  # sf_id -> merged fields
         self._sobjects: dict[str, str] = {}  # sf_id -> sObject
+        # (sObject, external id field) of every upsert so far; read on first use
+        self._upsert_fields: set[tuple[str, str]] | None = None
         self._next_n = 1
         self._tx: Transaction | None = None
         self._load_records()
@@ -103,27 +106,39 @@ class Store:
         self._next_n = self._reader.execute(
             "SELECT COALESCE(MAX(n), 0) + 1 FROM records"
         ).fetchone()[0]
+        self._upsert_fields = None
 
     # -- records -----------------------------------------------------------------------
 
-    def external_index(self, sobject: str, field: str) -> dict[str, str]:
-        """External id (as text) -> record id, for one (sObject, field); do not modify."""
-        key = (sobject, field)
+    def external_index(self, sobject: str, field: str, fold: bool) -> dict[str, str]:
+        """`index_key(external id, fold)` -> record id, for one (sObject, field); do not
+        modify. `fold`: the field is case-insensitive (keys are lower case)."""
+        key = (sobject, field, fold)
         index = self._index.get(key)
         if index is None:
             index = {}
             for sf_id, fields in self._fields.items():
-                text = index_key(fields.get(field))
+                text = index_key(fields.get(field), fold)
                 if text is not None and self._sobjects[sf_id] == sobject:
                     index[text] = sf_id
             self._index[key] = index
         return index
 
-    def ids_by_external_id(self, sobject: str, field: str, values: Iterable[Any]) -> dict[str, str]:
-        """Map each external id value (as text) that exists to its record id."""
-        index = self.external_index(sobject, field)
-        keys = (index_key(value) for value in values)
+    def ids_by_external_id(
+        self, sobject: str, field: str, values: Iterable[Any], fold: bool
+    ) -> dict[str, str]:
+        """Map each external id value that exists (as its `index_key`) to its record id."""
+        index = self.external_index(sobject, field, fold)
+        keys = (index_key(value, fold) for value in values)
         return {key: index[key] for key in keys if key is not None and key in index}
+
+    def upsert_fields(self, sobject: str) -> set[str]:
+        """The fields that upserts have written `sobject` by (its external id fields); the
+        first call reads them from the write log, later writes add to them."""
+        if self._upsert_fields is None:
+            sql = "SELECT DISTINCT sobject, external_id_field FROM writes"
+            self._upsert_fields = set(self._read(sql, ()))  # type: ignore[arg-type]
+        return {field for name, field in self._upsert_fields if name == sobject}
 
     def existing_ids(self, sobject: str, sf_ids: Iterable[str]) -> set[str]:
         """The subset of `sf_ids` that are records of `sobject`."""
@@ -168,6 +183,8 @@ class Store:
             self._sobjects[write.sf_id] = sobject
         self._update_index(sobject, planned)
         external_id_field = planned[0].external_id_field
+        if self._upsert_fields is not None:
+            self._upsert_fields.add((sobject, external_id_field))
         batch = _dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
         job = partial(
             _write_batch, sobject=sobject, external_id_field=external_id_field, at=at, rows=batch
@@ -305,14 +322,14 @@ class Store:
             self._reader.execute("ROLLBACK")
 
     def _update_index(self, sobject: str, planned: list[PlannedWrite]) -> None:
-        for (indexed_sobject, field), index in self._index.items():
+        for (indexed_sobject, field, fold), index in self._index.items():
             if indexed_sobject != sobject:
                 continue
             for write in planned:
                 old, new = write.old.get(field), write.merged.get(field)
                 if old == new:
                     continue
-                old, new = index_key(old), index_key(new)
+                old, new = index_key(old, fold), index_key(new, fold)
                 if old is not None and index.get(old) == write.sf_id:
                     del index[old]
                 if new is not None:
@@ -378,11 +395,12 @@ def _delete_data(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM writes")
 
 
-def index_key(value: Any) -> str | None:
-    """External ids are compared as text; null, objects and lists are not external ids."""
+def index_key(value: Any, fold: bool = False) -> str | None:
+    """External ids are compared as text (lower case when `fold`: a case-insensitive field);
+    null, objects and lists are not external ids."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
-    return str(value)
+    return str(value).lower() if fold else str(value)
 
 
 def _column(field: str) -> str:

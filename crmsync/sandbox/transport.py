@@ -6,6 +6,8 @@
 - The TLS handshake happens in the connection's own thread, so a slow or failing
   client never blocks `accept()`.
 - Open connections are tracked so `stop()` can close idle keep-alive connections too.
+- Request bodies may be chunked and gzip/deflate-compressed; answers are gzipped when the
+  client asks (bodies.py).
 """
 
 from __future__ import annotations
@@ -20,8 +22,20 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from crmsync.sandbox.bodies import (
+    GZIP_MIN_BYTES,
+    BodyError,
+    accepts_gzip,
+    compress,
+    decode_body,
+    read_body,
+)
+
+if TYPE_CHECKING:
+    from crmsync.sandbox.apex import CpuMeter
 
 log = logging.getLogger("crmsync.sandbox")
 
@@ -35,11 +49,13 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes  # a composite subrequest's: the whole composite's (its own is `parsed`)
     # A composite subrequest arrives decoded: its `body` from the composite's JSON (or None).
     parsed: Any = NOT_PARSED
     # Inside an allOrNone composite: sObject Collections run all-or-none whatever they say.
     all_or_none: bool = False
+    # The Apex transaction it belongs to (an allOrNone composite's); None: its own.
+    cpu: CpuMeter | None = None
 
 
 @dataclass
@@ -49,6 +65,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # an already encoded JSON body (takes precedence over `body`)
     record_errors: bool = False  # a 200 whose per-record results include a failure
+    server_ms: float = 0  # Apex CPU time spent, answered late by faults.server_time_scale
 
     def json(self) -> str:
         """The body as JSON text ("null" when there is none)."""
@@ -56,7 +73,9 @@ class Response:
             return self.raw
         return "null" if self.body is None else json.dumps(self.body)
 
-    def encode(self) -> bytes:
+    def encode(self, gzip: bool = False) -> bytes:
+        """Status line, headers and body in one piece; the body gzipped when `gzip` (the
+        client accepts it) and it is at least GZIP_MIN_BYTES long."""
         payload = b"" if self.raw is None and self.body is None else self.json().encode()
         reason = (
             HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
@@ -65,9 +84,13 @@ class Response:
             f"HTTP/1.1 {self.status} {reason}",
             f"Date: {formatdate(usegmt=True)}",
             "Content-Type: application/json;charset=UTF-8",
-            f"Content-Length: {len(payload)}",
-            *(f"{name}: {value}" for name, value in self.headers.items()),
+            "Vary: Accept-Encoding",
         ]
+        if gzip and len(payload) >= GZIP_MIN_BYTES:
+            payload = compress(payload)
+            lines.append("Content-Encoding: gzip")
+        lines.append(f"Content-Length: {len(payload)}")
+        lines.extend(f"{name}: {value}" for name, value in self.headers.items())
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
@@ -141,21 +164,27 @@ class _Handler(BaseHTTPRequestHandler):
         if len(self.raw_requestline) > 65536 or not self.parse_request():
             self.close_connection = True
             return
-        request = self._read_request()
-        if request is None:
-            self.close_connection = True
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        gzip = accepts_gzip(headers.get("accept-encoding", ""))
+        try:
+            request = self._read_request(headers)
+        except BodyError as exc:
+            body = [{"message": str(exc), "errorCode": "JSON_PARSER_ERROR"}]
+            self.close_connection = self.close_connection or exc.fatal
+            headers_out = {"Connection": "close"} if exc.fatal else {}
+            self.wfile.write(Response(exc.status, body, headers_out).encode(gzip))
             return
         response = self.server.dispatch(request)
-        self.wfile.write(response.encode())
+        self.wfile.write(response.encode(gzip))
 
-    def _read_request(self) -> Request | None:
-        length = self.headers.get("Content-Length")
-        try:
-            body = self.rfile.read(int(length)) if length else b""
-        except ValueError:
-            return None
+    def _read_request(self, headers: dict[str, str]) -> Request:
+        """The request with its body read (chunked or not) and decoded; BodyError if bad."""
+        body = read_body(
+            self.rfile, headers.get("transfer-encoding", ""), headers.get("content-length")
+        )
+        if body and headers.get("content-encoding"):
+            body = decode_body(body, headers["content-encoding"])
         parts = urlsplit(self.path)
-        headers = {name.lower(): value for name, value in self.headers.items()}
         return Request(self.command, parts.path, query_params(parts.query), headers, body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)

@@ -22,25 +22,31 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from crmsync.sandbox import errors
+from crmsync.sandbox import apex, errors
 from crmsync.sandbox.errors import ApiError, record_error
 from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.ids import SF_ID, checksum
 from crmsync.sandbox.rules import FIELD_NAME, ObjectRules
 from crmsync.sandbox.store import PlannedWrite, Store, index_key
+from crmsync.sandbox.types import record_type_error
 
 MAX_RECORDS = 200
 LOCKED_ROW = "unable to obtain exclusive access to this record"
 
 
 class RecordRejected(Exception):
-    """One record fails a check; `error` is its entry for the result's `errors`."""
+    """One record fails a check; `error` is its entry for the result's `errors`.
 
-    def __init__(self, error: dict[str, Any]) -> None:
+    `chunk`: a trigger threw for it whose failure takes the whole chunk (apex.py).
+    """
+
+    def __init__(self, error: dict[str, Any], chunk: bool = False) -> None:
         super().__init__(error["message"])
         self.error = error
+        self.chunk = chunk
 
 
 class Outcome:
@@ -156,9 +162,12 @@ def check_field_names(rules: ObjectRules, sobject: str, records: list[dict[str, 
 class Upserter:
     """Applies upserts to the store under the rules and faults in force."""
 
-    def __init__(self, store: Store, faults: Faults) -> None:
+    def __init__(
+        self, store: Store, faults: Faults, rules_of: Callable[[str], ObjectRules]
+    ) -> None:
         self.store = store
         self.faults = faults
+        self.rules_of = rules_of  # an sObject's rules now (for parents of lookups)
 
     def upsert(
         self,
@@ -167,26 +176,40 @@ class Upserter:
         external_id_field: str,
         records: list[dict[str, Any]],
         all_or_none: bool,
+        cpu: apex.CpuMeter,
     ) -> list[Outcome]:
         """Upsert `records` (already shape-checked) and say what happened to each.
 
-        1. Records without an external id value, or sharing one, fail.
-        2. Look up existing records by external id (in-memory index) and load them.
-        3. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
-        4. Check each remaining record against the object's rules, in Salesforce's order:
-           field permissions, required, length, lookups, triggers, validation rules.
-        5. allOrNone and any failure: nothing is written, the good ones are rolled back.
+        1. Charge the records' Apex CPU time to the transaction (`cpu`); past its limit
+           every record fails with the CPU limit error and nothing is written.
+        2. Records without an external id value, or sharing one, fail. Unless the field is
+           `case_sensitive`, external ids compare folded to lower case ("ABC" is "abc").
+        3. Look up existing records by external id (in-memory index) and load them.
+        4. The next `lock_rows_next` still-good records fail with UNABLE_TO_LOCK_ROW.
+        5. Check each remaining record against the object's rules, in Salesforce's order:
+           field permissions, required, length, email and picklist values (types.py),
+           lookups, triggers, validation rules.
+        6. A trigger with scope "chunk" threw: every record fails with its error, nothing
+           is written.
+        7. allOrNone and any failure: nothing is written, the good ones are rolled back.
            Otherwise write the good ones in one transaction (with the write log).
         """
         values = [record.get(external_id_field) for record in records]
-        keys = [v if type(v) is str else index_key(v) for v in values]  # str: the common case
+        fold = not rules.case_sensitive(external_id_field)
+        if fold:  # str: the common case
+            keys = [v.lower() if type(v) is str else index_key(v, fold) for v in values]
+        else:
+            keys = [v if type(v) is str else index_key(v) for v in values]
         outcomes = [Outcome() for _ in records]
+        if rules.cpu_ms_per_record and not cpu.charge(rules.cpu_ms_per_record * len(records)):
+            return apex.fail_all(outcomes, apex.cpu_limit_error(sobject))
         with self.store.lock:
-            self._reject_missing_and_duplicate(external_id_field, keys, outcomes)
-            existing = self.store.external_index(sobject, external_id_field)
-            self._lock_rows(outcomes)
+            self._reject_missing_and_duplicate(external_id_field, values, keys, outcomes)
+            existing = self.store.external_index(sobject, external_id_field, fold)
+            self._lock_rows(sobject, outcomes, keys, existing)
             parents = self._parents_by_id(rules, records)
             planned: list[tuple[int, PlannedWrite]] = []
+            chunk_error = None
             for position, record in enumerate(records):
                 if outcomes[position].errors:
                     continue
@@ -196,8 +219,12 @@ class Upserter:
                     write = self._check(rules, external_id_field, record, sf_id, old, parents)
                 except RecordRejected as rejected:
                     outcomes[position].errors.append(rejected.error)
+                    if rejected.chunk and chunk_error is None:
+                        chunk_error = rejected.error
                     continue
                 planned.append((position, write))
+            if chunk_error is not None:
+                return apex.fail_all(outcomes, chunk_error)
             if all_or_none and any(not o.ok for o in outcomes):
                 return _rolled_back(outcomes)
             self.store.apply(sobject, [write for _, write in planned])
@@ -207,10 +234,14 @@ class Upserter:
         return outcomes
 
     def _reject_missing_and_duplicate(
-        self, external_id_field: str, keys: list[str | None], outcomes: list[Outcome]
+        self,
+        external_id_field: str,
+        values: list[Any],
+        keys: list[str | None],
+        outcomes: list[Outcome],
     ) -> None:
         counts = Counter(keys)
-        for key, outcome in zip(keys, outcomes, strict=True):
+        for value, key, outcome in zip(values, keys, outcomes, strict=True):
             if key is None or key == "":
                 outcome.errors.append(
                     record_error("MISSING_ARGUMENT", f"{external_id_field} not specified")
@@ -219,16 +250,29 @@ class Upserter:
                 outcome.errors.append(
                     record_error(
                         "DUPLICATE_VALUE",
-                        f"Duplicate external id specified: {key}",
+                        f"Duplicate external id specified: {index_key(value)}",
                         [external_id_field],
                     )
                 )
 
-    def _lock_rows(self, outcomes: list[Outcome]) -> None:
-        candidates = [o for o in outcomes if not o.errors]
-        locked = self.faults.take_locked_rows(len(candidates))
-        for outcome in candidates[:locked]:
-            outcome.errors.append(record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW))
+    def _lock_rows(
+        self,
+        sobject: str,
+        outcomes: list[Outcome],
+        keys: list[str | None],
+        existing: dict[str, str],
+    ) -> None:
+        """The next `lock_rows_next` good records fail: UNABLE_TO_LOCK_ROW, or wrapped in a
+        trigger's CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY under `lock_wrapped`."""
+        candidates = [position for position, o in enumerate(outcomes) if not o.errors]
+        locked, wrapped = self.faults.take_locked_rows(len(candidates))
+        for position in candidates[:locked]:
+            if wrapped:
+                sf_id = existing.get(keys[position])  # type: ignore[arg-type]
+                error = apex.wrapped_lock_error(sobject, sf_id)
+            else:
+                error = record_error("UNABLE_TO_LOCK_ROW", LOCKED_ROW)
+            outcomes[position].errors.append(error)
 
     def _parents_by_id(self, rules: ObjectRules, records: list[dict[str, Any]]) -> set[str]:
         """Every parent id referenced by Id in `records` that exists as the right object."""
@@ -259,14 +303,16 @@ class Upserter:
             (rules.readonly and _field_permission_error(rules, sent))
             or (rules.required and _required_error(rules, sent, sf_id is None))
             or (rules.max_length and _length_error(rules, sent))
+            or (rules.record_checked_types and record_type_error(rules, sent))
         )
         if error:
             raise RecordRejected(error)
         applied = self._resolve_lookups(rules, sent, parents) if rules.lookups else sent
         merged = {**old, **applied}
-        error = (rules.trigger_fail and _trigger_error(rules, merged)) or (
-            rules.validation and _validation_error(rules, merged)
-        )
+        fired = rules.trigger_fail and apex.fired_trigger(rules, merged)
+        if fired:
+            raise RecordRejected(apex.trigger_error(fired), chunk=fired.scope == "chunk")
+        error = rules.validation and _validation_error(rules, merged)
         if error:
             raise RecordRejected(error)
         return PlannedWrite(
@@ -311,8 +357,9 @@ class Upserter:
                 )
             )
         ((field_name, value),) = reference.items()
-        found = self.store.ids_by_external_id(parent, field_name, [value])
-        key = index_key(value)
+        fold = not self.rules_of(parent).case_sensitive(field_name)
+        found = self.store.ids_by_external_id(parent, field_name, [value], fold)
+        key = index_key(value, fold)
         if key is None or key not in found:
             raise RecordRejected(
                 record_error(
@@ -371,16 +418,6 @@ def _length_error(rules: ObjectRules, sent: dict[str, Any]) -> dict[str, Any] | 
                 f"{name}: data value too large: {value} (max length={limit})",
                 [name],
             )
-    return None
-
-
-def _trigger_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, Any] | None:
-    for rule in rules.trigger_fail:
-        if rule.when is None or rule.when.matches(merged):
-            message = rule.message
-            if "caused by" not in message:
-                message += "\n\ncaused by: System.DmlException: rejected by the sandbox's trigger_fail rule"
-            return record_error("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message)
     return None
 
 

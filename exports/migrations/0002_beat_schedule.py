@@ -1,4 +1,4 @@
-"""The two scheduled jobs of DESIGN.md §4, as django-celery-beat PeriodicTasks.
+"""The two scheduled jobs (docs/semantics.md › Scheduling), as django-celery-beat PeriodicTasks.
 
 Admins edit them in the admin (Periodic tasks). A data migration works on historical
 models, whose save signals do not fire, so it bumps PeriodicTasks itself: that row

@@ -1,8 +1,10 @@
 """Fixtures for the admin tests: users, CRM settings with known secrets, the broker, a browser.
 
-Browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright against
-pytest-django's `live_server`. Without Chromium they fail under CI=true and skip loudly
-elsewhere, like the other real-service tests (tests/services.py).
+Browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright against the
+web server `make run` starts: gunicorn with WhiteNoise after `collectstatic`
+(`web_server`, tests/web_server.py), on the test database. Pages are 1280 px wide. Without
+Chromium they fail under CI=true and skip loudly elsewhere, like the other real-service
+tests (tests/services.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from accounts.models import CRMSettings
 from exports.models import ExportCursor, ExportError, ExportRecord
 from tests.factories import CRMSettingsFactory, ExportCursorFactory
 from tests.services import missing
+from tests.web_server import WebServer
 
 # Known secrets: no admin page may ever contain them.
 CLIENT_SECRET = "cs-7Hq2-never-rendered"
@@ -99,6 +102,12 @@ def settings_post(settings: CRMSettings, **changes: Any) -> dict[str, str]:
         "api_version": settings.api_version,
         "timeout_seconds": settings.timeout_seconds,
         "daily_api_limit": settings.daily_api_limit,
+        "alert_emails": settings.alert_emails,
+        "alert_webhook_url": settings.alert_webhook_url,
+        "alert_webhook_secret": "",
+        "still_paused_after_hours": settings.still_paused_after_hours,
+        "error_spike_per_hour": settings.error_spike_per_hour,
+        "error_spike_percent": settings.error_spike_percent,
         "_save": "Save",
     }
     values.update(changes)
@@ -166,24 +175,25 @@ def require_chromium() -> None:
     )
 
 
+VIEWPORT = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
-def page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A Playwright page in headless Chromium, its base URL the live test server."""
+def page(web_server: WebServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Playwright page in headless Chromium, 1280 px wide, its base URL gunicorn's."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop running in this thread, so Django's
     # async-safety check would refuse the test's own ORM calls; they are plain synchronous
-    # code between browser steps (the live server answers from its own thread).
+    # code between browser steps (gunicorn answers from its own processes).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1600, "height": 1000}
-        )
+        context = browser.new_context(base_url=web_server.url, viewport=VIEWPORT)
         browser_page = context.new_page()
         browser_page.set_default_timeout(10_000)
         try:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exports.models import ExportCursor, ExportError
+from exports.models import ExportCursor, ExportError, ExportRun
 from exports.status import account_status
 from tests.factories import (
     AccountFactory,
@@ -69,6 +69,7 @@ def test_paused_account(paused_account):
 def test_as_json_has_the_crm_status_keys(paused_account):
     account, records, _ = paused_account
     paused_error = ExportError.objects.get(record=records[2], status="open")
+    last_run = ExportRun.objects.filter(account=account).latest("id")
 
     assert account_status(account).as_json() == {
         "account": "acme",
@@ -87,6 +88,14 @@ def test_as_json_has_the_crm_status_keys(paused_account):
             "FIELD_CUSTOM_VALIDATION_EXCEPTION": 1,
             "REQUIRED_FIELD_MISSING": 1,
         },
+        "last_run_id": last_run.id,
+        "last_run_outcome": "completed",
+        "last_run_message": None,
+        "last_run_finished_at": last_run.finished_at.isoformat(),
+        "failing": False,
+        "records_per_call": 1000,
+        "circuit_open_until": None,
+        "circuit_reason": None,
     }
 
 

@@ -27,7 +27,12 @@ def save(page) -> None:
 
 
 def test_pause_field_appears_and_disappears_with_export_to_crm(page, superuser):
-    settings = CRMSettingsFactory(export_enabled=False, pause_on_export_errors=True)
+    settings = CRMSettingsFactory(
+        account__slug="acme",
+        account__name="Acme",
+        export_enabled=False,
+        pause_on_export_errors=True,
+    )
     log_in(page, superuser.username)
     page.goto(change_url(settings))
 
@@ -43,6 +48,7 @@ def test_pause_field_appears_and_disappears_with_export_to_crm(page, superuser):
 
     page.check(EXPORT)
     expect(page.locator(PAUSE)).to_be_visible()
+    screenshot(page, "crm-settings")  # committed: README › Testing
     save(page)
     expect(page.locator(".messagelist .success")).to_be_visible()
     assert (stored(settings).export_enabled, settings.pause_on_export_errors) == (True, True)

@@ -29,8 +29,6 @@ def test_list_shows_one_row_per_error_with_its_columns(super_client):
     for header in (
         "Account",
         "Record",
-        "Object",
-        "External id",
         "Error code",
         "Message",
         "Attempts",

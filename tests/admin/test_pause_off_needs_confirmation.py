@@ -29,6 +29,7 @@ def test_post_turning_pause_off_without_confirmation_is_refused(super_client, cr
     html = response.content.decode()
     assert "Pause on export errors was not turned off" in html
     assert PAUSE_OFF_WARNING in html
+    assert html.count("The CRM may become inconsistent") == 1  # said once, under the box
     crm_settings.refresh_from_db()
     assert crm_settings.pause_on_export_errors is True
     assert crm_settings.batch_size == 200  # nothing of the refused POST was saved

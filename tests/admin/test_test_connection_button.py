@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exports.gateway import Gateway, GatewayError
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +38,16 @@ def test_reports_the_gateways_exact_error(super_client, crm_account):
 
     assert message == f"Connection failed: {expected.value.message}"
     assert "wrong-secret-Qp3" not in message
+
+
+def test_an_org_that_is_down_says_what_to_check(super_client, crm_account):
+    org = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = crm_account(login_url=org).crm_settings
+
+    [message] = press_test_connection(super_client, settings)
+
+    assert message == (
+        f"Connection failed: Could not reach the Salesforce login at {org}/services/oauth2/token "
+        "(connection refused). Check the login URL and that the org is reachable from this "
+        "server, then test again."
+    )

@@ -140,7 +140,7 @@ def check_export(
         _check_errors(account, rejected_ids, report)
         rejected_ids -= resolved  # written by the re-export: checked like any record
         # Open errors of one external id are merged into one write, carrying the newest
-        # one's values (DESIGN §3): only the newest resolved record appears in the log.
+        # one's values (docs/semantics.md › The daily re-export): only the newest resolved record appears in the log.
         newest_resolved: dict[str, int] = {}
         for record_id, ext, _ in records:
             if record_id in resolved:

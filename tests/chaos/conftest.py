@@ -1,6 +1,6 @@
 """The chaos rig: real worker and beat processes on a private Redis and the test database.
 
-Timings are scaled to seconds (DESIGN §8) and kept in one consistent order:
+Timings are scaled to seconds and kept in one consistent order:
 request timeout (3 s) < soft time limit (5 s) < hard time limit (7 s) < visibility
 timeout (8 s) < run lease (12 s); the longest retry countdown (3 s) < visibility timeout.
 """

@@ -27,7 +27,7 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 class RedisServer:
-    """A redis-server of the suite's own: no persistence, like the machine's (DESIGN §8)."""
+    """A redis-server of the suite's own: no persistence, like the machine's."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -46,6 +46,11 @@ FIELDS = [
     "api_version",
     "ca_bundle",
     "timeout_seconds",
+    "alert_emails",
+    "alert_webhook_url",
+    "still_paused_after_hours",
+    "error_spike_per_hour",
+    "error_spike_percent",
 ]
 form_data = st.fixed_dictionaries(
     {name: text for name in FIELDS},
@@ -57,6 +62,7 @@ form_data = st.fixed_dictionaries(
         "client_secret": secrets,
         "password": secrets,
         "private_key": secrets,
+        "alert_webhook_secret": secrets,
     },
 )
 
@@ -81,7 +87,7 @@ def test_any_post_saves_valid_settings_or_changes_nothing(admin_client, data):
     after = CRMSettings.objects.get(id=crm.id)
     if response.status_code == 200:
         assert CRMSettings.objects.filter(id=crm.id).values().get() == before
-        for secret in ("client_secret", "password", "private_key"):
+        for secret in ("client_secret", "password", "private_key", "alert_webhook_secret"):
             if data.get(secret):
                 page = response.content.decode()
                 assert data[secret] not in page and html.escape(data[secret]) not in page

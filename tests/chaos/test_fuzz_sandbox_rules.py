@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmsync.sandbox.rules import FAULT_RANGES, RulesError, load_rules_file
+from crmsync.sandbox.rules import FAULT_KEYS, RulesError, load_rules_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -46,7 +46,15 @@ keys = st.sampled_from(
         "require",
         "message",
         "lookups",
-        *FAULT_RANGES,
+        "trigger_fail",
+        "scope",
+        "field_types",
+        "type",
+        "picklist_values",
+        "external_ids",
+        "case_sensitive",
+        "cpu_ms_per_record",
+        *sorted(FAULT_KEYS),
     ]
 ) | st.text(max_size=8)
 documents = st.recursive(

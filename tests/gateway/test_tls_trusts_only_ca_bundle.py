@@ -13,7 +13,7 @@ from exports.gateway import AuthError, Gateway
 
 @pytest.fixture(autouse=True)
 def _ca_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As on production machines (DESIGN §8): both variables name the system bundle."""
+    """As on production machines: both variables name the system bundle."""
     system_bundle = os.environ.get("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", system_bundle)
     monkeypatch.setenv("CURL_CA_BUNDLE", system_bundle)

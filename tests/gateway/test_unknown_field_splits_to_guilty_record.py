@@ -29,8 +29,9 @@ def test_partial_success_names_the_guilty_record_and_writes_the_rest_once(
     assert not guilty.rolled_back and not guilty.transient
     written = [w["external_id"] for w in sandbox.writes()]
     assert sorted(written) == sorted(f"p-{i}" for i in range(8) if i != 5)
-    # 8 → [0-3] ok, [4-7] refused → [4-5] refused → [4] ok, [5] refused; [6-7] ok
-    assert gateway.api_calls == 7
+    # 8 → [0-3] ok, so [4-7] holds the culprit: split at once → [4-5] refused → [4] ok, so
+    # [5] is sent alone: refused; [6-7] ok
+    assert gateway.api_calls == 6
 
 
 def test_all_or_none_writes_up_to_the_guilty_record_and_sends_nothing_after(
@@ -44,7 +45,9 @@ def test_all_or_none_writes_up_to_the_guilty_record_and_sends_nothing_after(
     assert results[5].error_code == "INVALID_FIELD" and not results[5].rolled_back
     assert all(r.rolled_back for r in results[6:])
     assert [w["external_id"] for w in sandbox.writes()] == [f"p-{i}" for i in range(5)]
-    assert gateway.api_calls == 6
+    # 8 refused → [0-3] ok, so [4-7] holds the culprit: split at once → [4-5] refused →
+    # [4] ok, [5] refused alone; [6-7] never sent
+    assert gateway.api_calls == 5
 
 
 def test_a_single_refused_record_is_a_rejection_not_an_exception(gateway: Gateway) -> None:

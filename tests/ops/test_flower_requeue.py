@@ -5,69 +5,20 @@ of this module's own) and the test database; the sandbox org runs in this proces
 the worker reaches it over HTTPS. The calls are the README runbook's:
 `POST /api/task/async-apply/exports.tasks.run_export` and `.../reexport_error` with a
 JSON body `{"args": [...], "kwargs": {...}}` and basic auth. Without auth: 401.
+The `flower` fixture (tests/ops/conftest.py) runs the two processes.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import requests
 
 from exports.models import ExportCursor, ExportError, ExportRun
 from tests.conftest import wait_for
-from tests.ops.processes import ProcfileProcess, stack_env
+from tests.ops.conftest import USER
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
-from tests.processes import free_port, running
-from tests.services import require_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-USER, PASSWORD = "ops", "s3cret-flower"
-
-
-@dataclass
-class Flower:
-    url: str
-    worker: ProcfileProcess
-    flower: ProcfileProcess
-
-    def apply(self, task: str, auth: Any = (USER, PASSWORD), **body: Any) -> requests.Response:
-        """POST /api/task/async-apply/<task> with a JSON body, as the runbook's curl does."""
-        return requests.post(
-            f"{self.url}/api/task/async-apply/{task}", json=body, auth=auth, timeout=10
-        )
-
-    def task_info(self, task_id: str) -> dict[str, Any] | None:
-        response = requests.get(
-            f"{self.url}/api/task/info/{task_id}", auth=(USER, PASSWORD), timeout=10
-        )
-        return response.json() if response.status_code == 200 else None
-
-
-@pytest.fixture(scope="module")
-def flower(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flower]:
-    require_redis()
-    tmp = tmp_path_factory.mktemp("flower-stack")
-    port = free_port()
-    env = stack_env(tmp / "var", FLOWER_BASIC_AUTH=f"{USER}:{PASSWORD}", FLOWER_PORT=str(port))
-    worker = ProcfileProcess("worker", env, tmp, extra_args=f"-n ops-flower-{port}@%h")
-    flower = ProcfileProcess("flower", env, tmp)
-    with running(worker, flower):
-        worker.wait_for_log("ready.")
-        flower.wait_for_log("Visit me at")
-        stack = Flower(f"http://127.0.0.1:{port}", worker, flower)
-        wait_for(lambda: _answers(stack), timeout=30)
-        yield stack
-
-
-def _answers(stack: Flower) -> bool:
-    try:
-        return requests.get(f"{stack.url}/api/workers", auth=(USER, PASSWORD), timeout=2).ok
-    except requests.ConnectionError:
-        return False
 
 
 def _finished_run(account_id: int, trigger: str) -> ExportRun | None:

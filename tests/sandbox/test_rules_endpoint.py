@@ -44,6 +44,32 @@ def test_rules_can_be_read_back(sandbox):
             "faults.fail_status: expected an integer from 400 to 599",
         ),
         ({"auth": {"clients": {"x": ""}}}, "auth.clients.x"),
+        ({"faults": {"lock_wrapped": 1}}, "faults.lock_wrapped: expected true or false, got 1"),
+        (
+            {"objects": {"Contact": {"cpu_ms_per_record": -1}}},
+            "objects.Contact.cpu_ms_per_record: expected a number from 0 to 600000, got -1",
+        ),
+        ({"faults": {"cpu_limit_ms": 0}}, "faults.cpu_limit_ms: expected an integer from 1"),
+        (
+            {"objects": {"Contact": {"field_types": {"Birthdate": "dat"}}}},
+            "objects.Contact.field_types.Birthdate: expected a type (string, email, date,",
+        ),
+        (
+            {"objects": {"Contact": {"field_types": {"Stage__c": "picklist"}}}},
+            "objects.Contact.field_types.Stage__c: a picklist needs its values",
+        ),
+        (
+            {"objects": {"Contact": {"external_ids": {"ExtId__c": {"case_sensitive": "no"}}}}},
+            'objects.Contact.external_ids.ExtId__c.case_sensitive: expected true or false, got "no"',
+        ),
+        (
+            {"faults": {"server_time_scale": "1"}},
+            'faults.server_time_scale: expected a number from 0 to 1000, got "1"',
+        ),
+        (
+            {"objects": {"Contact": {"trigger_fail": [{"message": "m", "scope": "batch"}]}}},
+            'objects.Contact.trigger_fail[0].scope: expected one of "record", "chunk"',
+        ),
         (
             {"objects": {"Contact": {"fields": ["LastName"], "required": ["Email"]}}},
             "objects.Contact.required names field 'Email', which is not in objects.Contact.fields",

@@ -3,14 +3,22 @@
 Secrets never travel on the command line (where `ps` and shell history would keep
 them): the client secret and password come from environment variables and the
 private key from a file, each named by an option.
+
+Turning "Pause on export errors" off (`--no-pause` on an account where it is on, or a
+new one) needs `--i-understand-inconsistency`, as the admin page needs its "I
+understand" box; without it nothing is saved (exit status 2). A confirmed change is
+logged at WARNING with the operating-system user who made it.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ValidationError
@@ -19,7 +27,12 @@ from django.db import transaction
 
 from accounts.ca_bundle import UNUSABLE, usable_ca_bundle
 from accounts.fields import secret_state
-from accounts.models import Account, CRMSettings
+from accounts.forms import PAUSE_OFF_WARNING
+from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
+
+log = logging.getLogger(__name__)
+
+CONFIRM_PAUSE_OFF = "--i-understand-inconsistency"
 
 # option dest → CRMSettings field, for options whose value is stored as given.
 SETTINGS_OPTIONS = {
@@ -35,6 +48,7 @@ SETTINGS_OPTIONS = {
     "timeout": "timeout_seconds",
     "pause": "pause_on_export_errors",
     "export": "export_enabled",
+    "alert_webhook": "alert_webhook_url",
 }
 # model field → the option that sets it, to name the option in validation errors.
 OPTION_FOR_FIELD = {
@@ -47,6 +61,8 @@ OPTION_FOR_FIELD |= {
     "client_secret": "--client-secret-env",
     "password": "--password-env",
     "private_key": "--private-key-file",
+    "alert_emails": "--alert-email",
+    "alert_webhook_secret": "--alert-webhook-secret-env",
 }
 # What each auth flow needs before a login can succeed: field → option.
 FLOW_NEEDS = {
@@ -58,6 +74,7 @@ SECRET_FIELDS = {
     "client_secret": "client secret",
     "private_key": "private key",
     "password": "password",
+    "alert_webhook_secret": "webhook signing secret",
 }
 
 
@@ -72,7 +89,9 @@ class Command(BaseCommand):
         )
         _add_create_arguments(create)
         actions.add_parser(
-            "list", help="List accounts: slug, name, Export to CRM, Pause on errors."
+            "list",
+            help="List accounts: slug, name, Export to CRM, Pause on errors, auth flow "
+            "(accounts on the deprecated password flow are marked).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -84,14 +103,22 @@ class Command(BaseCommand):
     def _create(self, options: dict[str, Any]) -> None:
         """1. Read the secrets the options name (fail before touching the database).
         2. In one transaction: get or create the account, apply the options to it and
-           its CRMSettings, validate both with full_clean(), save.
+           its CRMSettings, validate both with full_clean(), save. Pause turned off
+           without --i-understand-inconsistency: refuse, nothing saved.
         3. Print a one-line summary without secrets, and warnings on stderr for
            settings a login will still miss and for stored secrets the save removed (a
            new login URL, auth flow or CA bundle forgets the secrets not given again)."""
         secrets = _read_secrets(options)
         with transaction.atomic():
             account, created = _save_account(options)
-            crm = _save_settings(account, options, secrets)
+            crm, paused_off = _save_settings(account, options, secrets)
+        if paused_off:
+            log.warning(
+                "crm_account: Pause on export errors turned OFF for account %s by %s (%s)",
+                account.slug,
+                _os_user(),
+                CONFIRM_PAUSE_OFF,
+            )
         for warning in _forgotten(crm) + _warnings(crm):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(_summary(account, crm, "created" if created else "updated"))
@@ -101,7 +128,7 @@ class Command(BaseCommand):
         if not accounts:
             self.stdout.write("no accounts; create one with `manage.py crm_account create SLUG`")
             return
-        rows = [("SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE ON ERRORS")]
+        rows = [("SLUG", "NAME", "ACTIVE", "EXPORT", "PAUSE ON ERRORS", "AUTH FLOW")]
         for account in accounts:
             crm = account.crm_settings
             rows.append(
@@ -111,12 +138,19 @@ class Command(BaseCommand):
                     _on_off(account.is_active),
                     _on_off(crm.export_enabled),
                     _on_off(crm.pause_on_export_errors),
+                    crm.auth_flow + (" (DEPRECATED)" if crm.uses_password_flow else ""),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             self.stdout.write(
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        on_password = [a.slug for a in accounts if a.crm_settings.uses_password_flow]
+        if on_password:
+            self.stderr.write(
+                "warning: accounts still on the username-password flow: "
+                f"{', '.join(on_password)}. {PASSWORD_FLOW_WARNING}"
             )
 
 
@@ -130,8 +164,13 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--login-url", metavar="URL", help="Salesforce login URL (or the sandbox org's)."
     )
-    parser.add_argument("--auth-flow", choices=CRMSettings.AuthFlow.values, help="OAuth flow.")
-    parser.add_argument("--client-id", metavar="ID", help="Connected app client id (consumer key).")
+    parser.add_argument(
+        "--auth-flow",
+        choices=CRMSettings.AuthFlow.values,
+        help="OAuth flow: client_credentials (recommended) or jwt_bearer. password is "
+        "deprecated: Salesforce retires the username-password flow on February 20, 2027.",
+    )
+    parser.add_argument("--client-id", metavar="ID", help="The External Client App's consumer key.")
     parser.add_argument(
         "--client-secret-env", metavar="VAR", help="Environment variable holding the client secret."
     )
@@ -150,8 +189,31 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-records-per-run", type=int, metavar="N", help="Records per run.")
     parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
     parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
-    parser.add_argument("--pause", action=flag, help="Pause on export errors.")
+    parser.add_argument(
+        "--pause",
+        action=flag,
+        help=f"Pause on export errors (default on). Turning it off needs {CONFIRM_PAUSE_OFF}.",
+    )
+    parser.add_argument(
+        CONFIRM_PAUSE_OFF,
+        action="store_true",
+        help="Confirm --no-pause: " + PAUSE_OFF_WARNING,
+    )
     parser.add_argument("--export", action=flag, help="Export to CRM.")
+    parser.add_argument(
+        "--alert-email",
+        action="append",
+        metavar="ADDR",
+        help="Email alerts to ADDR (repeat for several; replaces the list; '' clears it).",
+    )
+    parser.add_argument(
+        "--alert-webhook", metavar="URL", help="POST signed alerts to URL (https; '' removes it)."
+    )
+    parser.add_argument(
+        "--alert-webhook-secret-env",
+        metavar="VAR",
+        help="Environment variable holding the webhook signing secret.",
+    )
 
 
 def _read_secrets(options: dict[str, Any]) -> dict[str, str]:
@@ -163,6 +225,10 @@ def _read_secrets(options: dict[str, Any]) -> dict[str, str]:
         secrets["password"] = _from_env(options["password_env"], "--password-env")
     if options["private_key_file"] is not None:
         secrets["private_key"] = _private_key(options["private_key_file"])
+    if options["alert_webhook_secret_env"] is not None:
+        secrets["alert_webhook_secret"] = _from_env(
+            options["alert_webhook_secret_env"], "--alert-webhook-secret-env"
+        )
     return secrets
 
 
@@ -191,7 +257,7 @@ def _private_key(path: str) -> str:
     except (ValueError, TypeError) as exc:
         raise CommandError(
             f"--private-key-file: {path} is not an unencrypted PEM private key ({exc}); "
-            "give the key the connected app's certificate was made from",
+            "give the key the External Client App's certificate was made from",
             returncode=2,
         ) from None
     return pem.decode("ascii")
@@ -214,16 +280,26 @@ def _save_account(options: dict[str, Any]) -> tuple[Account, bool]:
 
 def _save_settings(
     account: Account, options: dict[str, Any], secrets: dict[str, str]
-) -> CRMSettings:
+) -> tuple[CRMSettings, bool]:
+    """Apply the options; (the settings, whether this turned pause off)."""
     crm, _ = CRMSettings.objects.get_or_create(account=account)
+    turns_pause_off = crm.pause_on_export_errors and options["pause"] is False
+    if turns_pause_off and not options["i_understand_inconsistency"]:
+        raise CommandError(
+            f"--no-pause turns Pause on export errors off for {account.slug}. "
+            f"{PAUSE_OFF_WARNING} Add {CONFIRM_PAUSE_OFF} to confirm — nothing was saved.",
+            returncode=2,
+        )
     for dest, field in SETTINGS_OPTIONS.items():
         if options[dest] is not None:
             setattr(crm, field, options[dest])
     for field, value in secrets.items():
         setattr(crm, field, value)
+    if options["alert_email"] is not None:
+        crm.alert_emails = ", ".join(a for a in options["alert_email"] if a.strip())
     _full_clean(crm)
     crm.save()
-    return crm
+    return crm, turns_pause_off
 
 
 def _full_clean(instance: Account | CRMSettings) -> None:
@@ -252,9 +328,10 @@ def _forgotten(crm: CRMSettings) -> list[str]:
 
 
 def _warnings(crm: CRMSettings) -> list[str]:
-    """Settings the chosen auth flow still needs, and a CA bundle this machine lacks."""
+    """The deprecated password flow, settings the chosen auth flow still needs, and a CA
+    bundle this machine lacks."""
     missing = [OPTION_FOR_FIELD[f] for f in FLOW_NEEDS[crm.auth_flow] if not getattr(crm, f)]
-    warnings = []
+    warnings = [PASSWORD_FLOW_WARNING] if crm.uses_password_flow else []
     if missing:
         warnings.append(
             f"the {crm.auth_flow} flow also needs {', '.join(missing)}; "
@@ -276,8 +353,24 @@ def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
         f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "
         f"batch {crm.batch_size}, max {crm.max_records_per_run} records/run, "
         f"login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
-        f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}"
+        f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}; "
+        f"alerts: {_alerts(crm)}"
     )
+
+
+def _alerts(crm: CRMSettings) -> str:
+    targets = list(crm.alert_email_list)
+    if crm.alert_webhook_url:
+        url = urlsplit(crm.alert_webhook_url)  # its path may carry a token: not printed
+        targets.append(f"webhook {url.scheme}://{url.netloc.rpartition('@')[2]}")
+    return ", ".join(targets) or "none"
+
+
+def _os_user() -> str:
+    try:
+        return f"OS user {getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"OS uid {os.getuid()}"
 
 
 def _on_off(value: bool) -> str:

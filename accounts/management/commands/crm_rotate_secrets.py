@@ -23,7 +23,8 @@ from accounts.models import CRMSettings
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored CRM secret (client secret, private key, password) with the "
+        "Re-encrypt every stored CRM secret (client secret, private key, password, webhook "
+        "signing secret) with the "
         "newest key of CRMSYNC_ENCRYPTION_KEY. With --check, only count the secrets that "
         "are not on the newest key yet. Nothing is changed if any secret cannot be decrypted."
     )

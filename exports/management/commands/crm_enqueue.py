@@ -1,4 +1,11 @@
-"""`crm_enqueue --account SLUG FILE.jsonl`: append a file of records to the outbox."""
+"""`crm_enqueue --account SLUG FILE.jsonl`: append a file of records to the outbox.
+
+An integer `external_id` is kept, as its decimal text (42 → "42"): host apps often use
+their integer primary keys as external ids, the text form loses nothing, and Salesforce
+compares external ids as text (42 and "42" are one record). The summary line says how
+many records gave one, so it is never silent. Other non-strings (1.5, true) are refused
+with their line number: their text form would be ambiguous (1.0 or 1?).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +41,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         account = _account(options["account"])
         path: str = options["file"]
+        integer_ids = _IntegerIds()
         with _open(path) as stream:
             try:
-                result = enqueue_numbered(account, _parse_lines(stream))
+                result = enqueue_numbered(account, integer_ids.counted(_parse_lines(stream)))
             except InvalidRecord as exc:
                 raise CommandError(f"{exc} — {NOTHING_WRITTEN}", returncode=2) from None
             except OSError as exc:
@@ -48,7 +56,31 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"enqueued {result.count} records for {account.slug} "
-            f"(ids {result.first_id}–{result.last_id})"
+            f"(ids {result.first_id}–{result.last_id}){integer_ids.note()}"
+        )
+
+
+class _IntegerIds:
+    """Counts the records whose external_id is a JSON integer (stored as its text)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.example: int | None = None
+
+    def counted(self, lines: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        for number, item in lines:
+            value = item.get("external_id") if isinstance(item, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.count += 1
+                self.example = value if self.example is None else self.example
+            yield number, item
+
+    def note(self) -> str:
+        if not self.count:
+            return ""
+        return (
+            f"; {self.count} gave external_id as an integer, stored as text "
+            f'({self.example} → "{self.example}")'
         )
 
 

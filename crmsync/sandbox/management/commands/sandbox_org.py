@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--data-dir", type=Path, required=True, help="where state and the CA live"
         )
-        parser.add_argument("--rules", type=Path, help="rules file (JSON, DESIGN.md §7)")
+        parser.add_argument("--rules", type=Path, help="rules file (JSON, docs/sandbox-rules.md)")
         parser.add_argument(
             "--latency-ms",
             type=int,

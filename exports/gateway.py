@@ -609,9 +609,9 @@ class Gateway:
         code = _login_error_code(payload)
         if code:
             return AuthError(
-                f"The Salesforce login of {self._who} was refused ({code}, "
-                f"{self.crm.auth_flow} flow at {self._login_origin}). Check the client id and "
-                "the secrets of this flow in the account's CRM settings.",
+                f"Salesforce login for {self._who} failed ({self.crm.auth_flow} flow at "
+                f"{self._login_origin}): {code}. Check the client id and the secrets of this "
+                "flow in the account's CRM settings.",
                 code,
             )
         return AuthError(

@@ -31,7 +31,7 @@ CASES = {
     "OAuth error": (
         json_answer(400, f'{{"error": "invalid_grant", "error_description": "{MARKER}"}}'),
         None,
-        "was refused (invalid_grant",
+        "): invalid_grant. Check the client id",
     ),
     "not JSON": (
         (401, {"Content-Type": "text/html"}, f"<h1>{MARKER}</h1>".encode()),

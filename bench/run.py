@@ -207,6 +207,13 @@ class Bench:
                 ),
             )
             self.save()
+            self.report["realistic_heavy"] = self.guarded(
+                "realistic (heavy automation)",
+                lambda: realistic.realistic_org(
+                    *args, config["realistic_records"] // 4, config["realistic_naive_records"], 12
+                ),
+            )
+            self.save()
         if "storm" in self.series:
             self.report["storm"] = self.guarded(
                 "storm", lambda: realistic.trigger_storm(*args, config["storm_records"])

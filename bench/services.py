@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
+from crmsync.sandbox import control
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,6 +40,7 @@ class Sandbox:
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
         self.http.verify = str(self.ca_path)
+        self.http.headers[control.HEADER] = control.read_token(data_dir)  # for /sandbox/*
         # Never the bottleneck of a benchmark: no daily API limit worth the name.
         self.set_faults(api_daily_limit=10**12)
 

@@ -154,6 +154,7 @@ class Bench:
         self.data_dir = Path(tempfile.mkdtemp(prefix="crmsync-bench-sandbox-"))
         # The sandbox process is forked before Django is set up in this one.
         self.sandbox = Sandbox(self.data_dir)
+        self.sandbox.allow_logins(self.env)
         # Its accounts log in to this sandbox org: an allowed login host here and in workers.
         sandbox_host = self.sandbox.url.removeprefix("https://")
         env[ENV_NAME] = ",".join(filter(None, [env.get(ENV_NAME), sandbox_host]))

@@ -39,7 +39,7 @@ class Rejection:
 
 
 @dataclass(frozen=True)
-class BatchDecision:
+class CallDecision:
     written: tuple[int, ...] = ()
     rejected: tuple[Rejection, ...] = ()
     # Pause on: the clean prefix, rolled back with the rejected record; send it again alone.
@@ -56,7 +56,7 @@ def _rejection(record_id: int, result: RecordResult) -> Rejection:
     return Rejection(record_id, result.error_code, result.message, tuple(result.fields))
 
 
-def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> BatchDecision:
+def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> CallDecision:
     """Turn one upsert's results (one per record, in order) into a decision."""
     if len(ids) != len(results):
         raise ValueError(f"{len(results)} results for {len(ids)} records")
@@ -65,7 +65,7 @@ def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) 
     return _decide_pause_off(ids, results)
 
 
-def settle(ids: Sequence[int], passes: Sequence[BatchDecision], pause_on: bool) -> BatchDecision:
+def settle(ids: Sequence[int], passes: Sequence[CallDecision], pause_on: bool) -> CallDecision:
     """Combine the decisions of one batch's calls — the first, then any resent clean
     prefix — into what happens to the cursor.
 
@@ -81,10 +81,10 @@ def settle(ids: Sequence[int], passes: Sequence[BatchDecision], pause_on: bool) 
     parked = next((d for d in reversed(passes) if d.pause_at is not None), None)
     if last.retry:
         cursor_to = _end_of_written_ids(ids, set(written)) if pause_on else None
-        return BatchDecision(written, last.rejected, (), last.retry, cursor_to, None)
+        return CallDecision(written, last.rejected, (), last.retry, cursor_to, None)
     if parked is not None:
         cursor_to = _end_of_written_ids(ids, set(written))
-        return BatchDecision(written, parked.rejected, (), (), cursor_to, parked.pause_at)
+        return CallDecision(written, parked.rejected, (), (), cursor_to, parked.pause_at)
     return dataclasses.replace(last, written=written)
 
 
@@ -97,22 +97,22 @@ def _end_of_written_ids(ids: Sequence[int], written: set[int]) -> int | None:
     return end
 
 
-def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> CallDecision:
     written = tuple(i for i, r in zip(ids, results, strict=True) if r.ok)
     first_bad = next((k for k, r in enumerate(results) if not r.ok and not r.rolled_back), None)
     if first_bad is None:
         if len(written) == len(ids):
-            return BatchDecision(written=written, cursor_to=ids[-1] if ids else None)
+            return CallDecision(written=written, cursor_to=ids[-1] if ids else None)
         # Rolled back with no record to blame: nothing we can decide on; try again.
-        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=None)
+        return CallDecision(written=written, retry=_unwritten(ids, results), cursor_to=None)
 
     prefix_ids, prefix = ids[:first_bad], results[:first_bad]
     cursor_to = _end_of_written_prefix(prefix_ids, prefix)
     bad = results[first_bad]
     if bad.transient:
-        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=cursor_to)
+        return CallDecision(written=written, retry=_unwritten(ids, results), cursor_to=cursor_to)
     resend = tuple(i for i, r in zip(prefix_ids, prefix, strict=True) if not r.ok)
-    return BatchDecision(
+    return CallDecision(
         written=written,
         rejected=(_rejection(ids[first_bad], bad),),
         resend=resend,
@@ -121,13 +121,13 @@ def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> Bat
     )
 
 
-def _decide_pause_off(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+def _decide_pause_off(ids: Sequence[int], results: Sequence[RecordResult]) -> CallDecision:
     pairs = list(zip(ids, results, strict=True))
     written = tuple(i for i, r in pairs if r.ok)
     rejected = tuple(_rejection(i, r) for i, r in pairs if not r.ok and not _retryable(r))
     retry = tuple(i for i, r in pairs if not r.ok and _retryable(r))
     cursor_to = None if retry or not ids else ids[-1]
-    return BatchDecision(written=written, rejected=rejected, retry=retry, cursor_to=cursor_to)
+    return CallDecision(written=written, rejected=rejected, retry=retry, cursor_to=cursor_to)
 
 
 def _retryable(result: RecordResult) -> bool:
@@ -206,7 +206,7 @@ def share_records(previous: Sequence[RecordKey], following: Sequence[RecordKey])
     return any(row.target in written for row in following)
 
 
-def may_send_before_commit(sent: BatchDecision, previous_end: int, shared: bool) -> bool:
+def may_send_before_commit(sent: CallDecision, previous_end: int, shared: bool) -> bool:
     """May the next call go out before the cursor move of the call before it (`sent`,
     ending at record `previous_end`) is committed?
 
@@ -218,14 +218,6 @@ def may_send_before_commit(sent: BatchDecision, previous_end: int, shared: bool)
     """
     whole = sent.pause_at is None and not sent.retry and sent.cursor_to == previous_end
     return whole and not shared
-
-
-def first_batch(rows: Sequence[RecordKey], batch_size: int) -> list[RecordKey]:
-    """The next batch: consecutive records of one (sobject, external id field),
-    at most `batch_size`, ending before an external id repeats (Salesforce rejects
-    a duplicate external id within one request)."""
-    batches = split_batches(rows, batch_size, 1)
-    return batches[0] if batches else []
 
 
 def split_batches(

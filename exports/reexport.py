@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from accounts.models import CRMSettings
 
-from . import pipeline
+from . import runs
 from .gateway import Gateway, GatewayError, TransientError
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .task_arguments import ExportRequestError, require_id
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
     """
     errors = ExportError.objects.filter(status=ExportError.Status.OPEN)
     if account_id is not None:
-        pipeline.load_settings(account_id)  # a clear error for an unknown account
+        runs.load_settings(account_id)  # a clear error for an unknown account
         errors = errors.filter(account_id=account_id)
     summary = ReexportSummary()
     for acc_id in _enabled_accounts(errors.values_list("account_id", flat=True).distinct()):
@@ -94,10 +95,10 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
 
 def reexport_error(error_id: int) -> ReexportSummary:
     """Re-export one ExportError (admin action, Flower). Not open → nothing to do."""
-    pipeline.require_id("error_id", error_id)
+    require_id("error_id", error_id)
     error = ExportError.objects.filter(id=error_id).first()
     if error is None:
-        raise pipeline.ExportRequestError(f"export error {error_id} does not exist")
+        raise ExportRequestError(f"export error {error_id} does not exist")
     if error.status != ExportError.Status.OPEN or not _enabled_accounts([error.account_id]):
         return ReexportSummary()
     return _reexport_account(
@@ -116,7 +117,7 @@ def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
 
 
 def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
-    started = pipeline.start_lease(account_id, ExportRun.Trigger.REEXPORT)
+    started = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
     if started is None:
         raise TransientError(f"account {account_id} is being exported; re-export retries later")
     run_id = started
@@ -127,7 +128,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
         groups = _groups(account_id, errors, gateway.external_id_case_sensitive)
         _send_groups(gateway, groups, summary)
     except GatewayError as exc:
-        pipeline.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
+        runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
         if not exc.permanent:
             raise
         summary.accounts_failed.append(f"{crm.account.slug}: {exc.message}")
@@ -139,7 +140,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
         failed=summary.failed,
         api_calls=gateway.api_calls,
     )
-    pipeline.finish_run(run_id, ExportRun.Outcome.COMPLETED)
+    runs.finish_run(run_id, ExportRun.Outcome.COMPLETED)
     return summary
 
 

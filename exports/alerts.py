@@ -179,11 +179,7 @@ def _paused_now(account_id: int) -> Pause | None:
     if cursor is None or cursor.paused_record is None:
         return None
     record = cursor.paused_record
-    error = (
-        ExportError.objects.filter(record_id=record.id, status=ExportError.Status.OPEN)
-        .values("id", "fields")
-        .first()
-    )
+    error = ExportError.objects.filter(record_id=record.id).open().values("id", "fields").first()
     return Pause(
         record.id,
         record.external_id,

@@ -16,11 +16,12 @@ from accounts.models import CRMSettings
 
 from . import runs
 from .gateway import Gateway, GatewayError, TransientError
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
 from .task_arguments import ExportRequestError, require_id
 
 log = logging.getLogger(__name__)
 
+Status = ExportError.Status
 GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
 CHUNK = 200
 # Does the org tell external ids apart by case in this (sobject, field)? (describe)
@@ -83,7 +84,7 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
        external ids per call, and apply the answer to every error of the group:
        written → `resolved`; rejected → attempts + 1 with the new code and message.
     """
-    errors = ExportError.objects.filter(status=ExportError.Status.OPEN)
+    errors = ExportError.objects.open()
     if account_id is not None:
         runs.load_settings(account_id)  # a clear error for an unknown account
         errors = errors.filter(account_id=account_id)
@@ -101,16 +102,13 @@ def reexport_error(error_id: int) -> ReexportSummary:
         raise ExportRequestError(f"export error {error_id} does not exist")
     if error.status != ExportError.Status.OPEN or not _enabled_accounts([error.account_id]):
         return ReexportSummary()
-    return _reexport_account(
-        error.account_id, ExportError.objects.filter(id=error_id, status="open")
-    )
+    return _reexport_account(error.account_id, ExportError.objects.filter(id=error_id).open())
 
 
 def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
     return list(
-        CRMSettings.objects.filter(
-            account_id__in=list(account_ids), export_enabled=True, account__is_active=True
-        )
+        CRMSettings.objects.exporting()
+        .filter(account_id__in=list(account_ids))
         .order_by("account_id")
         .values_list("account_id", flat=True)
     )
@@ -194,7 +192,7 @@ def _fields_written_later(
             ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
             .filter(account_id=account_id, id__gt=min(newest.values()), id__lte=done_up_to)
             .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
-            .exclude(errors__status__in=["open", "dismissed", "superseded"])
+            .exclude(errors__status__in=[Status.OPEN, Status.DISMISSED, Status.SUPERSEDED])
         )
         for record_id, sobject, ext_field, ext_id, fields in candidates.values_list(
             "id", "sobject", "external_id_field", "external_id", "fields"
@@ -208,7 +206,8 @@ def _fields_written_later(
 def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary) -> None:
     now = timezone.now()
     empty = [g for g in groups if not g.fields]
-    _set_status(empty, ExportError.Status.SUPERSEDED, now)
+    if empty:
+        _errors_of(empty).supersede(now)
     summary.superseded += sum(len(g.error_ids) for g in empty)
     by_object: dict[tuple[str, str], list[Group]] = defaultdict(list)
     for group in groups:
@@ -221,7 +220,8 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
             payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
             results = gateway.upsert_collection(sobject, ext_field, payloads, all_or_none=False)
             resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
-            _set_status(resolved, ExportError.Status.RESOLVED, now)
+            if resolved:
+                _errors_of(resolved).resolve(now)
             summary.resolved += sum(len(g.error_ids) for g in resolved)
             for group, result in zip(chunk, results, strict=True):
                 if result.ok:
@@ -237,10 +237,5 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
         raise TransientError(f"{transient} records failed transiently; re-export retries later")
 
 
-def _set_status(groups: list[Group], status: str, now: Any) -> None:
-    ids = [i for g in groups for i in g.error_ids]
-    if not ids:
-        return
-    ExportError.objects.filter(id__in=ids, status=ExportError.Status.OPEN).update(
-        status=status, resolved_at=now, last_attempt_at=now
-    )
+def _errors_of(groups: list[Group]) -> ExportErrorQuerySet:
+    return ExportError.objects.filter(id__in=[i for g in groups for i in g.error_ids])

@@ -1,6 +1,6 @@
 """Alerts: after each run and every few minutes, tell each change of an export once.
 
-`after_run(run, code)` is what `pipeline.finish_run` calls at the end of every run;
+`after_run(run, code)` is what `runs.finish_run` calls at the end of every run;
 `check_all()` is the periodic check (beat `CRMExport_Alerts`) for what happens without
 a run: still paused a day later, an error spike's hour passing. Both call `evaluate`:
 

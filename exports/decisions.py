@@ -1,11 +1,12 @@
-"""What a batch's results mean. Pure functions over plain values, no I/O.
+"""What a call's results mean. Pure functions over plain values, no I/O.
 
-The pipeline (`exports.pipeline`) loads records, calls the gateway, asks
-`decide()` what the answer means, and applies the decision. The pause
-semantics live here and nowhere else:
+A link (`exports.link`) reads a call's records, sends them through the gateway
+(`exports.call`), asks `decide()` what each pass's answer means and `settle()` what
+the call's passes mean together, and applies the decision (`exports.cursor_move`).
+The pause semantics live here and nowhere else:
 
-Pause on (the batch was sent all-or-none):
-  1. Every record written → the cursor moves to the batch end.
+Pause on (the call was sent all-or-none):
+  1. Every record written → the cursor moves to the call's end.
   2. Find the first record that is neither written nor merely rolled back.
   3. It failed transiently (row lock…) → keep what is written, retry the rest later.
   4. It was rejected → the records before it that were rolled back are sent again
@@ -13,11 +14,11 @@ Pause on (the batch was sent all-or-none):
      an ExportError is opened for it and the cursor is parked there (`pause_at`).
      Nothing after the rejected record is written.
 
-Pause off (the batch was sent with partial success):
+Pause off (the call was sent with partial success):
   1. Written records are done; each rejected record gets an ExportError.
   2. Records that failed transiently are retried later, alone (`retry`);
      until they pass the cursor stays where it was.
-  3. Otherwise the cursor moves to the batch end and the run goes on.
+  3. Otherwise the cursor moves to the call's end and the run goes on.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _rejection(record_id: int, result: RecordResult) -> Rejection:
 
 
 def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> CallDecision:
-    """Turn one upsert's results (one per record, in order) into a decision."""
+    """Turn one pass's results (one per record, in order) into a decision."""
     if len(ids) != len(results):
         raise ValueError(f"{len(results)} results for {len(ids)} records")
     if pause_on:
@@ -66,15 +67,15 @@ def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) 
 
 
 def settle(ids: Sequence[int], passes: Sequence[CallDecision], pause_on: bool) -> CallDecision:
-    """Combine the decisions of one batch's calls — the first, then any resent clean
+    """Combine the decisions of one call's passes — the first, then any resent clean
     prefix — into what happens to the cursor.
 
-    - The last call needs a retry → keep what is written; with pause on the cursor moves
-      over the unbroken written start of the batch, with pause off it waits for the
-      retried records (the batch's rejections are logged now).
-    - A call parked a record → the earliest parked record wins (a resend only covers
+    - The last pass needs a retry → keep what is written; with pause on the cursor moves
+      over the unbroken written start of the call, with pause off it waits for the
+      retried records (the call's rejections are logged now).
+    - A pass parked a record → the earliest parked record wins (a resend only covers
       records before it); the cursor moves over the unbroken written start.
-    - Otherwise the last call's decision stands.
+    - Otherwise the last pass's decision stands.
     """
     written = tuple(i for d in passes for i in d.written)
     last = passes[-1]
@@ -206,8 +207,8 @@ def share_records(previous: Sequence[RecordKey], following: Sequence[RecordKey])
     return any(row.target in written for row in following)
 
 
-def may_send_before_commit(sent: CallDecision, previous_end: int, shared: bool) -> bool:
-    """May the next call go out before the cursor move of the call before it (`sent`,
+def may_send_before_commit(decision: CallDecision, previous_end: int, shared: bool) -> bool:
+    """May the next call go out before the cursor move of the call before it (`decision`,
     ending at record `previous_end`) is committed?
 
     Only if that call went through whole (the cursor moves to its end; no pause, nothing
@@ -216,7 +217,7 @@ def may_send_before_commit(sent: CallDecision, previous_end: int, shared: bool) 
     what one call may carry (see split_batches), else an older record would be written
     after a newer one.
     """
-    whole = sent.pause_at is None and not sent.retry and sent.cursor_to == previous_end
+    whole = decision.pause_at is None and not decision.retry and decision.cursor_to == previous_end
     return whole and not shared
 
 

@@ -110,7 +110,7 @@ def export_batch(
     or duplicate link does nothing; this link redelivered or retried goes on from the cursor.
 
     The next link is appended to this task's chain when it returns, so chain messages
-    stay one signature long however many batches a run has.
+    stay one signature long however many links a run has.
     """
     match link.export_link(account_id, run_id, after_id, until_id, only, self.request.id):
         case Next(after_id=next_after_id):

@@ -40,6 +40,12 @@ class Account(models.Model):
         return self.name or self.slug
 
 
+class CRMSettingsQuerySet(models.QuerySet):
+    def exporting(self) -> CRMSettingsQuerySet:
+        """The accounts whose records are exported: Export to CRM on, account active."""
+        return self.filter(export_enabled=True, account__is_active=True)
+
+
 class CRMSettings(models.Model):
     class AuthFlow(models.TextChoices):
         CLIENT_CREDENTIALS = "client_credentials", "OAuth client credentials (recommended)"
@@ -172,6 +178,8 @@ class CRMSettings(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CRMSettingsQuerySet.as_manager()
+
     class Meta:
         verbose_name = "CRM settings"
         verbose_name_plural = "CRM settings"
@@ -256,6 +264,11 @@ class CRMSettings(models.Model):
         if any(name not in loaded for name in TARGET_FIELDS):
             return None
         return (str(self.login_url).rstrip("/"), str(self.auth_flow), str(self.ca_bundle))
+
+    @property
+    def exporting(self) -> bool:
+        """Export to CRM is on and the account active (`CRMSettings.objects.exporting()`)."""
+        return self.export_enabled and self.account.is_active
 
     @property
     def alert_email_list(self) -> list[str]:

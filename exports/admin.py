@@ -363,10 +363,10 @@ class ExportErrorAdmin(admin.ModelAdmin):
     @admin.action(description="Dismiss (stop re-exporting)", permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
         """Mark open errors dismissed: the daily re-export leaves them alone."""
-        open_errors = list(queryset.filter(status=ExportError.Status.OPEN))
-        dismissed = ExportError.objects.filter(
-            id__in=[e.id for e in open_errors], status=ExportError.Status.OPEN
-        ).update(status=ExportError.Status.DISMISSED, resolved_at=timezone.now())
+        open_errors = list(queryset.open())
+        dismissed = ExportError.objects.filter(id__in=[e.id for e in open_errors]).dismiss(
+            timezone.now()
+        )
         for error in open_errors:
             self.log_change(request, error, "Dismissed.")
         self.message_user(request, f"Dismissed {dismissed} open error(s).", messages.SUCCESS)
@@ -390,12 +390,7 @@ def _breakable(name: str) -> str:
 
 
 def _may_reexport(error: ExportError) -> bool:
-    account = error.account
-    return (
-        error.status == ExportError.Status.OPEN
-        and account.is_active
-        and account.crm_settings.export_enabled
-    )
+    return error.status == ExportError.Status.OPEN and error.account.crm_settings.exporting
 
 
 CSV_COLUMNS = (

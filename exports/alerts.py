@@ -1,6 +1,6 @@
 """Alerts: after each run and every few minutes, tell each change of an export once.
 
-`after_run(run, code)` is what `pipeline.finish_run` calls at the end of every run;
+`after_run(run, code)` is what `runs.finish_run` calls at the end of every run;
 `check_all()` is the periodic check (beat `CRMExport_Alerts`) for what happens without
 a run: still paused a day later, an error spike's hour passing. Both call `evaluate`:
 
@@ -179,11 +179,7 @@ def _paused_now(account_id: int) -> Pause | None:
     if cursor is None or cursor.paused_record is None:
         return None
     record = cursor.paused_record
-    error = (
-        ExportError.objects.filter(record_id=record.id, status=ExportError.Status.OPEN)
-        .values("id", "fields")
-        .first()
-    )
+    error = ExportError.objects.filter(record_id=record.id).open().values("id", "fields").first()
     return Pause(
         record.id,
         record.external_id,

@@ -1,11 +1,12 @@
-"""What a batch's results mean. Pure functions over plain values, no I/O.
+"""What a call's results mean. Pure functions over plain values, no I/O.
 
-The pipeline (`exports.pipeline`) loads records, calls the gateway, asks
-`decide()` what the answer means, and applies the decision. The pause
-semantics live here and nowhere else:
+A link (`exports.link`) reads a call's records, sends them through the gateway
+(`exports.call`), asks `decide()` what each pass's answer means and `settle()` what
+the call's passes mean together, and applies the decision (`exports.cursor_move`).
+The pause semantics live here and nowhere else:
 
-Pause on (the batch was sent all-or-none):
-  1. Every record written → the cursor moves to the batch end.
+Pause on (the call was sent all-or-none):
+  1. Every record written → the cursor moves to the call's end.
   2. Find the first record that is neither written nor merely rolled back.
   3. It failed transiently (row lock…) → keep what is written, retry the rest later.
   4. It was rejected → the records before it that were rolled back are sent again
@@ -13,11 +14,11 @@ Pause on (the batch was sent all-or-none):
      an ExportError is opened for it and the cursor is parked there (`pause_at`).
      Nothing after the rejected record is written.
 
-Pause off (the batch was sent with partial success):
+Pause off (the call was sent with partial success):
   1. Written records are done; each rejected record gets an ExportError.
   2. Records that failed transiently are retried later, alone (`retry`);
      until they pass the cursor stays where it was.
-  3. Otherwise the cursor moves to the batch end and the run goes on.
+  3. Otherwise the cursor moves to the call's end and the run goes on.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Rejection:
 
 
 @dataclass(frozen=True)
-class BatchDecision:
+class CallDecision:
     written: tuple[int, ...] = ()
     rejected: tuple[Rejection, ...] = ()
     # Pause on: the clean prefix, rolled back with the rejected record; send it again alone.
@@ -56,8 +57,8 @@ def _rejection(record_id: int, result: RecordResult) -> Rejection:
     return Rejection(record_id, result.error_code, result.message, tuple(result.fields))
 
 
-def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> BatchDecision:
-    """Turn one upsert's results (one per record, in order) into a decision."""
+def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) -> CallDecision:
+    """Turn one pass's results (one per record, in order) into a decision."""
     if len(ids) != len(results):
         raise ValueError(f"{len(results)} results for {len(ids)} records")
     if pause_on:
@@ -65,26 +66,26 @@ def decide(ids: Sequence[int], results: Sequence[RecordResult], pause_on: bool) 
     return _decide_pause_off(ids, results)
 
 
-def settle(ids: Sequence[int], passes: Sequence[BatchDecision], pause_on: bool) -> BatchDecision:
-    """Combine the decisions of one batch's calls — the first, then any resent clean
+def settle(ids: Sequence[int], passes: Sequence[CallDecision], pause_on: bool) -> CallDecision:
+    """Combine the decisions of one call's passes — the first, then any resent clean
     prefix — into what happens to the cursor.
 
-    - The last call needs a retry → keep what is written; with pause on the cursor moves
-      over the unbroken written start of the batch, with pause off it waits for the
-      retried records (the batch's rejections are logged now).
-    - A call parked a record → the earliest parked record wins (a resend only covers
+    - The last pass needs a retry → keep what is written; with pause on the cursor moves
+      over the unbroken written start of the call, with pause off it waits for the
+      retried records (the call's rejections are logged now).
+    - A pass parked a record → the earliest parked record wins (a resend only covers
       records before it); the cursor moves over the unbroken written start.
-    - Otherwise the last call's decision stands.
+    - Otherwise the last pass's decision stands.
     """
     written = tuple(i for d in passes for i in d.written)
     last = passes[-1]
     parked = next((d for d in reversed(passes) if d.pause_at is not None), None)
     if last.retry:
         cursor_to = _end_of_written_ids(ids, set(written)) if pause_on else None
-        return BatchDecision(written, last.rejected, (), last.retry, cursor_to, None)
+        return CallDecision(written, last.rejected, (), last.retry, cursor_to, None)
     if parked is not None:
         cursor_to = _end_of_written_ids(ids, set(written))
-        return BatchDecision(written, parked.rejected, (), (), cursor_to, parked.pause_at)
+        return CallDecision(written, parked.rejected, (), (), cursor_to, parked.pause_at)
     return dataclasses.replace(last, written=written)
 
 
@@ -97,22 +98,22 @@ def _end_of_written_ids(ids: Sequence[int], written: set[int]) -> int | None:
     return end
 
 
-def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> CallDecision:
     written = tuple(i for i, r in zip(ids, results, strict=True) if r.ok)
     first_bad = next((k for k, r in enumerate(results) if not r.ok and not r.rolled_back), None)
     if first_bad is None:
         if len(written) == len(ids):
-            return BatchDecision(written=written, cursor_to=ids[-1] if ids else None)
+            return CallDecision(written=written, cursor_to=ids[-1] if ids else None)
         # Rolled back with no record to blame: nothing we can decide on; try again.
-        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=None)
+        return CallDecision(written=written, retry=_unwritten(ids, results), cursor_to=None)
 
     prefix_ids, prefix = ids[:first_bad], results[:first_bad]
     cursor_to = _end_of_written_prefix(prefix_ids, prefix)
     bad = results[first_bad]
     if bad.transient:
-        return BatchDecision(written=written, retry=_unwritten(ids, results), cursor_to=cursor_to)
+        return CallDecision(written=written, retry=_unwritten(ids, results), cursor_to=cursor_to)
     resend = tuple(i for i, r in zip(prefix_ids, prefix, strict=True) if not r.ok)
-    return BatchDecision(
+    return CallDecision(
         written=written,
         rejected=(_rejection(ids[first_bad], bad),),
         resend=resend,
@@ -121,13 +122,13 @@ def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> Bat
     )
 
 
-def _decide_pause_off(ids: Sequence[int], results: Sequence[RecordResult]) -> BatchDecision:
+def _decide_pause_off(ids: Sequence[int], results: Sequence[RecordResult]) -> CallDecision:
     pairs = list(zip(ids, results, strict=True))
     written = tuple(i for i, r in pairs if r.ok)
     rejected = tuple(_rejection(i, r) for i, r in pairs if not r.ok and not _retryable(r))
     retry = tuple(i for i, r in pairs if not r.ok and _retryable(r))
     cursor_to = None if retry or not ids else ids[-1]
-    return BatchDecision(written=written, rejected=rejected, retry=retry, cursor_to=cursor_to)
+    return CallDecision(written=written, rejected=rejected, retry=retry, cursor_to=cursor_to)
 
 
 def _retryable(result: RecordResult) -> bool:
@@ -206,8 +207,8 @@ def share_records(previous: Sequence[RecordKey], following: Sequence[RecordKey])
     return any(row.target in written for row in following)
 
 
-def may_send_before_commit(sent: BatchDecision, previous_end: int, shared: bool) -> bool:
-    """May the next call go out before the cursor move of the call before it (`sent`,
+def may_send_before_commit(decision: CallDecision, previous_end: int, shared: bool) -> bool:
+    """May the next call go out before the cursor move of the call before it (`decision`,
     ending at record `previous_end`) is committed?
 
     Only if that call went through whole (the cursor moves to its end; no pause, nothing
@@ -216,16 +217,8 @@ def may_send_before_commit(sent: BatchDecision, previous_end: int, shared: bool)
     what one call may carry (see split_batches), else an older record would be written
     after a newer one.
     """
-    whole = sent.pause_at is None and not sent.retry and sent.cursor_to == previous_end
+    whole = decision.pause_at is None and not decision.retry and decision.cursor_to == previous_end
     return whole and not shared
-
-
-def first_batch(rows: Sequence[RecordKey], batch_size: int) -> list[RecordKey]:
-    """The next batch: consecutive records of one (sobject, external id field),
-    at most `batch_size`, ending before an external id repeats (Salesforce rejects
-    a duplicate external id within one request)."""
-    batches = split_batches(rows, batch_size, 1)
-    return batches[0] if batches else []
 
 
 def split_batches(

@@ -345,9 +345,7 @@ def _step_pause_off(demo: Demo, account: Account) -> None:
         f"demo-touch-{i}" for i in plan.more_bad
     }
     logged = set(
-        ExportError.objects.filter(account=account, status="open").values_list(
-            "external_id", flat=True
-        )
+        ExportError.objects.filter(account=account).open().values_list("external_id", flat=True)
     )
     demo.check("run 3 completes", run.outcome == ExportRun.Outcome.COMPLETED, run.outcome)
     demo.check(
@@ -370,13 +368,13 @@ def _step_reexport(demo: Demo, account: Account) -> None:
         "\n▶ 4. The rule is fixed again; the daily re-export (CRMExport_ExportError, "
         "task exports.tasks.reexport_errors)"
     )
-    logged = ExportError.objects.filter(account=account, status="open").count()
+    logged = ExportError.objects.filter(account=account).open().count()
     run = demo.reexport(account, "4. Daily re-export")
     demo.check("the re-export completes", run.outcome == ExportRun.Outcome.COMPLETED, run.outcome)
     demo.check(f"it resolves all {logged}", run.exported == logged, run.exported)
     demo.check(
         "no open errors are left",
-        not ExportError.objects.filter(account=account, status="open").exists(),
+        not ExportError.objects.filter(account=account).open().exists(),
     )
     demo.out(
         f"  Completed: {run.exported} errors resolved with {run.api_calls} API calls "

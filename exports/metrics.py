@@ -153,7 +153,7 @@ def _open_errors(slug: dict[int, str]) -> Metric:
         "crmsync_open_export_errors", "Open ExportErrors by error code.", ("account", "code")
     )
     rows = (
-        ExportError.objects.filter(status=ExportError.Status.OPEN)
+        ExportError.objects.open()
         .values("account_id", "error_code")
         .annotate(n=Count("id"))
         .order_by("account_id", "error_code")

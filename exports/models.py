@@ -105,6 +105,14 @@ class ExportCursor(models.Model):
         return f"{self.account}: {self.state} after #{self.last_exported_id}"
 
 
+class ExportRunQuerySet(models.QuerySet):
+    def add_api_calls(self, api_calls: int) -> int:
+        """Count API requests on the runs (none: no query)."""
+        if not api_calls:
+            return 0
+        return self.update(api_calls=F("api_calls") + api_calls)
+
+
 class ExportRun(models.Model):
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "schedule"
@@ -140,6 +148,8 @@ class ExportRun(models.Model):
     last_record_id = models.BigIntegerField("last record", null=True, blank=True)
     message = models.TextField("message", blank=True, help_text="Why a run failed or was stopped.")
 
+    objects = ExportRunQuerySet.as_manager()
+
     class Meta:
         verbose_name = "export run"
         ordering = ["-id"]
@@ -154,6 +164,33 @@ class ExportRun(models.Model):
 
 
 class ExportErrorQuerySet(models.QuerySet):
+    """An ExportError's life: `open` until it is `resolve`d (its record went through),
+    `supersede`d (newer data wrote every field it held) or `dismiss`ed (an admin). Each
+    change is one UPDATE of the errors still open; the number changed is returned."""
+
+    def open(self) -> ExportErrorQuerySet:
+        return self.filter(status=ExportError.Status.OPEN)
+
+    def closed(self) -> ExportErrorQuerySet:
+        """Resolved, superseded or dismissed."""
+        Status = ExportError.Status
+        return self.filter(status__in=[Status.RESOLVED, Status.DISMISSED, Status.SUPERSEDED])
+
+    def resolve(self, now: Any) -> int:
+        """The record went through: the errors are resolved."""
+        return self._close(ExportError.Status.RESOLVED, now, last_attempt_at=now)
+
+    def supersede(self, now: Any) -> int:
+        """Newer data of the same external id wrote every field: nothing left to send."""
+        return self._close(ExportError.Status.SUPERSEDED, now, last_attempt_at=now)
+
+    def dismiss(self, now: Any) -> int:
+        """An admin dismissed the errors (no attempt made)."""
+        return self._close(ExportError.Status.DISMISSED, now)
+
+    def _close(self, status: str, now: Any, **also: Any) -> int:
+        return self.open().update(status=status, resolved_at=now, **also)
+
     def rejected_again(self, error_code: str, message: str, fields: Any, now: Any) -> int:
         """Another attempt was rejected: one more attempt, with Salesforce's latest answer."""
         return self.update(

@@ -14,12 +14,14 @@ from django.utils import timezone
 
 from accounts.models import CRMSettings
 
-from . import pipeline
+from . import runs
 from .gateway import Gateway, GatewayError, TransientError
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun
+from .models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
+from .task_arguments import ExportRequestError, require_id
 
 log = logging.getLogger(__name__)
 
+Status = ExportError.Status
 GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
 CHUNK = 200
 # Does the org tell external ids apart by case in this (sobject, field)? (describe)
@@ -82,9 +84,9 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
        external ids per call, and apply the answer to every error of the group:
        written → `resolved`; rejected → attempts + 1 with the new code and message.
     """
-    errors = ExportError.objects.filter(status=ExportError.Status.OPEN)
+    errors = ExportError.objects.open()
     if account_id is not None:
-        pipeline.load_settings(account_id)  # a clear error for an unknown account
+        runs.load_settings(account_id)  # a clear error for an unknown account
         errors = errors.filter(account_id=account_id)
     summary = ReexportSummary()
     for acc_id in _enabled_accounts(errors.values_list("account_id", flat=True).distinct()):
@@ -94,29 +96,26 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
 
 def reexport_error(error_id: int) -> ReexportSummary:
     """Re-export one ExportError (admin action, Flower). Not open → nothing to do."""
-    pipeline.require_id("error_id", error_id)
+    require_id("error_id", error_id)
     error = ExportError.objects.filter(id=error_id).first()
     if error is None:
-        raise pipeline.ExportRequestError(f"export error {error_id} does not exist")
+        raise ExportRequestError(f"export error {error_id} does not exist")
     if error.status != ExportError.Status.OPEN or not _enabled_accounts([error.account_id]):
         return ReexportSummary()
-    return _reexport_account(
-        error.account_id, ExportError.objects.filter(id=error_id, status="open")
-    )
+    return _reexport_account(error.account_id, ExportError.objects.filter(id=error_id).open())
 
 
 def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
     return list(
-        CRMSettings.objects.filter(
-            account_id__in=list(account_ids), export_enabled=True, account__is_active=True
-        )
+        CRMSettings.objects.exporting()
+        .filter(account_id__in=list(account_ids))
         .order_by("account_id")
         .values_list("account_id", flat=True)
     )
 
 
 def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
-    started = pipeline.start_lease(account_id, ExportRun.Trigger.REEXPORT)
+    started = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
     if started is None:
         raise TransientError(f"account {account_id} is being exported; re-export retries later")
     run_id = started
@@ -127,7 +126,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
         groups = _groups(account_id, errors, gateway.external_id_case_sensitive)
         _send_groups(gateway, groups, summary)
     except GatewayError as exc:
-        pipeline.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
+        runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
         if not exc.permanent:
             raise
         summary.accounts_failed.append(f"{crm.account.slug}: {exc.message}")
@@ -139,7 +138,7 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
         failed=summary.failed,
         api_calls=gateway.api_calls,
     )
-    pipeline.finish_run(run_id, ExportRun.Outcome.COMPLETED)
+    runs.finish_run(run_id, ExportRun.Outcome.COMPLETED)
     return summary
 
 
@@ -193,7 +192,7 @@ def _fields_written_later(
             ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
             .filter(account_id=account_id, id__gt=min(newest.values()), id__lte=done_up_to)
             .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
-            .exclude(errors__status__in=["open", "dismissed", "superseded"])
+            .exclude(errors__status__in=[Status.OPEN, Status.DISMISSED, Status.SUPERSEDED])
         )
         for record_id, sobject, ext_field, ext_id, fields in candidates.values_list(
             "id", "sobject", "external_id_field", "external_id", "fields"
@@ -207,7 +206,8 @@ def _fields_written_later(
 def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary) -> None:
     now = timezone.now()
     empty = [g for g in groups if not g.fields]
-    _set_status(empty, ExportError.Status.SUPERSEDED, now)
+    if empty:
+        _errors_of(empty).supersede(now)
     summary.superseded += sum(len(g.error_ids) for g in empty)
     by_object: dict[tuple[str, str], list[Group]] = defaultdict(list)
     for group in groups:
@@ -220,7 +220,8 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
             payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
             results = gateway.upsert_collection(sobject, ext_field, payloads, all_or_none=False)
             resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
-            _set_status(resolved, ExportError.Status.RESOLVED, now)
+            if resolved:
+                _errors_of(resolved).resolve(now)
             summary.resolved += sum(len(g.error_ids) for g in resolved)
             for group, result in zip(chunk, results, strict=True):
                 if result.ok:
@@ -236,10 +237,5 @@ def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary
         raise TransientError(f"{transient} records failed transiently; re-export retries later")
 
 
-def _set_status(groups: list[Group], status: str, now: Any) -> None:
-    ids = [i for g in groups for i in g.error_ids]
-    if not ids:
-        return
-    ExportError.objects.filter(id__in=ids, status=ExportError.Status.OPEN).update(
-        status=status, resolved_at=now, last_attempt_at=now
-    )
+def _errors_of(groups: list[Group]) -> ExportErrorQuerySet:
+    return ExportError.objects.filter(id__in=[i for g in groups for i in g.error_ids])

@@ -58,7 +58,7 @@ def pick_record(account: Account, record_id: int | None) -> ExportRecord:
 
 
 def open_error(record: ExportRecord) -> ExportError | None:
-    return ExportError.objects.filter(record=record, status=ExportError.Status.OPEN).first()
+    return ExportError.objects.filter(record=record).open().first()
 
 
 def settings_for(account: Account, sandbox: SandboxTarget | None) -> CRMSettings:

@@ -39,12 +39,6 @@ from django.utils import timezone
 from . import run_totals
 from .models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
 
-CLOSED = (
-    ExportError.Status.RESOLVED,
-    ExportError.Status.DISMISSED,
-    ExportError.Status.SUPERSEDED,
-)
-
 
 @dataclass
 class PruneSummary:
@@ -91,7 +85,7 @@ def prune(
 
 def _prune_errors(cutoff: datetime, dry_run: bool, chunk: int) -> int:
     """Step 2, per account (rule 3c needs the account's open errors)."""
-    closed = ExportError.objects.filter(status__in=CLOSED, resolved_at__lt=cutoff)
+    closed = ExportError.objects.closed().filter(resolved_at__lt=cutoff)
     total = 0
     for account_id in closed.values_list("account_id", flat=True).distinct().order_by():
         open_from = _open_from(account_id)
@@ -130,7 +124,7 @@ def _prune_records(cursor: ExportCursor, cutoff: datetime, dry_run: bool, chunk:
 def _open_from(account_id: int) -> dict[str, int]:
     """Case-folded external id → the smallest record id with an open error, for one account."""
     open_from: dict[str, int] = {}
-    rows = ExportError.objects.filter(account_id=account_id, status=ExportError.Status.OPEN)
+    rows = ExportError.objects.filter(account_id=account_id).open()
     for external_id, record_id in rows.values_list("external_id", "record_id").order_by(
         "record_id"
     ):

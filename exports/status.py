@@ -167,7 +167,8 @@ def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:
 
 def _open_errors_by_code(account: Account) -> dict[str, int]:
     rows = (
-        ExportError.objects.filter(account=account, status=ExportError.Status.OPEN)
+        ExportError.objects.filter(account=account)
+        .open()
         .values("error_code")
         .annotate(count=Count("id"))
         .order_by("-count", "error_code")
@@ -178,8 +179,4 @@ def _open_errors_by_code(account: Account) -> dict[str, int]:
 def _open_error_id(record: ExportRecord | None) -> int | None:
     if record is None:
         return None
-    return (
-        ExportError.objects.filter(record=record, status=ExportError.Status.OPEN)
-        .values_list("id", flat=True)
-        .first()
-    )
+    return ExportError.objects.filter(record=record).open().values_list("id", flat=True).first()

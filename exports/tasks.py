@@ -16,9 +16,10 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from . import alerts, notify, outage, pipeline, reexport, retention, run_totals
+from . import alerts, link, notify, outage, reexport, retention, run_totals, runs
 from .gateway import TransientError
-from .pipeline import RunFailed
+from .link import Next, RetryLater, RunFailed, Stopped
+from .runs import Ended, Running
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def close_failed_connections(**_: Any) -> None:
 @shared_task(name="exports.tasks.export_due_accounts")
 def export_due_accounts() -> list[int]:
     """Beat `CRMExport`: start a run for each active account with Export to CRM on."""
-    account_ids = pipeline.due_account_ids()
+    account_ids = runs.due_account_ids()
     for account_id in account_ids:
         run_export.delay(account_id, trigger="schedule")
     return account_ids
@@ -53,11 +54,14 @@ def export_due_accounts() -> list[int]:
 
 @shared_task(name="exports.tasks.run_export", **RETRY)
 def run_export(account_id: int, trigger: str = "api", run_id: int | None = None) -> dict[str, Any]:
-    """Start an export run of one account; its batches follow as a chain of export_batch."""
-    started = pipeline.start_run(account_id, trigger, run_id)
-    if started.after_id is not None:
-        export_batch.si(account_id, started.run_id, started.after_id).apply_async()
-    return {"run_id": started.run_id, "outcome": started.outcome or "running"}
+    """Start an export run of one account; its calls follow as a chain of export_batch links."""
+    started = runs.start_run(account_id, trigger, run_id)
+    match started:
+        case Running(after_id=after_id):
+            export_batch.si(account_id, started.run_id, after_id).apply_async()
+            return {"run_id": started.run_id, "outcome": "running"}
+        case Ended(outcome=outcome):
+            return {"run_id": started.run_id, "outcome": outcome}
 
 
 def _link_call(args: Any, kwargs: Any) -> dict[str, Any]:
@@ -75,7 +79,7 @@ class ExportBatchTask(Task):
         countdown = when if isinstance(when, int | float) else 0
         note = outage.retry_note(self.request.retries + 1, self.max_retries, countdown, exc)
         call = _link_call(args, kwargs)
-        pipeline.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
+        link.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or an unexpected error: end the run `failed` (if this link was
@@ -83,7 +87,7 @@ class ExportBatchTask(Task):
         if isinstance(exc, RunFailed):
             return  # the link ended the run itself
         call = _link_call(args, kwargs)
-        pipeline.fail_link(
+        link.fail_link(
             call.get("account_id"),
             call.get("run_id"),
             call.get("after_id"),
@@ -106,24 +110,32 @@ def export_batch(
     or duplicate link does nothing; this link redelivered or retried goes on from the cursor.
 
     The next link is appended to this task's chain when it returns, so chain messages
-    stay one signature long however many batches a run has.
+    stay one signature long however many links a run has.
     """
-    step = pipeline.export_link(account_id, run_id, after_id, until_id, only, self.request.id)
-    if step.retry_after_id is not None:
-        countdown = get_exponential_backoff_interval(
-            settings.CRMSYNC_RETRY_BACKOFF_S,
-            self.request.retries,
-            settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
-            full_jitter=True,
-        )
-        raise self.retry(
-            args=[account_id, run_id, step.retry_after_id],
-            kwargs={"until_id": step.retry_until_id, "only": list(step.retry_only) or None},
-            countdown=countdown,
-        )
-    if step.next_after_id is not None:
-        next_link = export_batch.si(account_id, run_id, step.next_after_id)
-        self.request.chain = [*(self.request.chain or []), next_link]
+    match link.export_link(account_id, run_id, after_id, until_id, only, self.request.id):
+        case Next(after_id=next_after_id):
+            next_link = export_batch.si(account_id, run_id, next_after_id)
+            self.request.chain = [*(self.request.chain or []), next_link]
+        case RetryLater(after_id=retry_after_id, only=retry_only, until_id=retry_until_id):
+            raise self.retry(
+                args=[account_id, run_id, retry_after_id],
+                kwargs={"until_id": retry_until_id, "only": list(retry_only) or None},
+                countdown=backoff_s(self.request.retries),
+            )
+        case Stopped():
+            pass
+
+
+def backoff_s(retries: int) -> float:
+    """Seconds before a link's retry number `retries` + 1: exponential from
+    CRMSYNC_RETRY_BACKOFF_S, at most CRMSYNC_RETRY_BACKOFF_MAX_S, with full jitter (as
+    Celery's `retry_backoff` computes it for the transient faults of `RETRY`)."""
+    return get_exponential_backoff_interval(
+        settings.CRMSYNC_RETRY_BACKOFF_S,
+        retries,
+        settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
+        full_jitter=True,
+    )
 
 
 @shared_task(name="exports.tasks.reexport_errors", **RETRY)

@@ -105,7 +105,7 @@ def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
     """Enqueue one run of the account now (also "Resume" for a paused account)."""
     account = _account(request, slug, can_run_export)
     back = HttpResponseRedirect(reverse("export-status", args=[account.slug]))
-    if not account.is_active or not account.crm_settings.export_enabled:
+    if not account.crm_settings.exporting:
         messages.warning(
             request,
             f"No run started: Export to CRM is off for {account} (or the account is inactive). "

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from accounts.models import Account
+from exports import link
 from exports.models import ExportRecord
 from exports.outbox import enqueue_many
 from tests.factories import AccountFactory, CRMSettingsFactory
@@ -75,3 +77,10 @@ def enqueue(account: Account, items: list[dict[str, Any]]) -> list[int]:
 
 def written_external_ids(sandbox: Any, since: int = 0) -> list[str]:
     return [w["external_id"] for w in sandbox.writes(since=since)]
+
+
+def export_one_call(account_id: int, run_id: int, after_id: int, **kwargs: Any) -> link.LinkStep:
+    """A link that makes one call (CRMSYNC_LINK_SECONDS=0: no time for a second one), as
+    the `export_batch` task runs it: what the link does with each call, one at a time."""
+    with override_settings(CRMSYNC_LINK_SECONDS=0):
+        return link.export_link(account_id, run_id, after_id, **kwargs)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import CRMSettings
-from exports import pipeline
+from exports import link, runs
 from exports.gateway import reusable_gateway
 from exports.models import ExportRun
-from tests.pipeline_fixtures import contacts, enqueue
+from tests.pipeline_fixtures import contacts, enqueue, export_one_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -29,11 +29,13 @@ def https_connections_opened(gateway) -> int:
 def test_three_batches_of_a_run_share_one_https_connection(sandbox, crm_account):
     account = crm_account(batch_size=10)
     enqueue(account, contacts(150))  # three calls of 5 batches of 10
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
 
     after = started.after_id
     for _ in range(3):
-        after = pipeline.export_batch(account.id, started.run_id, after).next_after_id
+        step = export_one_call(account.id, started.run_id, after)
+        assert isinstance(step, link.Next)
+        after = step.after_id
 
     run = ExportRun.objects.get(id=started.run_id)
     assert (run.exported, run.api_calls) == (150, DESCRIBE + 3)

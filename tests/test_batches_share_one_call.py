@@ -1,7 +1,7 @@
 """Consecutive batches travel in one API call (a Composite request of Collections
 subrequests, CRMSYNC_BATCHES_PER_CALL, default 5), in order, with the pause semantics intact.
 
-Each test exports the first call of a fresh run with `exports.pipeline.export_batch`
+Each test exports the first call of a fresh run with `exports.export_one_call`
 against the sandbox org over HTTPS and reads the sandbox's write log.
 """
 
@@ -11,9 +11,15 @@ from typing import Any
 
 import pytest
 
-from exports import pipeline
+from exports import runs
 from exports.models import ExportCursor, ExportError, ExportRun
-from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
+from tests.pipeline_fixtures import (
+    CUSTOMER_NEEDS_EMAIL,
+    contacts,
+    enqueue,
+    export_one_call,
+    written_external_ids,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -24,9 +30,9 @@ DESCRIBE = 1
 
 
 def first_call(account: Any) -> ExportRun:
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
-    assert started.after_id is not None
-    pipeline.export_batch(account.id, started.run_id, started.after_id)
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
+    assert isinstance(started, runs.Running)
+    export_one_call(account.id, started.run_id, started.after_id)
     return ExportRun.objects.get(id=started.run_id)
 
 

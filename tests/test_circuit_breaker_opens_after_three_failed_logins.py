@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from exports import pipeline
+from exports import runs
 from exports.models import AlertState, ExportRun, Notification
 from exports.runner import run_and_wait
 from tests.conftest import wait_for
@@ -49,9 +49,9 @@ def test_three_failed_logins_hold_the_schedule_and_say_why(
     account = crm_account(alert_emails="ops@example.com")
     enqueue(account, contacts(5))
 
-    runs = failed_logins(account, sandbox, 2)
-    assert [r.outcome for r in runs] == ["failed", "failed"]
-    assert account.id in pipeline.due_account_ids()  # two failures: still scheduled
+    failed = failed_logins(account, sandbox, 2)
+    assert [r.outcome for r in failed] == ["failed", "failed"]
+    assert account.id in runs.due_account_ids()  # two failures: still scheduled
 
     failed_logins(account, sandbox, 1)
     state = AlertState.objects.get(account=account)
@@ -60,7 +60,7 @@ def test_three_failed_logins_hold_the_schedule_and_say_why(
     opens_for = state.circuit_open_until - timezone.now()
     assert timedelta(minutes=9) < opens_for <= timedelta(minutes=10)
     assert "invalid_client" in state.circuit_reason
-    assert account.id not in pipeline.due_account_ids()
+    assert account.id not in runs.due_account_ids()
     status = status_json(account, capsys)
     assert status["circuit_open_until"] and "3 runs in a row" in status["circuit_reason"]
     call_command("crm_status", "--account", account.slug)
@@ -79,14 +79,14 @@ def test_saving_the_settings_closes_the_circuit(sandbox, celery_worker, crm_acco
     account = crm_account()
     enqueue(account, contacts(5))
     failed_logins(account, sandbox, 3)
-    assert account.id not in pipeline.due_account_ids()
+    assert account.id not in runs.due_account_ids()
 
     crm = account.crm_settings
     crm.refresh_from_db()
     crm.client_secret = "rotated-by-the-org"
     crm.save()
 
-    assert account.id in pipeline.due_account_ids()
+    assert account.id in runs.due_account_ids()
     assert status_json(account, capsys)["circuit_open_until"] is None
     assert run_and_wait(account, ExportRun.Trigger.SCHEDULE, timeout=60).outcome == "completed"
 
@@ -103,7 +103,7 @@ def test_a_successful_test_connection_closes_the_circuit(sandbox, celery_worker,
 
     [message] = [str(m) for m in response.context["messages"]]
     assert message.startswith("Connected to") and "Scheduled runs start again" in message
-    assert account.id in pipeline.due_account_ids()
+    assert account.id in runs.due_account_ids()
 
 
 def admin_client() -> Client:

@@ -1,6 +1,6 @@
 """A batch costs the same number of SQL queries whatever its size or number of rejections.
 
-Each test exports the first batch of a fresh run with `exports.pipeline.export_batch`
+Each test exports the first batch of a fresh run with `exports.export_one_call`
 against the sandbox org, counting the queries Django sends (CaptureQueriesContext),
 and compares two batches that differ only in size or in how many records are rejected.
 A per-record query (an UPDATE per row, a SELECT per record) would make the counts differ.
@@ -14,9 +14,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports import pipeline
+from exports import runs
 from exports.models import ExportError, ExportRun
-from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue
+from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, export_one_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -26,10 +26,10 @@ DESCRIBE = 1
 
 def first_batch(account: Any) -> tuple[int, ExportRun, list[str]]:
     """Start a run of `account`, export its first batch; return (queries, run, SQL)."""
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
-    assert started.after_id is not None, f"nothing to export for {account.slug}"
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
+    assert isinstance(started, runs.Running), f"nothing to export for {account.slug}"
     with CaptureQueriesContext(connection) as queries:
-        pipeline.export_batch(account.id, started.run_id, started.after_id)
+        export_one_call(account.id, started.run_id, started.after_id)
     sql = [q["sql"] for q in queries.captured_queries]
     return len(sql), ExportRun.objects.get(id=started.run_id), sql
 

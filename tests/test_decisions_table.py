@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from exports.decisions import (
-    BatchDecision,
+    CallDecision,
     RecordKey,
     Rejection,
     decide,
-    first_batch,
     may_send_before_commit,
     over_api_quota,
     settle,
@@ -31,49 +30,49 @@ BAD_REJ = lambda i: Rejection(i, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Need emai
 
 CASES = [
     # (name, pause_on, results for ids 1..n, expected decision)
-    ("pause on, all written", True, [OK, OK, OK], BatchDecision(written=(1, 2, 3), cursor_to=3)),
+    ("pause on, all written", True, [OK, OK, OK], CallDecision(written=(1, 2, 3), cursor_to=3)),
     (
         "pause on, third rejected, prefix rolled back → resend prefix, park at 3",
         True,
         [ROLLED, ROLLED, BAD, ROLLED],
-        BatchDecision(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3),
+        CallDecision(rejected=(BAD_REJ(3),), resend=(1, 2), pause_at=3),
     ),
     (
         "pause on, first rejected → nothing to resend, park at 1",
         True,
         [BAD, ROLLED, ROLLED],
-        BatchDecision(rejected=(BAD_REJ(1),), pause_at=1),
+        CallDecision(rejected=(BAD_REJ(1),), pause_at=1),
     ),
     (
         "pause on, prefix already written (split) → no resend, cursor before the bad one",
         True,
         [OK, OK, BAD, ROLLED],
-        BatchDecision(written=(1, 2), rejected=(BAD_REJ(3),), cursor_to=2, pause_at=3),
+        CallDecision(written=(1, 2), rejected=(BAD_REJ(3),), cursor_to=2, pause_at=3),
     ),
     (
         "pause on, row lock → retry everything unwritten, no error",
         True,
         [ROLLED, LOCK, ROLLED],
-        BatchDecision(retry=(1, 2, 3)),
+        CallDecision(retry=(1, 2, 3)),
     ),
     (
         "pause on, rolled back with nothing to blame → retry",
         True,
         [ROLLED, ROLLED],
-        BatchDecision(retry=(1, 2)),
+        CallDecision(retry=(1, 2)),
     ),
-    ("pause off, all written", False, [OK, OK], BatchDecision(written=(1, 2), cursor_to=2)),
+    ("pause off, all written", False, [OK, OK], CallDecision(written=(1, 2), cursor_to=2)),
     (
         "pause off, rejections logged, cursor to the end",
         False,
         [OK, BAD, OK, BAD],
-        BatchDecision(written=(1, 3), rejected=(BAD_REJ(2), BAD_REJ(4)), cursor_to=4),
+        CallDecision(written=(1, 3), rejected=(BAD_REJ(2), BAD_REJ(4)), cursor_to=4),
     ),
     (
         "pause off, row lock → only the locked record retried, cursor waits",
         False,
         [OK, LOCK, BAD],
-        BatchDecision(written=(1,), rejected=(BAD_REJ(3),), retry=(2,)),
+        CallDecision(written=(1,), rejected=(BAD_REJ(3),), retry=(2,)),
     ),
 ]
 
@@ -108,8 +107,11 @@ def key(i, ext, sobject="Contact", field="ExtId__c"):
         ([], 200, []),
     ],
 )
-def test_first_batch(rows, size, expected_ids):
-    assert [r.id for r in first_batch(rows, size)] == expected_ids
+def test_a_call_of_one_batch_is_the_first_batch(rows, size, expected_ids):
+    """The first batch: consecutive records of one (sobject, external id field), at most
+    `size`, ending before an external id repeats."""
+    batches = split_batches(rows, size, 1)
+    assert [r.id for r in (batches[0] if batches else [])] == expected_ids
 
 
 PERSON_TOUCHPOINT = [
@@ -161,19 +163,19 @@ def test_share_records(previous, following, shared):
     ("sent", "shared", "may"),
     [
         # Went through whole, no record in common: the next call may go first.
-        (BatchDecision(written=(1, 2), cursor_to=2), False, True),
+        (CallDecision(written=(1, 2), cursor_to=2), False, True),
         # Pause off: rejected records are logged and the cursor moves to the end all the same.
-        (BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=2), False, True),
+        (CallDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=2), False, True),
         # A record in common: sent twice after a crash, the older would land after the newer.
-        (BatchDecision(written=(1, 2), cursor_to=2), True, False),
+        (CallDecision(written=(1, 2), cursor_to=2), True, False),
         # Paused, retrying, or stopped short of the end: the link waits for the commit.
         (
-            BatchDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=1, pause_at=2),
+            CallDecision(written=(1,), rejected=(BAD_REJ(2),), cursor_to=1, pause_at=2),
             False,
             False,
         ),
-        (BatchDecision(written=(1,), retry=(2,)), False, False),
-        (BatchDecision(written=(1,), cursor_to=1), False, False),
+        (CallDecision(written=(1,), retry=(2,)), False, False),
+        (CallDecision(written=(1,), cursor_to=1), False, False),
     ],
 )
 def test_may_send_before_commit(sent, shared, may):
@@ -195,7 +197,7 @@ def test_over_api_quota(used, org, configured, stop):
 
 
 def d(**kw):
-    return BatchDecision(**kw)
+    return CallDecision(**kw)
 
 
 SETTLE = [

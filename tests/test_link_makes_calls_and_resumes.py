@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from exports import pipeline
+from exports import link, runs
 from exports.models import ExportCursor, ExportRun
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
@@ -20,8 +20,8 @@ DESCRIBE = 1
 
 
 def start(account: Any) -> Any:
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
-    assert started.after_id is not None
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
+    assert isinstance(started, runs.Running)
     return started
 
 
@@ -31,10 +31,10 @@ def test_one_link_makes_every_call_in_order(sandbox, crm_account, settings):
     enqueue(account, contacts(180))
     started = start(account)
 
-    step = pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    step = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
-    assert step.next_after_id is None
+    assert not isinstance(step, link.Next)
     assert (run.outcome, run.exported, run.api_calls) == ("completed", 180, DESCRIBE + 4)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 181)]
     assert ExportCursor.objects.get(account=account).link_id == "L1"
@@ -47,10 +47,10 @@ def test_a_rejection_stops_the_link_and_nothing_read_ahead_is_sent(sandbox, crm_
     enqueue(account, contacts(180, **{"person-75": {"Type__c": "Customer"}}))
     started = start(account)
 
-    step = pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    step = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
-    assert step.next_after_id is None
+    assert not isinstance(step, link.Next)
     assert (run.outcome, run.exported) == ("paused", 74)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 75)]
 
@@ -60,16 +60,16 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     account = crm_account(slug="resume", batch_size=10)
     enqueue(account, contacts(120))
     started = start(account)
-    first = pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
-    assert first.next_after_id is not None
+    first = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    assert isinstance(first, link.Next)
 
     # The same message again (redelivered after a kill, or retried): it goes on.
-    again = pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    again = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
     # Another link with the old position (a requeued copy): stale, nothing sent.
-    other = pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L2")
+    other = link.export_link(account.id, started.run_id, started.after_id, link_id="L2")
 
-    assert again.next_after_id is not None and again.next_after_id > first.next_after_id
-    assert other.next_after_id is None
+    assert isinstance(again, link.Next) and again.after_id > first.after_id
+    assert not isinstance(other, link.Next)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
     assert ExportRun.objects.get(id=started.run_id).api_calls == DESCRIBE + 2
 
@@ -79,10 +79,10 @@ def test_a_link_that_moved_the_cursor_and_then_failed_fails_its_run(sandbox, crm
     account = crm_account(slug="fail", batch_size=10)
     enqueue(account, contacts(120))
     started = start(account)
-    pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     gave_up = RuntimeError("gave up")
-    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
+    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
-    pipeline.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
+    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
     assert ExportRun.objects.get(id=started.run_id).outcome == "failed"

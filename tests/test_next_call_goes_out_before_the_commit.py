@@ -19,7 +19,7 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import CRMSettings
-from exports import pipeline
+from exports import link, overlap, runs
 from exports.models import ExportCursor, ExportError, ExportRun
 from tests.conftest import lock_waiters, wait_for
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
@@ -40,8 +40,8 @@ def first_commit_held(
     """Run one link while its first commit is held, doing `meanwhile` then; return (what the
     sandbox had received when the link was blocked in that commit, the cursor then, the
     run at the end)."""
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
-    assert started.after_id is not None
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
+    assert isinstance(started, runs.Running)
     holding, release = threading.Event(), threading.Event()
 
     def hold_cursor() -> None:
@@ -53,19 +53,19 @@ def first_commit_held(
         finally:
             connection.close()
 
-    def link() -> None:
+    def one_link() -> None:
         try:
-            pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+            link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=hold_cursor), threading.Thread(target=link)]
+    threads = [threading.Thread(target=hold_cursor), threading.Thread(target=one_link)]
     threads[0].start()
     try:
         wait_for(holding.is_set, timeout=10, what="the cursor row locked")
         threads[1].start()
         wait_for(lambda: lock_waiters() >= 1, timeout=30, what="the link blocked in its commit")
-        pipeline._http().submit(lambda: None).result(timeout=30)  # calls sent so far are done
+        overlap.http().submit(lambda: None).result(timeout=30)  # calls sent so far are done
         received = written_external_ids(sandbox)
         cursor_then = ExportCursor.objects.get(account=account).last_exported_id
         meanwhile()

@@ -9,11 +9,11 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from exports import pipeline
+from exports import link, runs
 from exports.models import ExportCursor, ExportRun
 from exports.tasks import run_export
 from tests.conftest import wait_for
-from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
+from tests.pipeline_fixtures import contacts, enqueue, export_one_call, written_external_ids
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,16 @@ def test_two_run_export_calls_at_once_one_runs_one_is_skipped(sandbox, celery_wo
         run_export.delay(account.id, trigger="api")
 
     def two_runs_finished():
-        runs = list(ExportRun.objects.filter(account=account).exclude(outcome=""))
-        return runs if len(runs) == 2 else None
+        ended = list(ExportRun.objects.filter(account=account).exclude(outcome=""))
+        return ended if len(ended) == 2 else None
 
-    runs = wait_for(two_runs_finished, timeout=60)
-    assert sorted(r.outcome for r in runs) == ["completed", "skipped_locked"]
+    finished = wait_for(two_runs_finished, timeout=60)
+    assert sorted(r.outcome for r in finished) == ["completed", "skipped_locked"]
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 601)]
+
+
+def outcome_of(start: runs.RunStart) -> str:
+    return "running" if isinstance(start, runs.Running) else start.outcome
 
 
 @pytest.mark.concurrency
@@ -46,7 +50,7 @@ def test_concurrent_starts_take_the_lease_once(crm_account):
     def start() -> None:
         barrier.wait()
         try:
-            outcomes.append(pipeline.start_run(account.id, "api").outcome)
+            outcomes.append(outcome_of(runs.start_run(account.id, "api")))
         finally:
             close_old_connections()
 
@@ -56,21 +60,21 @@ def test_concurrent_starts_take_the_lease_once(crm_account):
     for t in threads:
         t.join()
 
-    assert sorted(outcomes) == ["", "skipped_locked", "skipped_locked", "skipped_locked"]
+    assert sorted(outcomes) == ["running", "skipped_locked", "skipped_locked", "skipped_locked"]
 
 
 @pytest.mark.django_db
 def test_an_expired_lease_is_taken_over_and_its_run_marked_failed(crm_account):
     account = crm_account()
     enqueue(account, contacts(2))
-    first = pipeline.start_run(account.id, "api")
+    first = runs.start_run(account.id, "api")
     ExportCursor.objects.filter(account=account).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    second = pipeline.start_run(account.id, "api")
+    second = runs.start_run(account.id, "api")
 
-    assert second.outcome == ""
+    assert isinstance(second, runs.Running)
     assert ExportCursor.objects.get(account=account).run_id == second.run_id
     lost = ExportRun.objects.get(id=first.run_id)
     assert lost.outcome == ExportRun.Outcome.FAILED
@@ -81,11 +85,11 @@ def test_an_expired_lease_is_taken_over_and_its_run_marked_failed(crm_account):
 def test_a_stale_link_does_nothing(crm_account):
     account = crm_account()
     enqueue(account, contacts(3))
-    started = pipeline.start_run(account.id, "api")
+    started = runs.start_run(account.id, "api")
 
-    step = pipeline.export_batch(account.id, started.run_id, after_id=started.after_id + 999)
+    step = export_one_call(account.id, started.run_id, after_id=started.after_id + 999)
 
-    assert step == pipeline.STOP
+    assert step == link.Stopped(link.STALE)
     assert ExportCursor.objects.get(account=account).last_exported_id == started.after_id
 
 
@@ -95,10 +99,10 @@ def test_a_redelivered_run_export_of_the_same_run_keeps_its_lease(crm_account):
     enqueue(account, contacts(2))
     run = ExportRun.objects.create(account=account, trigger="manual")
 
-    first = pipeline.start_run(account.id, "manual", run.id)
-    again = pipeline.start_run(account.id, "manual", run.id)  # the message came back
+    first = runs.start_run(account.id, "manual", run.id)
+    again = runs.start_run(account.id, "manual", run.id)  # the message came back
 
-    assert first.outcome == again.outcome == ""
+    assert isinstance(first, runs.Running) and isinstance(again, runs.Running)
     assert ExportCursor.objects.get(account=account).run_id == run.id
 
 
@@ -106,13 +110,13 @@ def test_a_redelivered_run_export_of_the_same_run_keeps_its_lease(crm_account):
 def test_a_failed_stale_link_does_not_fail_the_run(crm_account):
     account = crm_account()
     enqueue(account, contacts(2))
-    started = pipeline.start_run(account.id, "api")
+    started = runs.start_run(account.id, "api")
 
     boom = RuntimeError("boom")
-    pipeline.fail_link(account.id, started.run_id, started.after_id + 1, boom, 7)
+    link.fail_link(account.id, started.run_id, started.after_id + 1, boom, 7)
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
 
-    pipeline.fail_link(account.id, started.run_id, started.after_id, boom, 7)
+    link.fail_link(account.id, started.run_id, started.after_id, boom, 7)
     run = ExportRun.objects.get(id=started.run_id)
     assert run.outcome == "failed"
     assert run.message.startswith("A call failed (RuntimeError: boom) 7 times in a row")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from exports import pipeline
+from exports import link, overlap, runs
+from exports.gateway import reusable_gateway
 from exports.models import ExportRun
 from tests.pipeline_fixtures import contacts, enqueue
 
@@ -23,7 +24,7 @@ def logins(caplog: pytest.LogCaptureFixture) -> int:
 def http_thread_done() -> None:
     """Wait until the HTTP thread has run everything submitted before now (it runs one
     job at a time, in order)."""
-    pipeline._http().submit(lambda: None).result(timeout=30)
+    overlap.http().submit(lambda: None).result(timeout=30)
 
 
 def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, caplog):
@@ -32,14 +33,14 @@ def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, capl
     enqueue(account, contacts(30))
     cache.clear()  # no token from an earlier test
 
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
     http_thread_done()
 
-    assert started.after_id is not None
+    assert isinstance(started, runs.Running)
     assert logins(caplog) == 1
     assert sandbox.writes() == []  # logged in, nothing sent yet
 
-    pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
     assert (run.outcome, run.exported) == ("completed", 30)
@@ -51,10 +52,10 @@ def test_a_run_with_nothing_to_do_does_not_log_in(sandbox, crm_account, caplog):
     account = crm_account(slug="idle")
     cache.clear()
 
-    started = pipeline.start_run(account.id, ExportRun.Trigger.SCHEDULE)
+    started = runs.start_run(account.id, ExportRun.Trigger.SCHEDULE)
     http_thread_done()
 
-    assert (started.outcome, started.after_id) == ("nothing_to_do", None)
+    assert started == runs.Ended(started.run_id, "nothing_to_do")
     assert logins(caplog) == 0
 
 
@@ -63,13 +64,13 @@ def test_a_refused_login_fails_the_run_after_one_attempt(sandbox, crm_account):
     enqueue(account, contacts(5))
     cache.clear()
     attempts: list[Any] = []
-    started = pipeline.start_run(account.id, ExportRun.Trigger.MANUAL)
+    started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
     http_thread_done()
-    gateway = pipeline.reusable_gateway(pipeline.load_settings(account.id))
+    gateway = reusable_gateway(runs.load_settings(account.id))
     gateway._session.hooks["response"].append(lambda response, **_: attempts.append(response))
 
-    with pytest.raises(pipeline.RunFailed):  # the link's task ends in FAILURE (Flower)
-        pipeline.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    with pytest.raises(link.RunFailed):  # the link's task ends in FAILURE (Flower)
+        link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
     assert run.outcome == "failed" and "login" in run.message

@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from exports import pipeline
+from exports import runs
 from exports.models import ExportRun
 from tests.factories import CRMSettingsFactory
 
@@ -23,12 +23,12 @@ class WorkerDied(Exception):
 def test_no_run_row_survives_a_failure_before_the_lease(start):
     crm = CRMSettingsFactory(export_enabled=True)
     with (
-        mock.patch.object(pipeline, "_take_lease", side_effect=WorkerDied),
+        mock.patch.object(runs, "_take_lease", side_effect=WorkerDied),
         pytest.raises(WorkerDied),
     ):
         if start == "run":
-            pipeline.start_run(crm.account_id, ExportRun.Trigger.SCHEDULE)
+            runs.start_run(crm.account_id, ExportRun.Trigger.SCHEDULE)
         else:
-            pipeline.start_lease(crm.account_id, ExportRun.Trigger.REEXPORT)
+            runs.start_lease(crm.account_id, ExportRun.Trigger.REEXPORT)
 
     assert not ExportRun.objects.exists()

@@ -35,9 +35,9 @@ from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.auth import OAuthError
 from crmsync.sandbox.composite import Subrequest, composite_response, failed, parse_composite
 from crmsync.sandbox.errors import ApiError
+from crmsync.sandbox.json_bodies import parse_json
 from crmsync.sandbox.rules import RulesError, parse_faults, parse_rules
 from crmsync.sandbox.transport import Request, Response
-from crmsync.sandbox.upsert import parse_json
 
 if TYPE_CHECKING:
     from crmsync.sandbox.server import SandboxOrg

@@ -41,11 +41,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from crmsync.sandbox.errors import ApiError
+from crmsync.sandbox.json_bodies import boolean_field, parse_json
 from crmsync.sandbox.transport import Request, Response, query_params
-from crmsync.sandbox.upsert import boolean_field, parse_json
 
 MAX_SUBREQUESTS = 25
 MAX_COLLECTIONS_AND_QUERIES = 5
@@ -87,46 +88,11 @@ def parse_composite(request: Request, version: str) -> tuple[bool, list[Subreque
             f"The request can’t contain more than {MAX_SUBREQUESTS} operations.",
         )
     prefix = f"/services/data/v{version}/"
-    subrequests: list[Subrequest] = []
     seen: set[str] = set()
-    for position, item in enumerate(items):
-        where = f"compositeRequest[{position}]"
-        if not isinstance(item, dict):
-            raise _parser_error(f"{where} is not an object")
-        for name in ("method", "url", "referenceId"):
-            if not isinstance(item.get(name), str):
-                raise _parser_error(f"{where}: '{name}' is required and must be a string")
-        if not isinstance(item.get("httpHeaders", {}), dict):
-            raise _parser_error(f"{where}: 'httpHeaders' must be an object")
-        reference_id = item["referenceId"]
-        if not REFERENCE_ID.fullmatch(reference_id):
-            raise _input_error(
-                f"{where}: referenceId {json.dumps(reference_id)} may contain only letters,"
-                " digits and underscores"
-            )
-        if reference_id in seen:
-            raise _input_error(f"{where}: duplicate referenceId {json.dumps(reference_id)}")
-        seen.add(reference_id)
-        url = item["url"]
-        if not url.startswith(prefix):
-            raise _input_error(
-                f"{where}: url must start with {prefix} (the composite's API version),"
-                f" got {json.dumps(url)}"
-            )
-        parts = urlsplit(url)
-        rest = parts.path[len(prefix) - 1 :]
-        if NESTED_COMPOSITE.fullmatch(rest):
-            raise _input_error(f"{where}: a composite request cannot contain a composite request")
-        sub_request = Request(
-            item["method"],
-            parts.path,
-            query_params(parts.query),
-            request.headers,
-            request.body,  # where its `body` came from (for the positions in parser errors)
-            parsed=item.get("body"),
-            all_or_none=all_or_none,
-        )
-        subrequests.append(Subrequest(reference_id, sub_request, rest))
+    subrequests = [
+        _subrequest(request, item, f"compositeRequest[{position}]", prefix, seen, all_or_none)
+        for position, item in enumerate(items)
+    ]
     counted = sum(1 for sub in subrequests if COLLECTION_OR_QUERY.match(sub.rest))
     if counted > MAX_COLLECTIONS_AND_QUERIES:
         raise ApiError(
@@ -136,6 +102,48 @@ def parse_composite(request: Request, version: str) -> tuple[bool, list[Subreque
             f" Collections or query operations (it has {counted}).",
         )
     return all_or_none, subrequests
+
+
+def _subrequest(
+    request: Request, item: Any, where: str, prefix: str, seen: set[str], all_or_none: bool
+) -> Subrequest:
+    """One item of `compositeRequest`, checked (`seen`: the referenceIds before it)."""
+    if not isinstance(item, dict):
+        raise _parser_error(f"{where} is not an object")
+    for name in ("method", "url", "referenceId"):
+        if not isinstance(item.get(name), str):
+            raise _parser_error(f"{where}: '{name}' is required and must be a string")
+    if not isinstance(item.get("httpHeaders", {}), dict):
+        raise _parser_error(f"{where}: 'httpHeaders' must be an object")
+    reference_id = item["referenceId"]
+    if not REFERENCE_ID.fullmatch(reference_id):
+        raise _input_error(
+            f"{where}: referenceId {json.dumps(reference_id)} may contain only letters,"
+            " digits and underscores"
+        )
+    if reference_id in seen:
+        raise _input_error(f"{where}: duplicate referenceId {json.dumps(reference_id)}")
+    seen.add(reference_id)
+    url = item["url"]
+    if not url.startswith(prefix):
+        raise _input_error(
+            f"{where}: url must start with {prefix} (the composite's API version),"
+            f" got {json.dumps(url)}"
+        )
+    parts = urlsplit(url)
+    rest = parts.path[len(prefix) - 1 :]
+    if NESTED_COMPOSITE.fullmatch(rest):
+        raise _input_error(f"{where}: a composite request cannot contain a composite request")
+    sub_request = Request(
+        item["method"],
+        parts.path,
+        query_params(parts.query),
+        request.headers,
+        request.body,  # where its `body` came from (for the positions in parser errors)
+        parsed=item.get("body"),
+        all_or_none=all_or_none,
+    )
+    return Subrequest(reference_id, sub_request, rest)
 
 
 def failed(response: Response) -> bool:

@@ -14,18 +14,13 @@ from crmsync.sandbox import errors
 from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.errors import ApiError
 from crmsync.sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
+from crmsync.sandbox.json_bodies import collection_body, parse_json
 from crmsync.sandbox.paging import batch_size
 from crmsync.sandbox.query import parse_query
 from crmsync.sandbox.rules import ObjectRules, relationship_name
 from crmsync.sandbox.transport import NOT_PARSED, Request, Response
 from crmsync.sandbox.types import TEXT_TYPES, check_request_types
-from crmsync.sandbox.upsert import (
-    check_external_id_field,
-    check_field_names,
-    collection_body,
-    full_id,
-    parse_json,
-)
+from crmsync.sandbox.upsert import check_external_id_field, check_field_names, full_id
 
 if TYPE_CHECKING:
     from crmsync.sandbox.server import SandboxOrg

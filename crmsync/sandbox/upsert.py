@@ -26,14 +26,13 @@ from collections.abc import Callable
 from typing import Any
 
 from crmsync.sandbox import apex, errors
-from crmsync.sandbox.errors import ApiError, record_error
+from crmsync.sandbox.errors import record_error
 from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.ids import SF_ID, checksum
 from crmsync.sandbox.rules import FIELD_NAME, ObjectRules
 from crmsync.sandbox.store import PlannedWrite, Store, index_key
 from crmsync.sandbox.types import record_type_error
 
-MAX_RECORDS = 200
 LOCKED_ROW = "unable to obtain exclusive access to this record"
 
 
@@ -49,7 +48,7 @@ class RecordRejected(Exception):
         self.chunk = chunk
 
 
-class Outcome:
+class RecordOutcome:
     """What happened to one record (a plain slotted class: one is made per record)."""
 
     __slots__ = ("sf_id", "created", "errors")
@@ -78,65 +77,6 @@ class Outcome:
             return json.dumps(self.as_result())
         created = "true" if self.created else "false"
         return f'{{"id":"{self.sf_id}","success":true,"errors":[],"created":{created}}}'
-
-
-def collection_body(data: Any, sobject: str) -> tuple[bool, list[dict[str, Any]]]:
-    """Check a decoded sObject Collections body; return (allOrNone, records) or raise a 400."""
-    if not isinstance(data, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with 'records'")
-    all_or_none = boolean_field(data, "allOrNone")
-    records = data.get("records")
-    if not isinstance(records, list):
-        raise ApiError(400, "JSON_PARSER_ERROR", "Expected 'records' to be a list of sObjects")
-    if len(records) > MAX_RECORDS:
-        raise ApiError(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-        )
-    for position, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", f"records[{position}] is not an sObject")
-        attributes = record.get("attributes")
-        kind = attributes.get("type") if isinstance(attributes, dict) else None
-        if kind != sobject:
-            raise ApiError(
-                400,
-                "INVALID_TYPE",
-                f"records[{position}]: attributes.type must be '{sobject}', the sObject type of"
-                f" the request URI (got {json.dumps(kind)})",
-            )
-    return all_or_none, records
-
-
-def boolean_field(data: dict[str, Any], name: str) -> bool:
-    """`data[name]` if it is a boolean, False if absent; else a 400 as Salesforce's parser says."""
-    value = data.get(name, False)
-    if not isinstance(value, bool):
-        raise ApiError(
-            400,
-            "JSON_PARSER_ERROR",
-            f"Cannot deserialize instance of boolean from value {json.dumps(value)}",
-        )
-    return value
-
-
-def parse_json(body: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity, which SQLite's JSON cannot store), or a 400."""
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise ApiError(400, "JSON_PARSER_ERROR", "The request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400,
-            "JSON_PARSER_ERROR",
-            f"{exc.msg} at [line:{exc.lineno}, column:{exc.colno}]",
-        ) from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"Non-standard token '{name}'", name, 0)
 
 
 def check_external_id_field(rules: ObjectRules, external_id_field: str) -> None:
@@ -177,7 +117,7 @@ class Upserter:
         records: list[dict[str, Any]],
         all_or_none: bool,
         cpu: apex.CpuMeter,
-    ) -> list[Outcome]:
+    ) -> list[RecordOutcome]:
         """Upsert `records` (already shape-checked) and say what happened to each.
 
         1. Charge the records' Apex CPU time to the transaction (`cpu`); past its limit
@@ -200,29 +140,16 @@ class Upserter:
             keys = [v.lower() if type(v) is str else index_key(v, fold) for v in values]
         else:
             keys = [v if type(v) is str else index_key(v) for v in values]
-        outcomes = [Outcome() for _ in records]
+        outcomes = [RecordOutcome() for _ in records]
         if rules.cpu_ms_per_record and not cpu.charge(rules.cpu_ms_per_record * len(records)):
             return apex.fail_all(outcomes, apex.cpu_limit_error(sobject))
         with self.store.lock:
             self._reject_missing_and_duplicate(external_id_field, values, keys, outcomes)
             existing = self.store.external_index(sobject, external_id_field, fold)
             self._lock_rows(sobject, outcomes, keys, existing)
-            parents = self._parents_by_id(rules, records)
-            planned: list[tuple[int, PlannedWrite]] = []
-            chunk_error = None
-            for position, record in enumerate(records):
-                if outcomes[position].errors:
-                    continue
-                sf_id = existing.get(keys[position])  # type: ignore[arg-type]
-                old = self.store.fields_of(sf_id) if sf_id else {}
-                try:
-                    write = self._check(rules, external_id_field, record, sf_id, old, parents)
-                except RecordRejected as rejected:
-                    outcomes[position].errors.append(rejected.error)
-                    if rejected.chunk and chunk_error is None:
-                        chunk_error = rejected.error
-                    continue
-                planned.append((position, write))
+            planned, chunk_error = self._plan(
+                rules, external_id_field, records, keys, existing, outcomes
+            )
             if chunk_error is not None:
                 return apex.fail_all(outcomes, chunk_error)
             if all_or_none and any(not o.ok for o in outcomes):
@@ -233,12 +160,41 @@ class Upserter:
             outcomes[position].created = write.created
         return outcomes
 
+    def _plan(
+        self,
+        rules: ObjectRules,
+        external_id_field: str,
+        records: list[dict[str, Any]],
+        keys: list[str | None],
+        existing: dict[str, str],
+        outcomes: list[RecordOutcome],
+    ) -> tuple[list[tuple[int, PlannedWrite]], dict[str, Any] | None]:
+        """Step 5: the write each still-good record makes, by position, and the error of a
+        trigger whose failure takes the whole chunk (None: none threw so)."""
+        parents = self._parents_by_id(rules, records)
+        planned: list[tuple[int, PlannedWrite]] = []
+        chunk_error = None
+        for position, record in enumerate(records):
+            if outcomes[position].errors:
+                continue
+            sf_id = existing.get(keys[position])  # type: ignore[arg-type]
+            old = self.store.fields_of(sf_id) if sf_id else {}
+            try:
+                write = self._check(rules, external_id_field, record, sf_id, old, parents)
+            except RecordRejected as rejected:
+                outcomes[position].errors.append(rejected.error)
+                if rejected.chunk and chunk_error is None:
+                    chunk_error = rejected.error
+                continue
+            planned.append((position, write))
+        return planned, chunk_error
+
     def _reject_missing_and_duplicate(
         self,
         external_id_field: str,
         values: list[Any],
         keys: list[str | None],
-        outcomes: list[Outcome],
+        outcomes: list[RecordOutcome],
     ) -> None:
         counts = Counter(keys)
         for value, key, outcome in zip(values, keys, outcomes, strict=True):
@@ -258,7 +214,7 @@ class Upserter:
     def _lock_rows(
         self,
         sobject: str,
-        outcomes: list[Outcome],
+        outcomes: list[RecordOutcome],
         keys: list[str | None],
         existing: dict[str, str],
     ) -> None:
@@ -429,7 +385,7 @@ def _validation_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, A
     return None
 
 
-def _rolled_back(outcomes: list[Outcome]) -> list[Outcome]:
+def _rolled_back(outcomes: list[RecordOutcome]) -> list[RecordOutcome]:
     for outcome in outcomes:
         if outcome.ok:
             outcome.errors.append(

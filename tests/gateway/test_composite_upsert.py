@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from exports.gateway import Batch, Gateway, TransientError, _subrequest_results, encode_record
+from exports.gateway import Batch, Gateway, TransientError, encode_record
+from exports.gateway.collections import subrequest_results
 
 from .conftest import contacts
 
@@ -115,7 +116,7 @@ def test_per_record_results_count_whatever_the_subrequest_status():
         },
     ]
 
-    results = _subrequest_results({"httpStatusCode": 400, "body": body}, 2)
+    results = subrequest_results({"httpStatusCode": 400, "body": body}, 2)
 
     assert results is not None
     assert [r.error_code for r in results] == [

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from exports import pipeline, tasks
+from exports import link, runs, tasks
 from exports.models import ExportCursor, ExportRun
 from exports.runner import run_and_wait
 from tests.conftest import wait_for
@@ -23,7 +23,7 @@ def test_a_crafted_retry_message_writes_nothing_and_moves_nothing(
 ):
     account = crm_account(pause=False)
     ids = enqueue(account, contacts(10))
-    started = pipeline.start_run(account.id, ExportRun.Trigger.API)  # holds the lease at 0
+    started = runs.start_run(account.id, ExportRun.Trigger.API)  # holds the lease at 0
     assert started.after_id == 0
 
     crafted = tasks.export_batch.apply_async(
@@ -39,7 +39,7 @@ def test_a_crafted_retry_message_writes_nothing_and_moves_nothing(
     # It says why (the same link, in this thread: the worker's log lines may reach the
     # capture after the task's result does).
     with caplog.at_level(logging.WARNING, logger="exports.pipeline"):
-        pipeline.export_link(account.id, started.run_id, 0, ids[-1], [ids[3]], "crafted")
+        link.export_link(account.id, started.run_id, 0, ids[-1], [ids[3]], "crafted")
     assert "export.batch.refused" in caplog.text
     assert written_external_ids(sandbox) == []
 

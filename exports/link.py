@@ -1,0 +1,448 @@
+"""One link of a run's chain: one `export_batch` task, calls one after the other.
+
+A link sends a call, waits for its answer and applies it (`exports.cursor_move`), then
+goes on with the next call until CRMSYNC_LINK_SECONDS have passed or the run stops. What
+it returns says what the task does next: `Next(after_id)` (the next link follows),
+`RetryLater(...)` (the task retries with backoff) or `Stopped(outcome)`. The overlap of
+calls with the worker's own work is `exports.overlap`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Account, CRMSettings
+
+from . import alerts, decisions, outage, overlap, payload
+from .call import Answer, Call
+from .cursor_move import move_cursor
+from .gateway import GatewayError
+from .models import ExportCursor, ExportRecord, ExportRun
+from .runs import fail_run, finish_run, load_settings
+from .task_arguments import check_link_arguments, is_id
+
+log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+
+Outcome = ExportRun.Outcome
+
+# Why a link stopped without ending its run (another link or run goes on).
+STALE = "stale"  # not the run's current link (duplicate, stale, or the run is over)
+REFUSED = "refused"  # its retry arguments are not the retry the cursor waits for
+LOST_RACE = "lost_race"  # another link moved the cursor first
+
+
+class RunFailed(Exception):
+    """A link ended its run `failed` (the run row and the cursor say why): its task ends in
+    Celery's FAILURE state with this message, so Flower's failed tasks list it."""
+
+
+@dataclass(frozen=True)
+class Next:
+    """The run goes on: the next link starts after record `after_id`."""
+
+    after_id: int
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """The call failed transiently: send it again later, after record `after_id`; with pause
+    off only the records `only` (those not yet done), up to record `until_id`."""
+
+    after_id: int
+    only: tuple[int, ...] = ()
+    until_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """No link follows: the run ended with `outcome`, or this link had nothing to do
+    (`STALE`, `REFUSED`, `LOST_RACE`) and the run goes on without it."""
+
+    outcome: str
+
+
+LinkStep = Next | RetryLater | Stopped
+
+
+@dataclass
+class Link:
+    """What a link knows between its calls: the cursor and the run's record count as its
+    own compare-and-swap left them. Nobody else moves the cursor of a run holding the
+    lease, so a link reads them once; each cursor move still checks them (`move_cursor`)."""
+
+    run_id: int
+    link_id: str
+    cursor: ExportCursor
+    attempted: int
+
+    def call_size(self, crm: CRMSettings) -> tuple[int, int]:
+        """(records per call, records per batch) for the next call: the size adapted to the
+        org (`cursor.records_per_call`) under the admin's ceiling."""
+        adapted = self.cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
+        return decisions.call_size(adapted, crm.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)
+
+    def budget_after(self, call: Call, crm: CRMSettings) -> int:
+        """Records the run may still send after `call`, if `call` goes through whole."""
+        return crm.max_records_per_run - self.attempted - len(call.rows)
+
+
+def export_link(
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None = None,
+    only: list[int] | None = None,
+    link_id: str = "",
+) -> LinkStep:
+    """One link of a run's chain, as the `export_batch` task runs it.
+
+    1. Check the task's arguments (JSON from outside) before any query.
+    2. Check the link is current: the run holds the lease and the cursor is still at
+       `after_id` — or this link (`link_id`, its Celery task id) moved it further before
+       it was redelivered or retried: then it goes on from the cursor. Otherwise it is a
+       stale or duplicate link: it stops and does nothing.
+    3. A retry names its records (`until_id`, `only`): they must be the retry the cursor
+       waits for (kept on the server), else the link is refused and does nothing.
+    4. Start the first call (`_start_call`): the run ends if Export to CRM is off, its
+       record budget is used or no record is left.
+    5. Send, answer, apply, call after call (`_calls`) until the link's time is up or
+       the run stops.
+    """
+    deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
+    check_link_arguments(account_id, run_id, after_id, until_id, only)
+    link = _open_link(account_id, run_id, after_id, link_id)
+    if link is None:
+        return Stopped(STALE)
+    if link.cursor.last_exported_id != after_id:  # a retry's records were the old position's
+        after_id, until_id, only = link.cursor.last_exported_id, None, None
+    retry = _retry_state(link.cursor)
+    if (until_id, only) != (None, None) and (until_id, _sorted(only)) != retry:
+        _log_refused(account_id, run_id, after_id, until_id, only, retry)
+        return Stopped(REFUSED)
+    until_id, only = retry
+    crm = load_settings(account_id)
+    overlap.log_in_ahead(crm)  # a link in another worker process than the run's start
+    call = _start_call(link, crm, after_id, until_id, only, None)
+    if not isinstance(call, Call):
+        return call
+    return _calls(link, call, deadline)
+
+
+def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
+    """Calls one after the other, from `call` (sent) on.
+
+    1. While the call is in flight, read the settings again and, time left, the next
+       call's records (`overlap.read_ahead`).
+    2. Wait for its answer: a transient fault raises (the task retries), a permanent one
+       fails the run (`RunFailed`).
+    3. Adapt the records per call to what the call showed.
+    4. If it is safe, send the next call before this one's cursor move commits
+       (`overlap.follow`).
+    5. Apply the answer: move the cursor, open or bump ExportErrors, resolve the parked
+       record's error once it went through, add to the run's counts. Another link moved
+       the cursor first → stop.
+    6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next.
+    7. Time left and the run goes on → the next call (step 1); else return the step.
+    Never leave a call in flight: one whose answer the link does not use is drained.
+    """
+    following: Call | None = None
+    answered = False
+    try:
+        while True:
+            answered = False
+            more = time.monotonic() < deadline and not call.only
+            crm = _settings_now(call.crm) if more else call.crm
+            ahead = _read_ahead(link, call, crm) if more else None
+            answered = True  # (_answer takes the answer, or raises with it)
+            answer = _answer(link, call)
+            _adapt(link, call, answer)
+            following = _follow(link, call, answer, crm, ahead) if more else None
+            if not _apply(link, call, answer):
+                return Stopped(LOST_RACE)
+            step = _next_step(call, link.run_id, answer)
+            if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
+                return step  # (a call already sent is waited for below, its move not committed)
+            upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
+            following = None
+            if not isinstance(upcoming, Call):
+                return upcoming
+            call = upcoming
+    finally:
+        if not answered:
+            overlap.drain(link.run_id, call)
+        if following is not None:
+            overlap.drain(link.run_id, following)
+
+
+def _read_ahead(link: Link, call: Call, crm: CRMSettings) -> overlap.Ahead | None:
+    return overlap.read_ahead(call, link.call_size(crm), link.budget_after(call, crm))
+
+
+def _follow(
+    link: Link, call: Call, answer: Answer, crm: CRMSettings, ahead: overlap.Ahead | None
+) -> Call | None:
+    """The next call, sent before this one's cursor move commits, if that is safe (the
+    call size as `_adapt` left it)."""
+    sizes, budget = link.call_size(crm), link.budget_after(call, crm)
+    return overlap.follow(call, answer, crm, ahead, sizes, budget)
+
+
+def _retry_state(cursor: ExportCursor) -> tuple[int | None, list[int] | None]:
+    """(until_id, only) of the retry the cursor waits for, kept on the server (`move_cursor`)."""
+    return cursor.retry_until_id, _sorted(cursor.retry_only)
+
+
+def _sorted(ids: list[int] | None) -> list[int] | None:
+    return sorted(ids) if ids else None
+
+
+def _log_refused(
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    retry: tuple[int | None, list[int] | None],
+) -> None:
+    log.warning(
+        "export.batch.refused account=%s run=%s after=%s until=%s only=%s: the message's "
+        "retry arguments are not the retry this cursor waits for (until=%s only=%s); "
+        "nothing sent, the cursor stays",
+        account_id,
+        run_id,
+        after_id,
+        until_id,
+        only,
+        *retry,
+    )
+
+
+def _open_link(account_id: int, run_id: int, after_id: int, link_id: str) -> Link | None:
+    """The link's state, its cursor at the position it goes on from; None for a stale link."""
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
+    if position is None:
+        log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
+        return None
+    if position != after_id:
+        # This link moved the cursor before it was redelivered or retried: go on from there.
+        log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
+    assert cursor is not None and run is not None
+    return Link(run_id, link_id, cursor, run.attempted)
+
+
+def _link_state(
+    account_id: Any, run_id: Any, after_id: int, link_id: str
+) -> tuple[ExportCursor | None, ExportRun | None, int | None]:
+    """The account's cursor, the run, and where the link goes on from (None: stale)."""
+    cursor = ExportCursor.objects.filter(account_id=account_id).first()
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
+    return cursor, run, _current_position(cursor, run, after_id, link_id)
+
+
+def _current_position(
+    cursor: ExportCursor | None, run: ExportRun | None, after_id: int, link_id: str
+) -> int | None:
+    """Where a link goes on from: `after_id` if the cursor is there, the cursor if this
+    link (by task id) moved it there; None for a stale or duplicate link, or a finished run."""
+    if cursor is None or run is None or run.outcome or cursor.run_id != run.id:
+        return None
+    if cursor.last_exported_id == after_id:
+        return after_id
+    if link_id and cursor.link_id == link_id:
+        return cursor.last_exported_id
+    return None
+
+
+# What decides a call, read again before each one (docs/semantics.md: settings changes take
+# effect at the next batch); `updated_at` moves with every save, secrets included.
+_PER_CALL = (
+    "export_enabled",
+    "pause_on_export_errors",
+    "batch_size",
+    "max_records_per_run",
+    "daily_api_limit",
+    "updated_at",
+    "account__is_active",
+)
+
+
+def _settings_now(crm: CRMSettings) -> CRMSettings:
+    """The account's settings for its next call: `crm` if none changed, else read afresh.
+    The check is one light query (no model built, no secret decrypted)."""
+    now = CRMSettings.objects.filter(account_id=crm.account_id).values_list(*_PER_CALL).first()
+    known = (*(getattr(crm, name) for name in _PER_CALL[:-1]), crm.account.is_active)
+    return crm if now == known else load_settings(crm.account_id)
+
+
+def _start_call(
+    link: Link,
+    crm: CRMSettings,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    ahead: overlap.Ahead | None,
+) -> Call | Stopped:
+    """Send the next call after `after_id`, or end the run (export off, budget used, done)."""
+    if not crm.exporting:
+        finish_run(link.run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
+        return Stopped(Outcome.COMPLETED)
+    budget = crm.max_records_per_run - link.attempted
+    if budget <= 0 and not only:
+        message = "Record budget of this run used; the rest follows."
+        finish_run(link.run_id, Outcome.COMPLETED, message)
+        return Stopped(Outcome.COMPLETED)
+    sizes = link.call_size(crm)
+    if overlap.ready(ahead, after_id, sizes, budget):
+        assert ahead is not None
+        return overlap.send_call(crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1])
+    rows, batches = payload.load_call(
+        crm.account_id, after_id, until_id, only, sizes, max(budget, 1)
+    )
+    if not rows:
+        outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
+        finish_run(link.run_id, outcome)
+        return Stopped(outcome)
+    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1])
+
+
+def _answer(link: Link, call: Call) -> Answer:
+    """Wait for a call's answer. Transient faults raise (the task retries); a permanent
+    one (auth, configuration) fails the run and raises RunFailed."""
+    try:
+        answer = call.answer.result()
+    except GatewayError as exc:
+        # Nothing else is in flight now: the gateway's count is this call's.
+        if not exc.permanent:
+            ExportRun.objects.filter(id=link.run_id).add_api_calls(call.gateway.api_calls)
+            raise
+        code = exc.code or "CONNECTION_ERROR"
+        fail_run(link.run_id, exc.message, code, api_calls=call.gateway.api_calls)
+        raise RunFailed(exc.message) from None
+    if call.only and answer.decision.cursor_to is not None:
+        # The retried records were the call's last loose ends: the whole call is done.
+        cursor_to = call.until_id or call.rows[-1].key.id
+        answer = dataclasses.replace(
+            answer, decision=dataclasses.replace(answer.decision, cursor_to=cursor_to)
+        )
+    return answer
+
+
+def _adapt(link: Link, call: Call, answer: Answer) -> None:
+    """Adapt the account's records per call to what this call showed (Apex CPU limit, server
+    time); the cursor move saves it."""
+    if not settings.CRMSYNC_ADAPTIVE_CALLS or call.only:
+        return
+    current, per_batch = link.call_size(call.crm)
+    carried = len(call.rows)
+    link.cursor.records_per_call = decisions.next_records_per_call(
+        current,
+        carried,
+        carried if call.crm.pause_on_export_errors else min(carried, per_batch),
+        call.crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL,  # the admin's ceiling
+        answer.cpu_limited,
+        answer.slowest_call_s,
+        settings.CRMSYNC_CALL_TARGET_S,
+    )
+
+
+def _apply(link: Link, call: Call, answer: Answer) -> bool:
+    """Commit the call's answer; then `link` holds the cursor and count it left."""
+    if not move_cursor(link.cursor, link.run_id, link.link_id, call, answer):
+        return False
+    link.attempted += len(answer.decision.written) + len(answer.decision.rejected)
+    return True
+
+
+def _next_step(call: Call, run_id: int, answer: Answer) -> LinkStep:
+    """What follows a committed call: the run parks (paused), the call is retried later,
+    the run stops near the daily API limit, or the next call goes on from the cursor."""
+    crm, rows, decision = call.crm, call.rows, answer.decision
+    position = decision.cursor_to if decision.cursor_to is not None else call.after_id
+    log.info(
+        "export.batch account=%s run=%s after=%s sent=%s written=%s rejected=%s retry=%s "
+        "api_calls=%s cursor=%s",
+        crm.account.slug,
+        run_id,
+        call.after_id,
+        len(rows),
+        len(decision.written),
+        len(decision.rejected),
+        len(decision.retry),
+        answer.api_calls,
+        position,
+    )
+    if decision.pause_at is not None:
+        finish_run(run_id, Outcome.PAUSED, f"Paused at record #{decision.pause_at}.")
+        return Stopped(Outcome.PAUSED)
+    if decision.retry:
+        if crm.pause_on_export_errors:
+            return RetryLater(position)
+        return RetryLater(call.after_id, decision.retry, rows[-1].key.id)
+    if answer.near_api_limit(crm):
+        used, limit = answer.api_usage or (0, 0)
+        finish_run(
+            run_id,
+            Outcome.COMPLETED,
+            f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
+            code=alerts.API_LIMIT,
+        )
+        return Stopped(Outcome.COMPLETED)
+    return Next(position)
+
+
+def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
+    """A link's call is retried: say so as it happens, on the run's row while it goes on
+    (`crm_export --progress` shows it) and in the worker's log."""
+    if not all(is_id(x) for x in (account_id, run_id, after_id)):
+        return
+    ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").update(message=note)
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first()
+    log.info(
+        "export.batch.retry account=%s run=%s after=%s note=%s",
+        slug,
+        run_id,
+        after_id,
+        json.dumps(note, ensure_ascii=False),
+    )
+
+
+def fail_link(
+    account_id: Any,
+    run_id: Any,
+    after_id: Any,
+    exc: BaseException,
+    attempts: int,
+    link_id: str = "",
+) -> None:
+    """A link failed for good (its retries ran out, or an unexpected error).
+
+    1. Only the run's current link ends the run (the cursor is where it started, or it
+       moved the cursor itself): a requeued or stale link must not end a run that is
+       going on without it.
+    2. The run fails with a reason a person reads (`outage.failure_message`): what
+       happened, how often, over how long (known when the failing call was the run's
+       first), what to check, and the record the next run resumes at.
+    """
+    if not all(is_id(x) for x in (account_id, run_id, after_id)):
+        return
+    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
+    if cursor is None or run is None or position is None:
+        return
+    resume_at = cursor.paused_record_id or (
+        ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
+    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first() or ""
+    message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
+    fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")

@@ -1,0 +1,220 @@
+"""A run's life (docs/semantics.md › The run): which accounts are due, the run row and the
+account's run lease, and the run's end (`finish_run`, `fail_run`).
+
+The run's records go out in links (`exports.link`); the re-export takes its lease and run
+row here too (`start_lease`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+from accounts.models import CRMSettings
+
+from . import alerts, circuit, overlap
+from .models import ExportCursor, ExportRecord, ExportRun
+from .task_arguments import ExportRequestError, is_id, require_id
+
+log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+
+Outcome = ExportRun.Outcome
+
+
+@dataclass(frozen=True)
+class Running:
+    """The run goes on: its first link starts after record `after_id`."""
+
+    run_id: int
+    after_id: int
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The run ended as it started (`nothing_to_do`, `skipped_locked`)."""
+
+    run_id: int
+    outcome: str
+
+
+RunStart = Running | Ended
+
+
+def due_account_ids() -> list[int]:
+    """Accounts the schedule exports: exporting (active, Export to CRM on), circuit closed."""
+    return list(
+        circuit.closed(CRMSettings.objects.exporting())
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )
+
+
+def load_settings(account_id: Any) -> CRMSettings:
+    """An account's CRM settings (a clear error for an id that is none)."""
+    require_id("account_id", account_id)
+    crm = CRMSettings.objects.select_related("account").filter(account_id=account_id).first()
+    if crm is None:
+        raise ExportRequestError(f"account {account_id} does not exist (or has no CRM settings)")
+    return crm
+
+
+def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunStart:
+    """Begin an export run of one account.
+
+    1. Load the account and its CRM settings (unknown ids are a clear error).
+    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote),
+       in one transaction with steps 3 and 4.
+    3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
+    4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
+       another run → `skipped_locked`. A run whose lease expired is marked failed.
+    5. No record after the cursor → `nothing_to_do`; otherwise the run is `Running`: its
+       first link starts after the cursor (at the parked record, if paused), and the HTTP
+       thread logs in meanwhile.
+    """
+    crm = load_settings(account_id)
+    # One transaction from the run row to the lease: a worker killed in between leaves no
+    # row that is neither finished nor holding the lease (nothing would ever end it).
+    with transaction.atomic():
+        run = _adopt_or_create_run(account_id, trigger, run_id)
+        if not crm.exporting:
+            return _ended(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
+        if not _take_lease(account_id, run):
+            return _ended(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    cursor = ExportCursor.objects.get(account_id=account_id)
+    if not ExportRecord.objects.filter(
+        account_id=account_id, id__gt=cursor.last_exported_id
+    ).exists():
+        return _ended(run, Outcome.NOTHING_TO_DO)
+    log.info(
+        "export.run.start account=%s run=%s trigger=%s after=%s",
+        crm.account.slug,
+        run.id,
+        run.trigger,
+        cursor.last_exported_id,
+    )
+    overlap.log_in_ahead(crm)
+    return Running(run.id, cursor.last_exported_id)
+
+
+def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
+    if trigger not in ExportRun.Trigger.values:
+        raise ExportRequestError(
+            f"trigger must be one of {', '.join(ExportRun.Trigger.values)}, got {trigger!r}"
+        )
+    if run_id is None:
+        return ExportRun.objects.create(account_id=account_id, trigger=trigger)
+    if not is_id(run_id):
+        raise ExportRequestError(f"run_id must be an integer id or null, got {run_id!r}")
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").first()
+    if run is None:
+        raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
+    return run
+
+
+def _ended(run: ExportRun, outcome: str, message: str = "") -> Ended:
+    finish_run(run.id, outcome, message)
+    return Ended(run.id, outcome)
+
+
+def start_lease(account_id: int, trigger: str) -> int | None:
+    """A run row holding the account's lease (for work besides export runs, such as the
+    re-export), or None after writing it `skipped_locked` when another run holds it."""
+    with transaction.atomic():  # as in start_run: no run row without the lease asked for
+        run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
+        if _take_lease(account_id, run):
+            return run.id
+        finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    return None
+
+
+def _take_lease(account_id: int, run: ExportRun) -> bool:
+    """Compare-and-swap: the lease is free or expired → it is ours."""
+    cursor, _ = ExportCursor.objects.get_or_create(account_id=account_id)
+    now = timezone.now()
+    expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
+    expired_run_id = cursor.run_id if expired and cursor.run_id != run.id else None
+    # Free, expired, or already ours (a redelivered run_export of the same run).
+    taken = ExportCursor.objects.filter(
+        Q(run_id__isnull=True) | Q(lease_expires_at__lt=now) | Q(run_id=run.id), id=cursor.id
+    ).update(
+        run_id=run.id,
+        lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+        state=Case(
+            When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+            default=Value(ExportCursor.State.RUNNING),
+        ),
+    )
+    if taken and expired_run_id:
+        ExportRun.objects.filter(id=expired_run_id, outcome="").update(
+            outcome=Outcome.FAILED,
+            finished_at=now,
+            message="The run's lease expired (its worker was lost); a later run took over.",
+        )
+    if taken:
+        # A run starts when it holds the lease: read after the UPDATE, this time is later
+        # than the previous holder's finished_at, so run rows never seem to overlap.
+        ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
+    return bool(taken)
+
+
+def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
+    """Write the run's outcome and release the lease it holds (if any); then alerts
+    (`code`: why it failed or stopped)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = ExportRun.objects.select_related("account").get(id=run_id)
+        ExportRun.objects.filter(id=run_id, outcome="").update(
+            outcome=outcome, finished_at=now, message=message
+        )
+        ExportCursor.objects.filter(account_id=run.account_id, run_id=run_id).update(
+            run_id=None,
+            lease_expires_at=None,
+            state=Case(
+                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+                default=Value(ExportCursor.State.IDLE),
+            ),
+        )
+    run.refresh_from_db()
+    _log_end(run)
+    alerts.after_run(run, code)
+
+
+def _log_end(run: ExportRun) -> None:
+    failed = run.outcome == Outcome.FAILED
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
+        "api_calls=%s first=%s last=%s%s",
+        run.account.slug,
+        run.id,
+        run.trigger,
+        run.outcome,
+        run.attempted,
+        run.exported,
+        run.failed,
+        run.api_calls,
+        run.first_record_id,
+        run.last_record_id,
+        f" reason={json.dumps(run.message, ensure_ascii=False)}" if failed else "",
+    )
+
+
+def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:
+    """End a run `failed` (auth, configuration, retries exhausted); the cursor stays put."""
+    ExportRun.objects.filter(id=run_id).add_api_calls(api_calls)
+    run = ExportRun.objects.filter(id=run_id).first()
+    if run is None:
+        return
+    # A paused cursor keeps the parked record's error; the run row carries this one.
+    ExportCursor.objects.filter(
+        account_id=run.account_id, run_id=run_id, paused_record__isnull=True
+    ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
+    finish_run(run_id, Outcome.FAILED, message, code)

@@ -62,6 +62,12 @@ class SandboxHelper:
     def rules(self) -> dict[str, Any]:
         return self.session.get(f"{self.url}/sandbox/rules", timeout=TIMEOUT_S).json()
 
+    def stats(self) -> dict[str, int]:
+        """Requests in flight, their peak, refusals over the cap, logins (`GET /sandbox/stats`)."""
+        response = self.session.get(f"{self.url}/sandbox/stats", timeout=TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
+
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
         """The write log after `since`, in order."""
         response = self.session.get(

@@ -6,6 +6,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from bench import tenants_report
+
 TARGET_RPS_AT_100MS = 1_900
 TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
 TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS = 0.85  # issue 19: the same call shape, bare
@@ -261,6 +263,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
         ]
     lines += _real_org_lines(report.get("realistic"), report.get("storm"))
+    lines += tenants_report.markdown(report.get("tenants"))
     backlog = report.get("backlog")
     if backlog and backlog.get("sizes"):
         lines += [

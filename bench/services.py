@@ -54,6 +54,16 @@ class Sandbox:
         body = {**rules, "faults": {"api_daily_limit": 10**12, **faults}}
         self.http.put(f"{self.url}/sandbox/rules", json=body, timeout=30).raise_for_status()
 
+    def stats(self) -> dict[str, int]:
+        """Requests in flight, their peak, logins (`GET /sandbox/stats`)."""
+        response = self.http.get(f"{self.url}/sandbox/stats", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def clear(self) -> None:
+        """Empty the org: records, the write log, API usage and stats."""
+        self.http.delete(f"{self.url}/sandbox/data", timeout=120).raise_for_status()
+
     def stop(self) -> None:
         self.http.close()
         self._stop()

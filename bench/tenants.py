@@ -170,6 +170,7 @@ def export_pass(pool: Workers, sandbox: Sandbox, account_ids: list[int]) -> dict
         "records": exported,
         "seconds": round(seconds, 3),
         "records_per_s": exported / seconds,
+        "worker_ms_per_run": 1000 * seconds * pool.count / len(account_ids),
         "worker_cpu_ms_per_1000": 1000 * cpu / exported,
         "worker_rss_mb": round(pool.rss_mb(), 1),
         "logins_per_account": (sandbox.stats()["logins"] - logins) / len(account_ids),

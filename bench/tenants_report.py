@@ -84,15 +84,16 @@ def _small_vs_big(out: dict[str, Any] | None) -> list[str]:
         f"Many small vs one big ({out['workers']} worker processes, 0 ms, same workers, in "
         "this order):",
         "",
-        "| pass | accounts | records | seconds | records/s | worker CPU ms / 1,000 | worker RSS MB after | logins / account | API calls / account |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| pass | accounts | records | seconds | records/s | worker ms / run | worker CPU ms / 1,000 | worker RSS MB after | logins / account | API calls / account |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, name in PASSES.items():
         p = out.get(key)
         if p:
             lines.append(
                 f"| {name} | {p['accounts']:,} | {p['records']:,} | {p['seconds']:.1f} "
-                f"| {p['records_per_s']:,.0f} | {p['worker_cpu_ms_per_1000']:.0f} "
+                f"| {p['records_per_s']:,.0f} | {p['worker_ms_per_run']:,.1f} "
+                f"| {p['worker_cpu_ms_per_1000']:.0f} "
                 f"| {p['worker_rss_mb']:.0f} | {p['logins_per_account']:.2f} "
                 f"| {p['api_calls_per_account']:.2f} |"
             )

@@ -112,6 +112,7 @@ def test_workers_on_two_hosts_export_every_record_once_when_one_dies(sandbox, br
             timeout=60,
             what="both hosts exporting",
         )
+        assert not all(export_done(a) for a in accounts)
         first.kill_hard()  # mid-run: its call in flight, its link unacknowledged
         wait_for(lambda: all(export_done(a) for a in accounts), timeout=180, interval=0.5)
     finally:

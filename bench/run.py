@@ -197,8 +197,10 @@ class Bench:
             from bench import tenants
 
             config = tenants.sizes(self.args.quick, self.args.tenant_sizes)
-            self.report["tenants"] = self.guarded(
-                "tenants", lambda: tenants.run(self.sandbox, self.env, self.log_path, config)
+            result = self.report["tenants"] = {}
+            self.guarded(
+                "tenants",
+                lambda: tenants.run(self.sandbox, self.env, self.log_path, config, result),
             )
         self.finish()
 

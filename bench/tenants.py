@@ -78,12 +78,19 @@ def sizes(quick: bool, overrides: str) -> dict[str, Any]:
     return config
 
 
-def run(sandbox: Sandbox, env: dict[str, str], log_path: Path, config: dict[str, Any]) -> Any:
-    """The whole series; each part's result is kept even if a later part fails."""
+def run(
+    sandbox: Sandbox,
+    env: dict[str, str],
+    log_path: Path,
+    config: dict[str, Any],
+    result: dict[str, Any],
+) -> None:
+    """The whole series, into `result` part by part (what was measured stays if a later
+    part fails)."""
     import redis
 
     broker = redis.Redis.from_url(env["CELERY_BROKER_URL"])
-    result: dict[str, Any] = {"config": config}
+    result["config"] = config
     sandbox.set_latency(0)
     began = time.perf_counter()
     small = ts.make_accounts("t", max(config["tick_accounts"]), config["small_records"], sandbox)
@@ -100,7 +107,6 @@ def run(sandbox: Sandbox, env: dict[str, str], log_path: Path, config: dict[str,
     _say("tick, every backlog empty", result["tick_empty"])
     result["fairness"] = fairness(sandbox, env, log_path, config)
     result["breakdown"] = breakdown(sandbox, env, log_path, config, broker)
-    return result
 
 
 # --- 1. the tick ---------------------------------------------------------------------------

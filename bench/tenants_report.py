@@ -42,6 +42,8 @@ TIMERS = {
     "Gateway._describe": "HTTP thread: describe (cache or call)",
     "Gateway._rest": "HTTP thread: REST calls (describe, upsert)",
     "_send": "HTTP thread: the call (types check, upsert)",
+    "sql:run_export": "SQL queries in run_export",
+    "sql:export_batch": "SQL queries in the links",
 }
 
 
@@ -161,7 +163,10 @@ def _breakdown(visits: dict[str, Any] | None) -> list[str]:
         cells = []
         for v in names:
             t = visits[v]["timers"].get(name)
-            cells.append(f"{t['ms_per_run']:.2f} ({t['calls_per_run']:.2g})" if t else "–")
+            if t and name.startswith("sql:"):
+                cells.append(f"{t['calls_per_run']:.1f}")
+            else:
+                cells.append(f"{t['ms_per_run']:.2f} ({t['calls_per_run']:.2g})" if t else "–")
         lines.append(f"| {TIMERS[name]} | " + " | ".join(cells) + " |")
     return lines
 

@@ -23,6 +23,7 @@ import importlib
 import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from typing import Any
 
 # What a run calls, by name (module:function or module:Class.method). After a refactor,
@@ -60,10 +61,10 @@ class Totals:
         self.us: dict[str, int] = defaultdict(int)
         self.n: dict[str, int] = defaultdict(int)
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, count: int = 1) -> None:
         with self.lock:
             self.us[name] += int(seconds * 1e6)
-            self.n[name] += 1
+            self.n[name] += count
 
     def take(self) -> dict[str, int]:
         with self.lock:
@@ -108,13 +109,20 @@ def install() -> list[str]:
 
 
 class RunEvents:
-    """Per-run task events (one worker process): delivery, task times, hand-overs."""
+    """Per-run task events (one worker process): delivery, task times, hand-overs, and the
+    SQL queries each task sends (`sql:<task>`, counted with Django's execute_wrapper)."""
 
     def __init__(self, redis: Any, key: str) -> None:
         self.redis = redis
         self.key = key
         self.ended: dict[Any, float] = {}  # run id -> wall time its last task ended
         self.started = 0.0
+        self.queries = 0
+        self.stack = ExitStack()
+
+    def _count(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.queries += 1
+        return execute(sql, params, many, context)
 
     def task_started(self, name: str, task_id: str, run_id: Any) -> None:
         now = time.time()
@@ -124,10 +132,16 @@ class RunEvents:
                 TOTALS.add("delivery", now - float(sent))
         elif run_id in self.ended:
             TOTALS.add("handover", now - self.ended.pop(run_id))
+        from django.db import connection
+
+        self.queries = 0
+        self.stack.enter_context(connection.execute_wrapper(self._count))
         self.started = time.perf_counter()
 
     def task_ended(self, name: str, run_id: Any) -> None:
         TOTALS.add(f"task:{name}", time.perf_counter() - self.started)
+        self.stack.close()
+        TOTALS.add(f"sql:{name}", 0.0, self.queries)
         if run_id is not None:
             self.ended[run_id] = time.time()
         self.flush()

@@ -22,11 +22,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 
 from exports import circuit
 from exports.gateway import Gateway, GatewayError
 
+from .fields import UNREADABLE, secret_state
 from .forms import (
     CONFIRM_PAUSE_OFF,
     CONNECTION_FIELDS,
@@ -42,6 +45,14 @@ NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
     "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "
     "once per change. See README › Alerts for the webhook's body and signature."
+)
+
+SECRETS_FOLLOW_TARGET = (
+    "Changing the login URL, auth flow or CA bundle removes the stored client secret, "
+    "private key and password, unless you type new ones in the same save: a secret is only "
+    "ever sent where it was saved for. The login URL must be Salesforce's "
+    "(https://login.salesforce.com, https://test.salesforce.com, your My Domain) or a host "
+    "the operator listed in CRMSYNC_EXTRA_LOGIN_HOSTS."
 )
 
 
@@ -75,6 +86,11 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description="settings")
     def crm_settings_link(self, account: Account) -> str:
         url = reverse("admin:accounts_crmsettings_change", args=[account.crm_settings.pk])
+        unreadable = account.crm_settings.unreadable_secrets
+        if unreadable:
+            return format_html(
+                '<a href="{}">Settings › CRM</a> ({}: {})', url, ", ".join(unreadable), UNREADABLE
+            )
         return format_html('<a href="{}">Settings › CRM</a>', url)
 
     @admin.display(description="export")
@@ -94,7 +110,7 @@ def _secret_row(name: str, editable: bool) -> Any:
 def _secret_state(name: str) -> Any:
     @admin.display(description=CRMSettings._meta.get_field(name).verbose_name)
     def state(self: CRMSettingsAdmin, settings: CRMSettings) -> str:
-        return "set" if getattr(settings, name) else "not set"
+        return secret_state(getattr(settings, name))
 
     return state
 
@@ -138,10 +154,26 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         notifications = [_secret_row(name, editable) for name in NOTIFICATION_FIELDS]
         return [
             ("General", {"fields": general}),
-            ("Connection", {"fields": connection}),
+            ("Connection", {"fields": connection, "description": SECRETS_FOLLOW_TARGET}),
             ("Notifications", {"fields": notifications, "description": NOTIFICATIONS_HELP}),
         ]
 
+    def save_model(self, request: HttpRequest, obj: CRMSettings, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.forgotten_secrets:
+            labels = " and ".join(
+                str(CRMSettings._meta.get_field(name).verbose_name)
+                for name in obj.forgotten_secrets
+            )
+            self.message_user(
+                request,
+                f"The stored {labels} of {obj.account} were removed: the login URL, auth flow "
+                "or CA bundle changed, and a secret is only ever sent where it was saved for. "
+                "Type them again to log in.",
+                messages.WARNING,
+            )
+
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
     def change_view(
         self,
         request: HttpRequest,

@@ -1,14 +1,11 @@
 """Secrets at rest: Fernet encryption with rotatable keys.
 
-`settings.CRMSYNC_ENCRYPTION_KEYS` lists keys, newest first. Each may be a
-Fernet key or any passphrase (hashed to one). The first key encrypts; every
-key decrypts, so a key can be rotated without downtime.
+`settings.CRMSYNC_ENCRYPTION_KEYS` lists Fernet keys, newest first (settings.py checks
+each at start; crmsync/keys.py). The first key encrypts; every key decrypts, so a key
+can be rotated without downtime (`crm_rotate_secrets`).
 """
 
 from __future__ import annotations
-
-import base64
-import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -18,16 +15,8 @@ class SecretDecryptionError(Exception):
     """A stored secret cannot be read with any configured key."""
 
 
-def _fernet_for(key: str) -> Fernet:
-    try:
-        return Fernet(key.encode())
-    except ValueError:
-        digest = hashlib.sha256(key.encode()).digest()
-        return Fernet(base64.urlsafe_b64encode(digest))
-
-
 def _multi() -> MultiFernet:
-    return MultiFernet([_fernet_for(k) for k in settings.CRMSYNC_ENCRYPTION_KEYS])
+    return MultiFernet([Fernet(key.encode()) for key in settings.CRMSYNC_ENCRYPTION_KEYS])
 
 
 def encrypt(plaintext: str) -> str:
@@ -61,7 +50,7 @@ def readable(token: str) -> bool:
 def on_newest_key(token: str) -> bool:
     """Was this token encrypted with the newest (first) key?"""
     try:
-        _fernet_for(settings.CRMSYNC_ENCRYPTION_KEYS[0]).decrypt(token.encode())
+        Fernet(settings.CRMSYNC_ENCRYPTION_KEYS[0].encode()).decrypt(token.encode())
     except InvalidToken:
         return False
     return True

@@ -1,3 +1,13 @@
+"""The encrypted secret column and the values it reads.
+
+A secret read from the database is a `StoredSecret` (a str): the model can tell it from
+a value assigned since (CRMSettings.save forgets stored secrets when the connection
+target changes). A stored secret that no configured key decrypts (the key changed or is
+missing) reads as an `UnreadableSecret`: empty for every use, shown as "unreadable — set
+it again", and written back unchanged when the row is saved, so a page or a run never
+fails on it with a 500 and nothing is lost until someone sets it again.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +16,36 @@ from django.db import models
 
 from . import crypto
 
+UNREADABLE = "unreadable — set it again"
+
+
+class StoredSecret(str):
+    """A secret as read from the database and not assigned since."""
+
+    __slots__ = ()
+
+
+class UnreadableSecret(StoredSecret):
+    """A stored secret no key of CRMSYNC_ENCRYPTION_KEY opens: "" plus its stored token
+    (no __slots__ here: a str subclass keeps `token` in its __dict__)."""
+
+    token: str
+
+    def __new__(cls, token: str) -> UnreadableSecret:
+        value = super().__new__(cls, "")
+        value.token = token
+        return value
+
+    def __repr__(self) -> str:
+        return "UnreadableSecret()"
+
+
+def secret_state(value: str) -> str:
+    """What a person is told about a secret: "set", "not set" or UNREADABLE."""
+    if isinstance(value, UnreadableSecret):
+        return UNREADABLE
+    return "set" if value else "not set"
+
 
 class EncryptedTextField(models.TextField):
     """A text column stored encrypted (Fernet); "" means not set."""
@@ -13,9 +53,14 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str:
         if not value:
             return ""
-        return crypto.decrypt(value)
+        try:
+            return StoredSecret(crypto.decrypt(value))
+        except crypto.SecretDecryptionError:
+            return UnreadableSecret(value)
 
     def get_prep_value(self, value: Any) -> str:
+        if isinstance(value, UnreadableSecret):
+            return value.token  # unchanged: still there for the key that opens it
         value = super().get_prep_value(value)
         if not value:
             return ""

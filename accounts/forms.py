@@ -19,14 +19,14 @@ from typing import Any
 
 from django import forms
 
-from .models import CRMSettings
+from .fields import secret_state
+from .models import CONNECTION_SECRETS, CRMSettings
 
 PAUSE = "pause_on_export_errors"
 # Rendered with the pause checkbox: tells the server the field was on the page, so a
 # form posted without it (export just ticked, no JavaScript) leaves pause as stored.
 PAUSE_SHOWN = "pause_on_export_errors_shown"
 CONFIRM_PAUSE_OFF = "confirm_pause_off"
-CONNECTION_SECRETS = ("client_secret", "private_key", "password")
 SECRET_FIELDS = (*CONNECTION_SECRETS, "alert_webhook_secret")
 # The Connection fieldset, in page order (the admin shows each secret with its "remove" box).
 CONNECTION_FIELDS = (
@@ -152,7 +152,7 @@ class CRMSettingsForm(forms.ModelForm):
 
     def _secret_help(self, name: str) -> str:
         model_help = CRMSettings._meta.get_field(name).help_text
-        state = "set" if getattr(self.instance, name) else "not set"
+        state = secret_state(getattr(self.instance, name))
         keep = " Leave empty to keep it." if state == "set" else ""
         return f"{model_help} Currently: {state}.{keep}".strip()
 
@@ -193,9 +193,11 @@ class CRMSettingsForm(forms.ModelForm):
     @property
     def changed_data(self) -> list[str]:
         """Changed model fields for the admin history: a ticked "remove" counts as its secret,
-        the confirmation box is not a setting."""
+        and so does a secret the save forgot (CRMSettings.save); the confirmation box is
+        not a setting."""
         changed: list[str] = []
-        for name in super().changed_data:
+        forgotten = getattr(self.instance, "forgotten_secrets", [])
+        for name in [*super().changed_data, *forgotten]:
             if name == CONFIRM_PAUSE_OFF:
                 continue
             if name.endswith("_clear") and name.removesuffix("_clear") in SECRET_FIELDS:

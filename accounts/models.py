@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .fields import EncryptedTextField
+from . import login_hosts
+from .fields import EncryptedTextField, StoredSecret, UnreadableSecret
 from .validators import email_list, validate_email_list, validate_webhook_url
+
+# The secrets a login sends, and where and how they are sent: changing any of TARGET_FIELDS
+# forgets the stored CONNECTION_SECRETS (CRMSettings.save).
+CONNECTION_SECRETS = ("client_secret", "private_key", "password")
+TARGET_FIELDS = ("login_url", "auth_flow", "ca_bundle")
 
 # Salesforce retires the OAuth 2.0 username-password flow on this date, with no extension;
 # orgs created since Summer '26 refuse it already.
@@ -170,14 +179,83 @@ class CRMSettings(models.Model):
     def __str__(self) -> str:
         return f"CRM settings of {self.account}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed login URL, auth flow or CA bundle forgets the stored secrets.
+
+        1. `forgotten_secrets` = the secrets `forget_secrets_of_another_target` cleared.
+        2. Save (a save limited by `update_fields` also saves the cleared secrets).
+        3. What is now saved counts as stored, for the next save of this instance.
+        """
+        self.forgotten_secrets = self.forget_secrets_of_another_target()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.forgotten_secrets:
+            kwargs["update_fields"] = {*update_fields, *self.forgotten_secrets}
+        super().save(*args, **kwargs)
+        self._stored_target = self._target()
+        for name in CONNECTION_SECRETS:
+            value = getattr(self, name)
+            if value and not isinstance(value, StoredSecret):
+                setattr(self, name, StoredSecret(value))
+
     def clean(self) -> None:
+        """1. Logins go only where Salesforce is (accounts/login_hosts.py): the admin form
+           and `crm_account` (both run this) refuse a login URL outside the allowed hosts.
+        2. A webhook needs its signing secret."""
+        errors = {}
+        try:
+            login_hosts.checked_origin(self.login_url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS)
+        except login_hosts.LoginHostRefused as refused:
+            errors["login_url"] = f"The login URL {refused.reason}."
         if self.alert_webhook_url and not self.alert_webhook_secret:
-            raise ValidationError(
-                {
-                    "alert_webhook_secret": "A webhook needs a signing secret (its receiver "
-                    "checks every request with it)."
-                }
+            errors["alert_webhook_secret"] = (
+                "A webhook needs a signing secret (its receiver checks every request with it)."
             )
+        if errors:
+            raise ValidationError(errors)
+
+    # -- secrets are bound to where they were saved for ----------------------------------
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> CRMSettings:
+        instance = super().from_db(db, field_names, values)
+        instance._stored_target = instance._target()
+        return instance
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self._stored_target = self._target()
+
+    def forget_secrets_of_another_target(self) -> list[str]:
+        """A secret is only ever sent where it was saved for. When the login URL, the auth
+        flow or the CA bundle differ from the stored ones, clear every secret that is still
+        the stored one (a `StoredSecret`: not assigned since this row was read); a secret
+        given anew in the same save is kept. Returns the names cleared."""
+        stored_target = getattr(self, "_stored_target", None)
+        if stored_target is None or stored_target == self._target():
+            return []
+        # An empty secret reads as a plain "": every StoredSecret is a stored, set one.
+        forgotten = [
+            name for name in CONNECTION_SECRETS if isinstance(getattr(self, name), StoredSecret)
+        ]
+        for name in forgotten:
+            setattr(self, name, "")
+        return forgotten
+
+    @property
+    def unreadable_secrets(self) -> list[str]:
+        """Labels of the stored secrets no configured key decrypts ("client secret", ...)."""
+        return [
+            str(field.verbose_name)
+            for field in self._meta.fields
+            if isinstance(getattr(self, field.attname), UnreadableSecret)
+        ]
+
+    def _target(self) -> tuple[str, str, str] | None:
+        """(login URL, auth flow, CA bundle) when all three are loaded, else None."""
+        loaded = self.__dict__
+        if any(name not in loaded for name in TARGET_FIELDS):
+            return None
+        return (str(self.login_url).rstrip("/"), str(self.auth_flow), str(self.ca_bundle))
 
     @property
     def alert_email_list(self) -> list[str]:

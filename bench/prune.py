@@ -54,6 +54,7 @@ def main() -> None:
     env["CRMSYNC_PRUNE_REST"] = str(args.rest)
     os.environ.update(env)
     sandbox = Sandbox(Path(tempfile.mkdtemp(prefix="crmsync-bench-sandbox-")))
+    sandbox.allow_logins(env)
     database = BenchDatabase(args.database_url)
     try:
         database.create(env)

@@ -262,7 +262,8 @@ def markdown(report: dict[str, Any]) -> str:
             "(the parked record is sent again once it passes, and the calls after it start at it). "
             f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
         ]
-    lines += _real_org_lines(report.get("realistic"), report.get("storm"))
+    lines += _real_org_lines(report.get("realistic"), None)
+    lines += _real_org_lines(report.get("realistic_heavy"), report.get("storm"))
     lines += tenants_report.markdown(report.get("tenants"))
     backlog = report.get("backlog")
     if backlog and backlog.get("sizes"):

@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from accounts.login_hosts import ENV_NAME  # noqa: E402
 from bench import report  # noqa: E402
 from bench.services import BenchDatabase, Sandbox, bench_env  # noqa: E402
 
@@ -159,6 +160,11 @@ class Bench:
         self.data_dir = Path(tempfile.mkdtemp(prefix="crmsync-bench-sandbox-"))
         # The sandbox process is forked before Django is set up in this one.
         self.sandbox = Sandbox(self.data_dir)
+        self.sandbox.allow_logins(self.env)
+        # Its accounts log in to this sandbox org: an allowed login host here and in workers.
+        sandbox_host = self.sandbox.url.removeprefix("https://")
+        env[ENV_NAME] = ",".join(filter(None, [env.get(ENV_NAME), sandbox_host]))
+        os.environ[ENV_NAME] = env[ENV_NAME]
         self.database = BenchDatabase(env["DATABASE_URL"])
         self.report: dict[str, Any] = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -214,6 +220,13 @@ class Bench:
                 "realistic",
                 lambda: realistic.realistic_org(
                     *args, config["realistic_records"], config["realistic_naive_records"]
+                ),
+            )
+            self.save()
+            self.report["realistic_heavy"] = self.guarded(
+                "realistic (heavy automation)",
+                lambda: realistic.realistic_org(
+                    *args, config["realistic_records"] // 4, config["realistic_naive_records"], 12
                 ),
             )
             self.save()

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
+from crmsync.sandbox import control
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,8 +40,17 @@ class Sandbox:
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
         self.http.verify = str(self.ca_path)
+        self.http.headers[control.HEADER] = control.read_token(data_dir)  # for /sandbox/*
         # Never the bottleneck of a benchmark: no daily API limit worth the name.
         self.set_faults(api_daily_limit=10**12)
+
+    def allow_logins(self, env: dict[str, str]) -> None:
+        """Let crmsync log in to this sandbox (logins go only to Salesforce's hosts and those
+        in CRMSYNC_EXTRA_LOGIN_HOSTS): in `env` (the workers') and in this process."""
+        host = urlsplit(self.url).netloc
+        for target in (env, os.environ):
+            listed = [h for h in target.get("CRMSYNC_EXTRA_LOGIN_HOSTS", "").split(",") if h]
+            target["CRMSYNC_EXTRA_LOGIN_HOSTS"] = ",".join([*listed, host])
 
     def set_faults(self, **faults: int) -> None:
         response = self.http.patch(f"{self.url}/sandbox/faults", json=faults, timeout=30)

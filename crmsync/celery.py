@@ -5,10 +5,15 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init, worker_ready
+from celery.utils.serialization import jsonify
+from celery.worker.control import inspect_command
+from kombu.utils.encoding import safe_repr
+from kombu.utils.url import maybe_sanitize_url
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmsync.settings")
 
@@ -39,3 +44,35 @@ def freeze_startup_objects(**_: Any) -> None:
     latency (bench/). Only startup objects are frozen; what tasks allocate is collected
     as usual."""
     gc.freeze()
+
+
+MASK = "********"
+
+
+@inspect_command()
+def conf(state: Any, with_defaults: bool = False, **kwargs: Any) -> Any:
+    """List configuration — what Flower's worker "Config" tab shows — with the password of
+    every URL in it masked.
+
+    Celery's own `conf` masks `broker_url` by that key only; through Django's CELERY_
+    namespace the broker URL is CELERY_BROKER_URL and showed its password. This command
+    (registered under the same name, so it replaces Celery's in the worker) masks by value.
+    """
+    table = state.app.conf.table(with_defaults=with_defaults)  # Celery's censoring first
+    return jsonify(
+        _masked(table),
+        keyfilter=lambda key: isinstance(key, str) and not key.startswith("__"),
+        unknown_type_filter=safe_repr,
+    )
+
+
+def _masked(value: Any) -> Any:
+    """`value` with the password of every URL string in it (nested too) replaced by MASK."""
+    if isinstance(value, Mapping):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    try:
+        return maybe_sanitize_url(value, mask=MASK)
+    except ValueError:  # looks like a URL but does not parse: show none of it
+        return MASK

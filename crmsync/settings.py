@@ -12,6 +12,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts import login_hosts
+from crmsync import keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRMSYNC_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -35,12 +38,46 @@ def env_float(name: str, default: float) -> float:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A development default keeps `make demo` and the tests working with no set-up;
-# production must set DJANGO_SECRET_KEY (and CRMSYNC_ENCRYPTION_KEY).
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "crmsync-insecure-development-key"
+# A development machine (`make demo`, `make test`, `make run` set CRMSYNC_DEV=1): keys
+# missing from the environment come from var/dev-keys.env (generated once), and the
+# HTTPS-only settings below default to off. Never set it in production (`check --deploy`
+# warns).
+CRMSYNC_DEV = env_bool("CRMSYNC_DEV", False) or DEBUG
+DEV_KEYS_FILE = BASE_DIR / "var" / "dev-keys.env"
+# Keys fail closed: without CRMSYNC_DEV a missing key stops every process here, naming it.
+SECRET_KEY = keys.required_key(
+    keys.SECRET_KEY_VAR, os.environ, DEV_KEYS_FILE if CRMSYNC_DEV else None
+)
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
 ]
+
+# --- HTTPS ------------------------------------------------------------------------
+# Production serves the admin through a TLS-terminating reverse proxy (gunicorn binds
+# 127.0.0.1). DJANGO_HTTPS (default: on, off when CRMSYNC_DEV) makes cookies Secure,
+# redirects http:// to https:// and sends HSTS. The proxy must set X-Forwarded-Proto
+# (overwriting any a client sent): DJANGO_SECURE_PROXY_SSL_HEADER names that header ("" for
+# none), so Django knows a request came over TLS (else every request looks like http://,
+# redirects loop and admin POSTs fail the CSRF origin check). DJANGO_CSRF_TRUSTED_ORIGINS:
+# comma-separated https://host origins the admin is reached at, when the proxy does not
+# pass the browser's Host. `manage.py check --deploy --fail-level WARNING` passes with
+# these defaults (CI runs it).
+HTTPS = env_bool("DJANGO_HTTPS", not CRMSYNC_DEV)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+_proxy_header = os.environ.get(
+    "DJANGO_SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO" if HTTPS else ""
+).strip()
+SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+# HSTS preload is an opt-in for the whole domain (DJANGO_HSTS_PRELOAD), not a default:
+# `check --deploy`'s reminder about it (W021) is silenced until then.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,11 +163,22 @@ STORAGES = {
 }
 
 # --- Secrets at rest ----------------------------------------------------------
-# CRMSYNC_ENCRYPTION_KEY: comma-separated keys; the first encrypts, all decrypt
+# CRMSYNC_ENCRYPTION_KEY: comma-separated Fernet keys; the first encrypts, all decrypt
 # (rotation: put the new key first, run `manage.py crm_rotate_secrets`, drop the old).
-CRMSYNC_ENCRYPTION_KEYS = [
-    k.strip() for k in os.environ.get("CRMSYNC_ENCRYPTION_KEY", "").split(",") if k.strip()
-] or [SECRET_KEY]
+CRMSYNC_ENCRYPTION_KEYS = keys.fernet_keys(
+    keys.required_key(keys.ENCRYPTION_KEY_VAR, os.environ, DEV_KEYS_FILE if CRMSYNC_DEV else None)
+)
+
+# --- Where logins may go -------------------------------------------------------
+# CRMSYNC_EXTRA_LOGIN_HOSTS: comma-separated host[:port] (no port: 443) allowed as login
+# URL and instance URL besides Salesforce's own *.salesforce.com and *.force.com, e.g.
+# the local sandbox org: 127.0.0.1:8443 (accounts/login_hosts.py).
+try:
+    CRMSYNC_EXTRA_LOGIN_HOSTS = login_hosts.parse_extra_hosts(
+        os.environ.get(login_hosts.ENV_NAME, "")
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Export behaviour -----------------------------------------------------------
 # Stop starting new batches above this share of the daily API limit.

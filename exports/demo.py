@@ -35,6 +35,7 @@ from django.core.mail.backends.console import EmailBackend as ConsoleEmailBacken
 from django.core.management import call_command
 
 from accounts.models import Account, CRMSettings
+from crmsync.sandbox import control
 
 from .demo_data import (
     RULE,
@@ -86,6 +87,8 @@ class Demo:
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
         self.http.verify = str(self.ca_path)
+        # The control endpoints need the token the org wrote next to its CA.
+        self.http.headers[control.HEADER] = control.read_token(self.ca_path.parent)
 
     # -- the sandbox org's control endpoints ----------------------------------------------
 

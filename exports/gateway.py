@@ -19,6 +19,12 @@ A Gateway is built per account from its CRMSettings and works like this:
 
 Proxies: `trust_env` is off (that is what makes TLS immune to the CA variables), so the
 proxy is taken explicitly from HTTPS_PROXY/https_proxy, honouring NO_PROXY for the login host.
+
+Where requests may go (issue 15): the login URL and the `instance_url` a login answers must
+be Salesforce's or listed in CRMSYNC_EXTRA_LOGIN_HOSTS (`accounts.login_hosts`), checked
+before anything is sent there; no redirect is ever followed (`_refuse_redirect`); what a
+login or Test connection tells a person is our own text plus Salesforce's error code,
+never the remote body.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import jwt
 import requests
@@ -42,6 +48,9 @@ from django.core.cache import cache
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from urllib3.exceptions import NameResolutionError
+
+from accounts import ca_bundle, login_hosts
+from accounts.fields import UnreadableSecret
 
 from . import isolation
 from .wire import (
@@ -69,6 +78,14 @@ MAX_COLLECTIONS_PER_COMPOSITE = 5
 API_VERSION = re.compile(r"\d{2,3}\.0")
 TOKEN_CACHE_SECONDS = 3600  # Salesforce token answers carry no lifetime; 401 refreshes anyway
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts a JWT bearer assertion for at most 3 minutes
+# Shown instead of an answer that is not in Salesforce's error format (never its body).
+NOT_A_SALESFORCE_ERROR = "(an answer not in Salesforce's error format; not shown)"
+# Codes of errors whose message is all our own words (network, TLS, redirect, allowed hosts).
+OWN_TEXT_CODES = frozenset(
+    {"TLS", "TIMEOUT", "CONNECTION", "BAD_LOGIN_URL", "REDIRECT", "INSTANCE_HOST_REFUSED"}
+)
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_HOST_NAME = re.compile(r"[a-z0-9.-]{1,253}")
 
 
 @dataclass(frozen=True)
@@ -110,8 +127,8 @@ class RequestRejected(GatewayError):
 
 
 def gateway_for(account_id: int) -> Gateway:
-    """The gateway of one account; unreadable or missing settings are an AuthError."""
-    from accounts.crypto import SecretDecryptionError
+    """The gateway of one account; missing settings are an AuthError (unreadable secrets
+    are one when a login needs them)."""
     from accounts.models import CRMSettings
 
     try:
@@ -120,8 +137,6 @@ def gateway_for(account_id: int) -> Gateway:
         raise AuthError(
             f"Account {account_id} has no CRM settings; create them in the admin.", "NO_SETTINGS"
         ) from None
-    except SecretDecryptionError as exc:
-        raise AuthError(f"Account {account_id}: {exc}", "SECRET_UNREADABLE") from None
     return Gateway(crm)
 
 
@@ -193,7 +208,10 @@ class _CRMSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
+        kwargs["allow_redirects"] = False  # never: a redirect is an error (_refuse_redirect)
+        response = super().request(method, url, *args, **kwargs)
+        _refuse_redirect(response)
+        return response
 
 
 class Gateway:
@@ -209,8 +227,10 @@ class Gateway:
         self.instance_url: str | None = None
         self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._login_url = crm.login_url.rstrip("/")
+        self._login_origin = ""  # the checked https://host[:port] (_check_settings)
         self._sf: Salesforce | None = None
         self._login_failure: GatewayError | None = None
+        self._logging_in = False
         self._checked = False
         self._verbose: Callable[[str], None] | None = None
         self._session = _CRMSession(
@@ -328,12 +348,8 @@ class Gateway:
         self._client(fresh=True)
         try:
             limits = self._rest("limits/", "GET") or {}
-        except RequestRejected as exc:
-            raise GatewayError(
-                f"Salesforce refused GET limits with API version {self.crm.api_version} "
-                f"({exc.code}: {exc.message}); check the API version in the CRM settings.",
-                exc.code,
-            ) from None
+        except GatewayError as exc:
+            raise _limits_refused(exc, self.crm.api_version) from None
         daily = limits.get("DailyApiRequests") or {}
         limit, remaining = daily.get("Max"), daily.get("Remaining")
         used = limit - remaining if isinstance(limit, int) and isinstance(remaining, int) else None
@@ -491,9 +507,9 @@ class Gateway:
         token = None if fresh else cache.get(self._cache_key())
         if token is None:
             token = self._login()
-        self.instance_url = token["instance_url"]
+        self.instance_url = self._instance_origin(token["instance_url"])
         self._sf = Salesforce(
-            instance_url=token["instance_url"],
+            instance_url=self.instance_url,
             session_id=token["access_token"],
             session=self._session,
             version=self.crm.api_version,
@@ -509,18 +525,26 @@ class Gateway:
             if usage:
                 self.api_usage = (usage.used, usage.total)
         if self._verbose:
-            self._verbose(_describe_exchange(response))
+            self._verbose(_describe_exchange(response, login=self._logging_in))
 
     # -- login ---------------------------------------------------------------------------
 
     def _login(self) -> dict[str, str]:
-        """POST the flow's form to the token endpoint; cache and return the token."""
-        url = f"{self._login_url}/services/oauth2/token"
+        """POST the flow's form to the token endpoint; cache and return the token.
+
+        The login URL was checked against the allowed hosts (`_check_settings`); the
+        instance URL answered is checked before it is cached or used. The request is
+        marked as the login (`_logging_in`): a verbose log never shows its form or answer.
+        """
+        url = f"{self._login_origin}/services/oauth2/token"
         form = self._login_form()
+        self._logging_in = True
         try:
             response = self._session.post(url, data=form, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise self._network_error(exc, f"the Salesforce login at {url}", login=True) from exc
+        finally:
+            self._logging_in = False
         payload = _json_or_none(response)
         if response.status_code >= 500:
             raise TransientError(
@@ -528,10 +552,11 @@ class Gateway:
                 f"HTTP_{response.status_code}",
             )
         if response.status_code != 200 or not isinstance(payload, dict):
-            raise self._login_refused(url, response.status_code, payload)
+            raise self._login_refused(response.status_code, payload)
         if not payload.get("access_token") or not payload.get("instance_url"):
-            raise self._login_refused(url, response.status_code, None)
-        token = {"access_token": payload["access_token"], "instance_url": payload["instance_url"]}
+            raise self._login_refused(response.status_code, None)
+        instance_url = self._instance_origin(str(payload["instance_url"]))
+        token = {"access_token": str(payload["access_token"]), "instance_url": instance_url}
         cache.set(self._cache_key(), token, _token_lifetime(payload))
         log.info("Logged in to Salesforce for %s (%s)", self._who, self.crm.auth_flow)
         return token
@@ -567,7 +592,7 @@ class Gateway:
         claims = {
             "iss": self.crm.client_id,
             "sub": self.crm.username,
-            "aud": self._login_url,
+            "aud": self._login_origin,
             "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
         }
         try:
@@ -579,20 +604,33 @@ class Gateway:
                 "BAD_PRIVATE_KEY",
             ) from None
 
-    def _login_refused(self, url: str, status: int, payload: Any) -> AuthError:
-        if isinstance(payload, dict) and payload.get("error"):
-            code = str(payload["error"])
+    def _login_refused(self, status: int, payload: Any) -> AuthError:
+        """A refused login in our words: Salesforce's error code, never its description."""
+        code = _login_error_code(payload)
+        if code:
             return AuthError(
-                f"Salesforce login for {self._who} failed ({self.crm.auth_flow} flow at {url}): "
-                f"{code}: {payload.get('error_description', '')}. Check the client id and the "
-                "secrets of this flow in the account's CRM settings.",
+                f"Salesforce login for {self._who} failed ({self.crm.auth_flow} flow at "
+                f"{self._login_origin}): {code}. Check the client id and the secrets of this "
+                "flow in the account's CRM settings.",
                 code,
             )
         return AuthError(
-            f"{url} did not answer like a Salesforce login endpoint (HTTP {status}). "
-            "Check the login URL in the account's CRM settings.",
+            f"The login URL of {self._who} ({self._login_origin}) did not answer like a "
+            f"Salesforce login endpoint (HTTP {status}). Check the login URL in the account's "
+            "CRM settings.",
             "BAD_LOGIN_URL",
         )
+
+    def _instance_origin(self, instance_url: str) -> str:
+        """The instance URL a login answered, if calls may go there (else an AuthError)."""
+        try:
+            return login_hosts.checked_origin(instance_url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS)
+        except login_hosts.LoginHostRefused as refused:
+            raise AuthError(
+                f"The Salesforce login of {self._who} answered with an instance URL that "
+                f"{refused.reason}. Nothing was sent there.",
+                "INSTANCE_HOST_REFUSED",
+            ) from None
 
     # -- settings and errors ---------------------------------------------------------------
 
@@ -600,30 +638,37 @@ class Gateway:
         """Refuse settings that cannot work before anything is sent."""
         if self._checked:
             return
-        if urlsplit(self._login_url).scheme != "https":
-            raise AuthError(
-                f"The login URL of {self._who} must start with https:// (it is "
-                f"{self._login_url!r}); secrets are never sent in clear text.",
-                "BAD_LOGIN_URL",
+        try:
+            self._login_origin = login_hosts.checked_origin(
+                self._login_url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS
             )
+        except login_hosts.LoginHostRefused as refused:
+            raise AuthError(
+                f"The login URL of {self._who} {refused.reason}. Nothing was sent.",
+                "LOGIN_HOST_REFUSED",
+            ) from None
         if not API_VERSION.fullmatch(self.crm.api_version) or float(self.crm.api_version) < 46:
             raise AuthError(
                 f"The API version of {self._who} is {self.crm.api_version!r}; it must look "
                 "like 62.0 and be 46.0 or later (the first with sObject Collections upsert).",
                 "BAD_API_VERSION",
             )
-        if self.crm.ca_bundle and not os.path.isfile(self.crm.ca_bundle):
-            raise AuthError(
-                f"The CA bundle {self.crm.ca_bundle!r} of {self._who} is not a readable file; "
-                "fix the path in the account's CRM settings or clear it to use the system CAs.",
-                "BAD_CA_BUNDLE",
-            )
+        if self.crm.ca_bundle and not ca_bundle.usable_ca_bundle(self.crm.ca_bundle):
+            raise AuthError(f"The CA bundle of {self._who} {ca_bundle.UNUSABLE}", "BAD_CA_BUNDLE")
         self._checked = True
 
     def _require(self, *names: str) -> None:
         for name in names:
-            if not getattr(self.crm, name):
-                label = self.crm._meta.get_field(name).verbose_name
+            value = getattr(self.crm, name)
+            label = self.crm._meta.get_field(name).verbose_name
+            if isinstance(value, UnreadableSecret):
+                raise AuthError(
+                    f"The stored {label} of {self._who} is unreadable: no key of "
+                    "CRMSYNC_ENCRYPTION_KEY decrypts it (the key changed or is missing). Set it "
+                    "again in the admin (Settings › CRM), or add the key it was written with.",
+                    "SECRET_UNREADABLE",
+                )
+            if not value:
                 raise AuthError(
                     f"The CRM settings of {self._who} have no {label}, which the "
                     f"{self.crm.auth_flow} login needs; set it in the admin.",
@@ -649,7 +694,7 @@ class Gateway:
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
             return AuthError(f"{target} is not a valid URL; check the login URL.", "BAD_LOGIN_URL")
         if login and _is_name_resolution_failure(exc):
-            host = urlsplit(self._login_url).hostname
+            host = urlsplit(self._login_origin).hostname
             return AuthError(
                 f"The login host {host!r} cannot be resolved; check the login URL in the "
                 "account's CRM settings.",
@@ -660,9 +705,9 @@ class Gateway:
     def _cache_key(self) -> str:
         """Per account and connection settings; `updated_at` changes with any new secret."""
         crm = self.crm
-        settings = [self._login_url, crm.auth_flow, crm.client_id, crm.username, crm.api_version]
-        settings.append(crm.updated_at.isoformat() if crm.updated_at else "")
-        digest = hashlib.sha256("\n".join(settings).encode()).hexdigest()[:32]
+        parts = [self._login_url, crm.auth_flow, crm.client_id, crm.username, crm.api_version]
+        parts.append(crm.updated_at.isoformat() if crm.updated_at else "")
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
         return f"crmsync:sf-token:{crm.account_id}:{digest}"
 
     @property
@@ -720,9 +765,8 @@ def _refused_alike(exc: RequestRejected, count: int, all_or_none: bool) -> list[
 def _error_details(content: Any) -> tuple[str, str, tuple[str, ...]]:
     """(errorCode, message, fields) of a whole-request error body ([{errorCode, message}])."""
     item = content[0] if isinstance(content, list) and content else content
-    if not isinstance(item, Mapping):
-        text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
-        return "", text[:300], ()
+    if not isinstance(item, Mapping):  # not Salesforce's error format: nothing of it is shown
+        return "", NOT_A_SALESFORCE_ERROR, ()
     code = item.get("errorCode") or item.get("statusCode") or item.get("error") or ""
     message = item.get("message") or item.get("error_description") or ""
     return str(code), str(message), tuple(str(f) for f in item.get("fields") or ())
@@ -757,10 +801,12 @@ def _translate(exc: SalesforceError, request: str) -> GatewayError:
     return RequestRejected(message, code, exc.status, fields)
 
 
-def _describe_exchange(response: requests.Response) -> str:
-    """A request and its answer as text, for a person; no token or login secret in it."""
+def _describe_exchange(response: requests.Response, login: bool) -> str:
+    """A request and its answer as text, for a person; no token or login secret in it.
+    The login request (marked by the caller, whatever its URL) shows neither its form nor
+    its answer."""
     request = response.request
-    if urlsplit(str(request.url)).path.endswith("/services/oauth2/token"):
+    if login:
         return f"> {request.method} {request.url} (login; form and answer not shown)\n< HTTP {response.status_code}"
     headers = {
         k: ("Bearer [redacted]" if k.lower() == "authorization" else v)
@@ -774,6 +820,47 @@ def _describe_exchange(response: requests.Response) -> str:
         lines.append(f"< Sforce-Limit-Info: {response.headers['Sforce-Limit-Info']}")
     lines.append(f"< {response.text}")
     return "\n".join(lines)
+
+
+def _refuse_redirect(response: requests.Response) -> None:
+    """A redirect answer is an error naming the host it points to: crmsync never follows
+    one (a 307 to http:// would send a login's secrets again, in clear text, to wherever
+    it points)."""
+    if not response.is_redirect:
+        return
+    response.close()
+    target = urlsplit(urljoin(str(response.url), response.headers.get("Location", ""))).hostname
+    named = f"host {target}" if target and _HOST_NAME.fullmatch(target) else "an unusable address"
+    raise AuthError(
+        f"{urlsplit(str(response.url)).hostname} answered with a redirect (HTTP "
+        f"{response.status_code}) to {named}; crmsync never follows redirects. If that is "
+        "Salesforce's address of this org, make it the login URL in the CRM settings.",
+        "REDIRECT",
+    )
+
+
+def _login_error_code(payload: Any) -> str:
+    """Salesforce's error code of a refused login: OAuth's {"error": ...} or the REST
+    [{"errorCode": ...}] shape; "" for any other answer."""
+    item = payload[0] if isinstance(payload, list) and payload else payload
+    if not isinstance(item, Mapping):
+        return ""
+    code = item.get("error") or item.get("errorCode")
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else ""
+
+
+def _limits_refused(exc: GatewayError, api_version: str) -> GatewayError:
+    """Test connection's GET limits failed: an error in our own words as it is, one that
+    quotes Salesforce as its error code only."""
+    if exc.code in OWN_TEXT_CODES:
+        return exc
+    text = (
+        f"Salesforce refused GET limits with API version {api_version} "
+        f"({exc.code or 'no error code'}); check the API version in the CRM settings and that "
+        "the integration user may use the API."
+    )
+    kind = GatewayError if isinstance(exc, RequestRejected) else type(exc)
+    return kind(text, exc.code)
 
 
 def _json_or_none(response: requests.Response) -> Any:

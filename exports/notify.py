@@ -34,7 +34,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
-from accounts.crypto import SecretDecryptionError
+from accounts.fields import UnreadableSecret
 from accounts.models import CRMSettings
 from accounts.validators import internal_address, webhook_url_problem
 
@@ -135,14 +135,17 @@ def _send(notification: Notification) -> None:
     if notification.channel == Notification.Channel.EMAIL:
         _send_email(notification)
         return
-    try:
-        crm = CRMSettings.objects.only("alert_webhook_url", "alert_webhook_secret").get(
-            account_id=notification.account_id
-        )
-    except SecretDecryptionError as exc:
-        raise DeliveryError(f"The webhook signing secret cannot be read: {exc}", True) from exc
+    crm = CRMSettings.objects.only("alert_webhook_url", "alert_webhook_secret").get(
+        account_id=notification.account_id
+    )
     if not crm.alert_webhook_url:
         raise DeliveryError("The account's webhook was removed before this was sent.", True)
+    if isinstance(crm.alert_webhook_secret, UnreadableSecret):  # never sign with ""
+        raise DeliveryError(
+            "The webhook signing secret cannot be read: no key of CRMSYNC_ENCRYPTION_KEY "
+            "decrypts it (the key changed or is missing); set it again in the admin.",
+            True,
+        )
     body = {"id": str(notification.id), **notification.payload}
     post_webhook(crm.alert_webhook_url, crm.alert_webhook_secret, json_body(body))
 

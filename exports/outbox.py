@@ -107,7 +107,8 @@ def validate(item: Mapping[str, Any]) -> RecordInput:
     1. `item` is an object with exactly the keys sobject, external_id_field,
        external_id and fields.
     2. sobject and external_id_field are Salesforce API names.
-    3. external_id is a non-empty string (or an integer) of at most 255 characters.
+    3. external_id is a non-empty string (or an integer) of at most 255 characters, not
+       "." or ".." (a URL path would drop it).
     4. fields is an object of at most 500 API names whose values are scalars, or,
        under a relationship name, a reference {"ExtId__c": "value"} to the parent.
     5. fields repeats the external id field only with the same value.
@@ -185,6 +186,11 @@ def _external_id(value: Any) -> str:
     if len(text) > MAX_EXTERNAL_ID_LENGTH:
         raise InvalidRecord(
             f"external_id is {len(text)} characters long; at most {MAX_EXTERNAL_ID_LENGTH} fit"
+        )
+    if text in (".", ".."):
+        raise InvalidRecord(
+            f"external_id {text!r} cannot be sent: in the single-record upsert URL (crm_replay) "
+            "it is a path segment that HTTP clients remove; use another value"
         )
     _check_text(text, "external_id")
     return text

@@ -3,23 +3,33 @@
 - `sandbox_org` (session): one SandboxOrg on a free port with a temporary data dir.
 - `sandbox` (function): resets the org's data, write log, rules and faults, then returns a
   `SandboxHelper` (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
-  `.set_rules()`, `.set_faults()`, `.writes()`, `.reset()`, `.expire_tokens()`,
-  `.login()`, `.salesforce()`).
+  `.set_rules()`, `.set_faults()`, `.stats()`, `.writes()`, `.reset()`, `.expire_tokens()`,
+  `.login()`, `.salesforce()`); its session sends the org's X-Sandbox-Token to /sandbox/*.
 
 REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set on these machines and would override a
 session's `verify` (a long-standing requests behaviour): every session here has `trust_env = False`.
+
+Logins go only to Salesforce's hosts and those in CRMSYNC_EXTRA_LOGIN_HOSTS: while the
+session's sandbox org runs, its 127.0.0.1:PORT is listed there (`allowed_login_host`),
+in Django's settings and in the environment the test's worker processes inherit. Any
+other local port stays refused.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from django.conf import settings
 from simple_salesforce import Salesforce
 
+from accounts.login_hosts import ENV_NAME, with_origin_of
+from crmsync.sandbox import control
 from crmsync.sandbox.server import SandboxOrg
 
 API_VERSION = "59.0"
@@ -46,6 +56,8 @@ class SandboxHelper:
         self.ca_path = org.ca_path
         self.data_dir = org.data_dir
         self.session = sandbox_session(org.ca_path)
+        # /sandbox/* needs the token the org wrote to its data dir (read as any client would).
+        self.session.headers[control.HEADER] = control.read_token(org.data_dir)
 
     def set_rules(self, rules: dict[str, Any]) -> dict[str, Any]:
         """Replace the rules (and faults) at runtime; fails the test on a rejected document."""
@@ -115,10 +127,30 @@ def sandbox_salesforce(helper: SandboxHelper, version: str = API_VERSION) -> Sal
     return helper.salesforce(version)
 
 
+@contextmanager
+def allowed_login_host(url: str) -> Iterator[None]:
+    """Allow logins to `url`'s host:port (CRMSYNC_EXTRA_LOGIN_HOSTS) in this process's
+    settings and in the environment of the processes it starts, until the block ends."""
+    before_env = os.environ.get(ENV_NAME)
+    before_settings = settings.CRMSYNC_EXTRA_LOGIN_HOSTS
+    host = url.removeprefix("https://")
+    os.environ[ENV_NAME] = ",".join(filter(None, [before_env, host]))
+    settings.CRMSYNC_EXTRA_LOGIN_HOSTS = with_origin_of(url, before_settings)
+    try:
+        yield
+    finally:
+        settings.CRMSYNC_EXTRA_LOGIN_HOSTS = before_settings
+        if before_env is None:
+            os.environ.pop(ENV_NAME, None)
+        else:
+            os.environ[ENV_NAME] = before_env
+
+
 @pytest.fixture(scope="session")
 def sandbox_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxOrg]:
     org = SandboxOrg(tmp_path_factory.mktemp("sandbox-org")).start()
-    yield org
+    with allowed_login_host(org.url):
+        yield org
     org.stop()
 
 

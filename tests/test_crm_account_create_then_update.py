@@ -23,7 +23,7 @@ def test_create_sets_the_account_and_its_settings():
     output = crm_account(
         "create", "acme",
         "--name", "Acme Inc",
-        "--login-url", "https://127.0.0.1:8443",
+        "--login-url", "https://acme.my.salesforce.com",
         "--auth-flow", "client_credentials",
         "--client-id", "crmsync",
         "--api-version", "61.0",
@@ -38,7 +38,7 @@ def test_create_sets_the_account_and_its_settings():
     crm = CRMSettings.objects.get(account=account)
     assert account.name == "Acme Inc"
     assert (crm.login_url, crm.auth_flow, crm.client_id, crm.api_version) == (
-        "https://127.0.0.1:8443",
+        "https://acme.my.salesforce.com",
         "client_credentials",
         "crmsync",
         "61.0",

@@ -19,7 +19,10 @@ Bodies may be chunked and gzip/deflate-compressed; answers are gzipped when aske
 (bodies.py). Every data response carries `Sforce-Limit-Info: api-usage=N/M`; a bad or expired token
 answers 401 `[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]`.
 
-The sandbox's own endpoints (for tests, the demo and engineers; no token needed):
+The sandbox's own endpoints (for tests, the demo and engineers), each needing header
+`X-Sandbox-Token: <contents of D/control-token>` (a new token at every start; missing →
+401, wrong → 403; D is 0700, the token file and databases 0600; control.py):
+  GET     /sandbox/health    {"ok": true}
   GET/PUT /sandbox/rules     read / replace the rules (and reset faults to theirs); 400 if bad
   PATCH   /sandbox/faults    change only the faults named, e.g. {"fail_next": 2}
   GET     /sandbox/writes?since=N[&limit=L]   {"writes": [...], "last_seq": N}

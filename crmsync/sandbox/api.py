@@ -16,6 +16,8 @@ Every data request (`/services/data/vXX.X/...`) goes through the same steps:
 request is in flight; `GET /sandbox/stats` tells the peak and the logins answered.
 An unexpected exception answers 500 UNKNOWN_EXCEPTION and is logged, never sent.
 
+The sandbox's own endpoints (`/sandbox/*`) need header X-Sandbox-Token (control.py).
+
 `POST .../composite` (composite.py) is one such request: its subrequests go to the same
 data routes' handlers directly, skipping steps 1-4 (no latency, stall, injected failure,
 token check or API charge of their own), strictly in order; with allOrNone they run in one
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from crmsync.sandbox import errors, resources
+from crmsync.sandbox import control, errors, resources
 from crmsync.sandbox.apex import CpuMeter
 from crmsync.sandbox.auth import OAuthError
 from crmsync.sandbox.composite import Subrequest, composite_response, failed, parse_composite
@@ -107,6 +109,10 @@ class Api:
             return self._token(request)
         if request.path.rstrip("/") == "/services/data":
             return Response(200, resources.versions())
+        if control.is_control(request):
+            refused = control.refusal(request, self.org.control_token, self.org.data_dir)
+            if refused is not None:
+                return refused
         handler = self.control_routes.get((request.method, request.path.rstrip("/")))
         if handler is not None:
             return handler(request)

@@ -3,10 +3,13 @@
     org = SandboxOrg(Path("var/sandbox"), port=0, rules={...}).start()
     org.url      # https://127.0.0.1:PORT  (use as login_url and instance_url)
     org.ca_path  # var/sandbox/ca.pem      (trust this CA, e.g. requests' verify=)
+    org.control_token  # header X-Sandbox-Token of /sandbox/* (also in var/sandbox/control-token)
     org.stop()
 
 State (records, write log, tokens) lives in SQLite under the data directory and survives
 a restart; the CA and server certificate are generated there on first start and reused.
+The directory is private to the user running the org (0700, files 0600), and a new
+control token is written there at every start (control.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from crmsync.sandbox.api import Api
 from crmsync.sandbox.auth import Tokens
 from crmsync.sandbox.certs import ensure_certificates
+from crmsync.sandbox.control import make_private, write_token
 from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.paging import QueryLocators
 from crmsync.sandbox.rules import Rules, parse_rules
@@ -73,7 +77,8 @@ class SandboxOrg:
         """Open the store, load the certificates, and serve HTTPS in a background thread."""
         if self._server is not None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir, self.data_dir / "sandbox.sqlite3")
+        self.control_token = write_token(self.data_dir)
         certs = ensure_certificates(self.data_dir)
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.minimum_version = ssl.TLSVersion.TLSv1_2

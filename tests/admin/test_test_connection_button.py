@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.login_hosts import with_origin_of
 from exports.gateway import Gateway, GatewayError
 from tests.processes import free_port
 
@@ -40,11 +41,12 @@ def test_reports_the_gateways_exact_error(super_client, crm_account):
     assert "wrong-secret-Qp3" not in message
 
 
-def test_an_org_that_is_down_says_what_to_check(super_client, crm_account):
+def test_an_org_that_is_down_says_what_to_check(super_client, crm_account, settings):
     org = f"https://127.0.0.1:{free_port()}"  # nothing listens there
-    settings = crm_account(login_url=org).crm_settings
+    settings.CRMSYNC_EXTRA_LOGIN_HOSTS = with_origin_of(org, settings.CRMSYNC_EXTRA_LOGIN_HOSTS)
+    crm = crm_account(login_url=org).crm_settings
 
-    [message] = press_test_connection(super_client, settings)
+    [message] = press_test_connection(super_client, crm)
 
     assert message == (
         f"Connection failed: Could not reach the Salesforce login at {org}/services/oauth2/token "

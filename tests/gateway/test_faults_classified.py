@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from accounts.login_hosts import parse_extra_hosts
 from accounts.models import CRMSettings
 from exports.gateway import Gateway, TransientError
 
@@ -70,8 +71,11 @@ def test_daily_api_limit_is_transient(gateway: Gateway, sandbox: Any) -> None:
     assert sandbox.writes() == []
 
 
-def test_refused_connection_is_transient(crm: CRMSettings) -> None:
-    crm.login_url = "https://127.0.0.1:9"  # the discard port: nothing listens there
+def test_refused_connection_is_transient(crm: CRMSettings, settings: Any) -> None:
+    # An allowed login host (CRMSYNC_EXTRA_LOGIN_HOSTS) where nothing listens.
+    settings.CRMSYNC_EXTRA_LOGIN_HOSTS = parse_extra_hosts("127.0.0.1:9")  # the discard port
+    crm.login_url = "https://127.0.0.1:9"
+    crm.client_secret = "s3cret"  # a new login URL forgets the stored secrets
     crm.save()
 
     with pytest.raises(TransientError, match="Could not reach") as caught:

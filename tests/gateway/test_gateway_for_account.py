@@ -1,8 +1,9 @@
-"""gateway_for(account_id) loads the settings; unreadable settings are an AuthError."""
+"""gateway_for(account_id) loads the settings; an unreadable secret fails its login clearly."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from accounts.models import CRMSettings
 from exports.gateway import AuthError, gateway_for
@@ -16,10 +17,10 @@ def test_gateway_for_loads_the_account_settings(crm: CRMSettings) -> None:
 def test_a_secret_written_with_another_key_is_an_auth_error(
     crm: CRMSettings, settings: pytest.FixtureRequest
 ) -> None:
-    settings.CRMSYNC_ENCRYPTION_KEYS = ["a-key-that-never-wrote-this-secret"]
+    settings.CRMSYNC_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # not the one it used
 
-    with pytest.raises(AuthError, match="cannot be decrypted") as caught:
-        gateway_for(crm.account_id)
+    with pytest.raises(AuthError, match="unreadable") as caught:
+        gateway_for(crm.account_id).check_connection()
 
     assert caught.value.code == "SECRET_UNREADABLE"
     assert "s3cret" not in caught.value.message

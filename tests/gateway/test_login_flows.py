@@ -27,7 +27,12 @@ def _private_key_pem() -> str:
     "flow_settings",
     [
         {"auth_flow": "client_credentials", "client_secret": "s3cret"},
-        {"auth_flow": "password", "username": "sync@example.com", "password": "pw+token"},
+        {
+            "auth_flow": "password",
+            "client_secret": "s3cret",  # a new auth flow forgets the stored secrets
+            "username": "sync@example.com",
+            "password": "pw+token",
+        },
         {"auth_flow": "jwt_bearer", "username": "sync@example.com"},
     ],
     ids=["client_credentials", "password", "jwt_bearer"],
@@ -74,6 +79,7 @@ def test_unknown_client_is_an_auth_error(crm: CRMSettings) -> None:
 
 def test_missing_secret_is_named_before_anything_is_sent(crm: CRMSettings) -> None:
     crm.auth_flow = "password"
+    crm.client_secret, crm.password = "s3cret", "pw"  # a new auth flow forgets the stored ones
     crm.username = ""
     crm.save()
     gateway = Gateway(crm)
@@ -83,12 +89,18 @@ def test_missing_secret_is_named_before_anything_is_sent(crm: CRMSettings) -> No
     assert gateway.api_calls == 0
 
 
-def test_login_url_that_is_not_a_login_endpoint(crm: CRMSettings, sandbox: Any) -> None:
+def test_login_url_with_a_path_is_refused_before_anything_is_sent(
+    crm: CRMSettings, sandbox: Any
+) -> None:
     crm.login_url = f"{sandbox.url}/not-here"
+    crm.client_secret = "s3cret"
     crm.save()
+    gateway = Gateway(crm)
 
-    with pytest.raises(AuthError, match="login URL"):
-        Gateway(crm).check_connection()
+    with pytest.raises(AuthError, match="login URL") as caught:
+        gateway.check_connection()
+    assert caught.value.code == "LOGIN_HOST_REFUSED"
+    assert gateway.api_calls == 0
 
 
 @pytest.mark.parametrize("version", ["v62.0", "62", "45.0"])

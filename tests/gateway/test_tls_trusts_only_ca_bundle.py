@@ -25,6 +25,7 @@ def test_the_ca_bundle_wins_over_the_environment(crm: CRMSettings) -> None:
 
 def test_without_ca_bundle_the_sandbox_is_not_trusted(crm: CRMSettings, sandbox: Any) -> None:
     crm.ca_bundle = ""
+    crm.client_secret = "s3cret"  # a new CA bundle forgets the stored secrets
     crm.save()
 
     with pytest.raises(AuthError) as caught:
@@ -35,11 +36,15 @@ def test_without_ca_bundle_the_sandbox_is_not_trusted(crm: CRMSettings, sandbox:
     assert "CA bundle" in caught.value.message
 
 
-def test_a_missing_ca_file_is_named(crm: CRMSettings, tmp_path: Any) -> None:
+def test_a_missing_ca_file_is_refused_before_anything_is_sent(
+    crm: CRMSettings, tmp_path: Any
+) -> None:
     crm.ca_bundle = str(tmp_path / "nope.pem")
+    crm.client_secret = "s3cret"
     crm.save()
     gateway = Gateway(crm)
 
-    with pytest.raises(AuthError, match="nope.pem"):
+    with pytest.raises(AuthError, match="CA bundle of account .* cannot be used") as caught:
         gateway.check_connection()
+    assert caught.value.code == "BAD_CA_BUNDLE"
     assert gateway.api_calls == 0

@@ -11,11 +11,13 @@ The org is a login URL where nothing listens.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
+from accounts.login_hosts import ENV_NAME
 from tests.factories import AccountFactory, CRMSettingsFactory
 from tests.ops.conftest import Worker, worker_process
 from tests.pipeline_fixtures import contacts, enqueue
@@ -26,14 +28,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 RETRIES = {"CRMSYNC_MAX_RETRIES": "3", "CRMSYNC_RETRY_BACKOFF_S": "1", "CRMSYNC_RETRY_BACKOFF_MAX_S": "1"}  # fmt: skip
 
 
+# Nothing listens there; an allowed login host (CRMSYNC_EXTRA_LOGIN_HOSTS) of the processes.
+DOWN_ORG = f"https://127.0.0.1:{free_port()}"
+
+
 @pytest.fixture(scope="module")
 def short_retries(django_db_setup, tmp_path_factory) -> Iterator[Worker]:
-    with worker_process(tmp_path_factory.mktemp("outage"), **RETRIES) as started:
+    allowed = ",".join(filter(None, [os.environ.get(ENV_NAME), DOWN_ORG.removeprefix("https://")]))
+    with worker_process(
+        tmp_path_factory.mktemp("outage"), **RETRIES, **{ENV_NAME: allowed}
+    ) as started:
         yield started
 
 
 def test_org_down(short_retries, tmp_path):
-    org = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    org = DOWN_ORG
     account = AccountFactory(slug="acme")
     CRMSettingsFactory(account=account, login_url=org, ca_bundle="", export_enabled=True)
     ids = enqueue(account, contacts(3))

@@ -14,7 +14,7 @@ from tests.factories import AccountFactory, CRMSettingsFactory
 
 pytestmark = pytest.mark.django_db
 
-OLD, NEW = "old-passphrase-for-tests", Fernet.generate_key().decode()
+OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
 def stored(settings_id: int, column: str) -> str:

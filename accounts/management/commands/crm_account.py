@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.ca_bundle import UNUSABLE, usable_ca_bundle
+from accounts.fields import secret_state
 from accounts.forms import PAUSE_OFF_WARNING
 from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 
@@ -104,7 +106,8 @@ class Command(BaseCommand):
            its CRMSettings, validate both with full_clean(), save. Pause turned off
            without --i-understand-inconsistency: refuse, nothing saved.
         3. Print a one-line summary without secrets, and warnings on stderr for
-           settings a login will still miss."""
+           settings a login will still miss and for stored secrets the save removed (a
+           new login URL, auth flow or CA bundle forgets the secrets not given again)."""
         secrets = _read_secrets(options)
         with transaction.atomic():
             account, created = _save_account(options)
@@ -116,7 +119,7 @@ class Command(BaseCommand):
                 _os_user(),
                 CONFIRM_PAUSE_OFF,
             )
-        for warning in _warnings(crm):
+        for warning in _forgotten(crm) + _warnings(crm):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(_summary(account, crm, "created" if created else "updated"))
 
@@ -311,6 +314,19 @@ def _full_clean(instance: Account | CRMSettings) -> None:
         raise CommandError("; ".join(problems) + " — nothing was saved", returncode=2) from None
 
 
+def _forgotten(crm: CRMSettings) -> list[str]:
+    """The stored secrets this save removed, with the options that set them again."""
+    if not crm.forgotten_secrets:
+        return []
+    options = ", ".join(OPTION_FOR_FIELD[name] for name in crm.forgotten_secrets)
+    return [
+        "the login URL, auth flow or CA bundle changed, so the stored "
+        f"{' and '.join(SECRET_FIELDS[name] for name in crm.forgotten_secrets)} "
+        f"{'was' if len(crm.forgotten_secrets) == 1 else 'were'} removed (a secret is only "
+        f"sent where it was saved for); give {options} again"
+    ]
+
+
 def _warnings(crm: CRMSettings) -> list[str]:
     """The deprecated password flow, settings the chosen auth flow still needs, and a CA
     bundle this machine lacks."""
@@ -321,13 +337,17 @@ def _warnings(crm: CRMSettings) -> list[str]:
             f"the {crm.auth_flow} flow also needs {', '.join(missing)}; "
             "logins to Salesforce fail until they are set"
         )
-    if crm.ca_bundle and not Path(crm.ca_bundle).is_file():
-        warnings.append(f"--ca-bundle {crm.ca_bundle} is not a file on this machine")
+    if crm.ca_bundle and not usable_ca_bundle(crm.ca_bundle):
+        warnings.append(f"--ca-bundle {UNUSABLE}")
     return warnings
 
 
 def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
-    secrets = [label + " set" for field, label in SECRET_FIELDS.items() if getattr(crm, field)]
+    secrets = [
+        f"{label} {secret_state(getattr(crm, field))}"
+        for field, label in SECRET_FIELDS.items()
+        if secret_state(getattr(crm, field)) != "not set"
+    ]
     return (
         f"{verb} account {account.slug} ({account.name}): "
         f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "

@@ -2,7 +2,8 @@
 
 1. Send crmsync's and Celery's logs to <CRMSYNC_VAR_DIR>/crmsync.log, so the terminal
    shows the story and the progress bars, not thousands of batch lines.
-2. Start a sandbox org in this process (data under <CRMSYNC_VAR_DIR>/sandbox).
+2. Start a sandbox org in this process (data under <CRMSYNC_VAR_DIR>/sandbox) and allow
+   logins to it (CRMSYNC_EXTRA_LOGIN_HOSTS, for this process).
 3. Run the demo; a step that did not do what it says → "DEMO FAILED: ..." and exit 1.
 """
 
@@ -19,6 +20,7 @@ from celery.signals import setup_logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from accounts.login_hosts import with_origin_of
 from exports.demo import Demo, DemoFailed, run_demo
 from exports.demo_data import SMALL, Plan
 from exports.runner import RunTimeout
@@ -48,6 +50,11 @@ class Command(BaseCommand):
         log_path = Path(settings.VAR_DIR) / "crmsync.log"
         _log_to_file(log_path)
         org = SandboxOrg(options["sandbox_dir"]).start()
+        # The demo's account logs in to its own sandbox org (CRMSYNC_EXTRA_LOGIN_HOSTS, for
+        # this process: the worker is a thread of it).
+        settings.CRMSYNC_EXTRA_LOGIN_HOSTS = with_origin_of(
+            org.url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS
+        )
         self.stdout.write(
             "crmsync demo: SQLite, the embedded Celery broker (a worker thread in this "
             f"process),\nand a sandbox Salesforce org at {org.url}.\n"
@@ -125,4 +132,6 @@ def _cli() -> str:
         prefix = f"CRMSYNC_VAR_DIR={_shown(Path(settings.VAR_DIR))} {prefix}"
     if os.environ.get("DATABASE_URL"):
         prefix = f"DATABASE_URL=... {prefix}"
+    if settings.CRMSYNC_DEV and not os.environ.get("DJANGO_SECRET_KEY"):
+        prefix = f"CRMSYNC_DEV=1 {prefix}"  # the demo's keys are this machine's dev keys
     return prefix

@@ -10,6 +10,10 @@ errors are never changed. Targets:
 - `--sandbox` alone: a throwaway sandbox org started in this process, with the rules of
   `--rules FILE` (e.g. the validation rule you suspect).
 
+A sandbox org named here (or started here) is an allowed login host for this command
+only, as if listed in CRMSYNC_EXTRA_LOGIN_HOSTS; it gets the sandbox's own client
+credentials, never the account's secrets.
+
 Exit status: 0 when Salesforce answered (accepted or rejected), 1 when it could not be
 reached or refused the login, 2 on bad input.
 """
@@ -25,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.login_hosts import LoginHostRefused, with_origin_of
 from accounts.models import Account
 from exports.gateway import GatewayError
 from exports.replay import (
@@ -76,6 +81,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         self._describe_record(record)
         with self._target(options) as sandbox:
+            if sandbox is not None:
+                _allow_login_host(sandbox.url)
             crm = settings_for(account, sandbox)
             self.stdout.write(f"Replaying to {crm.login_url}\n")
             try:
@@ -111,6 +118,15 @@ class Command(BaseCommand):
         else:
             with _local_sandbox(options["rules"]) as target:
                 yield target
+
+
+def _allow_login_host(url: str) -> None:
+    """Let this process log in to the sandbox org at `url` (an https://host:port origin)."""
+    try:
+        hosts = with_origin_of(url, settings.CRMSYNC_EXTRA_LOGIN_HOSTS)
+    except LoginHostRefused as refused:
+        raise CommandError(f"--sandbox: the URL {refused.reason}", returncode=2) from None
+    settings.CRMSYNC_EXTRA_LOGIN_HOSTS = hosts
 
 
 @contextmanager

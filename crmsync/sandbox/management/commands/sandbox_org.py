@@ -1,7 +1,8 @@
 """`sandbox_org --port P --data-dir D [--rules FILE] [--latency-ms N]`: the local sandbox org.
 
 Runs in the foreground until SIGINT or SIGTERM. Prints the URL (use it as the account's
-login URL) and the CA file (use it as the account's CA bundle). A bad rules file stops it
+login URL, listed in CRMSYNC_EXTRA_LOGIN_HOSTS), the CA file (use it as the account's CA
+bundle) and the file holding the control token (header X-Sandbox-Token of /sandbox/*). A bad rules file stops it
 before it listens, with exit status 2 and a message naming the problem.
 """
 
@@ -63,6 +64,13 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(f"Sandbox org listening on {org.url}")
         self.stdout.write(f"CA certificate: {org.ca_path}")
+        self.stdout.write(
+            f"Control endpoints (/sandbox/*): header X-Sandbox-Token with the contents of "
+            f"{org.data_dir / 'control-token'}"
+        )
+        self.stdout.write(
+            f"Allow logins to it: CRMSYNC_EXTRA_LOGIN_HOSTS={org.url.removeprefix('https://')}"
+        )
         self.stdout.flush()
         while not stop.wait(0.5):
             pass

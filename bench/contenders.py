@@ -4,6 +4,8 @@
 - bulk: simple-salesforce's Bulk API (1.0 and 2.0) — probed, not timed: the sandbox has
   no Bulk endpoints, and the probe records what it answered.
 - ceiling: `bench/sandbox_ceiling.py`'s tight loop of 200-record Collections upserts.
+- ceiling-composite: the same loop in crmsync's call shape: one Composite request
+  (allOrNone, `collateSubrequests` false) of 5 Collections subrequests of 200, prebuilt.
 - crmsync: `run_export` for one or more accounts, exactly as `crm_export` sends it,
   through worker processes on Redis and PostgreSQL, twice in the same workers (their
   first run, then a warm one: see STARTS); the outbox is filled once per account
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +52,48 @@ def ceiling(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - began
     sf.session.close()
     return _rate(counts[1], elapsed, api_calls=counts[0])
+
+
+PER_COMPOSITE = 5  # Collections subrequests per Composite request, as crmsync sends them
+
+
+def ceiling_composite(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
+    """The sandbox alone in crmsync's call shape: prebuilt Composite requests of 5
+    Collections upserts of 200 (allOrNone, as with pause on), from a tight loop."""
+    sf = client(sandbox.url, sandbox.ca_path)
+    bodies = _composite_bodies(batches(20_000, 1), sf.sf_version)
+    calls = records = 0
+    began = time.perf_counter()
+    deadline = began + seconds
+    while time.perf_counter() < deadline:
+        answer = sf.restful("composite", method="POST", data=bodies[calls % len(bodies)])
+        calls += 1
+        for item in answer["compositeResponse"]:
+            if item["httpStatusCode"] != 200 or not all(r["success"] for r in item["body"]):
+                raise RuntimeError(f"a composite subrequest failed: {item}")
+            records += len(item["body"])
+    elapsed = time.perf_counter() - began
+    sf.session.close()
+    return _rate(records, elapsed, api_calls=calls)
+
+
+def _composite_bodies(prepared: list[list[dict]], version: str) -> list[bytes]:
+    """One encoded Composite body per 5 consecutive batches."""
+    url = f"/services/data/v{version}/composite/sobjects/Contact/ExtId__c"
+    bodies = []
+    for start in range(0, len(prepared) - PER_COMPOSITE + 1, PER_COMPOSITE):
+        subrequests = [
+            {
+                "method": "PATCH",
+                "url": url,
+                "referenceId": f"batch{k}",
+                "body": {"allOrNone": True, "records": records},
+            }
+            for k, records in enumerate(prepared[start : start + PER_COMPOSITE])
+        ]
+        body = {"allOrNone": True, "collateSubrequests": False, "compositeRequest": subrequests}
+        bodies.append(json.dumps(body).encode())
+    return bodies
 
 
 def bulk_probe(sandbox: Sandbox) -> dict[str, Any]:
@@ -206,11 +251,11 @@ def export(
     passes: int = 1,
     prepare: Callable[[], None] | None = None,
     timeout: float = 7200.0,
-) -> list[tuple[list[Any], float, float, dict[str, int]]]:
+) -> list[tuple[list[Any], float, float, dict[str, int], float]]:
     """Start `workers` worker processes; `passes` times, call `prepare`, send one
     `run_export` per account as `crm_export` sends it (exports.runner.run_and_wait) and
     wait for every outcome; stop the workers. Per pass: (runs, seconds from the first send
-    to the last finish, peak RSS MB so far, counters)."""
+    to the last finish, peak RSS MB so far, counters, the workers' CPU ms in the pass)."""
     import redis
 
     from crmsync.celery import app
@@ -228,6 +273,7 @@ def export(
                 ExportRun.objects.create(account=a, trigger=ExportRun.Trigger.MANUAL)
                 for a in accounts
             ]
+            cpu_before = pool.cpu_ms()
             began = time.time()
             for run in runs:
                 run_export.apply_async(
@@ -235,14 +281,15 @@ def export(
                 )
             finished = _wait_for_outcomes([r.id for r in runs], timeout)
             seconds = max(run.finished_at.timestamp() for run in finished) - began
-            done.append((finished, began, seconds, pool.peak_rss_mb()))
+            cpu = pool.cpu_ms() - cpu_before
+            done.append((finished, began, seconds, pool.peak_rss_mb(), cpu))
     finally:
         pool.stop()
     # Read after the workers stopped: each link adds its counters after its task returns.
     stats = redis.Redis.from_url(env["CELERY_BROKER_URL"])
     return [
-        (runs, seconds, rss, _counters(stats, env["BENCH_STATS_KEY"], runs, began))
-        for runs, began, seconds, rss in done
+        (runs, seconds, rss, _counters(stats, env["BENCH_STATS_KEY"], runs, began), cpu)
+        for runs, began, seconds, rss, cpu in done
     ]
 
 
@@ -300,7 +347,12 @@ def _wait_for_outcomes(run_ids: list[int], timeout: float) -> list[Any]:
 
 
 def _crmsync_result(
-    runs: list[Any], seconds: float, peak_rss_mb: float, counters: dict[str, int], expected: int
+    runs: list[Any],
+    seconds: float,
+    peak_rss_mb: float,
+    counters: dict[str, int],
+    cpu_ms: float,
+    expected: int,
 ) -> dict[str, Any]:
     exported = sum(run.exported for run in runs)
     api_calls = sum(run.api_calls for run in runs)
@@ -322,4 +374,6 @@ def _crmsync_result(
             counters["first_call_us"] / 1000 if "first_call_us" in counters else None
         ),
         "worker_peak_rss_mb": round(peak_rss_mb, 1),
+        # The worker processes' CPU (all threads) from the first send to the last finish.
+        "worker_cpu_ms_per_1000": 1000 * cpu_ms / exported if exported else None,
     }

@@ -65,6 +65,16 @@ class Sandbox:
         body = {**rules, "faults": {"api_daily_limit": 10**12, **faults}}
         self.http.put(f"{self.url}/sandbox/rules", json=body, timeout=30).raise_for_status()
 
+    def stats(self) -> dict[str, int]:
+        """Requests in flight, their peak, logins (`GET /sandbox/stats`)."""
+        response = self.http.get(f"{self.url}/sandbox/stats", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def clear(self) -> None:
+        """Empty the org: records, the write log, API usage and stats."""
+        self.http.delete(f"{self.url}/sandbox/data", timeout=120).raise_for_status()
+
     def stop(self) -> None:
         self.http.close()
         self._stop()
@@ -140,6 +150,14 @@ class Workers:
         """The largest peak resident set size (VmHWM) among the worker processes, in MB."""
         return max(_vm_hwm_kb(p.pid) for p in self.processes) / 1024
 
+    def cpu_ms(self) -> float:
+        """CPU time (user + system, all threads) the worker processes used so far, in ms."""
+        return sum(process_cpu_ms(p.pid) for p in self.processes)
+
+    def rss_mb(self) -> float:
+        """The largest resident set size (VmRSS) among the worker processes now, in MB."""
+        return max(_status_kb(p.pid, "VmRSS:") for p in self.processes) / 1024
+
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then wait; a worker that does not stop is killed."""
         for process in self.processes:
@@ -154,10 +172,22 @@ class Workers:
 
 
 def _vm_hwm_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM:")
+
+
+def _status_kb(pid: int, name: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(name):
             return int(line.split()[1])
     return 0
+
+
+def process_cpu_ms(pid: int) -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in ms."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; field 3 is fields[0]
+    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return 1000 * ticks / os.sysconf("SC_CLK_TCK")
 
 
 def bench_env(database_url: str, broker_url: str, queue: str, var_dir: str) -> dict[str, str]:

@@ -10,6 +10,9 @@ execute_wrapper), the time it took, and the gap since this process's previous li
 same run (the Celery hand-over of the next link). Counters go to a Redis hash per run,
 `<BENCH_STATS_KEY>:<run id>`, after each link, with the wall-clock time of the first call
 of this process's first link of the run (`first_call_at_us:<pid>`).
+
+With BENCH_TIMERS=1 it also times the functions a run calls and the hand-overs between
+its tasks (bench/timers.py), for the per-run cost breakdown of `--series tenants`.
 """
 
 from __future__ import annotations
@@ -98,18 +101,40 @@ def _counted_send(*args: Any, **kwargs: Any) -> Any:
 
 call.send = _counted_send  # looked up at each call (exports.overlap.send_call)
 
+EVENTS = None
+if os.environ.get("BENCH_TIMERS") == "1":
+    from bench import timers  # noqa: E402
+
+    missing = timers.install()
+    if missing:
+        print(f"bench timers: not found (renamed?): {', '.join(missing)}", file=sys.stderr)
+    EVENTS = timers.RunEvents(STATS, STATS_KEY)
+
+
+def _run_id(task: Any, args: Any, kwargs: Any, retval: Any = None) -> Any:
+    if task.name == BATCH_TASK:
+        return args[1] if len(args) > 1 else (kwargs or {}).get("run_id")
+    return retval.get("run_id") if isinstance(retval, dict) else None
+
 
 @task_prerun.connect
-def _before(task: Any = None, args: Any = (), kwargs: Any = None, **_: Any) -> None:
+def _before(
+    task: Any = None, task_id: str = "", args: Any = (), kwargs: Any = None, **_: Any
+) -> None:
     if task is not None and task.name == BATCH_TASK:
-        run_id = args[1] if len(args) > 1 else (kwargs or {}).get("run_id")
-        COUNTER.start(run_id)
+        COUNTER.start(_run_id(task, args, kwargs))
+    if task is not None and EVENTS is not None:
+        EVENTS.task_started(task.name.rsplit(".", 1)[-1], task_id, _run_id(task, args, kwargs))
 
 
 @task_postrun.connect
-def _after(task: Any = None, **_: Any) -> None:
+def _after(
+    task: Any = None, args: Any = (), kwargs: Any = None, retval: Any = None, **_: Any
+) -> None:
     if task is not None and task.name == BATCH_TASK:
         COUNTER.stop()
+    if task is not None and EVENTS is not None:
+        EVENTS.task_ended(task.name.rsplit(".", 1)[-1], _run_id(task, args, kwargs, retval))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class LoggedProcess:
         self.name = name
         self.env = env
         self.log_path = log_dir / f"{name}.log"
+        self.cwd = REPO  # its working directory (a test of several hosts gives each its own)
         self.process: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:
@@ -59,7 +60,7 @@ class LoggedProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv(),
-                cwd=REPO,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -3,7 +3,7 @@
 - `sandbox_org` (session): one SandboxOrg on a free port with a temporary data dir.
 - `sandbox` (function): resets the org's data, write log, rules and faults, then returns a
   `SandboxHelper` (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
-  `.set_rules()`, `.set_faults()`, `.writes()`, `.reset()`, `.expire_tokens()`,
+  `.set_rules()`, `.set_faults()`, `.stats()`, `.writes()`, `.reset()`, `.expire_tokens()`,
   `.login()`, `.salesforce()`); its session sends the org's X-Sandbox-Token to /sandbox/*.
 
 REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set on these machines and would override a
@@ -73,6 +73,12 @@ class SandboxHelper:
 
     def rules(self) -> dict[str, Any]:
         return self.session.get(f"{self.url}/sandbox/rules", timeout=TIMEOUT_S).json()
+
+    def stats(self) -> dict[str, int]:
+        """Requests in flight, their peak, refusals over the cap, logins (`GET /sandbox/stats`)."""
+        response = self.session.get(f"{self.url}/sandbox/stats", timeout=TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
 
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
         """The write log after `since`, in order."""

@@ -26,8 +26,11 @@ The sandbox's own endpoints (for tests, the demo and engineers), each needing he
   GET/PUT /sandbox/rules     read / replace the rules (and reset faults to theirs); 400 if bad
   PATCH   /sandbox/faults    change only the faults named, e.g. {"fail_next": 2}
   GET     /sandbox/writes?since=N[&limit=L]   {"writes": [...], "last_seq": N}
-  DELETE  /sandbox/data      empty records, the write log and the API usage counter
+  DELETE  /sandbox/data      empty records, the write log, the API usage counter and stats
   POST    /sandbox/expire_tokens               every issued token becomes invalid
+  GET     /sandbox/stats     {"requests_in_flight", "peak_concurrent_requests",
+                              "refused_concurrent_requests", "logins"} (stats.py)
+  DELETE  /sandbox/stats     count again from now (the peak from the requests in flight)
 
 Rules (JSON, every key optional; rules.py checks them):
   auth.clients {id: secret} (default {"sandbox": "sandbox"}), auth.token_ttl_s
@@ -38,7 +41,8 @@ Rules (JSON, every key optional; rules.py checks them):
              object exist, other names are unknown objects)
   faults: latency_ms (default: the --latency-ms given at start), fail_next + fail_status,
           lock_rows_next + lock_wrapped, stall_next + stall_ms, api_daily_limit (default
-          100,000), cpu_limit_ms (10,000), server_time_scale (1.0)
+          100,000), cpu_limit_ms (10,000), server_time_scale (1.0), max_concurrent_requests
+          (0: no cap; above it 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn ...")
   The whole document, with examples: docs/sandbox-rules.md.
 
 State: records, the write log and tokens live in SQLite under D and survive a restart.

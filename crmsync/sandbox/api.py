@@ -1,6 +1,9 @@
 """Routing: Salesforce's REST resources plus the sandbox's own control endpoints.
 
 Every data request (`/services/data/vXX.X/...`) goes through the same steps:
+0. with `faults.max_concurrent_requests` (N > 0) requests in flight already, it is refused
+   after the latency: 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit exceeded."
+   (stats.py; it is not counted against the daily limit);
 1. wait `faults.latency_ms`; a stalled request (`stall_next`) waits `stall_ms` more;
 2. an injected failure (`fail_next`) answers `fail_status` with a Salesforce body;
 3. a missing, unknown or expired token answers 401 INVALID_SESSION_ID;
@@ -9,7 +12,8 @@ Every data request (`/services/data/vXX.X/...`) goes through the same steps:
 5. the resource answers;
 6. an answer whose Apex used CPU time (apex.py) waits that long times
    `faults.server_time_scale`, holding no lock.
-`Sforce-Limit-Info: api-usage=N/M` goes on every data response.
+`Sforce-Limit-Info: api-usage=N/M` goes on every data response. From arrival to answer a
+request is in flight; `GET /sandbox/stats` tells the peak and the logins answered.
 An unexpected exception answers 500 UNKNOWN_EXCEPTION and is logged, never sent.
 
 The sandbox's own endpoints (`/sandbox/*`) need header X-Sandbox-Token (control.py).
@@ -84,6 +88,8 @@ class Api:
             ("GET", "/sandbox/writes"): self.get_writes,
             ("DELETE", "/sandbox/data"): self.delete_data,
             ("POST", "/sandbox/expire_tokens"): self.expire_tokens,
+            ("GET", "/sandbox/stats"): lambda request: Response(200, org.stats.snapshot()),
+            ("DELETE", "/sandbox/stats"): lambda request: Response(200, org.stats.reset()),
             ("GET", "/sandbox/health"): lambda request: Response(200, {"ok": True}),
         }
 
@@ -129,9 +135,26 @@ class Api:
             body = self.org.tokens.login(form, self.org.rules, self.org.url)
         except OAuthError as exc:
             return Response(exc.status, exc.body())
+        self.org.stats.count_login()
         return Response(200, body)
 
     def _data_request(self, request: Request, version: str, rest: str) -> Response:
+        faults, stats = self.org.faults, self.org.stats
+        if not stats.enter(faults.max_concurrent_requests()):
+            self._sleep(faults.latency_ms())
+            refused = errors.concurrent_limit()
+            response = Response(refused.status, refused.body())
+        else:
+            try:
+                response = self._held_data_request(request, version, rest)
+            finally:
+                stats.leave()
+        used, limit = faults.api_usage()
+        response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
+        return response
+
+    def _held_data_request(self, request: Request, version: str, rest: str) -> Response:
+        """Steps 1-6 of a data request that is in flight."""
         faults = self.org.faults
         self._sleep(faults.latency_ms())
         self._sleep(faults.take_stall_ms())
@@ -143,8 +166,6 @@ class Api:
             response = _unexpected_error(request)
         if response.server_ms:
             self._sleep(response.server_ms * faults.server_time_scale())
-        used, limit = faults.api_usage()
-        response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
         return response
 
     def _serve_data(self, request: Request, version: str, rest: str) -> Response:
@@ -257,6 +278,7 @@ class Api:
         with self.org.store.lock:
             self.org.store.clear_data()
         self.org.faults.reset_api_usage()
+        self.org.stats.reset()
         return Response(200, {"deleted": True})
 
     def expire_tokens(self, request: Request) -> Response:

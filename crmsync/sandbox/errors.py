@@ -72,3 +72,9 @@ def not_found() -> ApiError:
 
 def no_such_column(field: str, sobject: str) -> ApiError:
     return ApiError(400, "INVALID_FIELD", f"No such column '{field}' on sobject of type {sobject}")
+
+
+def concurrent_limit() -> ApiError:
+    """Too many requests in flight for the org (faults.max_concurrent_requests), worded as
+    Salesforce words its limit on concurrent long-running requests."""
+    return ApiError(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, FaultValue] = {
     "stall_next": 0,
     "stall_ms": 0,
     "api_daily_limit": 100_000,
+    "max_concurrent_requests": 0,  # data requests in flight at once; 0: no cap (stats.py)
 }
 
 
@@ -60,6 +61,9 @@ class Faults:
 
     def cpu_limit_ms(self) -> int:
         return int(self._values["cpu_limit_ms"])
+
+    def max_concurrent_requests(self) -> int:
+        return int(self._values["max_concurrent_requests"])
 
     def server_time_scale(self) -> float:
         return float(self._values["server_time_scale"])

@@ -45,6 +45,7 @@ FAULT_RANGES: dict[str, tuple[int, int]] = {
     "stall_ms": (0, 600_000),
     "api_daily_limit": (0, 10**12),
     "cpu_limit_ms": (1, 10**9),
+    "max_concurrent_requests": (0, 10**6),
 }
 # fault name -> (minimum, maximum); any number (integer or decimal)
 FAULT_SCALES: dict[str, tuple[float, float]] = {"server_time_scale": (0.0, 1000.0)}

@@ -26,6 +26,7 @@ from crmsync.sandbox.control import make_private, write_token
 from crmsync.sandbox.faults import Faults
 from crmsync.sandbox.paging import QueryLocators
 from crmsync.sandbox.rules import Rules, parse_rules
+from crmsync.sandbox.stats import Stats
 from crmsync.sandbox.store import Store
 from crmsync.sandbox.transport import SandboxHTTPServer
 from crmsync.sandbox.upsert import Upserter
@@ -45,6 +46,7 @@ class SandboxOrg:
         self.data_dir = Path(data_dir)
         self.requested_port = port
         self.faults = Faults(default_latency_ms=latency_ms)
+        self.stats = Stats()
         self.query_locators = QueryLocators()
         self.rules: Rules = Rules()
         self.apply_rules(parse_rules(rules or {}))

@@ -51,6 +51,10 @@ def test_rules_can_be_read_back(sandbox):
         ),
         ({"faults": {"cpu_limit_ms": 0}}, "faults.cpu_limit_ms: expected an integer from 1"),
         (
+            {"faults": {"max_concurrent_requests": -1}},
+            "faults.max_concurrent_requests: expected an integer from 0 to 1000000, got -1",
+        ),
+        (
             {"objects": {"Contact": {"field_types": {"Birthdate": "dat"}}}},
             "objects.Contact.field_types.Birthdate: expected a type (string, email, date,",
         ),

@@ -1,0 +1,219 @@
+"""The `tenants` series' tables (bench/tenants.py) and issue 19's targets, in Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGET_SMALL_VS_BIG = 0.60
+TARGET_RSS_GROWTH = 0.20
+TARGET_TICK_SECONDS = 1.0
+TARGET_BIG_DURING_VS_ALONE = 0.50
+
+PASSES = {
+    "first_accounts": "first accounts (RSS baseline)",
+    "small": "many small, first visit",
+    "big": "one big",
+    "small_again": "many small, next visit (new records)",
+}
+# Timers (bench/timers.py) in the order a run meets them, with what each is.
+TIMERS = {
+    "delivery": "broker: send → run_export starts",
+    "task:run_export": "run_export task",
+    "start_run": "… start_run",
+    "load_settings": "… … settings (each task)",
+    "_adopt_or_create_run": "… … run row",
+    "_take_lease": "… … lease",
+    "_log_in_ahead": "… … login handed to the HTTP thread",
+    "handover": "broker: run_export ends → first link starts",
+    "task:export_batch": "export_batch task (the link)",
+    "_open_link": "… link state (cursor, run)",
+    "_start_call": "… read the call's records, send",
+    "_load_call": "… … records read",
+    "_settings_now": "… settings check",
+    "_read_ahead": "… next call read ahead",
+    "_answer": "… wait for the answer",
+    "_apply": "… cursor move committed",
+    "finish_run": "… finish the run",
+    "after_run": "… … alerts after the run",
+    "reusable_gateway": "gateway lookup (per call)",
+    "Gateway.__init__": "new gateway (session)",
+    "Gateway._client": "HTTP thread: token (cache or login)",
+    "Gateway._login": "HTTP thread: login request",
+    "Gateway._describe": "HTTP thread: describe (cache or call)",
+    "Gateway._rest": "HTTP thread: REST calls (describe, upsert)",
+    "_send": "HTTP thread: the call (types check, upsert)",
+    "sql:run_export": "SQL queries in run_export",
+    "sql:export_batch": "SQL queries in the links",
+}
+
+
+def markdown(tenants: dict[str, Any] | None) -> list[str]:
+    if not tenants:
+        return []
+    config = tenants["config"]
+    lines = ["", f"**Tenants** (issue 19; sizes {config}):"]
+    lines += _ticks(tenants)
+    lines += _small_vs_big(tenants.get("many_small"))
+    lines += _fairness(tenants.get("fairness"), config)
+    lines += _breakdown(tenants.get("breakdown"))
+    lines += _targets(tenants)
+    return lines
+
+
+def _ticks(tenants: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "The tick (`export_due_accounts` in the bench process; median seconds of "
+        f"{tenants['config']['tick_reps']}):",
+        "",
+        "| accounts on | backlogs | seconds | SQL queries | run_export sent | to a running account | to an empty backlog |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for state, key in (("waiting", "tick_waiting"), ("empty", "tick_empty")):
+        for row in tenants.get(key) or []:
+            lines.append(
+                f"| {row['accounts']:,} | {state} | {row['seconds']:.3f} | {row['queries']} "
+                f"| {row['messages']:,} | {row['to_running']:,} | {row['to_empty_backlog']:,} |"
+            )
+    return lines
+
+
+def _small_vs_big(out: dict[str, Any] | None) -> list[str]:
+    if not out:
+        return []
+    lines = [
+        "",
+        f"Many small vs one big ({out['workers']} worker processes, 0 ms, same workers, in "
+        "this order):",
+        "",
+        "| pass | accounts | records | seconds | records/s | worker ms / run | worker CPU ms / 1,000 | worker RSS MB after | logins / account | API calls / account |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, name in PASSES.items():
+        p = out.get(key)
+        if p:
+            lines.append(
+                f"| {name} | {p['accounts']:,} | {p['records']:,} | {p['seconds']:.1f} "
+                f"| {p['records_per_s']:,.0f} | {p['worker_ms_per_run']:,.1f} "
+                f"| {p['worker_cpu_ms_per_1000']:.0f} "
+                f"| {p['worker_rss_mb']:.0f} | {p['logins_per_account']:.2f} "
+                f"| {p['api_calls_per_account']:.2f} |"
+            )
+    idle = out.get("nothing_to_do")
+    if idle:
+        lines.append(
+            f"\nA tick while every backlog is empty: {idle['messages']:,} run_export messages, "
+            f"outcomes {idle['outcomes']}; each such run costs the workers "
+            f"{idle['worker_ms_per_run']:.1f} ms of worker time ({idle['worker_cpu_ms_per_run']:.1f} "
+            "ms CPU) and writes an ExportRun row."
+        )
+    return lines
+
+
+def _fairness(fair: dict[str, Any] | None, config: dict[str, Any]) -> list[str]:
+    if not fair:
+        return []
+    ratio = fair["big_during_vs_alone"]
+    return [
+        "",
+        f"Fairness ({config['workers']} workers, {config['fair_latency_ms']} ms latency): one "
+        f"account with {config['fair_big_records']:,} records alone for "
+        f"{config['fair_solo_seconds']:g} s, then a tick starting {fair['small_accounts']:,} "
+        f"accounts × {config['small_records']} records ({fair['tick_messages']:,} messages, "
+        f"{fair['tick_seconds']:.2f} s). Delay: from the tick to the account's last record in "
+        "the write log."
+        + (
+            " The big account finished before the small ones."
+            if fair["big_ended_before_the_small"]
+            else ""
+        ),
+        "",
+        "| small accounts | delay p50 s | p99 s | max s | big alone records/s | big during records/s | during / alone |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {fair['small_accounts']:,} | {fair['delay_p50_s']:.1f} | {fair['delay_p99_s']:.1f} "
+        f"| {fair['delay_max_s']:.1f} | {fair['big_alone_records_per_s']:,.0f} "
+        f"| {fair['big_during_records_per_s']:,.0f} | {ratio:.0%} |"
+        if ratio is not None
+        else "| – | – | – | – | – | – | – |",
+    ]
+
+
+def _breakdown(visits: dict[str, Any] | None) -> list[str]:
+    if not visits:
+        return []
+    names = list(visits)
+    lines = [
+        "",
+        "Per-run cost of a 50-record run (1 worker, 0 ms, runs one at a time; ms per run, "
+        "calls per run in brackets; nested items are inside the one above; the HTTP thread "
+        "runs beside the task):",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+        "| wall: send → finished_at | "
+        + " | ".join(f"{visits[v]['wall_ms_per_run']:.1f}" for v in names)
+        + " |",
+        "| worker CPU | "
+        + " | ".join(f"{visits[v]['worker_cpu_ms_per_run']:.1f}" for v in names)
+        + " |",
+        "| logins | " + " | ".join(f"{visits[v]['logins_per_run']:.2f}" for v in names) + " |",
+    ]
+    known = [n for n in TIMERS if any(n in visits[v]["timers"] for v in names)]
+    for name in known:
+        cells = []
+        for v in names:
+            t = visits[v]["timers"].get(name)
+            if t and name.startswith("sql:"):
+                cells.append(f"{t['calls_per_run']:.1f}")
+            else:
+                cells.append(f"{t['ms_per_run']:.2f} ({t['calls_per_run']:.2g})" if t else "–")
+        lines.append(f"| {TIMERS[name]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _targets(tenants: dict[str, Any]) -> list[str]:
+    rows = []
+    out = tenants.get("many_small") or {}
+    if out.get("small") and out.get("big"):
+        for key in ("small", "small_again"):
+            share = out[key]["records_per_s"] / out["big"]["records_per_s"]
+            rows.append(
+                (
+                    f"{PASSES[key]} ≥ {TARGET_SMALL_VS_BIG:.0%} of one big account's records/s",
+                    f"{share:.0%}",
+                    share >= TARGET_SMALL_VS_BIG,
+                )
+            )
+        growth = out["small"]["worker_rss_mb"] / out["first_accounts"]["worker_rss_mb"] - 1
+        rows.append(
+            (
+                f"worker RSS at {out['small']['accounts']:,} accounts within "
+                f"{TARGET_RSS_GROWTH:.0%} of RSS at {out['first_accounts']['accounts']}",
+                f"{growth:+.0%}",
+                growth <= TARGET_RSS_GROWTH,
+            )
+        )
+    ticks = tenants.get("tick_waiting") or []
+    if ticks:
+        biggest = ticks[-1]
+        queries = {row["queries"] for row in ticks}
+        rows.append(
+            (
+                f"tick at {biggest['accounts']:,} accounts under {TARGET_TICK_SECONDS:g} s, "
+                "constant queries",
+                f"{biggest['seconds']:.2f} s, queries {sorted(queries)}",
+                biggest["seconds"] < TARGET_TICK_SECONDS and len(queries) == 1,
+            )
+        )
+    fair = tenants.get("fairness")
+    if fair and fair.get("big_during_vs_alone") is not None:
+        share = fair["big_during_vs_alone"]
+        rows.append(
+            (
+                f"big account ≥ {TARGET_BIG_DURING_VS_ALONE:.0%} of its solo speed",
+                f"{share:.0%}",
+                share >= TARGET_BIG_DURING_VS_ALONE,
+            )
+        )
+    lines = ["", "| target (issue 19) | measured | met |", "|---|---|---|"]
+    return lines + [f"| {n} | {m} | {'yes' if ok else '**no**'} |" for n, m, ok in rows]

@@ -1,0 +1,128 @@
+"""Workers on two hosts share only the database, the broker and the environment.
+
+Two `celery worker` processes stand for two hosts: different hostnames (`-n`), working
+directories, HOME and CRMSYNC_VAR_DIR, and an environment built from nothing but
+DATABASE_URL, CELERY_BROKER_URL, the keys (CRMSYNC_ENCRYPTION_KEY, DJANGO_SECRET_KEY) and
+the settings every host is deployed with (timings, the allowed login host). Both export
+accounts; one is killed (-9) in the middle of its run; the other finishes every run, and
+the sandbox's write log shows each account's records written once, in order
+(tests/chaos/checks.py: nothing lost, duplicated or reordered; one run per account). No
+local file and no per-process cache (tokens, describes, connections) is needed for that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from exports.outbox import enqueue_many
+from tests.chaos.checks import RULES, check_export, export_done, lease_holding_runs, workload
+from tests.chaos.processes import CeleryProcess, RedisServer
+from tests.conftest import wait_for
+from tests.factories import AccountFactory, CRMSettingsFactory
+from tests.processes import database_url
+
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]
+
+ACCOUNTS = ("north", "south", "east")
+RECORDS = 2_000
+# The same on every host, as a deployment sets them (tests/chaos/conftest.py's order:
+# request timeout < soft limit < hard limit < visibility timeout < run lease).
+DEPLOYED = {
+    "CRMSYNC_VISIBILITY_TIMEOUT_S": "8",
+    "CRMSYNC_RUN_LEASE_S": "12",
+    "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "5",
+    "CELERY_TASK_TIME_LIMIT": "7",
+    "CRMSYNC_LOG_LEVEL": "INFO",
+}
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def host(name: str, root: Path, broker: RedisServer, sandbox) -> CeleryProcess:
+    """A worker as on its own host: its own directory, HOME, var dir and hostname."""
+    home = root / name
+    (home / "var").mkdir(parents=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker.url,
+        "CRMSYNC_ENCRYPTION_KEY": ",".join(settings.CRMSYNC_ENCRYPTION_KEYS),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "CRMSYNC_EXTRA_LOGIN_HOSTS": sandbox.url.removeprefix("https://"),
+        "CRMSYNC_VAR_DIR": str(home / "var"),
+        **DEPLOYED,
+    }
+    args = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
+    args += ["-n", f"worker@{name}", "-Q", "celery", "--without-mingle", "--without-gossip"]
+    worker = CeleryProcess(name, args, env, root / "logs")
+    worker.cwd = home
+    return worker
+
+
+def send_run(broker: RedisServer, account_id: int) -> None:
+    from crmsync.celery import app
+
+    with app.connection_for_write(broker.url) as conn:
+        app.send_task(
+            "exports.tasks.run_export", args=[account_id, "api"], connection=conn, queue="celery"
+        )
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_workers_on_two_hosts_export_every_record_once_when_one_dies(sandbox, broker, tmp_path):
+    sandbox.set_rules(RULES)
+    sandbox.set_faults(latency_ms=300)
+    accounts = []
+    for slug in ACCOUNTS:
+        account = AccountFactory(slug=slug, name=slug.title())
+        CRMSettingsFactory(
+            account=account,
+            login_url=sandbox.url,
+            ca_bundle=str(sandbox.ca_path),
+            batch_size=50,  # calls of 250 records: many calls per run
+            timeout_seconds=3,
+        )
+        enqueue_many(account, workload(slug, RECORDS, 600))
+        accounts.append(account)
+    first, second = (host(name, tmp_path, broker, sandbox) for name in ("host-a", "host-b"))
+    try:
+        for worker in (first, second):
+            worker.start().wait_for_log(" ready.")
+        for account in accounts:
+            send_run(broker, account.id)
+        wait_for(
+            lambda: (
+                "export.batch account=" in first.log() and "export.batch account=" in second.log()
+            ),
+            timeout=60,
+            what="both hosts exporting",
+        )
+        assert not all(export_done(a) for a in accounts)
+        first.kill_hard()  # mid-run: its call in flight, its link unacknowledged
+        wait_for(lambda: all(export_done(a) for a in accounts), timeout=180, interval=0.5)
+    finally:
+        for worker in (first, second):
+            worker.stop()
+        logs = "\n".join(f"--- {w.name}\n{w.tail(30)}" for w in (first, second))
+    writes = sandbox.writes()
+    for account in accounts:
+        runs = lease_holding_runs(account)
+        assert [run.outcome for run in runs] == ["completed"], f"{runs}\n{logs}"
+        check_export(
+            f"two hosts, one killed: {account.slug}", writes, account, set()
+        ).assert_clean()

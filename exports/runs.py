@@ -15,7 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -49,9 +50,21 @@ RunStart = Running | Ended
 
 
 def due_account_ids() -> list[int]:
-    """Accounts the schedule exports: exporting (active, Export to CRM on), circuit closed."""
+    """Accounts the schedule exports, in one query whatever their number: exporting (active,
+    Export to CRM on), circuit closed, with a record after their cursor (a paused account
+    has: the parked record), and no run holding a live lease (that run takes the new
+    records itself; a run sent for it would only end `skipped_locked`)."""
+    cursor = ExportCursor.objects.filter(account_id=OuterRef("account_id"))
+    done_up_to = Coalesce(Subquery(cursor.values("last_exported_id")[:1]), Value(0))
+    waiting = ExportRecord.objects.filter(
+        account_id=OuterRef("account_id"), id__gt=OuterRef("done_up_to")
+    )
+    leased = cursor.filter(run_id__isnull=False, lease_expires_at__gt=timezone.now())
     return list(
         circuit.closed(CRMSettings.objects.exporting())
+        .annotate(done_up_to=done_up_to)
+        .filter(Exists(waiting))
+        .exclude(Exists(leased))
         .order_by("account_id")
         .values_list("account_id", flat=True)
     )

@@ -111,8 +111,24 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
             cached[2].close()
         gateway = Gateway(crm)
     gateways[crm.account_id] = (fingerprint, now, gateway)
+    _close_idle(gateways, now, keep=crm.account_id)
     gateway.reset_counters()
     return gateway
+
+
+def _close_idle(
+    gateways: dict[int, tuple[tuple[Any, ...], float, Gateway]], now: float, keep: int
+) -> None:
+    """Close this thread's gateways unused for REUSE_IDLE_SECONDS (none would be reused: each
+    holds an HTTPS connection), so open sockets and memory follow the accounts met lately,
+    not every account a worker ever met. Swept at most once per REUSE_IDLE_SECONDS."""
+    if now - _reused.__dict__.get("swept", 0.0) < REUSE_IDLE_SECONDS:
+        return
+    _reused.swept = now
+    for account_id, (_, used, gateway) in list(gateways.items()):
+        if account_id != keep and now - used >= REUSE_IDLE_SECONDS:
+            gateway.close()
+            del gateways[account_id]
 
 
 def _connection_fingerprint(crm: CRMSettings) -> tuple[Any, ...]:

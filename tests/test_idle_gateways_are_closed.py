@@ -1,0 +1,68 @@
+"""A worker meets thousands of accounts: the gateway (one HTTPS connection each) of an account
+it has not used for REUSE_IDLE_SECONDS is closed and dropped, so its open sockets and memory
+follow the accounts met lately, not every account it ever met."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from accounts.models import CRMSettings
+from exports import gateway as gateway_module
+from exports.gateway import REUSE_IDLE_SECONDS, reusable_gateway
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+class Clock:
+    """Stands in for the `time` module inside exports.gateway: monotonic() is set by hand."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_gateways_unused_for_the_idle_time_are_closed_and_dropped(
+    sandbox, crm_account, monkeypatch
+):
+    clock = Clock()
+    monkeypatch.setattr(gateway_module, "time", clock)
+    monkeypatch.setattr(gateway_module, "_reused", threading.local())  # this test's alone
+    old = [
+        reusable_gateway(CRMSettings.objects.get(account=crm_account(slug=f"a{i}")))
+        for i in range(3)
+    ]
+    for gateway in old:
+        gateway.upsert_collection(
+            "Contact", "ExtId__c", [{"ExtId__c": "x", "LastName": "X"}], False
+        )
+    assert all(g._session.adapters["https://"].poolmanager.pools.keys() for g in old)
+
+    clock.now += REUSE_IDLE_SECONDS + 1
+    recent = crm_account(slug="recent")
+    kept = reusable_gateway(CRMSettings.objects.get(account=recent))
+
+    held = gateway_module._reused.gateways
+    assert list(held) == [recent.id]
+    assert held[recent.id][2] is kept
+    # Closed: their connection pools are gone.
+    assert not any(g._session.adapters["https://"].poolmanager.pools.keys() for g in old)
+
+
+def test_a_gateway_used_within_the_idle_time_is_kept(sandbox, crm_account, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(gateway_module, "time", clock)
+    monkeypatch.setattr(gateway_module, "_reused", threading.local())  # this test's alone
+    first = crm_account(slug="first")
+    gateway = reusable_gateway(CRMSettings.objects.get(account=first))
+
+    clock.now += REUSE_IDLE_SECONDS + 1
+    reusable_gateway(CRMSettings.objects.get(account=crm_account(slug="second")))  # sweeps
+    clock.now += REUSE_IDLE_SECONDS / 2
+    assert reusable_gateway(CRMSettings.objects.get(account=first)) is not gateway  # was idle
+
+    again = reusable_gateway(CRMSettings.objects.get(account=first))
+    assert again is reusable_gateway(CRMSettings.objects.get(account=first))

@@ -156,17 +156,7 @@ def make_account(
 
     account = Account.objects.create(slug=slug, name=slug)
     CRMSettings.objects.update_or_create(  # an Account may come with default settings
-        account=account,
-        defaults=dict(
-            export_enabled=True,
-            pause_on_export_errors=pause,
-            max_records_per_run=10**9,
-            daily_api_limit=10**9,
-            login_url=sandbox.url,
-            ca_bundle=str(sandbox.ca_path),
-            client_id="sandbox",
-            client_secret="sandbox",
-        ),
+        account=account, defaults=sandbox.crm_settings(pause_on_export_errors=pause)
     )
     pool = pool or records
     items = (

@@ -203,18 +203,7 @@ def fill(sandbox: Sandbox, rows: int, new: int) -> tuple[Any, float]:
 
     began = time.perf_counter()
     account = Account.objects.create(slug="prune", name="prune")
-    CRMSettings.objects.update_or_create(
-        account=account,
-        defaults=dict(
-            export_enabled=True,
-            max_records_per_run=10**9,
-            daily_api_limit=10**9,
-            login_url=sandbox.url,
-            ca_bundle=str(sandbox.ca_path),
-            client_id="sandbox",
-            client_secret="sandbox",
-        ),
-    )
+    CRMSettings.objects.update_or_create(account=account, defaults=sandbox.crm_settings())
     table = ExportRecord._meta.db_table
     insert = (
         f"INSERT INTO {table} (account_id, sobject, external_id_field, external_id, fields, "  # noqa: S608

@@ -407,16 +407,7 @@ class Bench:
         account = Account.objects.create(slug=slug, name=slug)
         CRMSettings.objects.update_or_create(
             account=account,
-            defaults={
-                "export_enabled": True,
-                "pause_on_export_errors": pause,
-                "max_records_per_run": 10**9,
-                "daily_api_limit": 10**9,
-                "login_url": self.sandbox.url,
-                "ca_bundle": str(self.sandbox.ca_path),
-                "client_id": "sandbox",
-                "client_secret": "sandbox",
-            },
+            defaults=self.sandbox.crm_settings(pause_on_export_errors=pause),
         )
         bad = {position: n for n, position in enumerate(positions)}
 

@@ -44,6 +44,20 @@ class Sandbox:
         # Never the bottleneck of a benchmark: no daily API limit worth the name.
         self.set_faults(api_daily_limit=10**12)
 
+    def crm_settings(self, **overrides: Any) -> dict[str, Any]:
+        """CRMSettings values of a bench account on this sandbox: exporting, no record budget
+        or API limit worth the name (each measures the export, not its limits)."""
+        return {
+            "export_enabled": True,
+            "max_records_per_run": 10**9,
+            "daily_api_limit": 10**9,
+            "login_url": self.url,
+            "ca_bundle": str(self.ca_path),
+            "client_id": "sandbox",
+            "client_secret": "sandbox",
+            **overrides,
+        }
+
     def allow_logins(self, env: dict[str, str]) -> None:
         """Let crmsync log in to this sandbox (logins go only to Salesforce's hosts and those
         in CRMSYNC_EXTRA_LOGIN_HOSTS): in `env` (the workers') and in this process."""

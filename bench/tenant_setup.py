@@ -38,14 +38,7 @@ def make_accounts(
         [
             CRMSettings(
                 account=account,
-                export_enabled=enabled,
-                pause_on_export_errors=True,
-                max_records_per_run=10**9,
-                daily_api_limit=10**9,
-                login_url=sandbox.url,
-                ca_bundle=str(sandbox.ca_path),
-                client_id="sandbox",
-                client_secret="sandbox",
+                **sandbox.crm_settings(export_enabled=enabled, pause_on_export_errors=True),
             )
             for account in accounts
         ]

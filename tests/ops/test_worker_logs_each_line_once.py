@@ -26,6 +26,12 @@ def test_each_export_line_once(worker, sandbox, crm_account):
 
     assert run.outcome == ExportRun.Outcome.COMPLETED
     tag = f"account={account.slug} run={run.id} "
+    # `export.run` is logged after the outcome commits, then the task's own line follows.
+    wait_for(
+        lambda: [x for x in worker.lines("succeeded in") if "exports.tasks.export_batch[" in x],
+        timeout=30,
+        what="the link task's 'succeeded' line after export.run",
+    )
     for kind in ("export.run.start ", "export.batch ", "export.run "):
         lines = worker.lines(kind + tag)
         assert len(lines) == 1, f"{kind}: {lines}"

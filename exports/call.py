@@ -117,7 +117,9 @@ def _upsert_typed(
 ) -> list[RecordResult]:
     """Upsert `rows` in one pass (as `batches`, or batched here) except the `refused` ones,
     which keep their error; with pause on nothing after the first refused record is sent."""
-    cut = next((k for k, row in enumerate(rows) if row.key.id in refused), None)
+    cut = (
+        next((k for k, row in enumerate(rows) if row.key.id in refused), None) if refused else None
+    )
     if cut is None:
         return gateway.upsert_batches(batches or batches_of(rows, size), all_or_none=pause_on)
     if pause_on:

@@ -323,7 +323,7 @@ class Gateway:
         return fields
 
     def _describe_key(self, sobject: str) -> str:
-        return f"{self._cache_key().replace('sf-token', 'sf-describe')}:{sobject}"
+        return f"{self._login.cache_key('sf-describe')}:{sobject}"
 
     def _cache_key(self) -> str:
         """The key of this account's token in the Django cache."""

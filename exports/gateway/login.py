@@ -59,13 +59,15 @@ class Login:
         token = None if fresh else cache.get(self.cache_key())
         return token if token is not None else self._log_in()
 
-    def cache_key(self) -> str:
-        """Per account and connection settings; `updated_at` changes with any new secret."""
+    def cache_key(self, kind: str = "sf-token") -> str:
+        """The Django cache key of what this connection learned (`kind`: its token, or an
+        object's describe): per account and connection settings; `updated_at` changes with
+        any new secret."""
         crm = self.crm
         parts = [self.url, crm.auth_flow, crm.client_id, crm.username, crm.api_version]
         parts.append(crm.updated_at.isoformat() if crm.updated_at else "")
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-        return f"crmsync:sf-token:{crm.account_id}:{digest}"
+        return f"crmsync:{kind}:{crm.account_id}:{digest}"
 
     def _log_in(self) -> dict[str, str]:
         """POST the flow's form to the token endpoint; cache and return the token.

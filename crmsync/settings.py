@@ -139,7 +139,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+def cache_config(url: str) -> dict[str, object]:
+    """CRMSYNC_CACHE_URL as Django's CACHES["default"]: Redis (shared by every worker on
+    every host: tokens, describes, per-org call slots) or this process's memory."""
+    if url.startswith(("redis://", "rediss://")):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "crmsync",
+            "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3},
+        }
+    if url in {"locmem://", "locmem:"}:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(
+        f"CRMSYNC_CACHE_URL must be redis://host:port/db, rediss://... or locmem://, "
+        f"got {url.split('@')[-1]!r}"
+    )
+
+
+# CRMSYNC_CACHE_URL: the cache every worker shares (tokens, describes, per-org call slots).
+# Default: the broker's Redis when the broker is Redis, else this process's memory.
+_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+CRMSYNC_CACHE_URL = os.environ.get("CRMSYNC_CACHE_URL") or (
+    _BROKER_URL if _BROKER_URL.startswith(("redis://", "rediss://")) else "locmem://"
+)
+CACHES = {"default": cache_config(CRMSYNC_CACHE_URL)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -257,7 +282,7 @@ CRMSYNC_PRUNE_REST = env_float("CRMSYNC_PRUNE_REST", 1.0)
 # an embedded broker for `make demo` and `crm_export`, which then runs a worker
 # inside its own process. No result backend: outcomes live in
 # ExportRun rows.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+CELERY_BROKER_URL = _BROKER_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, worker_process_init, worker_ready
+from celery.signals import after_setup_logger, worker_init, worker_process_init, worker_ready
 from celery.utils.serialization import jsonify
 from celery.worker.control import inspect_command
 from kombu.utils.encoding import safe_repr
@@ -44,6 +44,28 @@ def freeze_startup_objects(**_: Any) -> None:
     latency (bench/). Only startup objects are frozen; what tasks allocate is collected
     as usual."""
     gc.freeze()
+
+
+# A run's links (`export_batch`, its calls) travel on a queue of their own beside the queue
+# the run was started on: `celery` → `celery.links`. A worker takes from both in turn
+# (kombu's Redis transport serves the queues it consumes round-robin), so the first calls
+# of thousands of accounts started by one tick never queue behind a long run's links, and
+# a long run's next link never queues behind thousands of run starts (README › Deployment).
+LINKS_SUFFIX = ".links"
+
+
+def links_queue(queue: str) -> str:
+    """The links queue paired with `queue` (itself, if it is one)."""
+    return queue.removesuffix(LINKS_SUFFIX) + LINKS_SUFFIX
+
+
+@worker_init.connect
+def consume_links_queues(sender: Any, **_: Any) -> None:
+    """Every queue a worker consumes (`-Q`, or the default) brings its links queue: a worker
+    started on `celery` alone would otherwise never take a run's links."""
+    queues = sender.app.amqp.queues
+    for name in list(queues.consume_from):
+        queues.select_add(links_queue(name))
 
 
 MASK = "********"

@@ -16,6 +16,8 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
+from crmsync.celery import links_queue as celery_links_queue
+
 from . import alerts, link, notify, outage, reexport, retention, run_totals, runs
 from .gateway import TransientError
 from .link import Next, RetryLater, RunFailed, Stopped
@@ -51,17 +53,45 @@ def export_due_accounts() -> list[int]:
     account_ids = runs.due_account_ids()
     with run_export.app.producer_or_acquire() as producer:
         for account_id in account_ids:
-            run_export.apply_async((account_id,), {"trigger": "schedule"}, producer=producer)
+            run_export.apply_async(
+                (account_id,), {"trigger": "schedule"}, producer=producer, priority=QUEUED_PRIORITY
+            )
     return account_ids
 
 
-@shared_task(name="exports.tasks.run_export", **RETRY)
-def run_export(account_id: int, trigger: str = "api", run_id: int | None = None) -> dict[str, Any]:
-    """Start an export run of one account; its calls follow as a chain of export_batch links."""
+# Who goes first on a worker (kombu's Redis transport: priority 0 is served first, then the
+# queues a worker consumes in turn at each priority; crmsync.celery.links_queue):
+# 1. a run's first link (priority 0, the queue its run started on): a started run makes
+#    its first call next, however many run starts wait;
+# 2. run starts (the tick's, priority 3) and a run's further links (priority 3, on the
+#    links queue) in turn: thousands of small accounts started by one tick and a long run
+#    share the workers, and neither waits for all of the other's messages.
+FIRST_LINK_PRIORITY = 0
+QUEUED_PRIORITY = 3
+
+
+def links_queue(request: Any) -> str:
+    """The links queue for the run a task (its `request`) belongs to: paired with the queue
+    the task came from."""
+    return celery_links_queue(_queue_of(request))
+
+
+def _queue_of(request: Any) -> str:
+    came_from = (request.delivery_info or {}).get("routing_key")
+    return str(came_from or export_batch.app.conf.task_default_queue)
+
+
+@shared_task(bind=True, name="exports.tasks.run_export", **RETRY)
+def run_export(
+    self: Any, account_id: int, trigger: str = "api", run_id: int | None = None
+) -> dict[str, Any]:
+    """Start an export run of one account; its calls follow as a chain of export_batch links
+    (the first next on this queue, the others on the links queue)."""
     started = runs.start_run(account_id, trigger, run_id)
     match started:
         case Running(after_id=after_id):
-            export_batch.si(account_id, started.run_id, after_id).apply_async()
+            first_link = export_batch.si(account_id, started.run_id, after_id)
+            first_link.apply_async(queue=_queue_of(self.request), priority=FIRST_LINK_PRIORITY)
             return {"run_id": started.run_id, "outcome": "running"}
         case Ended(outcome=outcome):
             return {"run_id": started.run_id, "outcome": outcome}
@@ -118,6 +148,7 @@ def export_batch(
     match link.export_link(account_id, run_id, after_id, until_id, only, self.request.id):
         case Next(after_id=next_after_id):
             next_link = export_batch.si(account_id, run_id, next_after_id)
+            next_link.set(queue=links_queue(self.request), priority=QUEUED_PRIORITY)
             self.request.chain = [*(self.request.chain or []), next_link]
         case RetryLater(after_id=retry_after_id, only=retry_only, until_id=retry_until_id):
             raise self.retry(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crmsync.celery import app
+from crmsync.celery import app, links_queue
 from tests.services import REDIS_HOST, REDIS_PORT, port_open, require_redis
 
 TEST_REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"
@@ -38,13 +38,15 @@ def celery_worker_session() -> Iterator[object]:
     from celery.contrib.testing.worker import start_worker
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(TEST_QUEUE)
+        for queue in (TEST_QUEUE, links_queue(TEST_QUEUE)):
+            conn.default_channel.queue_purge(queue)
     with start_worker(
         app, pool="solo", perform_ping_check=False, queues=[TEST_QUEUE], shutdown_timeout=30
     ) as worker:
         yield worker
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(TEST_QUEUE)
+        for queue in (TEST_QUEUE, links_queue(TEST_QUEUE)):
+            conn.default_channel.queue_delete(queue)
 
 
 @pytest.fixture

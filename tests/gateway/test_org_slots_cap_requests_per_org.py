@@ -110,6 +110,29 @@ def test_a_leaked_slot_expires(shared_cache: str) -> None:
     assert leaked is not None  # kept alive until here: collecting it would free the slot
 
 
+def test_a_request_that_outlived_its_slot_does_not_free_the_next_holders(
+    shared_cache: str,
+) -> None:
+    org = an_org(cap=1, expiry_s=1)
+    slow = held(org)
+    slow.__enter__()
+    later = ExitStack()
+
+    def taken_after_expiry() -> bool:
+        try:
+            take(later, org, 1)
+            return True
+        except TransientError:
+            return False
+
+    wait_for(taken_after_expiry, timeout=10, interval=0.2, what="the slow request's slot to expire")
+    slow.__exit__(None, None, None)  # the slow request answers at last
+    with pytest.raises(TransientError):
+        take(ExitStack(), org, 1)  # the slot is still the later request's
+    later.close()
+    take(ExitStack(), org, 1)
+
+
 def test_two_orgs_do_not_share_slots(shared_cache: str) -> None:
     one = an_org(cap=1, client_id="app-one")
     same_instance_other_app = Org(

@@ -224,6 +224,17 @@ CRMSYNC_CALL_TARGET_S = env_float("CRMSYNC_CALL_TARGET_S", 5.0)
 CRMSYNC_ADAPTIVE_CALLS = env_bool("CRMSYNC_ADAPTIVE_CALLS", True)
 # How long an object's describe (field types, external id case sensitivity) is kept.
 CRMSYNC_DESCRIBE_TTL_S = env_int("CRMSYNC_DESCRIBE_TTL_S", 3600)
+# Requests in flight at once to one org (same instance URL and connected app), counted
+# across every worker on every host through the Django cache (exports/gateway/org_slots.py);
+# 0: no cap. Salesforce refuses more than 25 long-running ones per org. A request over the
+# cap waits up to CRMSYNC_ORG_SLOT_WAIT_S for a free slot, then is retried with backoff.
+CRMSYNC_ORG_CONCURRENCY = env_int("CRMSYNC_ORG_CONCURRENCY", 10)
+CRMSYNC_ORG_SLOT_WAIT_S = env_float("CRMSYNC_ORG_SLOT_WAIT_S", 60.0)
+if CRMSYNC_ORG_CONCURRENCY < 0 or CRMSYNC_ORG_SLOT_WAIT_S < 0:
+    raise ImproperlyConfigured(
+        "CRMSYNC_ORG_CONCURRENCY and CRMSYNC_ORG_SLOT_WAIT_S must be 0 or more, got "
+        f"{CRMSYNC_ORG_CONCURRENCY} and {CRMSYNC_ORG_SLOT_WAIT_S:g}"
+    )
 # An export_batch task (one link of a run's chain) makes calls one after the other for up to
 # this long, then hands over to the next link (0: one call per link). Keep it well below
 # CELERY_TASK_SOFT_TIME_LIMIT.

@@ -16,6 +16,9 @@ A Gateway is built per account from its CRMSettings and works like this:
    halves, in order, until the record at fault is found (`exports.isolation`).
 5. Several consecutive batches go out as ONE Composite request (one API call): a
    Collections subrequest per batch, executed in order (`upsert_batches`, `collections`).
+6. Every request to the org's data API holds one of the org's call slots while it is in
+   flight (`_send`, `org_slots`): at most CRMSYNC_ORG_CONCURRENCY at once per org, across
+   every worker on every host. The login takes none.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 
 from .. import isolation
 from ..wire import Batch, RecordResult, classify, collection_body, encode_record, record_result
-from . import collections
+from . import collections, org_slots
 from .collections import MAX_COLLECTION, MAX_COLLECTIONS_PER_COMPOSITE
 from .errors import (
     AuthError,
@@ -160,6 +163,7 @@ class Gateway:
         self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._sf: Salesforce | None = None
         self._login_failure: GatewayError | None = None
+        self._org: org_slots.Org | None = None  # known after the login (`_client`)
         self._verbose: Callable[[str], None] | None = None
         login_url = crm.login_url.rstrip("/")
         self._session = CRMSession(
@@ -381,6 +385,15 @@ class Gateway:
             ) from None
 
     def _send(self, sf: Salesforce, path: str, method: str, kwargs: dict[str, Any]) -> Any:
+        """Every request to the org's data API goes out here, holding one of the org's call
+        slots while it is in flight (a TransientError when none frees up in time)."""
+        assert self._org is not None  # set with the client
+        with org_slots.held(self._org):
+            return self._send_holding_slot(sf, path, method, kwargs)
+
+    def _send_holding_slot(
+        self, sf: Salesforce, path: str, method: str, kwargs: dict[str, Any]
+    ) -> Any:
         self.api_calls += 1
         try:
             return sf.restful(path, method=method, **kwargs)
@@ -407,6 +420,9 @@ class Gateway:
             raise failure
         token = self._login.token(fresh)
         self.instance_url = self._login.instance_origin(token["instance_url"])
+        self._org = org_slots.org_for(
+            self.instance_url, self.crm.client_id, self.crm.timeout_seconds
+        )
         self._sf = Salesforce(
             instance_url=self.instance_url,
             session_id=token["access_token"],

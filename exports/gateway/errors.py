@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 
 # Shown instead of an answer that is not in Salesforce's error format (never its body).
 NOT_A_SALESFORCE_ERROR = "(an answer not in Salesforce's error format; not shown)"
-# Codes of errors whose message is all our own words (network, TLS, redirect, allowed hosts).
+# Codes of errors whose message is all our own words (network, TLS, redirect, allowed hosts,
+# the per-org cap).
 OWN_TEXT_CODES = frozenset(
-    {"TLS", "TIMEOUT", "CONNECTION", "BAD_LOGIN_URL", "REDIRECT", "INSTANCE_HOST_REFUSED"}
+    {
+        "TLS",
+        "TIMEOUT",
+        "CONNECTION",
+        "BAD_LOGIN_URL",
+        "REDIRECT",
+        "INSTANCE_HOST_REFUSED",
+        "ORG_CONCURRENCY",
+    }
 )
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 

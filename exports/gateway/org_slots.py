@@ -1,0 +1,164 @@
+"""Per-org call slots: at most CRMSYNC_ORG_CONCURRENCY requests in flight to one org at a
+time, counted across every worker process on every host.
+
+Salesforce allows 25 concurrent long-running requests per org and refuses more with
+REQUEST_LIMIT_EXCEEDED; several accounts may point at the same org. The idea:
+
+1. An org is the instance URL its login answered plus the connected app's client id
+   (`org_key`, hashed: neither appears in a cache key; no secret is part of it).
+2. Org K has `cap` numbered slots in the Django cache (Redis, shared by every worker):
+   `org-slot:K:0` .. `org-slot:K:<cap-1>`. A request reads them (one round trip) and takes
+   a free one with `cache.add` (Redis's SET NX EX: of two takers exactly one wins), trying
+   them from a random one on (`slot_keys`), so takers do not all race for slot 0.
+3. It holds the slot while the request is in flight and deletes it afterwards if the
+   slot is still its own (`held`).
+4. Every slot taken: the request waits, polling the slots every 50-150 ms (jittered), up
+   to CRMSYNC_ORG_SLOT_WAIT_S; none freed → TransientError, and the link retries with
+   backoff like any transient fault.
+5. A slot a killed worker never deleted expires by itself: the account's request timeout
+   plus a margin (`slot_expiry`).
+6. The cache unreachable: this request goes without a slot (one WARNING); a cache outage
+   never fails a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from .errors import TransientError
+
+log = logging.getLogger(__name__)
+
+SLOT_MARGIN_S = 30  # a slot outlives its request's timeout by this much, then expires
+POLL_MIN_S, POLL_MAX_S = 0.05, 0.15
+CACHE_ERRORS = (RedisError, OSError)
+
+
+@dataclass(frozen=True)
+class Org:
+    """One org's slots: its key, where it is (for messages), its cap and timings."""
+
+    key: str
+    instance_url: str
+    cap: int  # 0: no cap
+    expiry_s: int
+    wait_s: float
+
+
+def org_for(instance_url: str, client_id: str, timeout_seconds: float) -> Org:
+    """The org a logged-in account calls, with the cap and wait of the settings."""
+    return Org(
+        key=org_key(instance_url, client_id),
+        instance_url=instance_url,
+        cap=settings.CRMSYNC_ORG_CONCURRENCY,
+        expiry_s=slot_expiry(timeout_seconds),
+        wait_s=settings.CRMSYNC_ORG_SLOT_WAIT_S,
+    )
+
+
+# -- decisions ---------------------------------------------------------------------------
+
+
+def org_key(instance_url: str, client_id: str) -> str:
+    """The same org: the same instance (origin) and the same connected app."""
+    return hashlib.sha256(f"{instance_url.rstrip('/')}\n{client_id}".encode()).hexdigest()[:24]
+
+
+def slot_keys(key: str, cap: int, start: int) -> list[str]:
+    """The org's slot keys in the order to try them: from slot `start` on, round."""
+    return [f"org-slot:{key}:{(start + i) % cap}" for i in range(cap)]
+
+
+def slot_expiry(timeout_seconds: float) -> int:
+    """Whole seconds (Redis's EX) a slot is kept at most: longer than its request can last."""
+    return math.ceil(timeout_seconds) + SLOT_MARGIN_S
+
+
+def poll_interval(rng: random.Random) -> float:
+    """How long to wait before looking at the slots again (jittered: waiters spread out)."""
+    return rng.uniform(POLL_MIN_S, POLL_MAX_S)
+
+
+def over_cap(org: Org) -> TransientError:
+    return TransientError(
+        f"{org.cap} calls to the org at {org.instance_url} are already in flight "
+        f"(CRMSYNC_ORG_CONCURRENCY={org.cap}) and none ended within {org.wait_s:g}s; "
+        "this call is retried later.",
+        "ORG_CONCURRENCY",
+    )
+
+
+# -- the cache ---------------------------------------------------------------------------
+
+
+@contextmanager
+def held(org: Org) -> Iterator[None]:
+    """Hold one of the org's slots for the block (a request in flight).
+
+    1. No cap (0): go at once.
+    2. Take a free slot; all taken: poll until one frees or `wait_s` passes, then raise
+       the TransientError of `over_cap`.
+    3. The cache fails: log one WARNING and go without a slot.
+    4. After the block, free the slot if it is still ours.
+    """
+    if org.cap <= 0:
+        yield
+        return
+    holder = uuid.uuid4().hex
+    try:
+        slot = _wait_for_slot(org, holder)
+    except CACHE_ERRORS as exc:
+        log.warning(
+            "Cannot reach the cache for the call slots of the org at %s (%s); this call "
+            "goes without the per-org cap (CRMSYNC_ORG_CONCURRENCY).",
+            org.instance_url,
+            type(exc).__name__,
+        )
+        slot = None
+    try:
+        yield
+    finally:
+        if slot is not None:
+            _release(slot, holder)
+
+
+def _wait_for_slot(org: Org, holder: str) -> str:
+    """Take a free slot (one read of them all, then SET NX on the free ones), polling."""
+    rng = random.Random()
+    deadline = time.monotonic() + org.wait_s
+    while True:
+        keys = slot_keys(org.key, org.cap, rng.randrange(org.cap))
+        taken = cache.get_many(keys)
+        for key in keys:
+            if key not in taken and cache.add(key, holder, org.expiry_s):
+                return key
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise over_cap(org)
+        time.sleep(min(poll_interval(rng), left))
+
+
+def _release(key: str, holder: str) -> None:
+    """Delete the slot if it is still ours (it may have expired and been taken since). The
+    read and the delete are two steps: a slot would have to expire between them, which
+    only a request that outlived its own expiry could see."""
+    try:
+        if cache.get(key) == holder:
+            cache.delete(key)
+    except CACHE_ERRORS as exc:
+        log.warning(
+            "Cannot free a call slot in the cache (%s); it expires by itself.",
+            type(exc).__name__,
+        )

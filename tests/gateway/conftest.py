@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import CRMSettings
-from exports.gateway import Gateway
+from exports.gateway import Gateway, shared
 from tests.factories import CRMSettingsFactory
 
 CONTACT_RULES: dict[str, Any] = {
@@ -53,3 +53,10 @@ def gateway(crm: CRMSettings) -> Gateway:
 def contacts(*ext_ids: str, **extra: Any) -> list[dict[str, Any]]:
     """Valid Contact field maps, one per external id, including the external id field."""
     return [{"ExtId__c": ext_id, "LastName": f"Person {ext_id}", **extra} for ext_id in ext_ids]
+
+
+def shared_token(gateway: Gateway) -> str:
+    """The access token every worker shares for the gateway's account (decrypted)."""
+    token = shared.read_token(gateway._login.cache_key())
+    assert token is not None, "no token in the shared cache"
+    return token["access_token"]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 
 from accounts.models import CRMSettings
+from crmsync.settings import cache_config
 from exports.gateway import Gateway, shared
+from tests.chaos.processes import RedisServer
 from tests.factories import CRMSettingsFactory
 
 CONTACT_RULES: dict[str, Any] = {
@@ -43,6 +48,18 @@ def crm(db: None, sandbox: Any) -> CRMSettings:
         client_secret="s3cret",
         timeout_seconds=5.0,
     )
+
+
+@pytest.fixture
+def redis_cache(tmp_path: Path) -> Iterator[RedisServer]:
+    """The Django cache on a Redis server of the test's own, as every worker shares it
+    (CRMSYNC_CACHE_URL=redis://...)."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with override_settings(CACHES={"default": cache_config(server.url)}):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

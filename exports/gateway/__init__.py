@@ -66,6 +66,13 @@ class ConnectionCheck:
     api_version: str
 
 
+def _fields_or_none(stored: Any) -> dict[str, dict[str, Any]] | None:
+    """A shared describe as stored ({field: {type, caseSensitive}}), else None (a miss)."""
+    if isinstance(stored, dict) and all(isinstance(v, dict) for v in stored.values()):
+        return stored
+    return None
+
+
 def gateway_for(account_id: int) -> Gateway:
     """The gateway of one account; missing settings are an AuthError (unreadable secrets
     are one when a login needs them)."""
@@ -309,7 +316,7 @@ class Gateway:
         key = self._describe_key(sobject)
         fields = shared.once(
             key,
-            lambda: shared.get(key),
+            lambda: _fields_or_none(shared.get(key)),
             lambda: self._read_describe(sobject, key),
             self.crm.timeout_seconds,
         )

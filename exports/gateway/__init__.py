@@ -3,13 +3,14 @@
 A Gateway is built per account from its CRMSettings and works like this:
 
 1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
-   ourselves and keep the token in the Django cache (`login`).
+   ourselves; the token (encrypted) and the describes are shared by every worker through
+   the Django cache, one login among all workers (`login`, `shared`).
 2. Hand simple-salesforce the token and our own `requests.Session` (`session`): TLS
    verified against `ca_bundle` (or the system CAs) and immune to
    REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, a default timeout on every request, no redirect
    followed, `Sforce-Limit-Info` noted from every answer.
-3. Every REST call the org answers is counted; a 401 (INVALID_SESSION_ID) logs in again
-   once and repeats the call; every failure becomes one of our types (`errors`),
+3. Every REST call the org answers is counted; a 401 (INVALID_SESSION_ID) takes a newer
+   token (another worker's, or logs in) and repeats the call; every failure becomes one of our types (`errors`),
    classified by Salesforce's errorCode/statusCode and never by HTTP status alone
    (UNABLE_TO_LOCK_ROW comes as 400, REQUEST_LIMIT_EXCEEDED as 403).
 4. A Collections upsert whose whole request is rejected (e.g. INVALID_FIELD) is split in
@@ -34,13 +35,12 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from .. import isolation
 from ..wire import Batch, RecordResult, classify, collection_body, encode_record, record_result
-from . import collections, org_slots
+from . import collections, org_slots, shared
 from .collections import MAX_COLLECTION, MAX_COLLECTIONS_PER_COMPOSITE
 from .errors import (
     AuthError,
@@ -67,6 +67,13 @@ class ConnectionCheck:
     api_used: int | None
     api_limit: int | None
     api_version: str
+
+
+def _fields_or_none(stored: Any) -> dict[str, dict[str, Any]] | None:
+    """A shared describe as stored ({field: {type, caseSensitive}}), else None (a miss)."""
+    if isinstance(stored, dict) and all(isinstance(v, dict) for v in stored.values()):
+        return stored
+    return None
 
 
 def gateway_for(account_id: int) -> Gateway:
@@ -162,6 +169,7 @@ class Gateway:
         self.instance_url: str | None = None
         self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._sf: Salesforce | None = None
+        self._access_token: str | None = None
         self._login_failure: GatewayError | None = None
         self._org: org_slots.Org | None = None  # known after the login (`_client`)
         self._verbose: Callable[[str], None] | None = None
@@ -272,7 +280,7 @@ class Gateway:
             self._login_failure = exc
 
     def check_connection(self) -> ConnectionCheck:
-        """Log in afresh (not from the cache) and GET limits: proves secrets, TLS, API access."""
+        """Log in afresh (not the shared token) and GET limits: proves secrets, TLS, API access."""
         self._client(fresh=True)
         try:
             limits = self._rest("limits/", "GET") or {}
@@ -288,7 +296,7 @@ class Gateway:
     # -- Collections ---------------------------------------------------------------------
 
     def field_types(self, sobject: str) -> dict[str, str]:
-        """{field: describe type} of an sObject, from the Django cache or a describe call
+        """{field: describe type} of an sObject, from the shared cache or a describe call
         (kept CRMSYNC_DESCRIBE_TTL_S). An object describe does not know: {} (nothing to
         check; the upsert itself will say what is wrong)."""
         return {name: field["type"] for name, field in self._describe(sobject).items()}
@@ -299,39 +307,44 @@ class Gateway:
         return bool(self._describe(sobject).get(field, {}).get("caseSensitive", False))
 
     def forget_types(self, sobject: str) -> None:
-        """An answer proved the cached describe of `sobject` stale: read it again next time."""
+        """An answer proved the shared describe of `sobject` stale: read it again next time."""
         self._described.pop(sobject, None)
-        cache.delete(self._describe_key(sobject))
+        shared.forget(self._describe_key(sobject))
 
     def _describe(self, sobject: str) -> dict[str, dict[str, Any]]:
+        """The object's fields: this gateway's, else the shared describe, else one describe
+        call among all workers (`shared.once`), shared for CRMSYNC_DESCRIBE_TTL_S."""
         known = self._described.get(sobject)
         if known is not None:
             return known
         key = self._describe_key(sobject)
-        fields = cache.get(key)
-        if fields is None:
-            try:
-                answer = self._rest(f"sobjects/{sobject}/describe", "GET") or {}
-            except RequestRejected:
-                answer = {}
-            fields = {
-                str(f["name"]): {
-                    "type": str(f.get("type", "")),
-                    "caseSensitive": f.get("caseSensitive"),
-                }
-                for f in answer.get("fields") or []
-                if isinstance(f, Mapping) and f.get("name")
-            }
-            cache.set(key, fields, settings.CRMSYNC_DESCRIBE_TTL_S)
+        fields = shared.once(
+            key,
+            lambda: _fields_or_none(shared.get(key)),
+            lambda: self._read_describe(sobject, key),
+            self.crm.timeout_seconds,
+        )
         self._described[sobject] = fields
+        return fields
+
+    def _read_describe(self, sobject: str, key: str) -> dict[str, dict[str, Any]]:
+        try:
+            answer = self._rest(f"sobjects/{sobject}/describe", "GET") or {}
+        except RequestRejected:
+            answer = {}
+        fields = {
+            str(f["name"]): {
+                "type": str(f.get("type", "")),
+                "caseSensitive": f.get("caseSensitive"),
+            }
+            for f in answer.get("fields") or []
+            if isinstance(f, Mapping) and f.get("name")
+        }
+        shared.put(key, fields, settings.CRMSYNC_DESCRIBE_TTL_S)
         return fields
 
     def _describe_key(self, sobject: str) -> str:
         return f"{self._login.cache_key('sf-describe')}:{sobject}"
-
-    def _cache_key(self) -> str:
-        """The key of this account's token in the Django cache."""
-        return self._login.cache_key()
 
     def _upsert_call(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
         """One API call, no narrowing down: a Collections request for one batch, a Composite
@@ -368,21 +381,37 @@ class Gateway:
     # -- REST calls ----------------------------------------------------------------------
 
     def _rest(self, path: str, method: str, **kwargs: Any) -> Any:
-        """One REST call: send it; on 401 log in again once and send it again."""
+        """One REST call: send it; on 401 take a newer token and send it again.
+
+        1. Send with the token in hand.
+        2. On 401 (INVALID_SESSION_ID), take the shared token if another worker replaced
+           the refused one, else log in (one login among all workers) and send again.
+        3. A 401 again: if that token came from another worker, once more from step 2 (it
+           may have been refused as well); a token this gateway just logged in for that is
+           refused is an AuthError.
+        """
         try:
             return self._send(self._client(), path, method, kwargs)
         except SalesforceExpiredSession:
             log.info("Salesforce session of %s expired; logging in again", self._login.who)
         try:
-            return self._send(self._client(fresh=True), path, method, kwargs)
+            return self._send(self._client(refused=self._access_token), path, method, kwargs)
         except SalesforceExpiredSession as exc:
-            code, message, _ = error_details(exc.content)
-            raise AuthError(
-                f"Salesforce refused a freshly issued session for {self._login.who} "
-                f"({code or 'HTTP 401'}: {message}). Check that the integration user may "
-                "use the API and that the login URL belongs to the org.",
-                code or "INVALID_SESSION_ID",
-            ) from None
+            if self._login.logged_in:
+                raise self._session_refused(exc) from None
+        try:  # the token another worker shared was refused too
+            return self._send(self._client(refused=self._access_token), path, method, kwargs)
+        except SalesforceExpiredSession as exc:
+            raise self._session_refused(exc) from None
+
+    def _session_refused(self, exc: SalesforceExpiredSession) -> AuthError:
+        code, message, _ = error_details(exc.content)
+        return AuthError(
+            f"Salesforce refused a freshly issued session for {self._login.who} "
+            f"({code or 'HTTP 401'}: {message}). Check that the integration user may "
+            "use the API and that the login URL belongs to the org.",
+            code or "INVALID_SESSION_ID",
+        )
 
     def _send(self, sf: Salesforce, path: str, method: str, kwargs: dict[str, Any]) -> Any:
         """Every request to the org's data API goes out here, holding one of the org's call
@@ -411,18 +440,20 @@ class Gateway:
             target = f"Salesforce at {self.instance_url}"
             raise network_error(exc, target, self.crm, self._login.origin) from exc
 
-    def _client(self, fresh: bool = False) -> Salesforce:
-        """The simple-salesforce client, logging in when there is no (valid) token."""
-        if self._sf is not None and not fresh:
+    def _client(self, refused: str | None = None, fresh: bool = False) -> Salesforce:
+        """The simple-salesforce client: the one in hand, unless its token was `refused`
+        (a 401) or a `fresh` login is asked for; else with the shared token or a login."""
+        if self._sf is not None and refused is None and not fresh:
             return self._sf
-        if self._login_failure is not None and not fresh:
+        if self._login_failure is not None and refused is None and not fresh:
             failure, self._login_failure = self._login_failure, None
             raise failure
-        token = self._login.token(fresh)
+        token = self._login.fresh_token() if fresh else self._login.token(refused)
         self.instance_url = self._login.instance_origin(token["instance_url"])
         self._org = org_slots.org_for(
             self.instance_url, self.crm.client_id, self.crm.timeout_seconds
         )
+        self._access_token = token["access_token"]
         self._sf = Salesforce(
             instance_url=self.instance_url,
             session_id=token["access_token"],

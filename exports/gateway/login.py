@@ -1,8 +1,8 @@
 """Logging in to Salesforce, and the token cache.
 
 We POST the flow's form to `{login_url}/services/oauth2/token` ourselves (simple-salesforce
-can only log in to *.salesforce.com) and keep the token in the Django cache (never in a
-log). Where requests may go (issue 15): the login URL and the `instance_url` a login
+can only log in to *.salesforce.com) and keep the token where every worker finds it
+(`shared`: encrypted, one login among all workers; never in a log). Where requests may go (issue 15): the login URL and the `instance_url` a login
 answers must be Salesforce's or listed in CRMSYNC_EXTRA_LOGIN_HOSTS
 (`accounts.login_hosts`), checked before anything is sent there; what a login tells a
 person is our own text plus Salesforce's error code, never the remote body.
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import requests
 from django.conf import settings
-from django.core.cache import cache
 
 from accounts import ca_bundle, login_hosts
 from accounts.fields import UnreadableSecret
 
+from . import shared
 from .errors import AuthError, TransientError, login_error_code, network_error
 from .session import CRMSession
 
@@ -47,20 +47,34 @@ class Login:
         self.url = crm.login_url.rstrip("/")
         self.origin = ""  # the checked https://host[:port] (check_settings)
         self.in_progress = False  # a verbose log never shows the login's form or answer
+        self.logged_in = False  # the last token came from this object's own login
         self._checked = False
 
     @property
     def who(self) -> str:
         return f"account {self.crm.account_id}"
 
-    def token(self, fresh: bool) -> dict[str, str]:
-        """{access_token, instance_url}: cached, or (fresh, or none cached) a new login."""
+    def token(self, refused: str | None = None) -> dict[str, str]:
+        """{access_token, instance_url}: the one every worker shares, unless it is the
+        `refused` access token (a 401 answered it); else from one login among all workers
+        (`shared.once`): N workers refused the same token cause one login, not N."""
         self.check_settings()
-        token = None if fresh else cache.get(self.cache_key())
-        return token if token is not None else self._log_in()
+        key = self.cache_key()
+
+        def shared_token() -> dict[str, str] | None:
+            token = shared.read_token(key)
+            return token if token and token["access_token"] != refused else None
+
+        self.logged_in = False
+        return shared.once(key, shared_token, self._log_in, self.crm.timeout_seconds)
+
+    def fresh_token(self) -> dict[str, str]:
+        """A new login, whatever is shared (a connection check proves the secrets)."""
+        self.check_settings()
+        return self._log_in()
 
     def cache_key(self, kind: str = "sf-token") -> str:
-        """The Django cache key of what this connection learned (`kind`: its token, or an
+        """The shared cache's key of what this connection learned (`kind`: its token, or an
         object's describe): per account and connection settings; `updated_at` changes with
         any new secret."""
         crm = self.crm
@@ -70,7 +84,7 @@ class Login:
         return f"crmsync:{kind}:{crm.account_id}:{digest}"
 
     def _log_in(self) -> dict[str, str]:
-        """POST the flow's form to the token endpoint; cache and return the token.
+        """POST the flow's form to the token endpoint; share and return the token.
 
         The login URL was checked against the allowed hosts (`check_settings`); the
         instance URL answered is checked before it is cached or used. The request is
@@ -98,7 +112,8 @@ class Login:
             raise self._refused(response.status_code, None)
         instance_url = self.instance_origin(str(payload["instance_url"]))
         token = {"access_token": str(payload["access_token"]), "instance_url": instance_url}
-        cache.set(self.cache_key(), token, _token_lifetime(payload))
+        shared.write_token(self.cache_key(), token, _token_lifetime(payload))
+        self.logged_in = True
         log.info("Logged in to Salesforce for %s (%s)", self.who, self.crm.auth_flow)
         return token
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
-
 from exports.gateway import Gateway
+
+from .conftest import shared_token
 
 
 def test_replay_creates_then_updates_and_shows_the_exchange(gateway: Gateway) -> None:
@@ -28,7 +28,7 @@ def test_replay_creates_then_updates_and_shows_the_exchange(gateway: Gateway) ->
     assert '"LastName": "Ada"' in shown and "< HTTP 201" in shown
     assert "Bearer [redacted]" in shown
     assert "login; form and answer not shown" in shown
-    token = cache.get(gateway._cache_key())["access_token"]
+    token = shared_token(gateway)
     assert "s3cret" not in shown
     assert token not in shown
 

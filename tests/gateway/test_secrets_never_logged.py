@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.core.cache import cache
 
 from exports.gateway import Gateway
 
-from .conftest import contacts
+from .conftest import contacts, shared_token
 
 
 def test_login_refresh_and_upsert_log_no_secret(
@@ -21,7 +20,7 @@ def test_login_refresh_and_upsert_log_no_secret(
     sandbox.expire_tokens()
     gateway.upsert_collection("Contact", "ExtId__c", contacts("b"), True)
 
-    token = cache.get(gateway._cache_key())["access_token"]
+    token = shared_token(gateway)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Logged in to Salesforce" in logged
     assert "s3cret" not in logged

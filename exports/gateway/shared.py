@@ -1,0 +1,217 @@
+"""What every worker shares through the Django cache: Salesforce tokens and describes.
+
+With CRMSYNC_CACHE_URL on Redis (the default when the broker is Redis) every worker process
+on every host reads and writes the same entries; with locmem:// each process has its own.
+Nothing else in the gateway touches `django.core.cache`.
+
+1. A token is a bearer secret: it is stored Fernet-encrypted (`accounts.crypto`: the first
+   key of CRMSYNC_ENCRYPTION_KEYS encrypts, any key decrypts). An entry no key opens, or
+   that is not a token, is a miss: the worker logs in again.
+2. One login (or describe) among all workers (`once`): whoever adds the account's lock key
+   (SET NX with a short expiry) does it; the others poll for its result, raise the failure
+   it kept for a moment, or do it themselves when the wait runs out. A lock never fails a
+   run.
+3. The cache is only a saving: a cache that does not answer (or an entry that cannot be
+   read) is a miss, and a write to it does nothing; logged once at WARNING per outage, and
+   not asked again for DOWN_RETRY_S, so a Redis that hangs costs a run one timeout, not one
+   per request. The run goes on (logging in itself).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from accounts import crypto
+
+from .errors import AuthError, GatewayError, TransientError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DOWN = (RedisError, OSError)  # the cache did not answer (connection refused, timeout, ...)
+DOWN_RETRY_S = 10.0  # a cache that did not answer is left alone this long
+POLL_S = 0.05  # how often a worker waiting for another's login looks for its token
+FAILED_KEPT_S = 5  # a failed login is the answer of the workers waiting for it this long
+
+# A kept failure is raised again as the first of these types it is (messages are our own
+# words and Salesforce's error code, never a secret).
+KEPT_FAILURES: dict[str, type[GatewayError]] = {
+    "transient": TransientError,
+    "auth": AuthError,
+    "gateway": GatewayError,
+}
+
+_down_until = 0.0  # this process found the cache down: a miss until then (monotonic)
+_down_warned = False  # the WARNING of this outage was logged
+
+
+# -- the cache, never failing ---------------------------------------------------------------
+
+
+def get(key: str) -> Any:
+    """The entry under `key`, or None: missing, unreadable, or the cache is down."""
+    if _resting():
+        return None
+    try:
+        value = cache.get(key)
+    except DOWN as exc:
+        _went_down(exc)
+        return None
+    except Exception as exc:  # whatever unpickling a garbled entry raises: it is a miss
+        log.warning("Unreadable entry in the shared cache (%s); ignored", type(exc).__name__)
+        forget(key)
+        return None
+    _answered()
+    return value
+
+
+def put(key: str, value: Any, seconds: float) -> None:
+    """Store `value` for `seconds`; nothing when the cache is down."""
+    _call(lambda: cache.set(key, value, seconds), None)
+
+
+def forget(key: str) -> None:
+    _call(lambda: cache.delete(key), None)
+
+
+def _claim(key: str, seconds: int) -> bool:
+    """Add `key` if absent (Redis: SET NX EX): True if this worker holds it now. A cache that
+    is down is claimed by everyone (each worker on its own, as without the cache)."""
+    return bool(_call(lambda: cache.add(key, _holder(), seconds), True))
+
+
+def _call(operation: Callable[[], Any], when_down: Any) -> Any:
+    if _resting():
+        return when_down
+    try:
+        result = operation()
+    except DOWN as exc:
+        _went_down(exc)
+        return when_down
+    _answered()
+    return result
+
+
+def _resting() -> bool:
+    return time.monotonic() < _down_until
+
+
+def _went_down(exc: BaseException) -> None:
+    global _down_until, _down_warned
+    _down_until = time.monotonic() + DOWN_RETRY_S
+    if not _down_warned:
+        _down_warned = True
+        log.warning(
+            "The shared cache (CRMSYNC_CACHE_URL) does not answer (%s: %s); this worker logs "
+            "in and reads describes on its own until it does",
+            type(exc).__name__,
+            exc,
+        )
+
+
+def _answered() -> None:
+    global _down_warned
+    if _down_warned:
+        _down_warned = False
+        log.info("The shared cache (CRMSYNC_CACHE_URL) answers again")
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- tokens, encrypted --------------------------------------------------------------------
+
+
+def read_token(key: str) -> dict[str, str] | None:
+    """The token stored under `key`, decrypted; None if there is none or it is unreadable."""
+    stored = get(key)
+    if stored is None:
+        return None
+    try:
+        token = json.loads(crypto.decrypt(stored))
+    except (crypto.SecretDecryptionError, TypeError, AttributeError, ValueError):
+        token = None
+    if not _is_token(token):
+        log.warning("A token in the shared cache cannot be read (no key opens it); logging in")
+        forget(key)
+        return None
+    return token
+
+
+def write_token(key: str, token: dict[str, str], seconds: float) -> None:
+    put(key, crypto.encrypt(json.dumps(token)), seconds)
+
+
+def _is_token(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("access_token"), str)
+        and isinstance(value.get("instance_url"), str)
+    )
+
+
+# -- one worker does it, the others wait ----------------------------------------------------
+
+
+def once(key: str, read: Callable[[], T | None], make: Callable[[], T], wait_s: float) -> T:
+    """`read()`, or else `make()` in one worker of all, the others waiting for its result.
+
+    1. What `read()` finds is the answer; a failure another worker kept (`key:failed`) is
+       raised as ours.
+    2. Add the lock `key:lock`, expiring after `wait_s` (rounded up, plus a second): who
+       adds it reads again (the holder before it may just have finished), else runs
+       `make()` (which stores what `read()` finds) and removes the lock. A failure of
+       `make()` is kept for FAILED_KEPT_S (the waiters raise it, nobody tries again at
+       once) and raised.
+    3. The others poll every POLL_S from step 1: a lock that is gone (its holder was
+       killed, its expiry passed) is added by one of them.
+    4. When the wait runs out (a second after the lock's expiry), run `make()` anyway.
+    """
+    lock_s = math.ceil(wait_s) + 1
+    deadline = time.monotonic() + lock_s + 1
+    while time.monotonic() < deadline:
+        found = _found(key, read)
+        if found is not None:
+            return found
+        if _claim(f"{key}:lock", lock_s):
+            try:
+                found = read()
+                return found if found is not None else _make(key, make)
+            finally:
+                forget(f"{key}:lock")
+        time.sleep(POLL_S)
+    log.info("Waited %.0f s for another worker's answer (%s); asking myself", lock_s + 1, key)
+    return make()
+
+
+def _found(key: str, read: Callable[[], T | None]) -> T | None:
+    found = read()
+    if found is not None:
+        return found
+    failed = get(f"{key}:failed")
+    if isinstance(failed, dict) and failed.get("kind") in KEPT_FAILURES:
+        kind = KEPT_FAILURES[failed["kind"]]
+        raise kind(str(failed.get("message", "")), str(failed.get("code", "")))
+    return None
+
+
+def _make(key: str, make: Callable[[], T]) -> T:
+    try:
+        return make()
+    except GatewayError as exc:
+        kind = next(name for name, type_ in KEPT_FAILURES.items() if isinstance(exc, type_))
+        failed = {"kind": kind, "message": exc.message, "code": exc.code}
+        put(f"{key}:failed", failed, FAILED_KEPT_S)
+        raise

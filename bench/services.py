@@ -205,14 +205,27 @@ def process_cpu_ms(pid: int) -> float:
 
 
 def bench_env(database_url: str, broker_url: str, queue: str, var_dir: str) -> dict[str, str]:
-    """The environment of the benchmark's own processes (driver and workers)."""
+    """The environment of the benchmark's own processes (driver and workers); their shared
+    cache (tokens, describes, per-org slots) is the broker's Redis database, emptied of an
+    earlier run's entries first (a token it kept would save this run its logins)."""
+    clear_shared_cache(broker_url)
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker_url,
+        CRMSYNC_CACHE_URL=broker_url,
         BENCH_QUEUE=queue,
         BENCH_STATS_KEY=f"{queue}:stats",
         CRMSYNC_VAR_DIR=var_dir,
         DJANGO_SETTINGS_MODULE="crmsync.settings",
     )
     return env
+
+
+def clear_shared_cache(redis_url: str) -> None:
+    """Delete crmsync's cache entries (KEY_PREFIX `crmsync`) from this Redis database."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("crmsync:*", count=1000):
+        client.delete(key)

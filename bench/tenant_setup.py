@@ -84,12 +84,19 @@ def last_run_id() -> int:
 
 
 def send_runs(account_ids: list[int]) -> float:
-    """Send `run_export` for each account as the tick does; the wall time of the first send."""
-    from exports.tasks import run_export
+    """Send `run_export` for each account as the tick does (its priority, one producer);
+    the wall time of the first send."""
+    from exports.tasks import QUEUED_PRIORITY, run_export
 
     began = time.time()
-    for account_id in account_ids:
-        run_export.apply_async(args=[account_id], kwargs={"trigger": "schedule"})
+    with run_export.app.producer_or_acquire() as producer:
+        for account_id in account_ids:
+            run_export.apply_async(
+                args=[account_id],
+                kwargs={"trigger": "schedule"},
+                producer=producer,
+                priority=QUEUED_PRIORITY,
+            )
     return began
 
 
@@ -129,8 +136,17 @@ def tick(redis: Any, queue: str) -> dict[str, Any]:
         began = time.perf_counter()
         sent = export_due_accounts()
         seconds = time.perf_counter() - began
-    redis.delete(queue)
+    drop_messages(redis, queue)
     return {"seconds": seconds, "queries": len(queries), "messages": len(sent), **due_states(sent)}
+
+
+def drop_messages(redis: Any, queue: str) -> None:
+    """Delete every message waiting in `queue`: its list at each priority (kombu's Redis
+    transport keeps one per priority step: `queue`, `queue\\x06\\x163`, ...)."""
+    keys = list(redis.scan_iter(match=f"{queue}*", count=1000))
+    keys = [k for k in keys if k.decode().split("\x06")[0] == queue]
+    if keys:
+        redis.delete(*keys)
 
 
 def due_states(account_ids: list[int]) -> dict[str, int]:

@@ -100,7 +100,12 @@ def _small_vs_big(out: dict[str, Any] | None) -> list[str]:
                 f"| {p['api_calls_per_account']:.2f} |"
             )
     idle = out.get("nothing_to_do")
-    if idle:
+    if idle and not idle["messages"]:
+        lines.append(
+            f"\nA tick while every backlog is empty sends no run_export ({idle['seconds']:.2f} s): "
+            "an idle account costs the workers nothing."
+        )
+    elif idle:
         lines.append(
             f"\nA tick while every backlog is empty: {idle['messages']:,} run_export messages, "
             f"outcomes {idle['outcomes']}; each such run costs the workers "

@@ -17,14 +17,13 @@ REQUEST_LIMIT_EXCEEDED; several accounts may point at the same org. The idea:
    backoff like any transient fault.
 5. A slot a killed worker never deleted expires by itself: the account's request timeout
    plus a margin (`slot_expiry`).
-6. The cache unreachable: this request goes without a slot (one WARNING); a cache outage
-   never fails a run.
+6. The cache unreachable: this request goes without a slot (`shared`: one WARNING per
+   outage, the cache left alone for a few seconds); a cache outage never fails a run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import random
 import time
@@ -34,16 +33,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
-from redis.exceptions import RedisError
 
+from . import shared
 from .errors import TransientError
-
-log = logging.getLogger(__name__)
 
 SLOT_MARGIN_S = 30  # a slot outlives its request's timeout by this much, then expires
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.15
-CACHE_ERRORS = (RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -110,55 +105,31 @@ def held(org: Org) -> Iterator[None]:
     1. No cap (0): go at once.
     2. Take a free slot; all taken: poll until one frees or `wait_s` passes, then raise
        the TransientError of `over_cap`.
-    3. The cache fails: log one WARNING and go without a slot.
+    3. The cache is down: go without a slot (`shared` logs one WARNING per outage).
     4. After the block, free the slot if it is still ours.
     """
     if org.cap <= 0:
         yield
         return
     holder = uuid.uuid4().hex
-    try:
-        slot = _wait_for_slot(org, holder)
-    except CACHE_ERRORS as exc:
-        log.warning(
-            "Cannot reach the cache for the call slots of the org at %s (%s); this call "
-            "goes without the per-org cap (CRMSYNC_ORG_CONCURRENCY).",
-            org.instance_url,
-            type(exc).__name__,
-        )
-        slot = None
+    slot = _wait_for_slot(org, holder)
     try:
         yield
     finally:
-        if slot is not None:
-            _release(slot, holder)
+        if slot:
+            shared.release(slot, holder)
 
 
-def _wait_for_slot(org: Org, holder: str) -> str:
-    """Take a free slot (one read of them all, then SET NX on the free ones), polling."""
+def _wait_for_slot(org: Org, holder: str) -> str | None:
+    """Take a free slot, polling; None when the cache is down (no cap for this call)."""
     rng = random.Random()
     deadline = time.monotonic() + org.wait_s
     while True:
         keys = slot_keys(org.key, org.cap, rng.randrange(org.cap))
-        taken = cache.get_many(keys)
-        for key in keys:
-            if key not in taken and cache.add(key, holder, org.expiry_s):
-                return key
+        slot = shared.claim_free(keys, holder, org.expiry_s)
+        if slot is None or slot:
+            return slot
         left = deadline - time.monotonic()
         if left <= 0:
             raise over_cap(org)
         time.sleep(min(poll_interval(rng), left))
-
-
-def _release(key: str, holder: str) -> None:
-    """Delete the slot if it is still ours (it may have expired and been taken since). The
-    read and the delete are two steps: a slot would have to expire between them, which
-    only a request that outlived its own expiry could see."""
-    try:
-        if cache.get(key) == holder:
-            cache.delete(key)
-    except CACHE_ERRORS as exc:
-        log.warning(
-            "Cannot free a call slot in the cache (%s); it expires by itself.",
-            type(exc).__name__,
-        )

@@ -1,4 +1,5 @@
-"""What every worker shares through the Django cache: Salesforce tokens and describes.
+"""What every worker shares through the Django cache: Salesforce tokens and describes, and
+the per-org call slots' entries (`org_slots`).
 
 With CRMSYNC_CACHE_URL on Redis (the default when the broker is Redis) every worker process
 on every host reads and writes the same entries; with locmem:// each process has its own.
@@ -91,6 +92,32 @@ def _claim(key: str, seconds: int) -> bool:
     return bool(_call(lambda: cache.add(key, _holder(), seconds), True))
 
 
+def claim_free(keys: list[str], holder: str, seconds: int) -> str | None:
+    """Of `keys`, add the first that is absent (read all in one round trip, then SET NX EX
+    until one is ours) with `holder`: its key; "" when every key is taken; None when the
+    cache is down (nobody can count: the caller goes on its own)."""
+    if _resting():
+        return None
+    try:
+        taken = cache.get_many(keys)
+        for key in keys:
+            if key not in taken and cache.add(key, holder, seconds):
+                _answered()
+                return key
+    except DOWN as exc:
+        _went_down(exc)
+        return None
+    _answered()
+    return ""
+
+
+def release(key: str, holder: str) -> None:
+    """Delete `key` if it still holds `holder` (it may have expired and been taken since);
+    nothing when the cache is down (the entry expires by itself)."""
+    if _call(lambda: cache.get(key), None) == holder:
+        forget(key)
+
+
 def _call(operation: Callable[[], Any], when_down: Any) -> Any:
     if _resting():
         return when_down
@@ -113,8 +140,9 @@ def _went_down(exc: BaseException) -> None:
     if not _down_warned:
         _down_warned = True
         log.warning(
-            "The shared cache (CRMSYNC_CACHE_URL) does not answer (%s: %s); this worker logs "
-            "in and reads describes on its own until it does",
+            "The shared cache (CRMSYNC_CACHE_URL) does not answer (%s: %s); until it does, "
+            "this worker logs in and reads describes on its own, and its requests go without "
+            "the per-org cap (CRMSYNC_ORG_CONCURRENCY)",
             type(exc).__name__,
             exc,
         )

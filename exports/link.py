@@ -139,8 +139,8 @@ def export_link(
 def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     """Calls one after the other, from `call` (sent) on.
 
-    1. While the call is in flight, read the settings again and, time left, the next
-       call's records (`overlap.read_ahead`).
+    1. While the call is in flight, time left and records after it, read the settings
+       again and the next call's records (`overlap.read_ahead`).
     2. Wait for its answer: a transient fault raises (the task retries), a permanent one
        fails the run (`RunFailed`).
     3. Adapt the records per call to what the call showed.
@@ -149,7 +149,9 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     5. Apply the answer: move the cursor, open or bump ExportErrors, resolve the parked
        record's error once it went through, add to the run's counts. Another link moved
        the cursor first → stop.
-    6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next.
+    6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next;
+       the call held the last records waiting when read → the run ends (a record
+       enqueued since is after the cursor: the next run takes it).
     7. Time left and the run goes on → the next call (step 1); else return the step.
     Never leave a call in flight: one whose answer the link does not use is drained.
     """
@@ -158,7 +160,7 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     try:
         while True:
             answered = False
-            more = time.monotonic() < deadline and not call.only
+            more = time.monotonic() < deadline and not call.only and not call.last
             crm = _settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(link, call, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
@@ -168,6 +170,8 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
             if not _apply(link, call, answer):
                 return Stopped(LOST_RACE)
             step = _next_step(call, link.run_id, answer)
+            if isinstance(step, Next) and call.last:
+                return _end_run(link)  # no record waited after this call's: nothing to read
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
             upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
@@ -302,15 +306,24 @@ def _start_call(
     sizes = link.call_size(crm)
     if overlap.ready(ahead, after_id, sizes, budget):
         assert ahead is not None
-        return overlap.send_call(crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1])
-    rows, batches = payload.load_call(
+        return overlap.send_call(
+            crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1], ahead.last
+        )
+    if overlap.none_left(ahead, after_id):
+        return _end_run(link)
+    rows, batches, last = payload.load_call(
         crm.account_id, after_id, until_id, only, sizes, max(budget, 1)
     )
     if not rows:
-        outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
-        finish_run(link.run_id, outcome)
-        return Stopped(outcome)
-    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1])
+        return _end_run(link)
+    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1], last)
+
+
+def _end_run(link: Link) -> Stopped:
+    """No record left after the cursor: the run is over."""
+    outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
+    finish_run(link.run_id, outcome)
+    return Stopped(outcome)
 
 
 def _answer(link: Link, call: Call) -> Answer:

@@ -179,15 +179,20 @@ def _take_lease(account_id: int, run: ExportRun) -> bool:
 
 
 def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
-    """Write the run's outcome and release the lease it holds (if any); then alerts
-    (`code`: why it failed or stopped)."""
+    """End a run (`code`: why it failed or stopped).
+
+    1. Write the outcome on the run's row (unless it has one) and release the lease it
+       holds (if any), in one transaction, without reading either first.
+    2. Read the run once as it ended: its account for the log line, and whether the
+       account's alerts stand quiet (`alerts.told_nothing`), for the alerts.
+    """
     now = timezone.now()
     with transaction.atomic():
-        run = ExportRun.objects.select_related("account").get(id=run_id)
         ExportRun.objects.filter(id=run_id, outcome="").update(
             outcome=outcome, finished_at=now, message=message
         )
-        ExportCursor.objects.filter(account_id=run.account_id, run_id=run_id).update(
+        account_id = Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
+        ExportCursor.objects.filter(account_id=account_id, run_id=run_id).update(
             run_id=None,
             lease_expires_at=None,
             state=Case(
@@ -195,9 +200,13 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
                 default=Value(ExportCursor.State.IDLE),
             ),
         )
-    run.refresh_from_db()
+    run = (
+        ExportRun.objects.select_related("account")
+        .annotate(told_nothing=alerts.told_nothing())
+        .get(id=run_id)
+    )
     _log_end(run)
-    alerts.after_run(run, code)
+    alerts.after_run(run, code, told_nothing=run.told_nothing)
 
 
 def _log_end(run: ExportRun) -> None:

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 # Statements of a whole 50-record run, from start_run to the run's end, as Django sends
 # them in a test (SAVEPOINT/RELEASE stand for a transaction's BEGIN/COMMIT: round trips too).
-SECOND_RUN_QUERIES = 20
-FIRST_RUN_QUERIES = 22
+SECOND_RUN_QUERIES = 18
+FIRST_RUN_QUERIES = 20
 
 
 def whole_run(account: Any) -> tuple[int, ExportRun, list[str]]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -37,7 +37,7 @@ from .notify import origin
 
 log = logging.getLogger(__name__)
 
-__all__ = ["API_LIMIT", "after_run", "check_all", "evaluate"]
+__all__ = ["API_LIMIT", "after_run", "check_all", "evaluate", "told_nothing"]
 CLAIM_TRIES = 5
 TOLD_FIELDS = tuple(f.name for f in dataclasses.fields(Told))
 SETTINGS_FIELDS = (
@@ -51,12 +51,16 @@ SETTINGS_FIELDS = (
 )
 
 
-def after_run(run: ExportRun, code: str = "") -> None:
+def after_run(run: ExportRun, code: str = "", told_nothing: bool = False) -> None:
     """Evaluate the account after a run ended. Never raises: an alerting failure is logged
-    and the run's outcome stands (the periodic check evaluates the account again)."""
+    and the run's outcome stands (the periodic check evaluates the account again).
+    `told_nothing`: the account's alerts stood quiet as the run ended (`told_nothing()`,
+    read with the run): then a clean run changes nothing, with no query."""
     if run.outcome not in ENDED:
         return  # skipped or nothing to do: nothing changed
     ended = RunEnd(run.id, run.outcome, code, run.message, run.attempted, run.failed, run.api_calls)
+    if told_nothing and _clean(ended):
+        return
     try:
         with transaction.atomic():  # a savepoint when the run's own transaction is open
             evaluate(run.account_id, ended)
@@ -116,8 +120,25 @@ def evaluate(
 
 def _nothing_to_tell(told: Told, run: RunEnd) -> bool:
     """The common case, in one query: all quiet, and a clean run changes nothing."""
-    quiet = dataclasses.replace(told, last_run_id=None) == Told()
-    return quiet and run.outcome == "completed" and not run.failed and not run.code
+    return dataclasses.replace(told, last_run_id=None) == Told() and _clean(run)
+
+
+def _clean(run: RunEnd) -> bool:
+    return run.outcome == "completed" and not run.failed and not run.code
+
+
+def told_nothing() -> Exists:
+    """For a query of runs (or any rows with an `account_id`): the account's alerts stand
+    quiet — no AlertState, or one that tells nothing (`Told()`, whatever its last run)."""
+    something = Q()
+    for field in dataclasses.fields(Told):
+        if field.name == "last_run_id":
+            continue
+        if field.default is None:
+            something |= Q(**{f"{field.name}__isnull": False})
+        else:
+            something |= ~Q(**{field.name: field.default})
+    return ~Exists(AlertState.objects.filter(something, account_id=OuterRef("account_id")))
 
 
 def _facts(

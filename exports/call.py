@@ -45,7 +45,8 @@ class Answer:
 @dataclass(frozen=True)
 class Call:
     """A call on its way: its records (after `after_id`, or the ones a retry names up to
-    `until_id`), the gateway it went out on, and its answer to come."""
+    `until_id`), the gateway it went out on, and its answer to come. `last`: no record
+    waited after its records when they were read (the run ends with this call)."""
 
     crm: CRMSettings
     after_id: int
@@ -54,6 +55,7 @@ class Call:
     rows: list[Row]
     gateway: Gateway
     answer: Future[Answer]
+    last: bool = False
 
 
 def send(

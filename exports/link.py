@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from accounts.models import Account, CRMSettings
@@ -27,7 +28,7 @@ from .cursor_move import move_cursor
 from .gateway import GatewayError
 from .models import ExportCursor, ExportRecord, ExportRun
 from .runs import fail_run, finish_run, load_settings
-from .task_arguments import check_link_arguments, is_id
+from .task_arguments import ExportRequestError, check_link_arguments, is_id
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
 
@@ -105,7 +106,8 @@ def export_link(
     """One link of a run's chain, as the `export_batch` task runs it.
 
     1. Check the task's arguments (JSON from outside) before any query.
-    2. Check the link is current: the run holds the lease and the cursor is still at
+    2. Read the cursor, the run and the settings (one query). Check the link is
+       current: the run holds the lease and the cursor is still at
        `after_id` — or this link (`link_id`, its Celery task id) moved it further before
        it was redelivered or retried: then it goes on from the cursor. Otherwise it is a
        stale or duplicate link: it stops and does nothing.
@@ -118,9 +120,10 @@ def export_link(
     """
     deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
     check_link_arguments(account_id, run_id, after_id, until_id, only)
-    link = _open_link(account_id, run_id, after_id, link_id)
-    if link is None:
+    opened = _open_link(account_id, run_id, after_id, link_id)
+    if opened is None:
         return Stopped(STALE)
+    link, crm = opened
     if link.cursor.last_exported_id != after_id:  # a retry's records were the old position's
         after_id, until_id, only = link.cursor.last_exported_id, None, None
     retry = _retry_state(link.cursor)
@@ -128,7 +131,6 @@ def export_link(
         _log_refused(account_id, run_id, after_id, until_id, only, retry)
         return Stopped(REFUSED)
     until_id, only = retry
-    crm = load_settings(account_id)
     overlap.log_in_ahead(crm)  # a link in another worker process than the run's start
     call = _start_call(link, crm, after_id, until_id, only, None)
     if not isinstance(call, Call):
@@ -139,8 +141,8 @@ def export_link(
 def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     """Calls one after the other, from `call` (sent) on.
 
-    1. While the call is in flight, read the settings again and, time left, the next
-       call's records (`overlap.read_ahead`).
+    1. While the call is in flight, time left and records after it, read the settings
+       again and the next call's records (`overlap.read_ahead`).
     2. Wait for its answer: a transient fault raises (the task retries), a permanent one
        fails the run (`RunFailed`).
     3. Adapt the records per call to what the call showed.
@@ -149,7 +151,9 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     5. Apply the answer: move the cursor, open or bump ExportErrors, resolve the parked
        record's error once it went through, add to the run's counts. Another link moved
        the cursor first → stop.
-    6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next.
+    6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next;
+       the call held the last records waiting when read → the run ends (a record
+       enqueued since is after the cursor: the next run takes it).
     7. Time left and the run goes on → the next call (step 1); else return the step.
     Never leave a call in flight: one whose answer the link does not use is drained.
     """
@@ -158,7 +162,7 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     try:
         while True:
             answered = False
-            more = time.monotonic() < deadline and not call.only
+            more = time.monotonic() < deadline and not call.only and not call.last
             crm = _settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(link, call, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
@@ -168,6 +172,8 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
             if not _apply(link, call, answer):
                 return Stopped(LOST_RACE)
             step = _next_step(call, link.run_id, answer)
+            if isinstance(step, Next) and call.last:
+                return _end_run(link)  # no record waited after this call's: nothing to read
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
             upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
@@ -225,8 +231,11 @@ def _log_refused(
     )
 
 
-def _open_link(account_id: int, run_id: int, after_id: int, link_id: str) -> Link | None:
-    """The link's state, its cursor at the position it goes on from; None for a stale link."""
+def _open_link(
+    account_id: int, run_id: int, after_id: int, link_id: str
+) -> tuple[Link, CRMSettings] | None:
+    """The link's state, its cursor at the position it goes on from, and the account's
+    settings; None for a stale link."""
     cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
     if position is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
@@ -235,16 +244,32 @@ def _open_link(account_id: int, run_id: int, after_id: int, link_id: str) -> Lin
         # This link moved the cursor before it was redelivered or retried: go on from there.
         log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
     assert cursor is not None and run is not None
-    return Link(run_id, link_id, cursor, run.attempted)
+    crm = _related(run.account, "crm_settings")
+    if crm is None:
+        raise ExportRequestError(f"account {account_id} has no CRM settings")
+    return Link(run_id, link_id, cursor, run.attempted), crm
 
 
 def _link_state(
     account_id: Any, run_id: Any, after_id: int, link_id: str
 ) -> tuple[ExportCursor | None, ExportRun | None, int | None]:
-    """The account's cursor, the run, and where the link goes on from (None: stale)."""
-    cursor = ExportCursor.objects.filter(account_id=account_id).first()
-    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
+    """The account's cursor, the run (with its account and settings: one query for all),
+    and where the link goes on from (None: stale)."""
+    run = (
+        ExportRun.objects.select_related("account__export_cursor", "account__crm_settings")
+        .filter(id=run_id, account_id=account_id)
+        .first()
+    )
+    cursor = _related(run.account, "export_cursor") if run is not None else None
     return cursor, run, _current_position(cursor, run, after_id, link_id)
+
+
+def _related(account: Account, name: str) -> Any:
+    """The account's one-to-one `name` (cursor, settings), None when it has none."""
+    try:
+        return getattr(account, name)
+    except ObjectDoesNotExist:
+        return None
 
 
 def _current_position(
@@ -302,15 +327,24 @@ def _start_call(
     sizes = link.call_size(crm)
     if overlap.ready(ahead, after_id, sizes, budget):
         assert ahead is not None
-        return overlap.send_call(crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1])
-    rows, batches = payload.load_call(
+        return overlap.send_call(
+            crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1], ahead.last
+        )
+    if overlap.none_left(ahead, after_id):
+        return _end_run(link)
+    rows, batches, last = payload.load_call(
         crm.account_id, after_id, until_id, only, sizes, max(budget, 1)
     )
     if not rows:
-        outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
-        finish_run(link.run_id, outcome)
-        return Stopped(outcome)
-    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1])
+        return _end_run(link)
+    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1], last)
+
+
+def _end_run(link: Link) -> Stopped:
+    """No record left after the cursor: the run is over."""
+    outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
+    finish_run(link.run_id, outcome)
+    return Stopped(outcome)
 
 
 def _answer(link: Link, call: Call) -> Answer:
@@ -443,6 +477,6 @@ def fail_link(
         .first()
     )
     seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
-    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first() or ""
+    slug = run.account.slug
     message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
     fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")

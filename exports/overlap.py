@@ -62,12 +62,14 @@ def send_call(
     rows: list[Row],
     batches: list[Batch],
     size: int,
+    last: bool = False,
 ) -> Call:
-    """Hand a call to the HTTP thread; its answer comes as `Call.answer`."""
+    """Hand a call to the HTTP thread; its answer comes as `Call.answer` (`last`: its
+    records were the last ones waiting when read)."""
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
     pause_on = crm.pause_on_export_errors
     answer = http().submit(calls.send, gateway, rows, batches, pause_on, size)
-    return Call(crm, after_id, until_id, only, rows, gateway, answer)
+    return Call(crm, after_id, until_id, only, rows, gateway, answer, last)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Ahead:
     rows: list[Row]
     batches: list[Batch]
     shared: bool
+    last: bool  # no record after these when read (none at all: the run is done)
 
 
 def read_ahead(call: Call, sizes: tuple[int, int], budget: int) -> Ahead | None:
@@ -95,9 +98,9 @@ def read_ahead(call: Call, sizes: tuple[int, int], budget: int) -> Ahead | None:
     except DatabaseError:
         log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
         return None
-    rows, batches = payload.plan_call(rows, sizes[1])
+    rows, batches, last = payload.plan_call(rows, sizes[1], limit)
     shared = decisions.share_records([r.key for r in call.rows], [r.key for r in rows])
-    return Ahead(end, sizes, rows, batches, shared)
+    return Ahead(end, sizes, rows, batches, shared, last)
 
 
 def ready(ahead: Ahead | None, after_id: int, sizes: tuple[int, int], budget: int) -> bool:
@@ -110,6 +113,12 @@ def ready(ahead: Ahead | None, after_id: int, sizes: tuple[int, int], budget: in
         and ahead.sizes == sizes
         and len(ahead.rows) <= budget
     )
+
+
+def none_left(ahead: Ahead | None, after_id: int) -> bool:
+    """Did the read-ahead find no record after `after_id`? (Then the run is done: a record
+    enqueued since is after the cursor and waits for the next run.)"""
+    return ahead is not None and ahead.after_id == after_id and not ahead.rows and ahead.last
 
 
 def follow(
@@ -129,7 +138,7 @@ def follow(
         return None
     if not crm.exporting or answer.near_api_limit(crm):
         return None
-    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1])
+    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1], ahead.last)
 
 
 def drain(run_id: int, call: Call) -> None:

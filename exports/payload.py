@@ -56,6 +56,15 @@ class SalesforceJSON(Func):
         return template.format(*parts), params
 
 
+class Planned(NamedTuple):
+    """A call's records and batches; `last`: they were the last records after the call's
+    start when read (the read found fewer than it asked for, and the call takes them all)."""
+
+    rows: list[Row]
+    batches: list[Batch]
+    last: bool = False
+
+
 def load_call(
     account_id: int,
     after_id: int,
@@ -63,7 +72,7 @@ def load_call(
     only: list[int] | None,
     sizes: tuple[int, int],
     budget: int,
-) -> tuple[list[Row], list[Batch]]:
+) -> Planned:
     """The records of the next call and its batches: up to `sizes` (records per call,
     records per batch) after `after_id` (or the records a retry names), within the run's
     record budget."""
@@ -71,15 +80,18 @@ def load_call(
     limit = len(only) if only else min(per_call, budget)
     rows = load_rows(account_id, after_id, until_id, only, limit)
     if only:  # a subset of one earlier call: it fits one call
-        return rows, batches_of(rows, size)
-    return plan_call(rows, size)
+        return Planned(rows, batches_of(rows, size))
+    if until_id is not None:  # a retried call: records after it may wait
+        return Planned(*plan_call(rows, size, limit)[:2])
+    return plan_call(rows, size, limit)
 
 
-def plan_call(rows: list[Row], size: int) -> tuple[list[Row], list[Batch]]:
-    """The rows that make up one call (whole batches, no repeated record key), batched."""
+def plan_call(rows: list[Row], size: int, limit: int) -> Planned:
+    """The rows that make up one call (whole batches, no repeated record key), batched;
+    `rows` were read with `limit`: fewer, all in the call → the last ones."""
     keys = decisions.split_batches([r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL)
-    rows = rows[: sum(len(b) for b in keys)]
-    return rows, _as_batches(rows, keys)
+    taken = rows[: sum(len(b) for b in keys)]
+    return Planned(taken, _as_batches(taken, keys), len(rows) < limit and len(taken) == len(rows))
 
 
 def load_rows(

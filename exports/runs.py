@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -88,7 +88,8 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
     3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
        another run → `skipped_locked`. A run whose lease expired is marked failed.
-    5. No record after the cursor → `nothing_to_do`; otherwise the run is `Running`: its
+    5. No record after the cursor (read with the lease) → `nothing_to_do`; otherwise the
+       run is `Running`: its
        first link starts after the cursor (at the parked record, if paused), and the HTTP
        thread logs in meanwhile.
     """
@@ -99,22 +100,20 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
         run = _adopt_or_create_run(account_id, trigger, run_id)
         if not crm.exporting:
             return _ended(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
-        if not _take_lease(account_id, run):
+        lease = _take_lease(account_id, run)
+        if lease is None:
             return _ended(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
-    cursor = ExportCursor.objects.get(account_id=account_id)
-    if not ExportRecord.objects.filter(
-        account_id=account_id, id__gt=cursor.last_exported_id
-    ).exists():
+    if not lease.waiting:
         return _ended(run, Outcome.NOTHING_TO_DO)
     log.info(
         "export.run.start account=%s run=%s trigger=%s after=%s",
         crm.account.slug,
         run.id,
         run.trigger,
-        cursor.last_exported_id,
+        lease.after_id,
     )
     overlap.log_in_ahead(crm)
-    return Running(run.id, cursor.last_exported_id)
+    return Running(run.id, lease.after_id)
 
 
 def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
@@ -142,52 +141,102 @@ def start_lease(account_id: int, trigger: str) -> int | None:
     re-export), or None after writing it `skipped_locked` when another run holds it."""
     with transaction.atomic():  # as in start_run: no run row without the lease asked for
         run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
-        if _take_lease(account_id, run):
+        if _take_lease(account_id, run) is not None:
             return run.id
         finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
     return None
 
 
-def _take_lease(account_id: int, run: ExportRun) -> bool:
-    """Compare-and-swap: the lease is free or expired → it is ours."""
-    cursor, _ = ExportCursor.objects.get_or_create(account_id=account_id)
-    now = timezone.now()
-    expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
-    expired_run_id = cursor.run_id if expired and cursor.run_id != run.id else None
-    # Free, expired, or already ours (a redelivered run_export of the same run).
-    taken = ExportCursor.objects.filter(
-        Q(run_id__isnull=True) | Q(lease_expires_at__lt=now) | Q(run_id=run.id), id=cursor.id
-    ).update(
-        run_id=run.id,
-        lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
-        state=Case(
-            When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
-            default=Value(ExportCursor.State.RUNNING),
-        ),
+@dataclass(frozen=True)
+class Lease:
+    """A lease taken: the cursor it was taken at, and whether a record waited after it."""
+
+    after_id: int
+    waiting: bool
+
+
+# A cursor that changes between its read and the lease's UPDATE is read again, this often.
+LEASE_TRIES = 3
+
+
+def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
+    """Compare-and-swap: the lease is free, expired or already this run's → it is ours.
+
+    1. Read the cursor and whether a record waits after it, in one query (the account's
+       first run creates the cursor).
+    2. Another run holds a live lease → None.
+    3. One UPDATE takes the lease if the cursor is still as read: its position, holder and
+       expiry (a link of an expired run may still move it). It is not → read again.
+    4. An expired holder's run is marked failed; this run starts now.
+    """
+    for _ in range(LEASE_TRIES):
+        cursor = _cursor_and_backlog(account_id)
+        if cursor is None:  # the account's first run (a run of another worker may race)
+            ExportCursor.objects.bulk_create(
+                [ExportCursor(account_id=account_id)], ignore_conflicts=True
+            )
+            continue
+        now = timezone.now()
+        expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
+        if cursor.run_id not in (None, run.id) and not expired:
+            return None
+        taken = ExportCursor.objects.filter(
+            id=cursor.id,
+            run_id=cursor.run_id,
+            lease_expires_at=cursor.lease_expires_at,
+            last_exported_id=cursor.last_exported_id,
+        ).update(
+            run_id=run.id,
+            lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+            state=Case(
+                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+                default=Value(ExportCursor.State.RUNNING),
+            ),
+        )
+        if taken:
+            _started(run, cursor.run_id if expired and cursor.run_id != run.id else None, now)
+            return Lease(cursor.last_exported_id, cursor.waiting)
+    return None  # the cursor kept changing: another run is at work on it
+
+
+def _cursor_and_backlog(account_id: int) -> ExportCursor | None:
+    """The account's cursor, its `waiting`: is there a record after it?"""
+    waiting = ExportRecord.objects.filter(
+        account_id=OuterRef("account_id"), id__gt=OuterRef("last_exported_id")
     )
-    if taken and expired_run_id:
+    return (
+        ExportCursor.objects.annotate(waiting=Exists(waiting)).filter(account_id=account_id).first()
+    )
+
+
+def _started(run: ExportRun, expired_run_id: int | None, now: Any) -> None:
+    """The lease is `run`'s: an expired holder's run failed; `run` starts now."""
+    if expired_run_id:
         ExportRun.objects.filter(id=expired_run_id, outcome="").update(
             outcome=Outcome.FAILED,
             finished_at=now,
             message="The run's lease expired (its worker was lost); a later run took over.",
         )
-    if taken:
-        # A run starts when it holds the lease: read after the UPDATE, this time is later
-        # than the previous holder's finished_at, so run rows never seem to overlap.
-        ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
-    return bool(taken)
+    # A run starts when it holds the lease: read after the UPDATE, this time is later
+    # than the previous holder's finished_at, so run rows never seem to overlap.
+    ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
 
 
 def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
-    """Write the run's outcome and release the lease it holds (if any); then alerts
-    (`code`: why it failed or stopped)."""
+    """End a run (`code`: why it failed or stopped).
+
+    1. Write the outcome on the run's row (unless it has one) and release the lease it
+       holds (if any), in one transaction, without reading either first.
+    2. Read the run once as it ended: its account for the log line, and whether the
+       account's alerts stand quiet (`alerts.told_nothing`), for the alerts.
+    """
     now = timezone.now()
     with transaction.atomic():
-        run = ExportRun.objects.select_related("account").get(id=run_id)
         ExportRun.objects.filter(id=run_id, outcome="").update(
             outcome=outcome, finished_at=now, message=message
         )
-        ExportCursor.objects.filter(account_id=run.account_id, run_id=run_id).update(
+        account_id = Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
+        ExportCursor.objects.filter(account_id=account_id, run_id=run_id).update(
             run_id=None,
             lease_expires_at=None,
             state=Case(
@@ -195,9 +244,13 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
                 default=Value(ExportCursor.State.IDLE),
             ),
         )
-    run.refresh_from_db()
+    run = (
+        ExportRun.objects.select_related("account")
+        .annotate(told_nothing=alerts.told_nothing())
+        .get(id=run_id)
+    )
     _log_end(run)
-    alerts.after_run(run, code)
+    alerts.after_run(run, code, told_nothing=run.told_nothing)
 
 
 def _log_end(run: ExportRun) -> None:

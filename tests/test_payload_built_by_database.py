@@ -42,7 +42,7 @@ def test_the_database_builds_the_record_python_would_send():
     account = AccountFactory()
     ids = enqueue(account, ITEMS)
 
-    rows, _ = payload.load_call(account.id, 0, None, ids, (1000, 200), 10**6)
+    rows, *_ = payload.load_call(account.id, 0, None, ids, (1000, 200), 10**6)
 
     assert [row.key.id for row in rows] == ids
     for row, item in zip(rows, ITEMS, strict=True):

@@ -1,0 +1,52 @@
+"""A small run costs few SQL round trips: its fixed cost is queries, not work on records.
+
+A whole run of 50 records — `runs.start_run` (what `run_export` does) and its link
+(`link.export_link`, as `export_batch` runs it, until it returns Stopped) — against the
+sandbox org, counting the queries Django sends (CaptureQueriesContext). The second run of
+an account (its cursor exists) is the common case; the first also creates the cursor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from exports import link, runs
+from exports.models import ExportRun
+from tests.pipeline_fixtures import contacts, enqueue
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+# Statements of a whole 50-record run, from start_run to the run's end, as Django sends
+# them in a test (SAVEPOINT/RELEASE stand for a transaction's BEGIN/COMMIT: round trips too).
+SECOND_RUN_QUERIES = 18
+FIRST_RUN_QUERIES = 20
+
+
+def whole_run(account: Any) -> tuple[int, ExportRun, list[str]]:
+    """Start a run of `account` and run its links until the run stops; return (queries,
+    run, SQL)."""
+    with CaptureQueriesContext(connection) as queries:
+        started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
+        assert isinstance(started, runs.Running), f"nothing to export for {account.slug}"
+        step: link.LinkStep = link.Next(started.after_id)
+        while isinstance(step, link.Next):
+            step = link.export_link(account.id, started.run_id, step.after_id, link_id="l")
+    sql = [q["sql"] for q in queries.captured_queries]
+    return len(sql), ExportRun.objects.get(id=started.run_id), sql
+
+
+def test_a_small_run_takes_few_queries(sandbox, crm_account):
+    account = crm_account(slug="small")
+    enqueue(account, contacts(50))
+    first, first_run, first_sql = whole_run(account)
+    enqueue(account, contacts(50, start=51))
+    second, second_run, second_sql = whole_run(account)
+
+    assert (first_run.outcome, first_run.exported) == ("completed", 50)
+    assert (second_run.outcome, second_run.exported) == ("completed", 50)
+    assert second <= SECOND_RUN_QUERIES, "\n".join(second_sql)
+    assert first <= FIRST_RUN_QUERIES, "\n".join(first_sql)

@@ -89,9 +89,8 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
        another run → `skipped_locked`. A run whose lease expired is marked failed.
     5. No record after the cursor (read with the lease) → `nothing_to_do`; otherwise the
-       run is `Running`: its
-       first link starts after the cursor (at the parked record, if paused), and the HTTP
-       thread logs in meanwhile.
+       run is `Running`: its first link starts after the cursor (at the parked record, if
+       paused), and the HTTP thread logs in meanwhile.
     """
     crm = load_settings(account_id)
     # One transaction from the run row to the lease: a worker killed in between leaves no

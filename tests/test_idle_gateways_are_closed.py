@@ -1,6 +1,7 @@
 """A worker meets thousands of accounts: the gateway (one HTTPS connection each) of an account
-it has not used for REUSE_IDLE_SECONDS is closed and dropped, so its open sockets and memory
-follow the accounts met lately, not every account it ever met."""
+it has not used for REUSE_IDLE_SECONDS, or beyond the REUSE_MAX_GATEWAYS it used last, is
+closed and dropped, so its open sockets and memory stay bounded, whatever the number of
+accounts it meets."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from accounts.models import CRMSettings
 from exports import gateway as gateway_module
-from exports.gateway import REUSE_IDLE_SECONDS, reusable_gateway
+from exports.gateway import REUSE_IDLE_SECONDS, REUSE_MAX_GATEWAYS, reusable_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -66,3 +67,19 @@ def test_a_gateway_used_within_the_idle_time_is_kept(sandbox, crm_account, monke
 
     again = reusable_gateway(CRMSettings.objects.get(account=first))
     assert again is reusable_gateway(CRMSettings.objects.get(account=first))
+
+
+def test_at_most_the_gateways_used_last_are_kept(sandbox, crm_account, monkeypatch):
+    monkeypatch.setattr(gateway_module, "time", Clock())  # no time passes: none is idle
+    monkeypatch.setattr(gateway_module, "_reused", threading.local())  # this test's alone
+    accounts = [crm_account(slug=f"m{i}") for i in range(REUSE_MAX_GATEWAYS + 5)]
+    met = [reusable_gateway(CRMSettings.objects.get(account=a)) for a in accounts]
+    reusable_gateway(CRMSettings.objects.get(account=accounts[5]))  # used again
+    newest = crm_account(slug="newest")
+    reusable_gateway(CRMSettings.objects.get(account=newest))  # drops the least recent: 6
+
+    held = gateway_module._reused.gateways
+    assert len(held) == REUSE_MAX_GATEWAYS
+    assert list(held)[-2:] == [accounts[5].id, newest.id]
+    assert accounts[6].id not in held and accounts[4].id not in held
+    assert {id(entry[2]) for entry in held.values()} >= {id(g) for g in met[7:]}

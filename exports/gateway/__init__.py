@@ -92,8 +92,11 @@ def gateway_for(account_id: int) -> Gateway:
 
 # A Gateway kept from one call to the next, per worker thread: its HTTPS connection stays
 # open (no TLS handshake and no token lookup per call). Dropped after this long unused,
-# before a server's keep-alive timeout would close the connection under it.
+# before a server's keep-alive timeout would close the connection under it, and beyond the
+# REUSE_MAX_GATEWAYS used last: a small account's next run comes a tick later (5 minutes),
+# long after its connection would be useful, so thousands of them must not pile up.
 REUSE_IDLE_SECONDS = 30.0
+REUSE_MAX_GATEWAYS = 16
 _reused = threading.local()
 
 
@@ -105,7 +108,9 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
        version, last save) and was used within REUSE_IDLE_SECONDS.
     2. Otherwise close it and build a new one (logging in again only if the cached token
        is gone).
-    3. Reset its counters (API calls and usage, CPU limit, slowest call), so they count
+    3. Keep it as the thread's most recently used; close the least recently used beyond
+       REUSE_MAX_GATEWAYS and any idle for REUSE_IDLE_SECONDS.
+    4. Reset its counters (API calls and usage, CPU limit, slowest call), so they count
        this caller's calls alone.
     """
     gateways: dict[int, tuple[tuple[Any, ...], float, Gateway]] = _reused.__dict__.setdefault(
@@ -113,14 +118,16 @@ def reusable_gateway(crm: CRMSettings) -> Gateway:
     )
     fingerprint = _connection_fingerprint(crm)
     now = time.monotonic()
-    cached = gateways.get(crm.account_id)
+    cached = gateways.pop(crm.account_id, None)
     if cached and cached[0] == fingerprint and now - cached[1] < REUSE_IDLE_SECONDS:
         gateway = cached[2]
     else:
         if cached:
             cached[2].close()
         gateway = Gateway(crm)
-    gateways[crm.account_id] = (fingerprint, now, gateway)
+    gateways[crm.account_id] = (fingerprint, now, gateway)  # the most recently used: last
+    while len(gateways) > REUSE_MAX_GATEWAYS:
+        gateways.pop(next(iter(gateways)))[2].close()
     _close_idle(gateways, now, keep=crm.account_id)
     gateway.reset_counters()
     return gateway

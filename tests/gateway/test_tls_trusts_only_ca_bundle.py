@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from typing import Any
 
 import pytest
@@ -48,3 +49,33 @@ def test_a_missing_ca_file_is_refused_before_anything_is_sent(
         gateway.check_connection()
     assert caught.value.code == "BAD_CA_BUNDLE"
     assert gateway.api_calls == 0
+
+
+def test_a_ca_bundle_is_read_once_per_process_not_per_connection(
+    crm: CRMSettings, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every small account's run opens a new HTTPS connection: reading the bundle for each
+    (the system's ~140 CAs: 15-45 ms of CPU) would be most of what a small run costs."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(open(crm.ca_bundle, "rb").read())
+    crm.ca_bundle = str(bundle)
+    crm.client_secret = "s3cret"  # a new CA bundle forgets the stored secrets
+    crm.save()
+    reads: list[str] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, cafile: Any = None, *args: Any, **kwargs: Any) -> None:
+        reads.append(str(cafile))
+        real(self, cafile, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+
+    for _ in range(3):  # three gateways: three connections (and logins)
+        with Gateway(crm) as gateway:
+            assert gateway.check_connection().api_limit
+    assert reads == [str(bundle)]
+
+    bundle.write_bytes(bundle.read_bytes() + b"\n")  # a changed file is read again
+    with Gateway(crm) as gateway:
+        assert gateway.check_connection().api_limit
+    assert reads == [str(bundle)] * 2

@@ -70,3 +70,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def broker(tmp_path: Any) -> Iterator[Any]:
+    """A Redis server of the test's own (tests/hosts.py): the broker on db 0, a shared
+    cache on db 1."""
+    from tests.chaos.processes import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

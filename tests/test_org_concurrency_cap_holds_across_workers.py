@@ -14,19 +14,16 @@ requests at once and refused none. With the cap off (0), the same workload is re
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from exports.outbox import enqueue_many
 from tests.chaos.checks import RULES, check_export, export_done, lease_holding_runs, workload
-from tests.chaos.processes import CeleryProcess, RedisServer
+from tests.chaos.processes import RedisServer
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, CRMSettingsFactory
-from tests.processes import database_url
+from tests.hosts import send_runs, stop_all, worker_host
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -42,49 +39,7 @@ DEPLOYED = {
     "CELERY_TASK_SOFT_TIME_LIMIT": "60",
     "CELERY_TASK_TIME_LIMIT": "70",
     "CRMSYNC_ORG_SLOT_WAIT_S": "20",  # well below the soft time limit
-    "CRMSYNC_LOG_LEVEL": "INFO",
 }
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-def worker(name: str, root: Path, redis: RedisServer, sandbox, cap: int) -> CeleryProcess:
-    """A worker host of three pool processes; broker and cache on the test's Redis."""
-    home = root / name
-    (home / "var").mkdir(parents=True)
-    env = {
-        "PATH": os.environ["PATH"],
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": redis.url,
-        "CRMSYNC_CACHE_URL": redis.url.removesuffix("/0") + "/1",
-        "CRMSYNC_ORG_CONCURRENCY": str(cap),
-        "CRMSYNC_ENCRYPTION_KEY": ",".join(settings.CRMSYNC_ENCRYPTION_KEYS),
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "CRMSYNC_EXTRA_LOGIN_HOSTS": sandbox.url.removeprefix("https://"),
-        "CRMSYNC_VAR_DIR": str(home / "var"),
-        **DEPLOYED,
-    }
-    args = ["worker", "--pool", "prefork", "--concurrency", "3", "--loglevel", "INFO"]
-    args += ["-n", f"worker@{name}", "-Q", "celery", "--without-mingle", "--without-gossip"]
-    process = CeleryProcess(name, args, env, root / "logs")
-    process.cwd = home
-    return process
-
-
-def send_run(redis: RedisServer, account_id: int) -> None:
-    from crmsync.celery import app
-
-    with app.connection_for_write(redis.url) as conn:
-        app.send_task(
-            "exports.tasks.run_export", args=[account_id, "api"], connection=conn, queue="celery"
-        )
 
 
 def accounts_of_one_org(sandbox) -> list:
@@ -104,32 +59,29 @@ def accounts_of_one_org(sandbox) -> list:
     return accounts
 
 
-def start_exports(sandbox, redis: RedisServer, tmp_path: Path, cap: int) -> tuple[list, list]:
+def start_exports(sandbox, broker: RedisServer, tmp_path: Path, cap: int) -> tuple[list, list]:
     sandbox.set_rules(RULES)
     sandbox.set_faults(latency_ms=300, max_concurrent_requests=ORG_LIMIT)
     accounts = accounts_of_one_org(sandbox)
-    workers = [worker(name, tmp_path, redis, sandbox, cap) for name in ("host-a", "host-b")]
+    env = {**DEPLOYED, "CRMSYNC_ORG_CONCURRENCY": str(cap)}
+    workers = [
+        worker_host(name, tmp_path, broker, sandbox, concurrency=3, env=env)
+        for name in ("host-a", "host-b")
+    ]
     for process in workers:
         process.start().wait_for_log(" ready.")
     sandbox.session.delete(f"{sandbox.url}/sandbox/stats", timeout=15).raise_for_status()
-    for account in accounts:
-        send_run(redis, account.id)
+    send_runs(broker, [account.id for account in accounts])
     return accounts, workers
 
 
-def stop(workers: list[CeleryProcess]) -> str:
-    for process in workers:
-        process.stop()
-    return "\n".join(f"--- {w.name}\n{w.tail(30)}" for w in workers)
-
-
 @pytest.mark.usefixtures("transactional_db")
-def test_accounts_of_one_org_stay_under_its_cap_and_every_run_completes(sandbox, redis, tmp_path):
-    accounts, workers = start_exports(sandbox, redis, tmp_path, cap=ORG_LIMIT)
+def test_accounts_of_one_org_stay_under_its_cap_and_every_run_completes(sandbox, broker, tmp_path):
+    accounts, workers = start_exports(sandbox, broker, tmp_path, cap=ORG_LIMIT)
     try:
         wait_for(lambda: all(export_done(a) for a in accounts), timeout=240, interval=0.5)
     finally:
-        logs = stop(workers)
+        logs = stop_all(workers)
     stats = sandbox.stats()
     assert stats["refused_concurrent_requests"] == 0, f"{stats}\n{logs}"
     assert 2 <= stats["peak_concurrent_requests"] <= ORG_LIMIT, f"{stats}\n{logs}"
@@ -141,9 +93,9 @@ def test_accounts_of_one_org_stay_under_its_cap_and_every_run_completes(sandbox,
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_without_the_cap_the_same_workload_is_refused(sandbox, redis, tmp_path):
+def test_without_the_cap_the_same_workload_is_refused(sandbox, broker, tmp_path):
     """The control: this workload does go over the org's limit when nothing caps it."""
-    _, workers = start_exports(sandbox, redis, tmp_path, cap=0)
+    _, workers = start_exports(sandbox, broker, tmp_path, cap=0)
     try:
         wait_for(
             lambda: sandbox.stats()["refused_concurrent_requests"] > 0,
@@ -152,4 +104,4 @@ def test_without_the_cap_the_same_workload_is_refused(sandbox, redis, tmp_path):
             what="the org to refuse a request over its limit",
         )
     finally:
-        stop(workers)
+        stop_all(workers)

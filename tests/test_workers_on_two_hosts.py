@@ -12,19 +12,13 @@ local file and no per-process cache (tokens, describes, connections) is needed f
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from exports.outbox import enqueue_many
 from tests.chaos.checks import RULES, check_export, export_done, lease_holding_runs, workload
-from tests.chaos.processes import CeleryProcess, RedisServer
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, CRMSettingsFactory
-from tests.processes import database_url
+from tests.hosts import send_runs, stop_all, worker_host
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -40,47 +34,7 @@ DEPLOYED = {
     "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
     "CELERY_TASK_SOFT_TIME_LIMIT": "5",
     "CELERY_TASK_TIME_LIMIT": "7",
-    "CRMSYNC_LOG_LEVEL": "INFO",
 }
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-def host(name: str, root: Path, broker: RedisServer, sandbox) -> CeleryProcess:
-    """A worker as on its own host: its own directory, HOME, var dir and hostname."""
-    home = root / name
-    (home / "var").mkdir(parents=True)
-    env = {
-        "PATH": os.environ["PATH"],
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker.url,
-        "CRMSYNC_ENCRYPTION_KEY": ",".join(settings.CRMSYNC_ENCRYPTION_KEYS),
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "CRMSYNC_EXTRA_LOGIN_HOSTS": sandbox.url.removeprefix("https://"),
-        "CRMSYNC_VAR_DIR": str(home / "var"),
-        **DEPLOYED,
-    }
-    args = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
-    args += ["-n", f"worker@{name}", "-Q", "celery", "--without-mingle", "--without-gossip"]
-    worker = CeleryProcess(name, args, env, root / "logs")
-    worker.cwd = home
-    return worker
-
-
-def send_run(broker: RedisServer, account_id: int) -> None:
-    from crmsync.celery import app
-
-    with app.connection_for_write(broker.url) as conn:
-        app.send_task(
-            "exports.tasks.run_export", args=[account_id, "api"], connection=conn, queue="celery"
-        )
 
 
 @pytest.mark.usefixtures("transactional_db")
@@ -99,12 +53,13 @@ def test_workers_on_two_hosts_export_every_record_once_when_one_dies(sandbox, br
         )
         enqueue_many(account, workload(slug, RECORDS, 600))
         accounts.append(account)
-    first, second = (host(name, tmp_path, broker, sandbox) for name in ("host-a", "host-b"))
+    first, second = (
+        worker_host(name, tmp_path, broker, sandbox, env=DEPLOYED) for name in ("host-a", "host-b")
+    )
     try:
         for worker in (first, second):
             worker.start().wait_for_log(" ready.")
-        for account in accounts:
-            send_run(broker, account.id)
+        send_runs(broker, [account.id for account in accounts])
         wait_for(
             lambda: (
                 "export.batch account=" in first.log() and "export.batch account=" in second.log()
@@ -116,9 +71,7 @@ def test_workers_on_two_hosts_export_every_record_once_when_one_dies(sandbox, br
         first.kill_hard()  # mid-run: its call in flight, its link unacknowledged
         wait_for(lambda: all(export_done(a) for a in accounts), timeout=180, interval=0.5)
     finally:
-        for worker in (first, second):
-            worker.stop()
-        logs = "\n".join(f"--- {w.name}\n{w.tail(30)}" for w in (first, second))
+        logs = stop_all((first, second))
     writes = sandbox.writes()
     for account in accounts:
         runs = lease_holding_runs(account)

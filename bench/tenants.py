@@ -247,13 +247,20 @@ def fairness_figures(
     times: dict[str, list[float]], big_slug: str, alone_from: float, tick_at: float
 ) -> dict[str, Any]:
     """Per small account the delay from the tick to its last write; the big account's
-    records/s alone (before the tick) and while the small ones were exported."""
+    records/s alone (before the tick) and while the small ones were exported (until they
+    were done, or until the big one was, if it ended first)."""
     big = times.pop(big_slug, [])
     delays = [max(ts_list) - tick_at for ts_list in times.values()]
     small_done = tick_at + max(delays)
     alone = sum(1 for t in big if t < tick_at) / (tick_at - alone_from)
-    during = sum(1 for t in big if tick_at <= t <= small_done) / (small_done - tick_at)
     big_ended = max(big) if big else tick_at
+    # While both went on: until the small ones were done, or the big one, if it was first.
+    shared_until = min(small_done, big_ended)
+    during = (
+        sum(1 for t in big if tick_at <= t <= shared_until) / (shared_until - tick_at)
+        if shared_until > tick_at
+        else 0.0
+    )
     return {
         "small_accounts": len(delays),
         "delay_p50_s": ts.percentile(delays, 0.50),
@@ -264,6 +271,7 @@ def fairness_figures(
         "big_during_records_per_s": during,
         "big_during_vs_alone": during / alone if alone else None,
         "big_ended_before_the_small": big_ended < small_done,
+        "big_ended_s_after_tick": big_ended - tick_at,
     }
 
 

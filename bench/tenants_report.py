@@ -128,8 +128,9 @@ def _fairness(fair: dict[str, Any] | None, config: dict[str, Any]) -> list[str]:
         f"{fair['tick_seconds']:.2f} s). Delay: from the tick to the account's last record in "
         "the write log."
         + (
-            " The big account finished before the small ones."
-            if fair["big_ended_before_the_small"]
+            f" The big account finished {fair['big_ended_s_after_tick']:.0f} s after the tick, "
+            "before the small ones: its records/s during is over that time."
+            if fair["big_ended_before_the_small"] and "big_ended_s_after_tick" in fair
             else ""
         ),
         "",

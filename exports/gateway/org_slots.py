@@ -7,11 +7,12 @@ REQUEST_LIMIT_EXCEEDED; several accounts may point at the same org. The idea:
 1. An org is the instance URL its login answered plus the connected app's client id
    (`org_key`, hashed: neither appears in a cache key; no secret is part of it).
 2. Org K has `cap` numbered slots in the Django cache (Redis, shared by every worker):
-   `org-slot:K:0` .. `org-slot:K:<cap-1>`. A request reads them (one round trip) and takes
-   a free one with `cache.add` (Redis's SET NX EX: of two takers exactly one wins), trying
-   them from a random one on (`slot_keys`), so takers do not all race for slot 0.
+   `org-slot:K:0` .. `org-slot:K:<cap-1>`. A request takes a free one with `cache.add`
+   (Redis's SET NX EX: of two takers exactly one wins), trying a random one first (one
+   round trip while the org is not busy), then reading them all and trying the free ones
+   (`slot_keys`, `shared.claim_free`).
 3. It holds the slot while the request is in flight and deletes it afterwards if the
-   slot is still its own (`held`).
+   slot is still its own (`held`; on Redis one atomic compare-and-delete).
 4. Every slot taken: the request waits, polling the slots every 50-150 ms (jittered), up
    to CRMSYNC_ORG_SLOT_WAIT_S; none freed → TransientError, and the link retries with
    backoff like any transient fault.
@@ -27,7 +28,6 @@ import hashlib
 import math
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,7 +111,7 @@ def held(org: Org) -> Iterator[None]:
     if org.cap <= 0:
         yield
         return
-    holder = uuid.uuid4().hex
+    holder = random.getrandbits(62)  # an integer: Redis stores it as its digits
     slot = _wait_for_slot(org, holder)
     try:
         yield
@@ -120,7 +120,7 @@ def held(org: Org) -> Iterator[None]:
             shared.release(slot, holder)
 
 
-def _wait_for_slot(org: Org, holder: str) -> str | None:
+def _wait_for_slot(org: Org, holder: int) -> str | None:
     """Take a free slot, polling; None when the cache is down (no cap for this call)."""
     rng = random.Random()
     deadline = time.monotonic() + org.wait_s

@@ -29,7 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 from accounts import crypto
@@ -92,15 +93,19 @@ def _claim(key: str, seconds: int) -> bool:
     return bool(_call(lambda: cache.add(key, _holder(), seconds), True))
 
 
-def claim_free(keys: list[str], holder: str, seconds: int) -> str | None:
-    """Of `keys`, add the first that is absent (read all in one round trip, then SET NX EX
-    until one is ours) with `holder`: its key; "" when every key is taken; None when the
-    cache is down (nobody can count: the caller goes on its own)."""
+def claim_free(keys: list[str], holder: int, seconds: int) -> str | None:
+    """Of `keys`, add one that is absent (SET NX EX) with `holder`: its key; "" when every
+    key is taken; None when the cache is down (nobody can count: the caller goes on its
+    own). One round trip when the first key is free (the usual case: `keys` start at a
+    random one), else one read of them all and an add on the free ones."""
     if _resting():
         return None
     try:
-        taken = cache.get_many(keys)
-        for key in keys:
+        if cache.add(keys[0], holder, seconds):
+            _answered()
+            return keys[0]
+        taken = cache.get_many(keys[1:])
+        for key in keys[1:]:
             if key not in taken and cache.add(key, holder, seconds):
                 _answered()
                 return key
@@ -111,11 +116,27 @@ def claim_free(keys: list[str], holder: str, seconds: int) -> str | None:
     return ""
 
 
-def release(key: str, holder: str) -> None:
+# Redis: delete a key only while it holds a value (one round trip, atomic).
+_DELETE_IF = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+def release(key: str, holder: int) -> None:
     """Delete `key` if it still holds `holder` (it may have expired and been taken since);
-    nothing when the cache is down (the entry expires by itself)."""
-    if _call(lambda: cache.get(key), None) == holder:
-        forget(key)
+    nothing when the cache is down (the entry expires by itself). On Redis one atomic
+    round trip (an integer is stored as its digits, so the script compares them)."""
+    backend = caches["default"]
+
+    def delete_if_held() -> None:
+        if isinstance(backend, RedisCache):
+            full_key = backend.make_and_validate_key(key)
+            client = backend._cache.get_client(full_key, write=True)
+            client.eval(_DELETE_IF, 1, full_key, str(holder))
+        elif backend.get(key) == holder:
+            backend.delete(key)
+
+    _call(delete_if_held, None)
 
 
 def _call(operation: Callable[[], Any], when_down: Any) -> Any:

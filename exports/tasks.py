@@ -50,14 +50,27 @@ def export_due_accounts() -> list[int]:
     """Beat `CRMExport`: start a run for each account with records waiting (exporting,
     circuit closed, no run going on: `runs.due_account_ids`), all sent through one
     producer (one broker connection for thousands of messages), pipelined to Redis in
-    batches of 1,000 (kombu's `Producer.batch`; a broker without batches sends each)."""
+    batches of 1,000 (kombu's `Producer.batch`; a broker without batches sends each), the
+    queue declared once: ~0.2 ms per account (Benchmarks › Tenants)."""
     account_ids = runs.due_account_ids()
-    with run_export.app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+    app = run_export.app
+    with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+        producer.maybe_declare(app.amqp.default_queue)  # once, not once per message
         for account_id in account_ids:
             run_export.apply_async(
-                (account_id,), {"trigger": "schedule"}, producer=producer, priority=QUEUED_PRIORITY
+                (account_id,),
+                SCHEDULED,
+                producer=producer,
+                priority=QUEUED_PRIORITY,
+                declare=[],
+                argsrepr=f"({account_id},)",  # what Flower shows, without Celery's saferepr
+                kwargsrepr=SCHEDULED_REPR,
             )
     return account_ids
+
+
+SCHEDULED = {"trigger": "schedule"}
+SCHEDULED_REPR = repr(SCHEDULED)
 
 
 # Who goes first on a worker (kombu's Redis transport: priority 0 is served first, then the

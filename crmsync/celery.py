@@ -18,7 +18,11 @@ from kombu.utils.url import maybe_sanitize_url
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmsync.settings")
 
 app = Celery("crmsync")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+# Read at the first use of the configuration, when Django's settings are complete
+# (crmsync/celeryconf.py: a plain copy of them, and why).
+app.config_from_object("crmsync.celeryconf:CONFIG")
 app.autodiscover_tasks()
 
 # crmsync's loggers, each with a stderr handler of its own (settings.LOGGING).
@@ -76,9 +80,10 @@ def conf(state: Any, with_defaults: bool = False, **kwargs: Any) -> Any:
     """List configuration — what Flower's worker "Config" tab shows — with the password of
     every URL in it masked.
 
-    Celery's own `conf` masks `broker_url` by that key only; through Django's CELERY_
-    namespace the broker URL is CELERY_BROKER_URL and showed its password. This command
-    (registered under the same name, so it replaces Celery's in the worker) masks by value.
+    Celery's own `conf` masks `broker_url` by that key only; a URL under any other key (it
+    once was Django's CELERY_BROKER_URL; a result backend, a cache URL) would show its
+    password. This command (registered under the same name, so it replaces Celery's in the
+    worker) masks by value.
     """
     table = state.app.conf.table(with_defaults=with_defaults)  # Celery's censoring first
     return jsonify(

@@ -1,6 +1,6 @@
 """Flower never shows the broker's password: not on its Broker page, not in a worker's
-Config tab (the worker's answer to `inspect conf`, where Django's CELERY_BROKER_URL key
-slipped past Celery's own censoring). Real processes: a private redis-server that needs a
+Config tab (the worker's answer to `inspect conf`, masked by value: a URL under a key
+Celery does not censor, as Django's CELERY_BROKER_URL once was, would show it). Real processes: a private redis-server that needs a
 password, the Procfile's `worker` and `flower` lines, Flower's HTTP API and pages."""
 
 from __future__ import annotations
@@ -83,6 +83,6 @@ def test_broker_page_and_worker_config_hide_the_password(password_redis, tmp_pat
         pages = [requests.get(f"{url}/{page}", auth=(USER, PASSWORD), timeout=20).text
                  for page in ("broker", f"worker/sec-flower-{port}@{os.uname().nodename}")]  # fmt: skip
 
-    assert workers["conf"]["CELERY_BROKER_URL"].startswith("redis://:********@127.0.0.1")
+    assert workers["conf"]["broker_url"].startswith("redis://:********@127.0.0.1")
     for shown in (workers["text"], *pages):
         assert REDIS_PASSWORD not in shown

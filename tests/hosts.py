@@ -52,6 +52,27 @@ def worker_host(
     return process
 
 
+def sandbox_accounts(
+    sandbox: Any, slugs: Iterable[str], records: int, external_ids: int, **settings: Any
+) -> list[Any]:
+    """Accounts on the sandbox org, each with `records` records of the chaos workload over
+    `external_ids` external ids (tests/chaos/checks.py `workload`) enqueued; `settings`:
+    their CRM settings."""
+    from exports.outbox import enqueue_many
+    from tests.chaos.checks import workload
+    from tests.factories import AccountFactory, CRMSettingsFactory
+
+    accounts = []
+    for slug in slugs:
+        account = AccountFactory(slug=slug, name=slug.title())
+        CRMSettingsFactory(
+            account=account, login_url=sandbox.url, ca_bundle=str(sandbox.ca_path), **settings
+        )
+        enqueue_many(account, workload(slug, records, external_ids))
+        accounts.append(account)
+    return accounts
+
+
 def send_runs(broker: RedisServer, account_ids: Iterable[int]) -> None:
     """`run_export` for each account, as Flower's apply would send it."""
     from crmsync.celery import app

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from exports.outbox import enqueue_many
-from tests.chaos.checks import RULES, export_done, lease_holding_runs, workload
+from tests.chaos.checks import RULES, export_done, lease_holding_runs
 from tests.conftest import wait_for
-from tests.factories import AccountFactory, CRMSettingsFactory
-from tests.hosts import send_runs, stop_all, worker_host
+from tests.hosts import sandbox_accounts, send_runs, stop_all, worker_host
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -31,18 +29,7 @@ RECORDS = 750  # calls of 250 records: a few links per run, each on any worker
 def test_workers_log_in_once_per_account(sandbox, broker, tmp_path):
     sandbox.set_rules(RULES)
     sandbox.set_faults(latency_ms=1000)  # a login takes 1 s: the workers' misses overlap
-    accounts = []
-    for slug in ACCOUNTS:
-        account = AccountFactory(slug=slug, name=slug.title())
-        CRMSettingsFactory(
-            account=account,
-            login_url=sandbox.url,
-            ca_bundle=str(sandbox.ca_path),
-            batch_size=50,
-            timeout_seconds=5,
-        )
-        enqueue_many(account, workload(slug, RECORDS, 500))
-        accounts.append(account)
+    accounts = sandbox_accounts(sandbox, ACCOUNTS, RECORDS, 500, batch_size=50, timeout_seconds=5)
     workers = [worker_host(name, tmp_path, broker, sandbox) for name in WORKERS]
     before = sandbox.stats()["logins"]
     try:

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from exports.outbox import enqueue_many
-from tests.chaos.checks import RULES, check_export, export_done, lease_holding_runs, workload
+from tests.chaos.checks import RULES, check_export, export_done, lease_holding_runs
 from tests.conftest import wait_for
-from tests.factories import AccountFactory, CRMSettingsFactory
-from tests.hosts import send_runs, stop_all, worker_host
+from tests.hosts import sandbox_accounts, send_runs, stop_all, worker_host
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -41,18 +39,8 @@ DEPLOYED = {
 def test_workers_on_two_hosts_export_every_record_once_when_one_dies(sandbox, broker, tmp_path):
     sandbox.set_rules(RULES)
     sandbox.set_faults(latency_ms=300)
-    accounts = []
-    for slug in ACCOUNTS:
-        account = AccountFactory(slug=slug, name=slug.title())
-        CRMSettingsFactory(
-            account=account,
-            login_url=sandbox.url,
-            ca_bundle=str(sandbox.ca_path),
-            batch_size=50,  # calls of 250 records: many calls per run
-            timeout_seconds=3,
-        )
-        enqueue_many(account, workload(slug, RECORDS, 600))
-        accounts.append(account)
+    # calls of 250 records: many calls per run
+    accounts = sandbox_accounts(sandbox, ACCOUNTS, RECORDS, 600, batch_size=50, timeout_seconds=3)
     first, second = (
         worker_host(name, tmp_path, broker, sandbox, env=DEPLOYED) for name in ("host-a", "host-b")
     )

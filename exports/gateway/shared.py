@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from accounts import crypto
 
-from .errors import AuthError, GatewayError, TransientError
+from .errors import AuthError, GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ FAILED_KEPT_S = 5  # a failed login is the answer of the workers waiting for it 
 # A kept failure is raised again as the first of these types it is (messages are our own
 # words and Salesforce's error code, never a secret).
 KEPT_FAILURES: dict[str, type[GatewayError]] = {
-    "transient": TransientError,
     "auth": AuthError,
     "gateway": GatewayError,
 }
@@ -221,9 +220,9 @@ def once(key: str, read: Callable[[], T | None], make: Callable[[], T], wait_s: 
        raised as ours.
     2. Add the lock `key:lock`, expiring after `wait_s` (rounded up, plus a second): who
        adds it reads again (the holder before it may just have finished), else runs
-       `make()` (which stores what `read()` finds) and removes the lock. A failure of
-       `make()` is kept for FAILED_KEPT_S (the waiters raise it, nobody tries again at
-       once) and raised.
+       `make()` (which stores what `read()` finds) and removes the lock. A permanent
+       failure of `make()` is kept for FAILED_KEPT_S (the waiters raise it, nobody tries
+       again at once) and raised; a transient one is raised only.
     3. The others poll every POLL_S from step 1: a lock that is gone (its holder was
        killed, its expiry passed) is added by one of them.
     4. When the wait runs out (a second after the lock's expiry), run `make()` anyway.
@@ -257,10 +256,14 @@ def _found(key: str, read: Callable[[], T | None]) -> T | None:
 
 
 def _make(key: str, make: Callable[[], T]) -> T:
+    """`make()`; a permanent failure (a refused login) is kept for the waiters. A transient
+    one (the org answered 503, a timeout) is not: the task's retry must try again, and the
+    next waiter to take the lock does."""
     try:
         return make()
     except GatewayError as exc:
-        kind = next(name for name, type_ in KEPT_FAILURES.items() if isinstance(exc, type_))
-        failed = {"kind": kind, "message": exc.message, "code": exc.code}
-        put(f"{key}:failed", failed, FAILED_KEPT_S)
+        if exc.permanent:
+            kind = next(name for name, type_ in KEPT_FAILURES.items() if isinstance(exc, type_))
+            failed = {"kind": kind, "message": exc.message, "code": exc.code}
+            put(f"{key}:failed", failed, FAILED_KEPT_S)
         raise

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, Gateway
+from exports.gateway import AuthError, Gateway, TransientError
 
 from .conftest import CONTACT_RULES, contacts
 
@@ -106,3 +106,18 @@ def test_workers_describe_an_object_once(crm: CRMSettings, sandbox: Any, redis_c
 
     assert all(t == types[0] for t in types) and types[0]["LastName"] == "string"
     assert sum(gateway.api_calls for gateway in gateways) == 1  # one describe call
+
+
+def test_a_transient_failure_is_not_kept_the_next_try_goes_out(
+    crm: CRMSettings, sandbox: Any, redis_cache
+) -> None:
+    """A 503 on the describe is not everyone's answer: the link's retry (at once, with a
+    backoff of 0) asks the org again instead of raising the kept failure."""
+    gateway = Gateway(crm)
+    gateway.field_types("Contact")  # logged in; the describe comes next
+    gateway.forget_types("Contact")
+    sandbox.set_faults(fail_next=1, fail_status=503)
+
+    with pytest.raises(TransientError):
+        gateway.field_types("Contact")
+    assert Gateway(crm).field_types("Contact")["LastName"] == "string"

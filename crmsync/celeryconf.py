@@ -15,12 +15,17 @@ from typing import Any
 from celery.app.defaults import DEFAULTS
 from django.conf import settings
 
-# Celery's own settings by their names (CELERY_TASK_SERIALIZER → task_serializer); the
-# others (CELERY_DB_REUSE_MAX, read by Celery's Django fixup) as they are.
+
+def _celery_name(name: str) -> str:
+    """Celery's own name of a Django CELERY_* setting (CELERY_TASK_SERIALIZER →
+    task_serializer); the others (CELERY_DB_REUSE_MAX, read by Celery's Django fixup) as
+    they are."""
+    own = name.removeprefix("CELERY_").lower()
+    return own if own in DEFAULTS else name
+
+
 CONFIG: dict[str, Any] = {
-    name.removeprefix("CELERY_").lower()
-    if name.removeprefix("CELERY_").lower() in DEFAULTS
-    else name: getattr(settings, name)
+    _celery_name(name): getattr(settings, name)
     for name in dir(settings)
     if name.startswith("CELERY_")
 }

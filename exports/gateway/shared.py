@@ -97,22 +97,15 @@ def claim_free(keys: list[str], holder: int, seconds: int) -> str | None:
     key is taken; None when the cache is down (nobody can count: the caller goes on its
     own). One round trip when the first key is free (the usual case: `keys` start at a
     random one), else one read of them all and an add on the free ones."""
-    if _resting():
-        return None
-    try:
+
+    def first_free() -> str:
         if cache.add(keys[0], holder, seconds):
-            _answered()
             return keys[0]
         taken = cache.get_many(keys[1:])
-        for key in keys[1:]:
-            if key not in taken and cache.add(key, holder, seconds):
-                _answered()
-                return key
-    except DOWN as exc:
-        _went_down(exc)
-        return None
-    _answered()
-    return ""
+        free = (key for key in keys[1:] if key not in taken)
+        return next((key for key in free if cache.add(key, holder, seconds)), "")
+
+    return _call(first_free, None)
 
 
 # Redis: delete a key only while it holds a value (one round trip, atomic).

@@ -6,6 +6,8 @@
 - ceiling: `bench/sandbox_ceiling.py`'s tight loop of 200-record Collections upserts.
 - ceiling-composite: the same loop in crmsync's call shape: one Composite request
   (allOrNone, `collateSubrequests` false) of 5 Collections subrequests of 200, prebuilt.
+- ceiling-small: a small account's call shape (one Collections upsert of 50), prebuilt,
+  from as many client processes as crmsync has workers (the tenants series).
 - crmsync: `run_export` for one or more accounts, exactly as `crm_export` sends it,
   through worker processes on Redis and PostgreSQL, twice in the same workers (their
   first run, then a warm one: see STARTS); the outbox is filled once per account
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +78,45 @@ def ceiling_composite(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - began
     sf.session.close()
     return _rate(records, elapsed, api_calls=calls)
+
+
+SMALL_CALL = 50  # records per call of a small account's run (bench/tenants.py)
+
+
+def ceiling_small(sandbox: Sandbox, seconds: float, clients: int) -> dict[str, Any]:
+    """The sandbox alone in a small account's call shape: prebuilt Collections upserts of
+    50 records from `clients` processes in tight loops (as many as crmsync has workers),
+    one token, no database: the most records/s calls of that size can carry here."""
+    context = multiprocessing.get_context("spawn")  # a fork of this process can hang
+    counts = context.Queue()
+    loops = [
+        context.Process(target=_small_loop, args=(sandbox.url, sandbox.ca_path, seconds, n, counts))
+        for n in range(clients)
+    ]
+    for loop in loops:
+        loop.start()
+    done = [counts.get(timeout=seconds + 60) for _ in loops]
+    for loop in loops:
+        loop.join(30)
+    calls, records = sum(d[0] for d in done), sum(d[1] for d in done)
+    return {**_rate(records, max(d[2] for d in done), api_calls=calls), "clients": clients}
+
+
+def _small_loop(url: str, ca_path: Path, seconds: float, number: int, counts: Any) -> None:
+    sf = client(url, ca_path)
+    bodies = [
+        json.dumps({"allOrNone": True, "records": records[:SMALL_CALL]}).encode()
+        for records in batches(20_000, 100 + number)
+    ]
+    path = "composite/sobjects/Contact/ExtId__c"
+    calls = records = 0
+    began = time.perf_counter()
+    while time.perf_counter() < began + seconds:
+        results = sf.restful(path, method="PATCH", data=bodies[calls % len(bodies)])
+        if not all(r["success"] for r in results):
+            raise RuntimeError(f"a small call failed: {results[0]}")
+        calls, records = calls + 1, records + len(results)
+    counts.put((calls, records, time.perf_counter() - began))
 
 
 def _composite_bodies(prepared: list[list[dict]], version: str) -> list[bytes]:

@@ -27,6 +27,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+import traceback
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,7 +245,8 @@ class Bench:
             self.report.setdefault("failed_measurements", []).append(
                 {"series": name, "error": str(exc)}
             )
-            print(f"{name} FAILED: {exc}", file=sys.stderr)
+            print(f"{name} FAILED: {exc!r}", file=sys.stderr)
+            traceback.print_exc()
             return None
 
     def setup(self) -> None:

@@ -10,7 +10,8 @@ The series, in one run, against the sandbox org in its own process:
    (worker RSS after them), `small_accounts` × `small_records` (records/s, RSS, logins per
    account, worker CPU per 1,000 records), one account with `big_records`, the small
    accounts again with new records (the next tick's visit: tokens cached or not), then a
-   tick whose runs all have nothing to do (what such a run costs the workers).
+   tick whose runs all have nothing to do (what such a run costs the workers); then, the
+   workers stopped, bare client loops in both call shapes (`bare_loops`).
 3. **Fairness** at `fair_latency_ms`: one account with `fair_big_records` runs alone for
    `fair_solo_seconds`, then a tick (in this process) starts `fair_small_accounts` ×
    `small_records`; per small account the time from the tick to its last record in the
@@ -50,6 +51,7 @@ FULL = {
     "fair_latency_ms": 100,
     "fair_solo_seconds": 20.0,
     "breakdown_runs": 50,
+    "bare_seconds": 5.0,
 }
 QUICK = {
     **FULL,
@@ -59,6 +61,7 @@ QUICK = {
     "fair_small_accounts": 200,
     "fair_solo_seconds": 5.0,
     "breakdown_runs": 30,
+    "bare_seconds": 2.0,
 }
 
 
@@ -154,9 +157,25 @@ def many_small_vs_one_big(
         out["nothing_to_do"] = nothing_to_do_pass(pool, small)
     finally:
         pool.stop()
-    for name in ("first_accounts", "small", "big", "small_again", "nothing_to_do"):
+    out["bare"] = bare_loops(sandbox, config)
+    for name in ("first_accounts", "small", "big", "small_again", "nothing_to_do", "bare"):
         _say(name, out.get(name))
     return out
+
+
+def bare_loops(sandbox: Sandbox, config: dict[str, Any]) -> dict[str, Any]:
+    """What the org here takes from bare client loops (no database, no Celery, one token),
+    after the workers stopped: 50-record calls from as many processes as crmsync has workers
+    (`ceiling-small`) and Composite calls of 5 x 200 from one (`ceiling-composite`, one
+    account's chain). Their ratio bounds what many small accounts can reach against one big
+    one with one call per small run."""
+    from bench import contenders
+
+    seconds = config["bare_seconds"]
+    return {
+        "small": contenders.ceiling_small(sandbox, seconds, config["workers"]),
+        "big": contenders.ceiling_composite(sandbox, seconds),
+    }
 
 
 def export_pass(pool: Workers, sandbox: Sandbox, account_ids: list[int]) -> dict[str, Any]:
@@ -186,24 +205,37 @@ def export_pass(pool: Workers, sandbox: Sandbox, account_ids: list[int]) -> dict
 
 def nothing_to_do_pass(pool: Workers, account_ids: list[int]) -> dict[str, Any]:
     """A tick (here) while every backlog is empty, its runs done by the workers: what one
-    such run costs them (CPU, and worker time = wall time x workers / runs)."""
+    such run costs them (CPU, and worker time = wall time x workers / runs). The tick sends
+    none: then `run_export` is sent to each account anyway (as `crm_export` would): one
+    Celery task with its run row and lease read, no call — the least any run costs, a
+    floor under the per-run cost of a small account's run (which is two such tasks)."""
     from exports.tasks import export_due_accounts
 
     ts.enable_only(account_ids)
     after, cpu = ts.last_run_id(), pool.cpu_ms()
     began = time.time()
     sent = export_due_accounts()
-    if not sent:  # the tick sends no run to an account with nothing waiting
-        return {"messages": 0, "outcomes": {}, "seconds": round(time.time() - began, 3)}
-    runs = ts.wait_runs(sent, after)
+    if sent:
+        return _runs_cost(pool, sent, after, cpu, began)
+    # The tick sends no run to an account with nothing waiting.
+    tick = {"messages": 0, "outcomes": {}, "seconds": round(time.time() - began, 3)}
+    after, cpu = ts.last_run_id(), pool.cpu_ms()
+    began = ts.send_runs(account_ids)
+    return {**tick, "sent_anyway": _runs_cost(pool, account_ids, after, cpu, began)}
+
+
+def _runs_cost(
+    pool: Workers, account_ids: list[int], after: int, cpu_before: float, began: float
+) -> dict[str, Any]:
+    """Wait for the runs sent at `began`: what one cost the workers."""
+    runs = ts.wait_runs(account_ids, after)
     seconds = max(run.finished_at.timestamp() for run in runs) - began
-    cpu = pool.cpu_ms() - cpu
     return {
-        "messages": len(sent),
+        "messages": len(runs),
         "outcomes": dict(Counter(run.outcome for run in runs)),
         "seconds": round(seconds, 3),
         "worker_ms_per_run": 1000 * seconds * pool.count / len(runs),
-        "worker_cpu_ms_per_run": cpu / len(runs),
+        "worker_cpu_ms_per_run": (pool.cpu_ms() - cpu_before) / len(runs),
     }
 
 

@@ -105,6 +105,16 @@ def _small_vs_big(out: dict[str, Any] | None) -> list[str]:
             f"\nA tick while every backlog is empty sends no run_export ({idle['seconds']:.2f} s): "
             "an idle account costs the workers nothing."
         )
+        anyway = idle.get("sent_anyway")
+        if anyway:
+            lines.append(
+                f"Sent anyway to each of the {anyway['messages']:,} accounts (as `crm_export` "
+                f"would; outcomes {anyway['outcomes']}): a `run_export` with nothing to do costs "
+                f"{anyway['worker_ms_per_run']:.1f} ms of worker time "
+                f"({anyway['worker_cpu_ms_per_run']:.1f} ms CPU) — one Celery task with its run "
+                "row and lease and no call: a floor under any run's cost (a small account's "
+                "run is two tasks and a call)."
+            )
     elif idle:
         lines.append(
             f"\nA tick while every backlog is empty: {idle['messages']:,} run_export messages, "
@@ -112,7 +122,39 @@ def _small_vs_big(out: dict[str, Any] | None) -> list[str]:
             f"{idle['worker_ms_per_run']:.1f} ms of worker time ({idle['worker_cpu_ms_per_run']:.1f} "
             "ms CPU) and writes an ExportRun row."
         )
-    return lines
+    return lines + _bare(out)
+
+
+def _bare(out: dict[str, Any]) -> list[str]:
+    """The bare loops after the passes: what the org takes in each call shape."""
+    bare = out.get("bare")
+    if not bare or not out.get("big") or not out.get("small_again"):
+        return []
+    small, big = bare["small"], bare["big"]
+    ceiling_share = small["records_per_s"] / big["records_per_s"]
+    small_share = out["small_again"]["records_per_s"] / small["records_per_s"]
+    big_share = out["big"]["records_per_s"] / big["records_per_s"]
+    return [
+        "",
+        "Bare client loops after the passes (no database, no Celery, one token, prebuilt "
+        "bodies): what the org here takes in each call shape.",
+        "",
+        "| loop | clients | records/s | calls/s | crmsync's pass of that shape |",
+        "|---|---:|---:|---:|---:|",
+        f"| `ceiling-small`: one Collections upsert of 50 per call | {small['clients']} "
+        f"| {small['records_per_s']:,.0f} | {_calls_per_s(small):,.0f} "
+        f"| many small, next visit: {small_share:.0%} |",
+        f"| `ceiling-composite`: Composite of 5 x 200 per call | 1 | {big['records_per_s']:,.0f} "
+        f"| {_calls_per_s(big):,.0f} "
+        f"| one big: {big_share:.0%} |",
+        "",
+        f"Bare small vs bare big: {ceiling_share:.0%} — the most that one call per small "
+        "account could reach against one big account here, with no per-run work at all.",
+    ]
+
+
+def _calls_per_s(loop: dict[str, Any]) -> float:
+    return loop["api_calls"] / loop["seconds"] if loop["seconds"] else 0.0
 
 
 def _fairness(fair: dict[str, Any] | None, config: dict[str, Any]) -> list[str]:

@@ -27,7 +27,7 @@ from accounts.models import CRMSettings
 from . import call as calls
 from . import decisions, payload
 from .call import Answer, Call
-from .gateway import reusable_gateway
+from .gateway import org_slots, reusable_gateway
 from .models import ExportRun
 from .payload import Row
 from .wire import Batch
@@ -42,8 +42,19 @@ def http() -> ThreadPoolExecutor:
     One per process; it only talks HTTP (no database connection of its own)."""
     global _http_pool
     if _http_pool is None:
-        _http_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmsync-call")
+        _http_pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="crmsync-call",
+            initializer=org_slots.keep_slots_in_this_thread,  # a link's calls: one slot
+        )
     return _http_pool
+
+
+def let_go_of_slots() -> None:
+    """A task ended: the HTTP thread frees the org slot it kept for the task's calls
+    (after any call still queued; nothing waits for it)."""
+    if _http_pool is not None:
+        _http_pool.submit(org_slots.let_go)
 
 
 def log_in_ahead(crm: CRMSettings) -> None:

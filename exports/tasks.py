@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, connections
 
 from crmsync.celery import links_queue as celery_links_queue
 
-from . import alerts, link, notify, outage, reexport, retention, run_totals, runs
+from . import alerts, link, notify, outage, overlap, reexport, retention, run_totals, runs
 from .gateway import TransientError
 from .link import Next, RetryLater, RunFailed, Stopped
 from .runs import Ended, Running
@@ -43,6 +43,13 @@ def close_failed_connections(**_: Any) -> None:
     for connection in connections.all(initialized_only=True):
         if connection.errors_occurred and not connection.is_usable():
             connection.close()
+
+
+@task_postrun.connect
+def free_the_org_slot(**_: Any) -> None:
+    """The task's calls are over: free the org slot the HTTP thread kept between them
+    (exports/gateway/org_slots.py), so another worker's request to that org can have it."""
+    overlap.let_go_of_slots()
 
 
 @shared_task(name="exports.tasks.export_due_accounts")

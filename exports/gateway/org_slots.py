@@ -20,6 +20,13 @@ REQUEST_LIMIT_EXCEEDED; several accounts may point at the same org. The idea:
    plus a margin (`slot_expiry`).
 6. The cache unreachable: this request goes without a slot (`shared`: one WARNING per
    outage, the cache left alone for a few seconds); a cache outage never fails a run.
+7. The HTTP thread of a worker (`exports.overlap`) keeps its slot between the back-to-back
+   calls of a link (`keep_slots_in_this_thread`): the next request to the same org goes
+   out on it without a round trip to the cache (two per call otherwise: 6 % of a call at
+   0 ms latency). It is let go when the task ends (`let_go`), when this thread's next
+   request is to another org, or when it was taken KEEP_AT_MOST_S ago (a request sent on
+   it still ends before it expires). A kept slot is
+   still a slot: every request in flight holds one, so the cap holds as before.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +47,7 @@ from .errors import TransientError
 
 SLOT_MARGIN_S = 30  # a slot outlives its request's timeout by this much, then expires
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.15
+KEEP_AT_MOST_S = SLOT_MARGIN_S / 2  # a kept slot is used for new requests this long
 
 
 @dataclass(frozen=True)
@@ -98,26 +107,73 @@ def over_cap(org: Org) -> TransientError:
 # -- the cache ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A slot this thread holds between requests: its org, key, holder and when taken."""
+
+    org_key: str
+    slot: str
+    holder: int
+    taken_at: float
+
+    def fresh_for(self, org: Org) -> bool:
+        """Is it `org`'s, and young enough that a request sent on it ends before it expires
+        (it expires the request timeout plus SLOT_MARGIN_S after it was taken)?"""
+        return self.org_key == org.key and time.monotonic() - self.taken_at < KEEP_AT_MOST_S
+
+
+_thread = threading.local()  # .keeps: this thread keeps its slot; .kept: the _Kept or None
+
+
+def keep_slots_in_this_thread() -> None:
+    """From now on this thread keeps its slot between requests (the worker's HTTP thread:
+    a link's calls follow each other within milliseconds); `let_go` frees it."""
+    _thread.keeps = True
+    _thread.kept = None
+
+
+def let_go() -> None:
+    """Free the slot this thread kept, if any (a task ended: no call of its link follows)."""
+    kept, _thread.kept = getattr(_thread, "kept", None), None
+    if kept is not None:
+        shared.release(kept.slot, kept.holder)
+
+
 @contextmanager
 def held(org: Org) -> Iterator[None]:
     """Hold one of the org's slots for the block (a request in flight).
 
     1. No cap (0): go at once.
-    2. Take a free slot; all taken: poll until one frees or `wait_s` passes, then raise
+    2. This thread kept a fresh slot of this org: use it. Else let a kept one go, then
+       take a free slot; all taken: poll until one frees or `wait_s` passes, then raise
        the TransientError of `over_cap`.
     3. The cache is down: go without a slot (`shared` logs one WARNING per outage).
-    4. After the block, free the slot if it is still ours.
+    4. After the block, free the slot if it is still ours; a thread that keeps slots keeps
+       it instead (unless the block failed, or it already keeps another).
     """
     if org.cap <= 0:
         yield
         return
-    holder = random.getrandbits(62)  # an integer: Redis stores it as its digits
-    slot = _wait_for_slot(org, holder)
+    kept: _Kept | None = getattr(_thread, "kept", None)
+    if kept is not None and kept.fresh_for(org):
+        _thread.kept = None  # in use now
+        slot, holder, taken_at = kept.slot, kept.holder, kept.taken_at
+    else:
+        let_go()
+        holder = random.getrandbits(62)  # an integer: Redis stores it as its digits
+        slot, taken_at = _wait_for_slot(org, holder), time.monotonic()
     try:
         yield
-    finally:
+    except BaseException:
         if slot:
             shared.release(slot, holder)
+        raise
+    if not slot:
+        return
+    if getattr(_thread, "keeps", False) and getattr(_thread, "kept", None) is None:
+        _thread.kept = _Kept(org.key, slot, holder, taken_at)
+    else:
+        shared.release(slot, holder)
 
 
 def _wait_for_slot(org: Org, holder: int) -> str | None:

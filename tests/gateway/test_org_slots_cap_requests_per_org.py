@@ -19,7 +19,7 @@ from django.test import override_settings
 
 from accounts.models import CRMSettings
 from crmsync.settings import cache_config
-from exports.gateway import Gateway, TransientError, shared
+from exports.gateway import Gateway, TransientError, org_slots, shared
 from exports.gateway.org_slots import Org, held, org_key, slot_keys
 from tests.chaos.processes import RedisServer, free_port
 from tests.conftest import wait_for
@@ -185,3 +185,89 @@ def test_the_gateway_holds_a_slot_per_data_request_and_none_to_log_in(
     stats = sandbox.stats()
     assert (stats["logins"], stats["peak_concurrent_requests"], gateway.api_calls) == (1, 0, 0)
     assert gateway.check_connection().instance_url == sandbox.url  # the slot is free again
+
+
+# -- a thread that keeps its slot between requests (the worker's HTTP thread) --------------
+
+
+def in_keeping_thread(job: Any, shared_cache: str) -> Any:
+    """Run `job` in a new thread that keeps its slot (as the HTTP thread does); its result."""
+    out: list[Any] = []
+
+    def run() -> None:
+        with override_settings(CACHES={"default": cache_config(shared_cache)}):
+            org_slots.keep_slots_in_this_thread()
+            out.append(job())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return out[0]
+
+
+def slots_taken(org: Org) -> int:
+    return len(cache.get_many(slot_keys(org.key, org.cap, 0)))
+
+
+def test_a_kept_slot_serves_the_next_request_and_is_freed_by_let_go(
+    shared_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = an_org(cap=2)
+    claims = []
+    real_claim = shared.claim_free
+    monkeypatch.setattr(shared, "claim_free", lambda *a: claims.append(1) or real_claim(*a))
+
+    def three_requests_then_let_go() -> list[int]:
+        taken = []
+        for _ in range(3):
+            with held(org):
+                taken.append(slots_taken(org))
+        taken.append(slots_taken(org))  # between tasks: still kept
+        org_slots.let_go()
+        taken.append(slots_taken(org))
+        return taken
+
+    assert in_keeping_thread(three_requests_then_let_go, shared_cache) == [1, 1, 1, 1, 0]
+    assert len(claims) == 1  # one round trip to take it for three requests
+
+
+def test_a_kept_slot_still_counts_against_the_cap(shared_cache: str) -> None:
+    org = an_org(cap=1)
+
+    def one_request() -> None:
+        with held(org):
+            pass
+
+    in_keeping_thread(one_request, shared_cache)  # the thread ended without let_go
+    with pytest.raises(TransientError):
+        take(ExitStack(), org, 1)  # another worker: the kept slot is taken
+
+
+def test_a_kept_slot_is_let_go_for_another_org_and_when_old(
+    shared_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = an_org(cap=1), an_org(cap=1)
+
+    def switch_orgs_then_age() -> list[int]:
+        with held(one):
+            pass
+        with held(two):  # lets one's slot go first
+            seen = [slots_taken(one), slots_taken(two)]
+        monkeypatch.setattr(org_slots, "KEEP_AT_MOST_S", 0.0)  # two's kept slot is old now
+        with held(two):
+            seen.append(slots_taken(two))
+        org_slots.let_go()
+        return [*seen, slots_taken(two)]
+
+    assert in_keeping_thread(switch_orgs_then_age, shared_cache) == [0, 1, 1, 0]
+
+
+def test_a_failed_request_frees_its_slot_even_in_a_keeping_thread(shared_cache: str) -> None:
+    org = an_org(cap=1)
+
+    def failing_request() -> int:
+        with pytest.raises(RuntimeError), held(org):
+            raise RuntimeError("the request failed")
+        return slots_taken(org)
+
+    assert in_keeping_thread(failing_request, shared_cache) == 0

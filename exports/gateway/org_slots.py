@@ -25,8 +25,8 @@ REQUEST_LIMIT_EXCEEDED; several accounts may point at the same org. The idea:
    out on it without a round trip to the cache (two per call otherwise: 6 % of a call at
    0 ms latency). It is let go when the task ends (`let_go`), when this thread's next
    request is to another org, or when it was taken KEEP_AT_MOST_S ago (a request sent on
-   it still ends before it expires). A kept slot is
-   still a slot: every request in flight holds one, so the cap holds as before.
+   it still ends before it expires). A kept slot is still a slot: every request in flight
+   holds one, so the cap holds as before.
 """
 
 from __future__ import annotations

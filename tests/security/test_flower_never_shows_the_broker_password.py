@@ -1,7 +1,8 @@
 """Flower never shows the broker's password: not on its Broker page, not in a worker's
 Config tab (the worker's answer to `inspect conf`, masked by value: a URL under a key
-Celery does not censor, as Django's CELERY_BROKER_URL once was, would show it). Real processes: a private redis-server that needs a
-password, the Procfile's `worker` and `flower` lines, Flower's HTTP API and pages."""
+Celery does not censor, as Django's CELERY_BROKER_URL once was, would show it). Real
+processes: a private redis-server that needs a password, the Procfile's `worker` and
+`flower` lines, Flower's HTTP API and pages."""
 
 from __future__ import annotations
 

@@ -277,8 +277,12 @@ CRMSYNC_ALERT_FAILED_RUNS = env_int("CRMSYNC_ALERT_FAILED_RUNS", 3)
 # (10 min, then doubling) up to CRMSYNC_CIRCUIT_MAX_WAIT_S before the next login.
 CRMSYNC_CIRCUIT_AUTH_FAILURES = env_int("CRMSYNC_CIRCUIT_AUTH_FAILURES", 3)
 CRMSYNC_CIRCUIT_MAX_WAIT_S = env_int("CRMSYNC_CIRCUIT_MAX_WAIT_S", 3600)
-# /metrics: open to loopback clients; others need `Authorization: Bearer <token>`.
-CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "")
+# /metrics (every tenant's slug, backlog, pause and error codes) is closed until configured:
+# a scrape sends `Authorization: Bearer <CRMSYNC_METRICS_TOKEN>`, or, with
+# CRMSYNC_METRICS_ALLOW_LOOPBACK on, a client on this host needs none; never with a reverse
+# proxy on the host (a request it relays comes from 127.0.0.1 too). README › Metrics.
+CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "").strip()
+CRMSYNC_METRICS_ALLOW_LOOPBACK = env_bool("CRMSYNC_METRICS_ALLOW_LOOPBACK", False)
 # crm_prune (daily CRMExport_Prune): exported outbox rows, closed ExportErrors, ExportRuns and
 # Notifications older than these are deleted, CRMSYNC_PRUNE_CHUNK rows per transaction.
 CRMSYNC_RETAIN_RECORDS_DAYS = env_int("CRMSYNC_RETAIN_RECORDS_DAYS", 30)

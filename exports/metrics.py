@@ -11,9 +11,12 @@ scrape costs the same 7 queries whatever the number of accounts:
 6. API calls of the runs that finished in the last 24 hours, by account;
 7. Notifications by status.
 
-Access: clients on the loopback interface (a request a reverse proxy forwarded — it
-carries X-Forwarded-For, Forwarded or X-Real-IP — is not one), or any client sending
-`Authorization: Bearer <CRMSYNC_METRICS_TOKEN>`.
+Access (`refusal`): closed until configured, since it names every tenant. A client sending
+`Authorization: Bearer <CRMSYNC_METRICS_TOKEN>` (compared in constant time) from anywhere;
+with CRMSYNC_METRICS_ALLOW_LOOPBACK on, also a client connecting from the loopback interface
+itself: a request carrying a reverse proxy's header (`PROXY_HEADERS`, or the one
+SECURE_PROXY_SSL_HEADER names) is not one. A proxy on the same host that adds no header at
+all cannot be told apart: that is why the switch is off by default (README › Metrics).
 """
 
 from __future__ import annotations
@@ -40,27 +43,67 @@ from .models import ExportError, ExportRecord, ExportRun, Notification
 
 # The classic text format, which every Prometheus version reads.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+# A request relayed by a reverse proxy (nginx, HAProxy, Apache, a load balancer) carries one
+# of these when the proxy is configured to add it; SECURE_PROXY_SSL_HEADER's name counts too.
+PROXY_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_FORWARDED",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_VIA",
+)
+NOT_CONFIGURED = (
+    "403 Forbidden: /metrics is closed until it is configured (it lists every account). "
+    "Set CRMSYNC_METRICS_TOKEN and scrape with 'Authorization: Bearer <token>', or set "
+    "CRMSYNC_METRICS_ALLOW_LOOPBACK=1 to let clients on this host in without one (never with "
+    "a reverse proxy on this host: what it relays comes from 127.0.0.1 too). README › Metrics.\n"
+)
+NEEDS_TOKEN = "403 Forbidden: /metrics needs 'Authorization: Bearer <CRMSYNC_METRICS_TOKEN>'.\n"
+NEEDS_TOKEN_OR_LOOPBACK = (
+    "403 Forbidden: /metrics needs 'Authorization: Bearer <CRMSYNC_METRICS_TOKEN>'"
+    " (CRMSYNC_METRICS_TOKEN is not set), or a client on this host connecting directly,"
+    " not through a proxy (CRMSYNC_METRICS_ALLOW_LOOPBACK).\n"
+)
 
 
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not allowed(request):
-        return HttpResponse(
-            "403 Forbidden: /metrics answers loopback clients, or a request with "
-            "'Authorization: Bearer <CRMSYNC_METRICS_TOKEN>'.\n",
-            status=403,
-            content_type="text/plain",
-        )
+    refused = refusal(request)
+    if refused is not None:
+        return HttpResponse(refused, status=403, content_type="text/plain; charset=utf-8")
     return HttpResponse(generate_latest(DatabaseCollector()), content_type=CONTENT_TYPE)
 
 
-def allowed(request: HttpRequest) -> bool:
-    token = settings.CRMSYNC_METRICS_TOKEN
-    sent = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
-        return True
-    if any(header in request.META for header in PROXY_HEADERS):
+def refusal(request: HttpRequest) -> str | None:
+    """Why this request may not read the metrics (a text for the client), None if it may.
+
+    1. The bearer token, when one is set, lets any client in.
+    2. With CRMSYNC_METRICS_ALLOW_LOOPBACK, so does a direct loopback client.
+    3. Otherwise refused, saying which setting opens it.
+    """
+    token: str = settings.CRMSYNC_METRICS_TOKEN
+    allow_loopback: bool = settings.CRMSYNC_METRICS_ALLOW_LOOPBACK
+    if token and _bearer_matches(request, token):
+        return None
+    if allow_loopback and _direct_loopback(request):
+        return None
+    if not token and not allow_loopback:
+        return NOT_CONFIGURED
+    return NEEDS_TOKEN if token and not allow_loopback else NEEDS_TOKEN_OR_LOOPBACK
+
+
+def _bearer_matches(request: HttpRequest, token: str) -> bool:
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    # Constant time whatever was sent (compare_digest of bytes; lengths may differ).
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
+def _direct_loopback(request: HttpRequest) -> bool:
+    """Did the request come from this host itself, not relayed by a proxy?"""
+    ssl_header = settings.SECURE_PROXY_SSL_HEADER
+    markers = (*PROXY_HEADERS, *([ssl_header[0]] if ssl_header else []))
+    if any(header in request.META for header in markers):
         return False
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback

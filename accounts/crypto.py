@@ -3,11 +3,21 @@
 `settings.CRMSYNC_ENCRYPTION_KEYS` lists Fernet keys, newest first (settings.py checks
 each at start; crmsync/keys.py). The first key encrypts; every key decrypts, so a key
 can be rotated without downtime (`crm_rotate_secrets`).
+
+Signatures (`sign`, `signed`) use keys derived from the same keys (HKDF-SHA256, one per
+purpose, named by a label): the newest signs, any verifies, so they rotate together.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 
@@ -54,3 +64,26 @@ def on_newest_key(token: str) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+def sign(label: str, message: bytes) -> str:
+    """HMAC-SHA256 of `message` (hex) with the key derived for `label` from the newest key."""
+    key = _derived(settings.CRMSYNC_ENCRYPTION_KEYS[0], label)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def signed(label: str, message: bytes, mac: str) -> bool:
+    """Is `mac` what `sign(label, message)` gives with any configured key?"""
+    return any(
+        hmac.compare_digest(
+            hmac.new(_derived(key, label), message, hashlib.sha256).hexdigest(), mac
+        )
+        for key in settings.CRMSYNC_ENCRYPTION_KEYS
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _derived(key: str, label: str) -> bytes:
+    """A key of its own for `label`'s purpose, from one Fernet key (never the key itself)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode())
+    return hkdf.derive(base64.urlsafe_b64decode(key.encode()))

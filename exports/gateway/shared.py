@@ -5,17 +5,26 @@ With CRMSYNC_CACHE_URL on Redis (the default when the broker is Redis) every wor
 on every host reads and writes the same entries; with locmem:// each process has its own.
 Nothing else in the gateway touches `django.core.cache`.
 
-1. A token is a bearer secret: it is stored Fernet-encrypted (`accounts.crypto`: the first
-   key of CRMSYNC_ENCRYPTION_KEYS encrypts, any key decrypts). An entry no key opens, or
-   that is not a token, is a miss: the worker logs in again.
-2. One login (or describe) among all workers (`once`): whoever adds the account's lock key
+1. An entry is data, never code: JSON (crmsync/cache_entries.py), so whoever can write to
+   the cache's Redis cannot make a worker run anything. What `put` writes is signed for
+   its key (HMAC-SHA256, `accounts.crypto.sign`: a key derived from CRMSYNC_ENCRYPTION_KEYS);
+   an entry that does not parse (a crafted pickle included), or whose signature does not
+   match its key (changed, copied from another key, written by another program), is a
+   miss: one WARNING, the entry removed, the run goes on. So a poisoned describe cannot
+   change type checks or how external ids compare, and a kept failure is our own words.
+2. A token is a bearer secret: it is stored Fernet-encrypted (`accounts.crypto`: the first
+   key of CRMSYNC_ENCRYPTION_KEYS encrypts, any key decrypts) and signed for its key (1.),
+   which names the account and its connection settings: the same bytes under another
+   account's key are a miss, and the worker logs in again. An entry no key opens, or that
+   is not a token, is a miss too.
+3. One login (or describe) among all workers (`once`): whoever adds the account's lock key
    (SET NX with a short expiry) does it; the others poll for its result, raise the failure
    it kept for a moment, or do it themselves when the wait runs out. A lock never fails a
    run.
-3. The cache is only a saving: a cache that does not answer (or an entry that cannot be
-   read) is a miss, and a write to it does nothing; logged once at WARNING per outage, and
-   not asked again for DOWN_RETRY_S, so a Redis that hangs costs a run one timeout, not one
-   per request. The run goes on (logging in itself).
+4. The cache is only a saving: a cache that does not answer is a miss, and a write to it
+   does nothing; logged once at WARNING per outage, and not asked again for DOWN_RETRY_S,
+   so a Redis that hangs costs a run one timeout, not one per request. The run goes on
+   (logging in itself).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 from accounts import crypto
+from crmsync.cache_entries import Unreadable
 
 from .errors import AuthError, GatewayError
 
@@ -42,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DOWN = (RedisError, OSError)  # the cache did not answer (connection refused, timeout, ...)
+SIGNED_BY = "crmsync shared cache entry"  # the label of the signing key (accounts.crypto)
 DOWN_RETRY_S = 10.0  # a cache that did not answer is left alone this long
 POLL_S = 0.05  # how often a worker waiting for another's login looks for its token
 FAILED_KEPT_S = 5  # a failed login is the answer of the workers waiting for it this long
@@ -61,25 +72,32 @@ _down_warned = False  # the WARNING of this outage was logged
 
 
 def get(key: str) -> Any:
-    """The entry under `key`, or None: missing, unreadable, or the cache is down."""
+    """What `put` stored under `key`, or None: missing, not crmsync's entry for this key
+    (one WARNING; removed), or the cache is down."""
     if _resting():
         return None
     try:
-        value = cache.get(key)
+        stored = cache.get(key)
     except DOWN as exc:
         _went_down(exc)
         return None
-    except Exception as exc:  # whatever unpickling a garbled entry raises: it is a miss
-        log.warning("Unreadable entry in the shared cache (%s); ignored", type(exc).__name__)
+    _answered()
+    if stored is None:
+        return None
+    wrong = _not_ours(key, stored)
+    if wrong:
+        log.warning("An entry in the shared cache is not crmsync's (%s: %s); ignored", key, wrong)
         forget(key)
         return None
-    _answered()
-    return value
+    return json.loads(stored["data"])
 
 
 def put(key: str, value: Any, seconds: float) -> None:
-    """Store `value` for `seconds`; nothing when the cache is down."""
-    _call(lambda: cache.set(key, value, seconds), None)
+    """Store `value` (JSON data) for `seconds`, signed for `key`; nothing when the cache is
+    down."""
+    data = json.dumps(value, separators=(",", ":"))
+    entry = {"data": data, "mac": crypto.sign(SIGNED_BY, _signed_text(key, data))}
+    _call(lambda: cache.set(key, entry, seconds), None)
 
 
 def forget(key: str) -> None:
@@ -131,6 +149,28 @@ def release(key: str, holder: int) -> None:
     _call(delete_if_held, None)
 
 
+def _not_ours(key: str, stored: Any) -> str:
+    """Why `stored` is not an entry `put` wrote under `key` ("" when it is)."""
+    if isinstance(stored, Unreadable):
+        return stored.reason
+    if not (
+        isinstance(stored, dict)
+        and isinstance(stored.get("data"), str)
+        and isinstance(stored.get("mac"), str)
+    ):
+        return "not a signed entry"
+    if not crypto.signed(SIGNED_BY, _signed_text(key, stored["data"]), stored["mac"]):
+        return (
+            "its signature does not match this key: changed, copied from another key, or "
+            "written with a key no longer configured"
+        )
+    return ""
+
+
+def _signed_text(key: str, data: str) -> bytes:
+    return f"{key}\n{data}".encode()
+
+
 def _call(operation: Callable[[], Any], when_down: Any) -> Any:
     if _resting():
         return when_down
@@ -176,7 +216,8 @@ def _holder() -> str:
 
 
 def read_token(key: str) -> dict[str, str] | None:
-    """The token stored under `key`, decrypted; None if there is none or it is unreadable."""
+    """The token stored under `key` (and signed for it: `get`), decrypted; None if there is
+    none or it is unreadable."""
     stored = get(key)
     if stored is None:
         return None

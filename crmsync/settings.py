@@ -244,10 +244,6 @@ if CRMSYNC_ORG_CONCURRENCY < 0 or CRMSYNC_ORG_SLOT_WAIT_S < 0:
 # this long, then hands over to the next link (0: one call per link). Keep it well below
 # CELERY_TASK_SOFT_TIME_LIMIT.
 CRMSYNC_LINK_SECONDS = env_float("CRMSYNC_LINK_SECONDS", 1.0)
-# One sender per account: a link claims the right to send for the request timeout plus this
-# margin, renewed with every cursor move (exports/claim.py). A copy of a link whose worker
-# is gone takes over once the claim has expired; keep it well below the visibility timeout.
-CRMSYNC_CLAIM_MARGIN_S = env_float("CRMSYNC_CLAIM_MARGIN_S", 30.0)
 # Transient faults: retries per batch and the base of the exponential backoff.
 CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)
@@ -276,9 +272,6 @@ CRMSYNC_BASE_URL = os.environ.get("CRMSYNC_BASE_URL", "http://127.0.0.1:8000").r
 CRMSYNC_ALERT_EMAILS = os.environ.get("CRMSYNC_ALERT_EMAILS", "")
 # Webhooks to private, loopback or link-local addresses are refused unless this is on.
 CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS = env_bool("CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS", False)
-# A webhook delivery ends after this many seconds in all (connect, send, the answer's status
-# and headers), however slowly the receiver answers; then it is retried like a timeout.
-CRMSYNC_WEBHOOK_DEADLINE_S = env_float("CRMSYNC_WEBHOOK_DEADLINE_S", 10.0)
 # A delivery that failed transiently is retried this often, backoff base/cap in seconds.
 CRMSYNC_ALERT_MAX_RETRIES = env_int("CRMSYNC_ALERT_MAX_RETRIES", 8)
 CRMSYNC_ALERT_RETRY_BACKOFF_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_S", 30)
@@ -348,10 +341,6 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 # is a second Redis publish per message: a third of a 5,000-account tick's time. Off.
 CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Alerts travel on a queue of their own, served by the Procfile's `notifier` (a worker
-# started with `-Q` this queue): a slow webhook receiver never holds an export worker.
-CRMSYNC_NOTIFICATIONS_QUEUE = os.environ.get("CRMSYNC_NOTIFICATIONS_QUEUE") or "notifications"
-CELERY_TASK_ROUTES = {"exports.tasks.send_notification": {"queue": CRMSYNC_NOTIFICATIONS_QUEUE}}
 
 CRMSYNC_LOG_LEVEL = os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")
 LOGGING = {

@@ -244,6 +244,10 @@ if CRMSYNC_ORG_CONCURRENCY < 0 or CRMSYNC_ORG_SLOT_WAIT_S < 0:
 # this long, then hands over to the next link (0: one call per link). Keep it well below
 # CELERY_TASK_SOFT_TIME_LIMIT.
 CRMSYNC_LINK_SECONDS = env_float("CRMSYNC_LINK_SECONDS", 1.0)
+# One sender per account: a link claims the right to send for the request timeout plus this
+# margin, renewed with every cursor move (exports/claim.py). A copy of a link whose worker
+# is gone takes over once the claim has expired; keep it well below the visibility timeout.
+CRMSYNC_CLAIM_MARGIN_S = env_float("CRMSYNC_CLAIM_MARGIN_S", 30.0)
 # Transient faults: retries per batch and the base of the exponential backoff.
 CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)

@@ -59,9 +59,15 @@ class Call:
 
 
 def send(
-    gateway: Gateway, rows: list[Row], batches: list[Batch], pause_on: bool, size: int
+    gateway: Gateway,
+    rows: list[Row],
+    batches: list[Batch],
+    pause_on: bool,
+    size: int,
+    send_by: float | None = None,
 ) -> Answer:
-    """Send a call's batches. Runs in the HTTP thread; the gateway's counters start at zero.
+    """Send a call's batches. Runs in the HTTP thread; the gateway's counters start at zero;
+    no request goes out after `send_by` (monotonic: the link's claim to send, `claim`).
 
     1. Records with a value their field's type cannot take (per describe) are rejected
        without being sent (`_wrong_types`).
@@ -69,6 +75,7 @@ def send(
        a failure is not about one record); with pause on, resend the rolled-back clean
        prefix as another pass until it settles.
     """
+    gateway.send_by = send_by
     by_id = {row.key.id: row for row in rows}
     refused = _wrong_types(gateway, rows)
     pending = rows

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .call import Answer, Call
+from .claim import Token
 from .decisions import CallDecision, Rejection
 from .models import ExportCursor, ExportError, ExportRun
 from .payload import Row
@@ -22,17 +23,18 @@ log = logging.getLogger("exports.pipeline")  # the export's log stream (README â
 
 
 def move_cursor(
-    cursor: ExportCursor, run_id: int, link_id: str, call: Call, answer: Answer
+    cursor: ExportCursor, run_id: int, token: Token, claim_s: float, call: Call, answer: Answer
 ) -> bool:
-    """Persist a call's outcome in one transaction; False if another link got there first.
-    Then `cursor` holds what this transaction wrote."""
+    """Persist a call's outcome in one transaction, renewing the link's claim to send for
+    `claim_s`; False if another link holds the claim or moved the cursor first. Then
+    `cursor` holds what this transaction wrote."""
     now = timezone.now()
     decision, rows = answer.decision, call.rows
     position = decision.cursor_to if decision.cursor_to is not None else call.after_id
     retry = bool(decision.retry) and not call.crm.pause_on_export_errors
     moved_to = {
         "last_exported_id": position,
-        "link_id": link_id,
+        "claim_expires_at": now + timedelta(seconds=claim_s),
         "lease_expires_at": now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
         "records_per_call": cursor.records_per_call,  # as the link adapted it
         # Pause off: what a retry of this call may send (checked against its task message).
@@ -42,7 +44,11 @@ def move_cursor(
     }
     with transaction.atomic():
         moved = ExportCursor.objects.filter(
-            id=cursor.id, run_id=run_id, last_exported_id=call.after_id
+            id=cursor.id,
+            run_id=run_id,
+            last_exported_id=call.after_id,
+            link_id=token.link_id,
+            link_try=token.link_try,
         ).update(**moved_to)
         if not moved:
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)

@@ -14,16 +14,19 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.models import Account, CRMSettings
 
-from . import alerts, decisions, outage, overlap, payload
+from . import alerts, claim, decisions, outage, overlap, payload
 from .call import Answer, Call
+from .claim import Token
 from .cursor_move import move_cursor
 from .gateway import GatewayError
 from .models import ExportCursor, ExportRecord, ExportRun
@@ -35,7 +38,7 @@ log = logging.getLogger("exports.pipeline")  # the export's log stream (README �
 Outcome = ExportRun.Outcome
 
 # Why a link stopped without ending its run (another link or run goes on).
-STALE = "stale"  # not the run's current link (duplicate, stale, or the run is over)
+STALE = "stale"  # not the run's current link (duplicate, stale, another holds the claim, over)
 REFUSED = "refused"  # its retry arguments are not the retry the cursor waits for
 LOST_RACE = "lost_race"  # another link moved the cursor first
 
@@ -70,19 +73,35 @@ class Stopped:
     outcome: str
 
 
-LinkStep = Next | RetryLater | Stopped
+@dataclass(frozen=True)
+class Wait:
+    """This link's own claim is live (a copy of it may still be sending, or its worker is
+    gone): the task looks again in `seconds`, once the claim has expired; nothing sent."""
+
+    seconds: float
+
+
+LinkStep = Next | RetryLater | Stopped | Wait
 
 
 @dataclass
 class Link:
     """What a link knows between its calls: the cursor and the run's record count as its
-    own compare-and-swap left them. Nobody else moves the cursor of a run holding the
-    lease, so a link reads them once; each cursor move still checks them (`move_cursor`)."""
+    own compare-and-swap left them, and the claim to send it holds (`exports.claim`).
+    Nobody else moves the cursor while the claim is held, so a link reads them once; each
+    cursor move still checks them and renews the claim (`move_cursor`)."""
 
     run_id: int
-    link_id: str
+    token: Token
     cursor: ExportCursor
     attempted: int
+    claim_s: float  # how long a claim (or its renewal) holds
+    claim_until: float = 0.0  # (monotonic) the claim holds until then, as last renewed
+
+    def send_by(self, crm: CRMSettings) -> float:
+        """(monotonic) The last moment a request may go out under the claim: one sent then
+        ends (answered or timed out) before the claim expires."""
+        return self.claim_until - crm.timeout_seconds - CLAIM_SAFETY_S
 
     def call_size(self, crm: CRMSettings) -> tuple[int, int]:
         """(records per call, records per batch) for the next call: the size adapted to the
@@ -95,6 +114,11 @@ class Link:
         return crm.max_records_per_run - self.attempted - len(call.rows)
 
 
+# Seconds kept between the last moment a request may go out under a claim and the claim's
+# end, besides the request timeout (clocks of the hosts, the answer's last bytes).
+CLAIM_SAFETY_S = 1.0
+
+
 def export_link(
     account_id: int,
     run_id: int,
@@ -102,6 +126,7 @@ def export_link(
     until_id: int | None = None,
     only: list[int] | None = None,
     link_id: str = "",
+    link_try: int = 0,
 ) -> LinkStep:
     """One link of a run's chain, as the `export_batch` task runs it.
 
@@ -111,18 +136,23 @@ def export_link(
        `after_id` — or this link (`link_id`, its Celery task id) moved it further before
        it was redelivered or retried: then it goes on from the cursor. Otherwise it is a
        stale or duplicate link: it stops and does nothing.
-    3. A retry names its records (`until_id`, `only`): they must be the retry the cursor
+    3. Claim the right to send (`exports.claim`, one compare-and-swap on the cursor):
+       another link holds it → stop, nothing sent; this link's own live claim (a copy of
+       it may still send) → `Wait` until it expires. From here on every request checks
+       the claim before it goes out and every cursor move renews it; the link releases it
+       when it ends, whatever way it ends.
+    4. A retry names its records (`until_id`, `only`): they must be the retry the cursor
        waits for (kept on the server), else the link is refused and does nothing.
-    4. Start the first call (`_start_call`): the run ends if Export to CRM is off, its
+    5. Start the first call (`_start_call`): the run ends if Export to CRM is off, its
        record budget is used or no record is left.
-    5. Send, answer, apply, call after call (`_calls`) until the link's time is up or
+    6. Send, answer, apply, call after call (`_calls`) until the link's time is up or
        the run stops.
     """
     deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
     check_link_arguments(account_id, run_id, after_id, until_id, only)
-    opened = _open_link(account_id, run_id, after_id, link_id)
-    if opened is None:
-        return Stopped(STALE)
+    opened = _open_link(account_id, run_id, after_id, Token(link_id, link_try))
+    if not isinstance(opened, tuple):
+        return opened
     link, crm = opened
     if link.cursor.last_exported_id != after_id:  # a retry's records were the old position's
         after_id, until_id, only = link.cursor.last_exported_id, None, None
@@ -131,11 +161,18 @@ def export_link(
         _log_refused(account_id, run_id, after_id, until_id, only, retry)
         return Stopped(REFUSED)
     until_id, only = retry
-    overlap.log_in_ahead(crm)  # a link in another worker process than the run's start
-    call = _start_call(link, crm, after_id, until_id, only, None)
-    if not isinstance(call, Call):
-        return call
-    return _calls(link, call, deadline)
+    not_claimed = _claim(link, account_id, after_id)
+    if not_claimed is not None:
+        return not_claimed
+    step: LinkStep | None = None
+    try:
+        overlap.log_in_ahead(crm)  # a link in another worker process than the run's start
+        call = _start_call(link, crm, after_id, until_id, only, None)
+        step = call if not isinstance(call, Call) else _calls(link, call, deadline)
+        return step
+    finally:
+        if not isinstance(step, Stopped):  # (a run's end or a lost race frees it already)
+            _release(link)
 
 
 def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
@@ -176,6 +213,8 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
                 return _end_run(link)  # no record waited after this call's: nothing to read
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
+            if following is None and not _keep_claim(link, crm):
+                return Stopped(STALE)
             upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
             following = None
             if not isinstance(upcoming, Call):
@@ -198,7 +237,7 @@ def _follow(
     """The next call, sent before this one's cursor move commits, if that is safe (the
     call size as `_adapt` left it)."""
     sizes, budget = link.call_size(crm), link.budget_after(call, crm)
-    return overlap.follow(call, answer, crm, ahead, sizes, budget)
+    return overlap.follow(call, answer, crm, ahead, sizes, budget, link.send_by(crm))
 
 
 def _retry_state(cursor: ExportCursor) -> tuple[int | None, list[int] | None]:
@@ -232,22 +271,129 @@ def _log_refused(
 
 
 def _open_link(
-    account_id: int, run_id: int, after_id: int, link_id: str
-) -> tuple[Link, CRMSettings] | None:
+    account_id: int, run_id: int, after_id: int, me: Token
+) -> tuple[Link, CRMSettings] | Stopped:
     """The link's state, its cursor at the position it goes on from, and the account's
-    settings; None for a stale link."""
-    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
-    if position is None:
+    settings; Stopped for a stale link."""
+    cursor, run, position = _link_state(account_id, run_id, after_id, me.link_id)
+    if position is None or cursor is None or run is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
-        return None
+        return Stopped(STALE)
     if position != after_id:
         # This link moved the cursor before it was redelivered or retried: go on from there.
         log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
-    assert cursor is not None and run is not None
     crm = _related(run.account, "crm_settings")
     if crm is None:
         raise ExportRequestError(f"account {account_id} has no CRM settings")
-    return Link(run_id, link_id, cursor, run.attempted), crm
+    return Link(run_id, me, cursor, run.attempted, _claim_s(crm)), crm
+
+
+def _claim(link: Link, account_id: int, after_id: int) -> Stopped | Wait | None:
+    """Take the claim to send (`claim.verdict`, then a compare-and-swap); None once taken,
+    else why this link sends nothing."""
+    held, now = _held(link.cursor), timezone.now()
+    verdict = claim.verdict(held, link.token, now)
+    if verdict is claim.Verdict.CLAIM and _take_claim(link, held):
+        return None
+    if verdict is claim.Verdict.CLAIM:  # another copy took it between the read and the swap
+        verdict, held = claim.Verdict.STALE, _held(ExportCursor.objects.get(id=link.cursor.id))
+    return _not_claimed(verdict, held, account_id, link.run_id, after_id, now)
+
+
+def _held(cursor: ExportCursor) -> claim.Held:
+    return claim.Held(cursor.link_id, cursor.link_try, cursor.claim_expires_at)
+
+
+def _claim_s(crm: CRMSettings) -> float:
+    """How long a claim holds: the longest request in flight, and the margin to renew it."""
+    return crm.timeout_seconds + CLAIM_SAFETY_S + settings.CRMSYNC_CLAIM_MARGIN_S
+
+
+def _take_claim(link: Link, held: claim.Held) -> bool:
+    """Compare-and-swap: the cursor still at its position, run and claim as read → the claim
+    is this link's until `claim_s` from now."""
+    cursor, started = link.cursor, time.monotonic()
+    expires_at = timezone.now() + timedelta(seconds=link.claim_s)
+    taken = ExportCursor.objects.filter(
+        id=cursor.id,
+        run_id=link.run_id,
+        last_exported_id=cursor.last_exported_id,
+        link_id=held.link_id,
+        link_try=held.link_try,
+        claim_expires_at=held.expires_at,
+    ).update(link_id=link.token.link_id, link_try=link.token.link_try, claim_expires_at=expires_at)
+    if not taken:
+        return False
+    cursor.link_id, cursor.link_try = link.token.link_id, link.token.link_try
+    cursor.claim_expires_at = expires_at
+    link.claim_until = started + link.claim_s
+    return True
+
+
+def _keep_claim(link: Link, crm: CRMSettings) -> bool:
+    """Before a call: renew the claim if less than half its margin is left for sending
+    (cursor moves renew it; a long call or a slow database may leave it short). False: the
+    claim is another link's now (this one's had expired)."""
+    left = link.send_by(crm) - time.monotonic()
+    if left > settings.CRMSYNC_CLAIM_MARGIN_S / 2:
+        return True
+    if _take_claim(link, _held(link.cursor)):
+        return True
+    log.warning(
+        "export.batch.claim_lost account=%s run=%s after=%s: another link holds the claim "
+        "to send; this one sends nothing more",
+        crm.account_id,
+        link.run_id,
+        link.cursor.last_exported_id,
+    )
+    return False
+
+
+def _release(link: Link) -> None:
+    """The link sends nothing more (no call in flight): the claim is free for the next link,
+    and a copy of this try finds it stale (`claim.released`). A release that fails leaves
+    the claim to expire."""
+    free = claim.released(link.token)
+    try:
+        ExportCursor.objects.filter(
+            id=link.cursor.id, link_id=link.token.link_id, link_try=link.token.link_try
+        ).update(link_try=free.link_try, claim_expires_at=None)
+    except DatabaseError:
+        log.warning("export.batch.unreleased run=%s: the claim to send expires", link.run_id)
+
+
+def _not_claimed(
+    verdict: claim.Verdict,
+    held: claim.Held,
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    now: Any,
+) -> Stopped | Wait:
+    """Another link holds the claim (stale: nothing sent, nothing moved), or this link's own
+    copy may (look again when it expires)."""
+    if verdict is claim.Verdict.WAIT and held.expires_at is not None:
+        seconds = max((held.expires_at - now).total_seconds(), 0.0) + CLAIM_SAFETY_S
+        log.info(
+            "export.batch.wait account=%s run=%s after=%s holder=%s try=%s seconds=%.1f",
+            account_id,
+            run_id,
+            after_id,
+            held.link_id,
+            held.link_try,
+            seconds,
+        )
+        return Wait(seconds)
+    log.warning(
+        "export.batch.stale account=%s run=%s after=%s holder=%s try=%s: another link holds "
+        "the claim to send (or a later try of this one); nothing sent, the cursor stays",
+        account_id,
+        run_id,
+        after_id,
+        held.link_id,
+        held.link_try,
+    )
+    return Stopped(STALE)
 
 
 def _link_state(
@@ -275,15 +421,11 @@ def _related(account: Account, name: str) -> Any:
 def _current_position(
     cursor: ExportCursor | None, run: ExportRun | None, after_id: int, link_id: str
 ) -> int | None:
-    """Where a link goes on from: `after_id` if the cursor is there, the cursor if this
-    link (by task id) moved it there; None for a stale or duplicate link, or a finished run."""
+    """Where a link goes on from (`claim.position`); None for a stale or duplicate link, or
+    a finished run."""
     if cursor is None or run is None or run.outcome or cursor.run_id != run.id:
         return None
-    if cursor.last_exported_id == after_id:
-        return after_id
-    if link_id and cursor.link_id == link_id:
-        return cursor.last_exported_id
-    return None
+    return claim.position(cursor.last_exported_id, cursor.link_id, after_id, link_id)
 
 
 # What decides a call, read again before each one (docs/semantics.md: settings changes take
@@ -324,11 +466,11 @@ def _start_call(
         message = "Record budget of this run used; the rest follows."
         finish_run(link.run_id, Outcome.COMPLETED, message)
         return Stopped(Outcome.COMPLETED)
-    sizes = link.call_size(crm)
+    sizes, send_by = link.call_size(crm), link.send_by(crm)
     if overlap.ready(ahead, after_id, sizes, budget):
         assert ahead is not None
         return overlap.send_call(
-            crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1], ahead.last
+            crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1], send_by, ahead.last
         )
     if overlap.none_left(ahead, after_id):
         return _end_run(link)
@@ -337,7 +479,7 @@ def _start_call(
     )
     if not rows:
         return _end_run(link)
-    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1], last)
+    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1], send_by, last)
 
 
 def _end_run(link: Link) -> Stopped:
@@ -389,8 +531,10 @@ def _adapt(link: Link, call: Call, answer: Answer) -> None:
 
 def _apply(link: Link, call: Call, answer: Answer) -> bool:
     """Commit the call's answer; then `link` holds the cursor and count it left."""
-    if not move_cursor(link.cursor, link.run_id, link.link_id, call, answer):
+    renewed_from = time.monotonic()
+    if not move_cursor(link.cursor, link.run_id, link.token, link.claim_s, call, answer):
         return False
+    link.claim_until = renewed_from + link.claim_s
     link.attempted += len(answer.decision.written) + len(answer.decision.rejected)
     return True
 
@@ -470,6 +614,8 @@ def fail_link(
     cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
     if cursor is None or run is None or position is None:
         return
+    if not claim.may_end_run(_held(cursor), link_id, timezone.now()):
+        return  # another link holds the claim: the run goes on with it
     resume_at = cursor.paused_record_id or (
         ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
         .order_by("id")

@@ -72,8 +72,22 @@ class ExportCursor(models.Model):
         max_length=64,
         blank=True,
         default="",
-        help_text="Celery task id of the export_batch link that last moved the cursor: the same "
-        "link, redelivered or retried after it moved the cursor, goes on from here.",
+        help_text="Celery task id of the export_batch link that last claimed the right to send "
+        "(and moved the cursor): the same link, redelivered or retried after it moved the "
+        "cursor, goes on from here.",
+    )
+    link_try = models.PositiveIntegerField(
+        "try of the last link",
+        default=0,
+        help_text="The try (Celery retries) of that link that holds the claim; a released claim "
+        "names the next try, so an earlier try or a copy of it sends nothing.",
+    )
+    claim_expires_at = models.DateTimeField(
+        "claim to send expires at",
+        null=True,
+        blank=True,
+        help_text="Until when that link holds the right to send (renewed with every cursor "
+        "move); empty: released. A live claim is never taken over by another copy.",
     )
     records_per_call = models.PositiveIntegerField(
         "records per call",

@@ -17,9 +17,11 @@ move never committed, so whoever goes on from the cursor sends its records again
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import CRMSettings
@@ -73,13 +75,15 @@ def send_call(
     rows: list[Row],
     batches: list[Batch],
     size: int,
+    send_by: float,
     last: bool = False,
 ) -> Call:
-    """Hand a call to the HTTP thread; its answer comes as `Call.answer` (`last`: its
-    records were the last ones waiting when read)."""
+    """Hand a call to the HTTP thread; its answer comes as `Call.answer` (`send_by`: the
+    last moment (monotonic) a request of it may go out under the link's claim to send;
+    `last`: its records were the last ones waiting when read)."""
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
     pause_on = crm.pause_on_export_errors
-    answer = http().submit(calls.send, gateway, rows, batches, pause_on, size)
+    answer = http().submit(calls.send, gateway, rows, batches, pause_on, size, send_by)
     return Call(crm, after_id, until_id, only, rows, gateway, answer, last)
 
 
@@ -139,9 +143,11 @@ def follow(
     ahead: Ahead | None,
     sizes: tuple[int, int],
     budget: int,
+    send_by: float,
 ) -> Call | None:
     """Send the next call before `call`'s cursor move is committed, if that is safe: it
-    went through whole, the run goes on, and the next call writes none of its records."""
+    went through whole, the run goes on, the next call writes none of its records, and the
+    claim to send leaves it time (`send_by`, monotonic)."""
     end = call.rows[-1].key.id
     if ahead is None or not ready(ahead, end, sizes, budget):
         return None
@@ -149,7 +155,9 @@ def follow(
         return None
     if not crm.exporting or answer.near_api_limit(crm):
         return None
-    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1], ahead.last)
+    if send_by - time.monotonic() <= settings.CRMSYNC_CLAIM_MARGIN_S / 2:
+        return None  # the link renews its claim to send first (`link._keep_claim`)
+    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1], send_by, ahead.last)
 
 
 def drain(run_id: int, call: Call) -> None:

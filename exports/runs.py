@@ -46,7 +46,15 @@ class Ended:
     outcome: str
 
 
-RunStart = Running | Ended
+@dataclass(frozen=True)
+class AlreadyRunning:
+    """A `run_export` for a run that holds its lease and goes on (a duplicate message, a
+    requeue from Flower): nothing started, no second chain."""
+
+    run_id: int
+
+
+RunStart = Running | Ended | AlreadyRunning
 
 
 def due_account_ids() -> list[int]:
@@ -87,7 +95,9 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
        in one transaction with steps 3 and 4.
     3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
-       another run → `skipped_locked`. A run whose lease expired is marked failed.
+       another run → `skipped_locked`; a live lease of this very run (`run_id` given: a
+       duplicate of its `run_export`) → `AlreadyRunning`, no second chain. A run whose
+       lease expired is marked failed.
     5. No record after the cursor (read with the lease) → `nothing_to_do`; otherwise the
        run is `Running`: its first link starts after the cursor (at the parked record, if
        paused), and the HTTP thread logs in meanwhile.
@@ -102,6 +112,14 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
         lease = _take_lease(account_id, run)
         if lease is None:
             return _ended(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+        if lease.live:
+            log.warning(
+                "export.run.duplicate account=%s run=%s: this run holds the lease and goes "
+                "on; nothing started",
+                crm.account.slug,
+                run.id,
+            )
+            return AlreadyRunning(run.id)
     if not lease.waiting:
         return _ended(run, Outcome.NOTHING_TO_DO)
     log.info(
@@ -152,6 +170,7 @@ class Lease:
 
     after_id: int
     waiting: bool
+    live: bool = False  # the run already held it, live: a duplicate start
 
 
 # A cursor that changes between its read and the lease's UPDATE is read again, this often.
@@ -159,7 +178,8 @@ LEASE_TRIES = 3
 
 
 def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
-    """Compare-and-swap: the lease is free, expired or already this run's → it is ours.
+    """Compare-and-swap: the lease is free or expired → it is ours; this run's own live
+    lease → `live` (a duplicate start takes nothing).
 
     1. Read the cursor and whether a record waits after it, in one query (the account's
        first run creates the cursor).
@@ -177,8 +197,12 @@ def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
             continue
         now = timezone.now()
         expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
-        if cursor.run_id not in (None, run.id) and not expired:
-            return None
+        if cursor.run_id is not None and not expired:
+            return (
+                Lease(cursor.last_exported_id, False, live=True)
+                if cursor.run_id == run.id
+                else None
+            )
         taken = ExportCursor.objects.filter(
             id=cursor.id,
             run_id=cursor.run_id,
@@ -225,7 +249,8 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
     """End a run (`code`: why it failed or stopped).
 
     1. Write the outcome on the run's row (unless it has one) and release the lease it
-       holds (if any), in one transaction, without reading either first.
+       holds (if any) and its link's claim to send, in one transaction, without reading
+       either first.
     2. Read the run once as it ended: its account for the log line, and whether the
        account's alerts stand quiet (`alerts.told_nothing`), for the alerts.
     """
@@ -238,6 +263,7 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
         ExportCursor.objects.filter(account_id=account_id, run_id=run_id).update(
             run_id=None,
             lease_expires_at=None,
+            claim_expires_at=None,  # the run's links are all stale now
             state=Case(
                 When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
                 default=Value(ExportCursor.State.IDLE),

@@ -20,8 +20,8 @@ from crmsync.celery import links_queue as celery_links_queue
 
 from . import alerts, link, notify, outage, overlap, reexport, retention, run_totals, runs
 from .gateway import TransientError
-from .link import Next, RetryLater, RunFailed, Stopped
-from .runs import Ended, Running
+from .link import Next, RetryLater, RunFailed, Stopped, Wait
+from .runs import AlreadyRunning, Ended, Running
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,8 @@ def run_export(
             return {"run_id": started.run_id, "outcome": "running"}
         case Ended(outcome=outcome):
             return {"run_id": started.run_id, "outcome": outcome}
+        case AlreadyRunning():
+            return {"run_id": started.run_id, "outcome": "running"}
 
 
 def _link_call(args: Any, kwargs: Any) -> dict[str, Any]:
@@ -160,13 +162,21 @@ def export_batch(
     until_id: int | None = None,
     only: list[int] | None = None,
 ) -> None:
-    """One link of a run's chain: calls for up to CRMSYNC_LINK_SECONDS. Idempotent: a stale
-    or duplicate link does nothing; this link redelivered or retried goes on from the cursor.
+    """One link of a run's chain: calls for up to CRMSYNC_LINK_SECONDS. Safe to run twice,
+    also while the original runs: a link sends only while it holds its account's claim to
+    send (exports/claim.py); a stale or duplicate link sends nothing and moves nothing; this
+    link retried, or redelivered once its worker is gone, goes on from the cursor.
 
     The next link is appended to this task's chain when it returns, so chain messages
-    stay one signature long however many links a run has.
+    stay one signature long however many links a run has. A copy of the link that holds
+    the claim (same task id) may be its redelivery after its worker died: it comes back
+    (same id, same try) once the claim has expired, and goes on or finds itself stale.
     """
-    match link.export_link(account_id, run_id, after_id, until_id, only, self.request.id):
+    request = self.request
+    step = link.export_link(
+        account_id, run_id, after_id, until_id, only, request.id, request.retries or 0
+    )
+    match step:
         case Next(after_id=next_after_id):
             next_link = export_batch.si(account_id, run_id, next_after_id)
             next_link.set(queue=links_queue(self.request), priority=QUEUED_PRIORITY)
@@ -177,6 +187,9 @@ def export_batch(
                 kwargs={"until_id": retry_until_id, "only": list(retry_only) or None},
                 countdown=backoff_s(self.request.retries),
             )
+        case Wait(seconds=seconds):
+            self.signature_from_request(request, countdown=seconds).apply_async()
+            self.request.chain = None  # the copy sent carries the chain
         case Stopped():
             pass
 

@@ -63,11 +63,16 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     first = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
     assert isinstance(first, link.Next)
 
-    # The same message again (redelivered after a kill, or retried): it goes on.
-    again = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    # A copy of the message that ended (the same try): stale, nothing sent.
+    copy = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
+    # The same link retried (its next try): it goes on from the cursor.
+    again = link.export_link(
+        account.id, started.run_id, started.after_id, link_id="L1", link_try=1
+    )
     # Another link with the old position (a requeued copy): stale, nothing sent.
     other = link.export_link(account.id, started.run_id, started.after_id, link_id="L2")
 
+    assert copy == link.Stopped(link.STALE)
     assert isinstance(again, link.Next) and again.after_id > first.after_id
     assert not isinstance(other, link.Next)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]

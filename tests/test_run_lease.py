@@ -94,16 +94,19 @@ def test_a_stale_link_does_nothing(crm_account):
 
 
 @pytest.mark.django_db
-def test_a_redelivered_run_export_of_the_same_run_keeps_its_lease(crm_account):
+def test_a_run_export_of_a_live_run_keeps_its_lease_and_starts_no_second_chain(crm_account):
     account = crm_account()
     enqueue(account, contacts(2))
     run = ExportRun.objects.create(account=account, trigger="manual")
 
     first = runs.start_run(account.id, "manual", run.id)
-    again = runs.start_run(account.id, "manual", run.id)  # the message came back
+    # The message came back, or was requeued from Flower with the live run's id.
+    again = runs.start_run(account.id, "api", run.id)
 
-    assert isinstance(first, runs.Running) and isinstance(again, runs.Running)
+    assert isinstance(first, runs.Running)
+    assert again == runs.AlreadyRunning(run.id)  # no first link sent
     assert ExportCursor.objects.get(account=account).run_id == run.id
+    assert ExportRun.objects.get(id=run.id).outcome == ""  # it goes on
 
 
 @pytest.mark.django_db

@@ -27,6 +27,7 @@ RECORDS = 2_000
 DEPLOYED = {
     "CRMSYNC_VISIBILITY_TIMEOUT_S": "8",
     "CRMSYNC_RUN_LEASE_S": "12",
+    "CRMSYNC_CLAIM_MARGIN_S": "2",  # claim to send: request timeout + 1 + 2 s < visibility
     "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
     "CRMSYNC_RETRY_BACKOFF_S": "1",
     "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",

@@ -44,6 +44,7 @@ from . import collections, org_slots, shared
 from .collections import MAX_COLLECTION, MAX_COLLECTIONS_PER_COMPOSITE
 from .errors import (
     AuthError,
+    ClaimRanOut,
     GatewayError,
     RequestRejected,
     TransientError,
@@ -180,6 +181,8 @@ class Gateway:
         self._login_failure: GatewayError | None = None
         self._org: org_slots.Org | None = None  # known after the login (`_client`)
         self._verbose: Callable[[str], None] | None = None
+        # (monotonic) No write goes out after this: the sending link's claim (exports.claim).
+        self.send_by: float | None = None
         login_url = crm.login_url.rstrip("/")
         self._session = CRMSession(
             crm.timeout_seconds, crm.ca_bundle or system_ca_file(), https_proxy(login_url)
@@ -430,6 +433,12 @@ class Gateway:
     def _send_holding_slot(
         self, sf: Salesforce, path: str, method: str, kwargs: dict[str, Any]
     ) -> Any:
+        if method != "GET" and self.send_by is not None and time.monotonic() > self.send_by:
+            raise ClaimRanOut(
+                "The link's claim to send for this account ran out before this request went "
+                "out; nothing was sent. The link is retried and claims again.",
+                "CLAIM_RAN_OUT",
+            )
         self.api_calls += 1
         try:
             return sf.restful(path, method=method, **kwargs)

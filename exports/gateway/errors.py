@@ -52,6 +52,11 @@ class TransientError(GatewayError):
     permanent = False
 
 
+class ClaimRanOut(TransientError):
+    """The sending link's claim to send ran out before a request went out: nothing sent;
+    the link is retried (and claims again, or finds that another link holds it)."""
+
+
 class AuthError(GatewayError):
     """Login failed or the connection is misconfigured: the run fails, no ExportErrors."""
 

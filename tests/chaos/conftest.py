@@ -29,6 +29,9 @@ from tests.factories import AccountFactory, CRMSettingsFactory
 CHAOS_ENV = {
     "CRMSYNC_VISIBILITY_TIMEOUT_S": "8",
     "CRMSYNC_RUN_LEASE_S": "12",
+    # A link's claim to send: the request timeout (3 s) + 1 + 2 s, shorter than the
+    # visibility timeout, so a link redelivered after its worker was killed takes over.
+    "CRMSYNC_CLAIM_MARGIN_S": "2",
     "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
     "CRMSYNC_RETRY_BACKOFF_S": "1",
     "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",

@@ -24,7 +24,9 @@ Nothing else in the gateway touches `django.core.cache`.
 4. The cache is only a saving: a cache that does not answer is a miss, and a write to it
    does nothing; logged once at WARNING per outage, and not asked again for DOWN_RETRY_S,
    so a Redis that hangs costs a run one timeout, not one per request. The run goes on
-   (logging in itself).
+   (logging in itself). Redis refusing one command (a ResponseError: WRONGTYPE, an expiry
+   it does not accept, an ACL's NOPERM) is an error of that call, not an outage: that call
+   is a miss, logged at WARNING, and the cache is asked again at once.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from accounts import crypto
 from crmsync.cache_entries import Unreadable
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DOWN = (RedisError, OSError)  # the cache did not answer (connection refused, timeout, ...)
+REFUSED = ResponseError  # Redis answered one command with an error: that call only
 SIGNED_BY = "crmsync shared cache entry"  # the label of the signing key (accounts.crypto)
 DOWN_RETRY_S = 10.0  # a cache that did not answer is left alone this long
 POLL_S = 0.05  # how often a worker waiting for another's login looks for its token
@@ -73,11 +76,15 @@ _down_warned = False  # the WARNING of this outage was logged
 
 def get(key: str) -> Any:
     """What `put` stored under `key`, or None: missing, not crmsync's entry for this key
-    (one WARNING; removed), or the cache is down."""
+    (one WARNING; removed), refused by Redis, or the cache is down."""
     if _resting():
         return None
     try:
         stored = cache.get(key)
+    except REFUSED as exc:
+        _refused(exc)
+        forget(key)  # WRONGTYPE: whatever is there is not ours
+        return None
     except DOWN as exc:
         _went_down(exc)
         return None
@@ -176,6 +183,9 @@ def _call(operation: Callable[[], Any], when_down: Any) -> Any:
         return when_down
     try:
         result = operation()
+    except REFUSED as exc:
+        _refused(exc)
+        return when_down
     except DOWN as exc:
         _went_down(exc)
         return when_down
@@ -199,6 +209,17 @@ def _went_down(exc: BaseException) -> None:
             type(exc).__name__,
             exc,
         )
+
+
+def _refused(exc: ResponseError) -> None:
+    """Redis answered this one command with an error: a miss of this call, not an outage."""
+    _answered()
+    log.warning(
+        "The shared cache (CRMSYNC_CACHE_URL) refused a command (%s: %s); this call goes "
+        "without the cache",
+        type(exc).__name__,
+        exc,
+    )
 
 
 def _answered() -> None:

@@ -63,13 +63,22 @@ def links_queue(queue: str) -> str:
     return queue.removesuffix(LINKS_SUFFIX) + LINKS_SUFFIX
 
 
+def routed_queues(celery_app: Celery) -> list[str]:
+    """The queues tasks are sent to by name (CELERY_TASK_ROUTES): the notifications queue,
+    which the Procfile's `notifier` serves. They carry no runs, so no links queue."""
+    routes = celery_app.conf.task_routes or {}
+    return list(dict.fromkeys(route["queue"] for route in routes.values()))
+
+
 @worker_init.connect
 def consume_links_queues(sender: Any, **_: Any) -> None:
-    """Every queue a worker consumes (`-Q`, or the default) brings its links queue: a worker
-    started on `celery` alone would otherwise never take a run's links."""
+    """Every export queue a worker consumes (`-Q`, or the default) brings its links queue: a
+    worker started on `celery` alone would otherwise never take a run's links."""
     queues = sender.app.amqp.queues
+    routed = routed_queues(sender.app)
     for name in list(queues.consume_from):
-        queues.select_add(links_queue(name))
+        if name not in routed:
+            queues.select_add(links_queue(name))
 
 
 MASK = "********"

@@ -276,6 +276,13 @@ CRMSYNC_BASE_URL = os.environ.get("CRMSYNC_BASE_URL", "http://127.0.0.1:8000").r
 CRMSYNC_ALERT_EMAILS = os.environ.get("CRMSYNC_ALERT_EMAILS", "")
 # Webhooks to private, loopback or link-local addresses are refused unless this is on.
 CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS = env_bool("CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS", False)
+# A webhook delivery ends after this many seconds in all (connect, send, the answer's status
+# and headers), however slowly the receiver answers; then it is retried like a timeout.
+CRMSYNC_WEBHOOK_DEADLINE_S = env_float("CRMSYNC_WEBHOOK_DEADLINE_S", 10.0)
+if not CRMSYNC_WEBHOOK_DEADLINE_S > 0:
+    raise ImproperlyConfigured(
+        f"CRMSYNC_WEBHOOK_DEADLINE_S must be more than 0 seconds, got {CRMSYNC_WEBHOOK_DEADLINE_S:g}"
+    )
 # A delivery that failed transiently is retried this often, backoff base/cap in seconds.
 CRMSYNC_ALERT_MAX_RETRIES = env_int("CRMSYNC_ALERT_MAX_RETRIES", 8)
 CRMSYNC_ALERT_RETRY_BACKOFF_S = env_float("CRMSYNC_ALERT_RETRY_BACKOFF_S", 30)
@@ -345,6 +352,10 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 # is a second Redis publish per message: a third of a 5,000-account tick's time. Off.
 CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Alerts travel on a queue of their own, served by the Procfile's `notifier` (a worker
+# started with `-Q` this queue): a slow webhook receiver never holds an export worker.
+CRMSYNC_NOTIFICATIONS_QUEUE = os.environ.get("CRMSYNC_NOTIFICATIONS_QUEUE") or "notifications"
+CELERY_TASK_ROUTES = {"exports.tasks.send_notification": {"queue": CRMSYNC_NOTIFICATIONS_QUEUE}}
 
 CRMSYNC_LOG_LEVEL = os.environ.get("CRMSYNC_LOG_LEVEL", "INFO")
 LOGGING = {

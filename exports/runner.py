@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import Account
-from crmsync.celery import app
+from crmsync.celery import app, routed_queues
 
 from .models import ExportCursor, ExportRun
 
@@ -34,10 +34,15 @@ def embedded_broker() -> bool:
 
 @contextmanager
 def embedded_worker() -> Iterator[None]:
-    """A Celery worker thread in this process, for the embedded broker."""
+    """A Celery worker thread in this process, for the embedded broker: it runs the
+    export tasks and sends the alerts (the notifications queue), as the Procfile's `worker`
+    and `notifier` do."""
     from celery.contrib.testing.worker import start_worker
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+    queues = [app.conf.task_default_queue, *routed_queues(app)]
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, queues=queues, shutdown_timeout=30
+    ):
         yield
 
 

@@ -4,7 +4,7 @@
 `manage.py collectstatic` into a var dir of its own (once per session; WhiteNoise serves
 STATIC_ROOT from the web process), then the Procfile's `web` line on a free port.
 It sees what the tests commit (browser tests use `transaction=True`), and publishes
-tasks to the tests' own Redis queue (tests/celery_fixtures.py), where the `celery_worker`
+tasks to the tests' own Redis queues (tests/celery_fixtures.py), where the `celery_worker`
 fixture takes them.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.celery_fixtures import TEST_QUEUE, TEST_REDIS_URL
+from tests.celery_fixtures import TEST_NOTIFICATIONS_QUEUE, TEST_QUEUE, TEST_REDIS_URL
 from tests.conftest import wait_for
 from tests.ops.processes import ProcfileProcess, stack_env
 from tests.processes import REPO, free_port, running
@@ -61,6 +61,7 @@ def web_env(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         WEB_CONCURRENCY="2",
         CELERY_BROKER_URL=TEST_REDIS_URL,
         CRMSYNC_TEST_QUEUE=TEST_QUEUE,
+        CRMSYNC_NOTIFICATIONS_QUEUE=TEST_NOTIFICATIONS_QUEUE,
     )
     collect_static(env)
     return env

@@ -35,13 +35,16 @@ def procfile_command(name: str) -> str:
 
 
 def stack_env(var_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment of the stack's processes: the test database, Redis db 15, a new queue."""
+    """Environment of the stack's processes: the test database, Redis db 15, new queues (the
+    export queue and the notifications queue)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "FLOWER_"))}
+    queue = f"crmsync-ops-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=str(REPO),
         DJANGO_SETTINGS_MODULE="tests.ops.celery_settings",
-        CRMSYNC_TEST_QUEUE=f"crmsync-ops-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        CRMSYNC_TEST_QUEUE=queue,
+        CRMSYNC_NOTIFICATIONS_QUEUE=f"{queue}.notifications",
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=BROKER_URL,
         CRMSYNC_VAR_DIR=str(var_dir),

@@ -18,7 +18,7 @@ def test_the_procfile_starts_no_sandbox() -> None:
         if line and not line.startswith("#")
     ]
 
-    assert [name for name, _ in processes] == ["web", "worker", "beat", "flower"]
+    assert [name for name, _ in processes] == ["web", "worker", "notifier", "beat", "flower"]
     assert not any("sandbox_org" in command for _, command in processes)
 
 

@@ -44,7 +44,9 @@ from .models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
     "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "
-    "once per change. See README › Alerts for the webhook's body and signature."
+    "once per change. See README › Alerts for the webhook's body and signature. Changing "
+    "the webhook URL removes the stored signing secret unless you type a new one in the "
+    "same save: it signs only for the receiver it was saved for."
 )
 
 SECRETS_FOLLOW_TARGET = (
@@ -165,11 +167,12 @@ class CRMSettingsAdmin(admin.ModelAdmin):
                 str(CRMSettings._meta.get_field(name).verbose_name)
                 for name in obj.forgotten_secrets
             )
+            one = len(obj.forgotten_secrets) == 1
             self.message_user(
                 request,
-                f"The stored {labels} of {obj.account} were removed: the login URL, auth flow "
-                "or CA bundle changed, and a secret is only ever sent where it was saved for. "
-                "Type them again to log in.",
+                f"The stored {labels} of {obj.account} {'was' if one else 'were'} removed: "
+                f"{obj.forgotten_because}, and a secret is only ever sent where it was saved "
+                f"for. Type {'it' if one else 'them'} again.",
                 messages.WARNING,
             )
 

@@ -20,7 +20,8 @@ from typing import Any
 from django import forms
 
 from .fields import secret_state
-from .models import CONNECTION_SECRETS, CRMSettings
+from .models import CONNECTION_SECRETS, TIMEOUT_MAX_S, TIMEOUT_MIN_S, CRMSettings
+from .validators import validate_webhook_url
 
 PAUSE = "pause_on_export_errors"
 # Rendered with the pause checkbox: tells the server the field was on the page, so a
@@ -112,8 +113,13 @@ def _clear_field(label: str) -> forms.BooleanField:
 
 class CRMSettingsForm(forms.ModelForm):
     login_url = CRMSettings._meta.get_field("login_url").formfield(assume_scheme="https")
+    # The webhook rule runs on the form's field too: a URL Django's own check refuses (a
+    # numeric host: "Enter a valid URL.") still gets the reason.
     alert_webhook_url = CRMSettings._meta.get_field("alert_webhook_url").formfield(
-        assume_scheme="https"
+        assume_scheme="https", validators=[validate_webhook_url]
+    )
+    timeout_seconds = CRMSettings._meta.get_field("timeout_seconds").formfield(
+        min_value=TIMEOUT_MIN_S, max_value=TIMEOUT_MAX_S
     )
     client_secret = _secret_field("Client secret", WriteOnlyPasswordInput())
     client_secret_clear = _clear_field("client secret")

@@ -9,12 +9,24 @@ from django.db import models
 
 from . import login_hosts
 from .fields import EncryptedTextField, StoredSecret, UnreadableSecret
-from .validators import email_list, validate_email_list, validate_webhook_url
+from .validators import email_list, validate_email_list, validate_finite, validate_webhook_url
 
 # The secrets a login sends, and where and how they are sent: changing any of TARGET_FIELDS
 # forgets the stored CONNECTION_SECRETS (CRMSettings.save).
 CONNECTION_SECRETS = ("client_secret", "private_key", "password")
 TARGET_FIELDS = ("login_url", "auth_flow", "ca_bundle")
+# Every secret, with the fields that say where it goes and what a person is told when a
+# change of them forgets it: the webhook signing secret signs for its URL only.
+SECRET_TARGETS: dict[str, tuple[tuple[str, ...], str]] = {
+    **dict.fromkeys(
+        CONNECTION_SECRETS, (TARGET_FIELDS, "the login URL, auth flow or CA bundle changed")
+    ),
+    "alert_webhook_secret": (("alert_webhook_url",), "the webhook URL changed"),
+}
+# The Salesforce request timeout, seconds: other expiries follow from it (the login lock,
+# the org slots and the send claim in the shared cache), so it is bounded.
+TIMEOUT_MIN_S = 0.1
+TIMEOUT_MAX_S = 120
 
 # Salesforce retires the OAuth 2.0 username-password flow on this date, with no extension;
 # orgs created since Summer '26 refuse it already.
@@ -133,8 +145,12 @@ class CRMSettings(models.Model):
     timeout_seconds = models.FloatField(
         "request timeout (s)",
         default=30.0,
-        validators=[MinValueValidator(0.1)],
-        help_text="Longest wait for one Salesforce request before it is retried.",
+        validators=[
+            validate_finite,
+            MinValueValidator(TIMEOUT_MIN_S),
+            MaxValueValidator(TIMEOUT_MAX_S),
+        ],
+        help_text="Longest wait for one Salesforce request before it is retried (0.1–120 s).",
     )
     # -- Notifications (exports.alerts reads these) --------------------------------------
     alert_emails = models.TextField(
@@ -183,12 +199,21 @@ class CRMSettings(models.Model):
     class Meta:
         verbose_name = "CRM settings"
         verbose_name_plural = "CRM settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=TIMEOUT_MIN_S)
+                & models.Q(timeout_seconds__lte=TIMEOUT_MAX_S),
+                name="crmsettings_timeout_0_1_to_120_s",
+                violation_error_message="The request timeout must be 0.1 to 120 seconds.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"CRM settings of {self.account}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save; a changed login URL, auth flow or CA bundle forgets the stored secrets.
+        """Save; a changed login URL, auth flow or CA bundle forgets the stored Salesforce
+        secrets, a changed webhook URL its signing secret (SECRET_TARGETS).
 
         1. `forgotten_secrets` = the secrets `forget_secrets_of_another_target` cleared.
         2. Save (a save limited by `update_fields` also saves the cleared secrets).
@@ -199,8 +224,8 @@ class CRMSettings(models.Model):
         if update_fields is not None and self.forgotten_secrets:
             kwargs["update_fields"] = {*update_fields, *self.forgotten_secrets}
         super().save(*args, **kwargs)
-        self._stored_target = self._target()
-        for name in CONNECTION_SECRETS:
+        self._stored_targets = self._targets()
+        for name in SECRET_TARGETS:
             value = getattr(self, name)
             if value and not isinstance(value, StoredSecret):
                 setattr(self, name, StoredSecret(value))
@@ -226,28 +251,38 @@ class CRMSettings(models.Model):
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> CRMSettings:
         instance = super().from_db(db, field_names, values)
-        instance._stored_target = instance._target()
+        instance._stored_targets = instance._targets()
         return instance
 
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
-        self._stored_target = self._target()
+        self._stored_targets = self._targets()
 
     def forget_secrets_of_another_target(self) -> list[str]:
-        """A secret is only ever sent where it was saved for. When the login URL, the auth
-        flow or the CA bundle differ from the stored ones, clear every secret that is still
-        the stored one (a `StoredSecret`: not assigned since this row was read); a secret
-        given anew in the same save is kept. Returns the names cleared."""
-        stored_target = getattr(self, "_stored_target", None)
-        if stored_target is None or stored_target == self._target():
+        """A secret is only ever sent where it was saved for. When a field a secret is bound
+        to (SECRET_TARGETS: the login URL, auth flow and CA bundle for the Salesforce
+        secrets, the webhook URL for its signing secret) differs from the stored one, clear
+        the secret if it is still the stored one (a `StoredSecret`: not assigned since this
+        row was read); a secret given anew in the same save is kept. Returns the names
+        cleared. A field not loaded (a deferred one) counts as unchanged."""
+        stored = getattr(self, "_stored_targets", None)
+        if stored is None:
             return []
-        # An empty secret reads as a plain "": every StoredSecret is a stored, set one.
-        forgotten = [
-            name for name in CONNECTION_SECRETS if isinstance(getattr(self, name), StoredSecret)
-        ]
-        for name in forgotten:
-            setattr(self, name, "")
+        current = self._targets()
+        forgotten = []
+        for name, (fields, _) in SECRET_TARGETS.items():
+            moved = any(f in stored and f in current and stored[f] != current[f] for f in fields)
+            # An empty secret reads as a plain "": every StoredSecret is a stored, set one.
+            if moved and isinstance(getattr(self, name), StoredSecret):
+                setattr(self, name, "")
+                forgotten.append(name)
         return forgotten
+
+    @property
+    def forgotten_because(self) -> str:
+        """Why the last save removed `forgotten_secrets`: "the webhook URL changed", …"""
+        reasons = [SECRET_TARGETS[name][1] for name in getattr(self, "forgotten_secrets", [])]
+        return " and ".join(dict.fromkeys(reasons))
 
     @property
     def unreadable_secrets(self) -> list[str]:
@@ -258,12 +293,15 @@ class CRMSettings(models.Model):
             if isinstance(getattr(self, field.attname), UnreadableSecret)
         ]
 
-    def _target(self) -> tuple[str, str, str] | None:
-        """(login URL, auth flow, CA bundle) when all three are loaded, else None."""
+    def _targets(self) -> dict[str, str]:
+        """The loaded fields secrets are bound to (SECRET_TARGETS), as compared: the login
+        URL without a trailing slash."""
         loaded = self.__dict__
-        if any(name not in loaded for name in TARGET_FIELDS):
-            return None
-        return (str(self.login_url).rstrip("/"), str(self.auth_flow), str(self.ca_bundle))
+        fields = {field for fields, _ in SECRET_TARGETS.values() for field in fields}
+        targets = {name: str(loaded[name]) for name in fields if name in loaded}
+        if "login_url" in targets:
+            targets["login_url"] = targets["login_url"].rstrip("/")
+        return targets
 
     @property
     def exporting(self) -> bool:

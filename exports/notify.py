@@ -8,10 +8,17 @@
    `{"id": <delivery id>, **payload}` as JSON, POSTed with
    `X-Crmsync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` to the
    address the host resolved to and was checked at (never a private, loopback or
-   link-local one unless CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS), 10 s timeout, no redirects.
-3. Sent → `sent`. A permanent failure (a 4xx, a refused address, a redirect) → `failed`.
-   A transient one (connection, timeout, 408/429/5xx, the mail server) → `retrying`, and
-   DeliveryRetry for the task to retry with backoff; on the last try → `failed`.
+   link-local one, nor one embedding such an IPv4 address, unless
+   CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS), no redirects, all within
+   CRMSYNC_WEBHOOK_DEADLINE_S (10 s) however slowly the receiver answers, reading only the
+   answer's status and headers (exports/webhook_http.py).
+3. Sent → `sent`. A permanent failure (a 4xx, a refused address, a redirect, no signing
+   secret) → `failed`. A transient one (connection, no complete answer in time,
+   408/429/5xx, the mail server) → `retrying`, and DeliveryRetry for the task to retry
+   with backoff; on the last try → `failed`.
+
+A webhook is named by its scheme, host and port only (`origin`), in the row and in the
+log: its path and query carry its token.
 """
 
 from __future__ import annotations
@@ -22,28 +29,27 @@ import json
 import logging
 import smtplib
 import socket
+import threading
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 
 from accounts.fields import UnreadableSecret
 from accounts.models import CRMSettings
-from accounts.validators import internal_address, webhook_url_problem
+from accounts.validators import embedded_ipv4, internal_address, webhook_url_problem
 
-from . import alert_text
+from . import alert_text, webhook_http
 from .models import Notification
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_TIMEOUT_S = 10
 SIGNATURE_HEADER = "X-Crmsync-Signature"
 Status = Notification.Status
 
@@ -146,6 +152,13 @@ def _send(notification: Notification) -> None:
             "decrypts it (the key changed or is missing); set it again in the admin.",
             True,
         )
+    if not crm.alert_webhook_secret:
+        raise DeliveryError(
+            f"The webhook {origin(crm.alert_webhook_url)} has no signing secret (changing the "
+            "webhook URL removes it): set it in the admin (Settings › CRM › Notifications) or "
+            "with crm_account --alert-webhook-secret-env.",
+            True,
+        )
     body = {"id": str(notification.id), **notification.payload}
     post_webhook(crm.alert_webhook_url, crm.alert_webhook_secret, json_body(body))
 
@@ -192,33 +205,31 @@ def post_webhook(url: str, secret: str, body: bytes) -> None:
     if problem:
         raise DeliveryError(problem, True)
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    address = _checked_address(host, parts.port or (443 if parts.scheme == "https" else 80))
-    pinned = urlunsplit(
-        (parts.scheme, _netloc(address, parts.port), parts.path or "/", parts.query, "")
-    )
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "crmsync-alerts",
-        "Host": parts.netloc.rpartition("@")[2],
-        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
-    }
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy or CA bundle from the environment
-        session.mount(f"{parts.scheme}://", _PinnedHost(host))
+    host, target = parts.hostname or "", origin(url)
+    with webhook_http.Deadline(settings.CRMSYNC_WEBHOOK_DEADLINE_S) as deadline:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = _checked_address(host, port, deadline)
+        pinned = urlunsplit(
+            (parts.scheme, _netloc(address, parts.port), parts.path or "/", parts.query, "")
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "crmsync-alerts",
+            "Host": parts.netloc.rpartition("@")[2],
+            SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+        }
         try:
-            response = session.post(
-                pinned, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False
-            )
+            status = webhook_http.post(pinned, host, headers, body, deadline)
         except requests.RequestException as exc:
-            raise DeliveryError(
-                f"{origin(url)} could not be reached: {_reason(exc)}", False
-            ) from exc
-    _check_answer(origin(url), response)
+            if deadline.passed:
+                message = f"{target} gave no complete answer within {deadline.seconds:g} s"
+            else:
+                message = f"{target} could not be reached: {_reason(exc)}"
+            raise DeliveryError(_without_target(message, parts), False) from None
+    _check_status(target, status)
 
 
-def _check_answer(target: str, response: requests.Response) -> None:
-    status = response.status_code
+def _check_status(target: str, status: int) -> None:
     if 200 <= status < 300:
         return
     if 300 <= status < 400:
@@ -231,21 +242,51 @@ def _check_answer(target: str, response: requests.Response) -> None:
     raise DeliveryError(f"{target} answered HTTP {status}.", not transient)
 
 
-def _checked_address(host: str, port: int) -> str:
+def _checked_address(host: str, port: int, deadline: webhook_http.Deadline) -> str:
     """The address to connect to: the first the host resolves to, after checking them all."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise DeliveryError(f"The webhook host {host} cannot be resolved: {exc}", False) from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = _resolved(host, port, deadline)
     internal = [a for a in addresses if internal_address(a)]
     if internal and not settings.CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS:
         raise DeliveryError(
-            f"The webhook host {host} resolves to {', '.join(internal)}, a private, loopback "
-            "or link-local address; refused (CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS allows it).",
+            f"The webhook host {host} resolves to {', '.join(_described(internal))}, a "
+            "private, loopback or link-local address; refused "
+            "(CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS allows it).",
             True,
         )
     return addresses[0]
+
+
+def _resolved(host: str, port: int, deadline: webhook_http.Deadline) -> list[str]:
+    """The host's addresses, in the resolver's order. The lookup runs in a thread of its own
+    so that a resolver that does not answer cannot hold the delivery past its deadline
+    (the thread ends when the resolver gives up)."""
+    found: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    thread = threading.Thread(target=lookup, name="webhook-resolve", daemon=True)
+    thread.start()
+    thread.join(deadline.left())
+    if not found:
+        raise DeliveryError(
+            f"The webhook host {host} was not resolved within {deadline.seconds:g} s.", False
+        )
+    if isinstance(found[0], OSError):
+        raise DeliveryError(f"The webhook host {host} cannot be resolved: {found[0]}", False)
+    return list(dict.fromkeys(info[4][0] for info in found[0]))
+
+
+def _described(addresses: list[str]) -> list[str]:
+    """Each address, with the IPv4 address it embeds (NAT64, 6to4, …) when it has one."""
+    described = []
+    for address in addresses:
+        embedded = ", ".join(str(ipv4) for ipv4 in embedded_ipv4(address))
+        described.append(f"{address} (embeds {embedded})" if embedded else address)
+    return described
 
 
 def _netloc(address: str, port: int | None) -> str:
@@ -253,20 +294,25 @@ def _netloc(address: str, port: int | None) -> str:
     return f"{host}:{port}" if port else host
 
 
-class _PinnedHost(HTTPAdapter):
-    """Connects to the checked address while TLS still checks the certificate against
-    (and sends SNI for) the webhook's host name: no second DNS lookup to rebind."""
-
-    def __init__(self, host: str) -> None:
-        self._host = host
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs |= {"server_hostname": self._host, "assert_hostname": self._host}
-        super().init_poolmanager(*args, **kwargs)
-
-
-def _reason(exc: requests.RequestException) -> str:
+def _reason(exc: BaseException) -> str:
+    """What went wrong, from its innermost cause ("ConnectionRefusedError: [Errno 111]
+    Connection refused"): requests' and urllib3's own messages quote the request's path."""
     if isinstance(exc, requests.Timeout):
-        return f"no answer within {WEBHOOK_TIMEOUT_S} s"
-    return f"{type(exc).__name__}: {exc}"
+        return "no answer in time"
+    cause, seen = exc, {id(exc)}
+    while True:
+        reason = getattr(cause, "reason", None)
+        inner = reason if isinstance(reason, BaseException) else None
+        inner = inner or cause.__cause__ or cause.__context__
+        if inner is None or id(inner) in seen:
+            return f"{type(cause).__name__}: {cause}"
+        cause = inner
+        seen.add(id(cause))
+
+
+def _without_target(message: str, parts: SplitResult) -> str:
+    """`message` without the URL's path and query (its token), should any cause quote them."""
+    for secret in (parts.query, parts.path if len(parts.path) > 1 else ""):
+        if secret:
+            message = message.replace(secret, "…")
+    return message

@@ -107,7 +107,8 @@ class Command(BaseCommand):
            without --i-understand-inconsistency: refuse, nothing saved.
         3. Print a one-line summary without secrets, and warnings on stderr for
            settings a login will still miss and for stored secrets the save removed (a
-           new login URL, auth flow or CA bundle forgets the secrets not given again)."""
+           new login URL, auth flow or CA bundle forgets the Salesforce secrets not given
+           again, a new webhook URL its signing secret)."""
         secrets = _read_secrets(options)
         with transaction.atomic():
             account, created = _save_account(options)
@@ -320,7 +321,7 @@ def _forgotten(crm: CRMSettings) -> list[str]:
         return []
     options = ", ".join(OPTION_FOR_FIELD[name] for name in crm.forgotten_secrets)
     return [
-        "the login URL, auth flow or CA bundle changed, so the stored "
+        f"{crm.forgotten_because}, so the stored "
         f"{' and '.join(SECRET_FIELDS[name] for name in crm.forgotten_secrets)} "
         f"{'was' if len(crm.forgotten_secrets) == 1 else 'were'} removed (a secret is only "
         f"sent where it was saved for); give {options} again"

@@ -25,8 +25,8 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py migrate -v 0
 	$(DEMO_ENV) $(PY) manage.py crm_demo
 
-# The Procfile stack (web, worker, beat, flower) with honcho. Separate processes need a
-# broker with a server: Redis at 127.0.0.1:6379/0 unless CELERY_BROKER_URL says otherwise.
+# The Procfile stack (web, worker, notifier, beat, flower) with honcho. Separate processes
+# need a broker with a server: Redis at 127.0.0.1:6379/0 unless CELERY_BROKER_URL says otherwise.
 # DATABASE_URL picks PostgreSQL (default: SQLite under var/). Flower's login comes from
 # FLOWER_BASIC_AUTH=user:password. The local sandbox org is not part of it: `make sandbox`
 # in another terminal (its exit never stops the stack); its host is an allowed login host.

@@ -35,7 +35,7 @@ HIDDEN = "/…"
 
 
 class Deadline:
-    """The end of one request, `seconds` from its start (steps 1 of the module docstring)."""
+    """The end of one request, `seconds` from its start (step 1 of the module docstring)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds

@@ -5,8 +5,10 @@ tests/conftest.py) and the environment."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,17 @@ def worker_host(
 
 
 def sandbox_accounts(
-    sandbox: Any, slugs: Iterable[str], records: int, external_ids: int, **settings: Any
+    sandbox: Any,
+    slugs: Iterable[str],
+    records: int,
+    external_ids: int,
+    reject: set[int] = frozenset(),
+    **settings: Any,
 ) -> list[Any]:
     """Accounts on the sandbox org, each with `records` records of the chaos workload over
-    `external_ids` external ids (tests/chaos/checks.py `workload`) enqueued; `settings`:
-    their CRM settings."""
+    `external_ids` external ids (tests/chaos/checks.py `workload`) enqueued, the positions
+    in `reject` breaking the org's validation rule (checks.RULES); `settings`: their CRM
+    settings."""
     from exports.outbox import enqueue_many
     from tests.chaos.checks import workload
     from tests.factories import AccountFactory, CRMSettingsFactory
@@ -68,7 +76,7 @@ def sandbox_accounts(
         CRMSettingsFactory(
             account=account, login_url=sandbox.url, ca_bundle=str(sandbox.ca_path), **settings
         )
-        enqueue_many(account, workload(slug, records, external_ids))
+        enqueue_many(account, workload(slug, records, external_ids, reject))
         accounts.append(account)
     return accounts
 
@@ -85,6 +93,66 @@ def send_runs(broker: RedisServer, account_ids: Iterable[int]) -> None:
                 connection=conn,
                 queue="celery",
             )
+
+
+@dataclass(frozen=True)
+class LiveLink:
+    """Where an account's run stood when its live link was requeued: the run holding the
+    lease, the cursor's position and the task id of the link that last moved it."""
+
+    run_id: int
+    after_id: int
+    link_id: str
+
+
+def live_link(account_id: int) -> LiveLink | None:
+    """The account's live link as the cursor shows it (Flower's view of the running task);
+    None when no run holds the lease."""
+    from exports.models import ExportCursor
+
+    cursor = (
+        ExportCursor.objects.filter(account_id=account_id)
+        .values("run_id", "last_exported_id", "link_id")
+        .first()
+    )
+    if cursor is None or cursor["run_id"] is None:
+        return None
+    return LiveLink(cursor["run_id"], cursor["last_exported_id"], cursor["link_id"])
+
+
+def requeue_live_link(broker: RedisServer, account_id: int, copies: int) -> LiveLink | None:
+    """What an engineer (or the broker) does to a running export, all at once: `copies`
+    copies of the live link requeued from Flower (`export_batch` with the live arguments,
+    new task ids), the live link's own message again (its task id: a redelivery while it
+    still runs; once the cursor names a link) and `run_export` naming the live run. Returns
+    the live link they copied; None (nothing sent) when no run holds the lease."""
+    from crmsync.celery import app
+
+    live = live_link(account_id)
+    if live is None:
+        return None
+    link_args = [account_id, live.run_id, live.after_id]
+    with app.connection_for_write(broker.url) as conn:
+        send = functools.partial(app.send_task, connection=conn, queue="celery")
+        for _ in range(copies):
+            send("exports.tasks.export_batch", args=link_args)
+        if live.link_id:
+            send("exports.tasks.export_batch", args=link_args, task_id=live.link_id)
+        send("exports.tasks.run_export", args=[account_id, "api", live.run_id])
+    return live
+
+
+def messages_left(broker: RedisServer) -> int:
+    """Messages on the broker not yet done: queued (every queue and priority) or taken by
+    a worker and not acknowledged (acks_late: acknowledged when the task has ended)."""
+    import redis
+
+    client = redis.Redis.from_url(broker.url)
+    try:
+        queued = sum(client.llen(key) for key in client.scan_iter() if client.type(key) == b"list")
+        return queued + client.hlen("unacked")
+    finally:
+        client.close()
 
 
 def stop_all(workers: Iterable[CeleryProcess], lines: int = 30) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -82,5 +83,6 @@ def written_external_ids(sandbox: Any, since: int = 0) -> list[str]:
 def export_one_call(account_id: int, run_id: int, after_id: int, **kwargs: Any) -> link.LinkStep:
     """A link that makes one call (CRMSYNC_LINK_SECONDS=0: no time for a second one), as
     the `export_batch` task runs it: what the link does with each call, one at a time."""
+    kwargs.setdefault("link_id", str(uuid.uuid4()))  # a Celery task id: each link its own
     with override_settings(CRMSYNC_LINK_SECONDS=0):
         return link.export_link(account_id, run_id, after_id, **kwargs)

@@ -3,8 +3,9 @@
 - `sandbox_org` (session): one SandboxOrg on a free port with a temporary data dir.
 - `sandbox` (function): resets the org's data, write log, rules and faults, then returns a
   `SandboxHelper` (`.url`, `.ca_path`, `.data_dir`, `.client_id`, `.client_secret`,
-  `.set_rules()`, `.set_faults()`, `.stats()`, `.writes()`, `.reset()`, `.expire_tokens()`,
-  `.login()`, `.salesforce()`); its session sends the org's X-Sandbox-Token to /sandbox/*.
+  `.set_rules()`, `.set_faults()`, `.stats()`, `.writes()`, `.records()`, `.reset()`,
+  `.expire_tokens()`, `.login()`, `.salesforce()`); its session sends the org's
+  X-Sandbox-Token to /sandbox/*.
 
 REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set on these machines and would override a
 session's `verify` (a long-standing requests behaviour): every session here has `trust_env = False`.
@@ -87,6 +88,12 @@ class SandboxHelper:
         )
         response.raise_for_status()
         return response.json()["writes"]
+
+    def records(self, sobject: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every `sobject` record the org holds now, with `fields` (one SOQL query, all its
+        pages, through a logged-in client)."""
+        found = self.salesforce().query_all(f"SELECT {', '.join(fields)} FROM {sobject}")
+        return [{name: record.get(name) for name in fields} for record in found["records"]]
 
     def reset(self) -> None:
         """Empty the org (records, write log, API usage) and restore default rules and faults."""

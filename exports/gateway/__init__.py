@@ -497,6 +497,7 @@ __all__ = [
     "MAX_COLLECTIONS_PER_COMPOSITE",
     "AuthError",
     "Batch",
+    "ClaimRanOut",
     "ConnectionCheck",
     "Gateway",
     "GatewayError",

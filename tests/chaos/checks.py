@@ -302,3 +302,77 @@ def export_done(account: Account, pause_at_token: str | None = None) -> bool:
 
 def tokens(slug: str, positions: set[int]) -> set[str]:
     return {f"{slug}:{i}" for i in positions}
+
+
+# -- key by key: the versions the org received ------------------------------------------
+# A workload's record at position i writes external id `<slug>-p<i % external_ids>`, so
+# that key's version is i // external_ids (v0, v1, ...): its newest record is its highest.
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """One write of a workload record in the write log: its `seq` there and the record's
+    `position` in the workload (`Seq__c` = "slug:position")."""
+
+    seq: int
+    position: int
+
+
+def workload_position(write: dict[str, Any], slug: str) -> int | None:
+    """The workload position a write of account `slug` carries; None for another's write."""
+    token = (write.get("fields") or {}).get("Seq__c")
+    if not isinstance(token, str) or not token.startswith(f"{slug}:"):
+        return None
+    return int(token.removeprefix(f"{slug}:"))
+
+
+def key_histories(writes: list[dict[str, Any]], slug: str) -> dict[str, list[KeyWrite]]:
+    """Per external id of account `slug`, its writes in the order the org applied them."""
+    histories: dict[str, list[KeyWrite]] = defaultdict(list)
+    for write in writes:
+        position = workload_position(write, slug)
+        if position is not None:
+            histories[write["external_id"]].append(KeyWrite(write["seq"], position))
+    return dict(histories)
+
+
+def first_step_back(history: list[KeyWrite]) -> int | None:
+    """Index of the first write that carries an older record than one written before it
+    (the key went backwards there); None if the key only ever went forwards."""
+    newest = -1
+    for index, write in enumerate(history):
+        if write.position < newest:
+            return index
+        newest = max(newest, write.position)
+    return None
+
+
+def keys_gone_backwards(histories: dict[str, list[KeyWrite]]) -> dict[str, int]:
+    """Keys whose org received an older record after a newer one: key → index of that write."""
+    found = {ext: first_step_back(history) for ext, history in histories.items()}
+    return {ext: index for ext, index in found.items() if index is not None}
+
+
+def history_text(
+    ext: str,
+    history: list[KeyWrite],
+    external_ids: int,
+    around: int | None = None,
+    width: int = 5,
+) -> str:
+    """One key's write sequence as the org applied it, e.g.
+    `north-p7 (61 writes): … v5@w1203 v6@w1390 v5@w1602 <<BACK v7@w1790 …` (`v<version>@w<write
+    log seq>`); around the write at index `around` (`width` writes either side), else whole."""
+    start, end = 0, len(history)
+    if around is not None:
+        start, end = max(0, around - width), min(len(history), around + width + 1)
+    newest, shown = -1, []
+    for write in history[:start]:
+        newest = max(newest, write.position)
+    for write in history[start:end]:
+        back = " <<BACK" if write.position < newest else ""
+        shown.append(f"v{write.position // external_ids}@w{write.seq}{back}")
+        newest = max(newest, write.position)
+    before = "… " if start else ""
+    after = " …" if end < len(history) else ""
+    return f"{ext} ({len(history)} writes): {before}{' '.join(shown)}{after}"

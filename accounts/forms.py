@@ -40,6 +40,7 @@ CONNECTION_FIELDS = (
     "api_version",
     "timeout_seconds",
     "daily_api_limit",
+    "version_field",
 )
 # The Notifications fieldset (README › Alerts), in page order.
 NOTIFICATION_FIELDS = (

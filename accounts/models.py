@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from . import login_hosts
@@ -141,6 +141,21 @@ class CRMSettings(models.Model):
         max_length=500,
         blank=True,
         help_text="Path to a CA file to trust (the sandbox org, a corporate proxy). Empty: system CAs.",
+    )
+    version_field = models.CharField(
+        "version field",
+        max_length=80,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z][A-Za-z0-9_]*$",
+                "An API field name: letters, digits and _, e.g. Crmsync_Version__c.",
+            )
+        ],
+        help_text="Optional: a number field of every exported object (e.g. Crmsync_Version__c) "
+        "that crmsync sets to each record's outbox id. With a validation rule in the org that "
+        "refuses a lower value, Salesforce itself never takes an older write; crmsync counts "
+        "that refusal as done (a newer value is there), not as an export error.",
     )
     timeout_seconds = models.FloatField(
         "request timeout (s)",

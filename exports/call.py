@@ -6,6 +6,7 @@ A call carries up to CRMSYNC_BATCHES_PER_CALL batches. `send` runs in the HTTP t
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -74,20 +75,36 @@ def send(
     2. Send the rest as one pass (narrowed down to the guilty record by the gateway when
        a failure is not about one record); with pause on, resend the rolled-back clean
        prefix as another pass until it settles.
+    3. A record the org refused because it holds a newer version (the account's version
+       field, `_older`) is done, not an error; with pause on the records its refusal
+       rolled back go again as another pass.
     """
     gateway.send_by = send_by
     by_id = {row.key.id: row for row in rows}
     refused = _wrong_types(gateway, rows)
     pending = rows
     passes: list[CallDecision] = []
+    newer = False  # a record was refused as older than the org's
     while True:
         ids = [row.key.id for row in pending]
         if passes or refused:  # some of the rows, batched again
             batches = []
         results = _upsert_typed(gateway, pending, batches, refused, pause_on, size)
+        if any(_older(r, gateway.crm.version_field) for r in results):
+            newer, results = (
+                True,
+                [DONE_NEWER if _older(r, gateway.crm.version_field) else r for r in results],
+            )
+            rolled = [i for i, r in zip(ids, results, strict=True) if not r.ok]
+            if pause_on and rolled and all(r.ok or r.rolled_back for r in results):
+                passes.append(CallDecision(written=tuple(i for i in ids if i not in rolled)))
+                pending = [by_id[i] for i in rolled]
+                continue
         passes.append(decisions.decide(ids, results, pause_on))
         if passes[-1].retry or not passes[-1].resend:
             decision = decisions.settle([row.key.id for row in rows], passes, pause_on)
+            if newer and decision.pause_at is None and not decision.retry:
+                decision = dataclasses.replace(decision, cursor_to=rows[-1].key.id)
             return Answer(
                 decision,
                 gateway.api_calls,
@@ -96,6 +113,22 @@ def send(
                 gateway.slowest_call_s,
             )
         pending = [by_id[i] for i in passes[-1].resend]
+
+
+# The org's validation rule on the account's version field refused a record: the org holds
+# a newer write of it (docs/semantics.md › The version field). The record is done.
+_VALIDATION = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+DONE_NEWER = RecordResult(True)
+
+
+def _older(result: RecordResult, version_field: str) -> bool:
+    return (
+        bool(version_field)
+        and not result.ok
+        and not result.rolled_back
+        and result.error_code == _VALIDATION
+        and version_field in result.fields
+    )
 
 
 def _wrong_types(gateway: Gateway, rows: list[Row]) -> dict[int, RecordResult]:

@@ -83,6 +83,9 @@ def send_call(
     `last`: its records were the last ones waiting when read)."""
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
     pause_on = crm.pause_on_export_errors
+    if crm.version_field:
+        rows = payload.with_version(rows, crm.version_field)
+        batches = payload.batches_of(rows, size)
     answer = http().submit(calls.send, gateway, rows, batches, pause_on, size, send_by)
     return Call(crm, after_id, until_id, only, rows, gateway, answer, last)
 

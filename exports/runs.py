@@ -91,7 +91,8 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
     """Begin an export run of one account.
 
     1. Load the account and its CRM settings (unknown ids are a clear error).
-    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote),
+    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote;
+       a `run_id` of a run that is over → `Ended` with its outcome, nothing happens),
        in one transaction with steps 3 and 4.
     3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
@@ -103,6 +104,9 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
        paused), and the HTTP thread logs in meanwhile.
     """
     crm = load_settings(account_id)
+    finished = _finished(account_id, run_id)
+    if finished is not None:
+        return finished
     # One transaction from the run row to the lease: a worker killed in between leaves no
     # row that is neither finished nor holding the lease (nothing would ever end it).
     with transaction.atomic():
@@ -146,6 +150,23 @@ def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> E
     if run is None:
         raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
     return run
+
+
+def _finished(account_id: int, run_id: Any) -> Ended | None:
+    """A `run_export` for a run that is over (a late duplicate, a requeue from Flower):
+    nothing to do, its outcome stands."""
+    if not is_id(run_id):
+        return None
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).exclude(outcome="").first()
+    if run is None:
+        return None
+    log.info(
+        "export.run.over account=%s run=%s outcome=%s: nothing started",
+        account_id,
+        run.id,
+        run.outcome,
+    )
+    return Ended(run.id, run.outcome)
 
 
 def _ended(run: ExportRun, outcome: str, message: str = "") -> Ended:

@@ -46,6 +46,7 @@ SETTINGS_OPTIONS = {
     "max_records_per_run": "max_records_per_run",
     "daily_api_limit": "daily_api_limit",
     "timeout": "timeout_seconds",
+    "version_field": "version_field",
     "pause": "pause_on_export_errors",
     "export": "export_enabled",
     "alert_webhook": "alert_webhook_url",
@@ -190,6 +191,13 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-records-per-run", type=int, metavar="N", help="Records per run.")
     parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
     parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
+    parser.add_argument(
+        "--version-field",
+        metavar="FIELD",
+        help="A number field of every exported object that crmsync sets to each record's "
+        "outbox id, for a validation rule in the org that refuses a lower value "
+        '(docs/semantics.md › The version field); "" turns it off.',
+    )
     parser.add_argument(
         "--pause",
         action=flag,

@@ -3,8 +3,8 @@ committed — but only when the two calls write no record in common, so a worker
 before the commit, which sends both again, never writes an older record after a newer.
 A settings change made meanwhile reaches the first call not yet sent (docs/semantics.md).
 
-Each test holds the account's cursor row locked from another connection, so the link
-blocks in the commit of its first call, and looks at what the sandbox has received by
+Each test holds the run's row locked from another connection, so the link blocks in the
+commit of its first call, and looks at what the sandbox has received by
 then. The link's HTTP thread runs calls one at a time in order, so a no-op submitted to
 it after the link blocked returns only when any call sent before the commit is done.
 """
@@ -44,10 +44,12 @@ def first_commit_held(
     assert isinstance(started, runs.Running)
     holding, release = threading.Event(), threading.Event()
 
-    def hold_cursor() -> None:
+    def hold_run() -> None:
         try:
             with transaction.atomic():
-                ExportCursor.objects.select_for_update().get(account=account)
+                # The run's row: its counts are the last write of a call's commit (the
+                # cursor's row is updated before the first call too: the claim to send).
+                ExportRun.objects.select_for_update().get(id=started.run_id)
                 holding.set()
                 release.wait(timeout=30)
         finally:
@@ -59,10 +61,10 @@ def first_commit_held(
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=hold_cursor), threading.Thread(target=one_link)]
+    threads = [threading.Thread(target=hold_run), threading.Thread(target=one_link)]
     threads[0].start()
     try:
-        wait_for(holding.is_set, timeout=10, what="the cursor row locked")
+        wait_for(holding.is_set, timeout=10, what="the run's row locked")
         threads[1].start()
         wait_for(lambda: lock_waiters() >= 1, timeout=30, what="the link blocked in its commit")
         overlap.http().submit(lambda: None).result(timeout=30)  # calls sent so far are done

@@ -8,21 +8,23 @@ timeout (8 s) < run lease (12 s); the longest retry countdown (3 s) < visibility
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Account
 from exports.outbox import enqueue_many
 from tests.chaos.checks import RULES, check_export
-from tests.chaos.processes import CeleryProcess, RedisServer, Supervisor
+from tests.chaos.processes import CeleryProcess, PostgresServer, RedisServer, Supervisor
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, CRMSettingsFactory
 
@@ -193,21 +195,35 @@ def poll_for(seconds: float) -> None:
     wait_for(lambda: time.monotonic() >= deadline, seconds + 5, what="time to pass")
 
 
-def restart_postgres() -> None:
-    """Restart the machine's PostgreSQL (fast mode: every connection is cut). Always
-    started again, even if the restart fails half-way."""
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
-    try:
-        subprocess.run([*ctl, "restart", "-m", "fast"], check=True, capture_output=True, timeout=60)
-    finally:
-        subprocess.run([*ctl, "start"], check=False, capture_output=True, timeout=60)
+@pytest.fixture
+def chaos_database(transactional_db: None) -> None:
+    """The database the scenario and its processes share: the test database. A scenario
+    that restarts PostgreSQL overrides this fixture with a server of its own
+    (`default_database_on`)."""
+
+
+@contextmanager
+def default_database_on(server: PostgresServer) -> Iterator[None]:
+    """Point Django's default database at `server` (migrated) for this process and the
+    processes the rig starts after this; back to the test database on the way out."""
+    db = connection.settings_dict  # the same dict as settings.DATABASES["default"]
+    saved = {key: db[key] for key in ("HOST", "PORT", "NAME", "USER", "PASSWORD")}
     connection.close()
+    db.update(HOST="127.0.0.1", PORT=str(server.port), NAME=server.database, USER=server.user)
+    db["PASSWORD"] = ""
+    ContentType.objects.clear_cache()
+    try:
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        connection.close()
+        db.update(saved)
+        ContentType.objects.clear_cache()
 
 
 @pytest.fixture
 def chaos(
-    chaos_redis: RedisServer, transactional_db: None, sandbox: Any, tmp_path: Path
+    chaos_redis: RedisServer, chaos_database: None, sandbox: Any, tmp_path: Path
 ) -> Iterator[ChaosRig]:
     sandbox.set_rules(RULES)
     rig = ChaosRig(chaos_redis, sandbox, tmp_path, connection.settings_dict["NAME"])

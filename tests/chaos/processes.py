@@ -1,20 +1,25 @@
-"""Real processes for the chaos suite: a private Redis, Celery workers and beats.
+"""Real processes for the chaos suite: a private Redis, a private PostgreSQL, Celery
+workers and beats.
 
 Each chaos scenario runs the product as it runs in production: `celery worker` (prefork,
 concurrency 1, so soft time limits work) and `celery beat` processes (`tests.processes`),
 against a Redis server of the suite's own and the test's PostgreSQL database.
 The suite's Redis is private (its own port and directory) so that restarting it, which
-empties it, never touches another test run's queues on the machine's shared Redis.
+empties it, never touches another test run's queues on the machine's shared Redis. A
+scenario that restarts its database does the same with a PostgreSQL server of its own
+(`PostgresServer`): a test suite never restarts a service it did not start.
 Processes run in their own session: `kill_hard()` is `kill -9` of the whole process
 group, as when a machine or container dies.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -100,6 +105,100 @@ class RedisServer:
             timeout=10,
             check=False,
         )
+
+
+class PostgresServer:
+    """A PostgreSQL server of the test's own: `initdb` into a temporary directory, a free
+    port on 127.0.0.1, trust authentication for the `postgres` user, no fsync (its data is
+    thrown away). As root it runs as the `postgres` system user, since PostgreSQL refuses
+    to run as root; the directory is under the system's temporary directory, which that
+    user can reach (pytest's own are private to root)."""
+
+    user = "postgres"
+    database = "crmsync"
+
+    def __init__(self) -> None:
+        self.bin = postgres_bin()
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="crmsync-test-postgres-"))
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "postgres.log"
+        self.run_as = self.user if os.geteuid() == 0 else None
+        if self.run_as is not None:
+            shutil.chown(self.directory, self.run_as)
+
+    def _run(self, program: str, *args: str, timeout: float = 60) -> None:
+        result = subprocess.run(
+            [str(self.bin / program), *args],
+            user=self.run_as,
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                f"{program} {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}\nserver log ({self.log_path}):\n{self.log_tail()}"
+            )
+
+    def start(self) -> PostgresServer:
+        """Create the cluster and the database the first time, then start the server and
+        wait until it accepts connections (`pg_ctl -w`)."""
+        first = not self.data.exists()
+        if first:
+            self._run(
+                "initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
+                "-E", "UTF8", "--locale=C",
+            )  # fmt: skip
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.directory} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "start"
+        )
+        if first:
+            self._run(
+                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database
+            )
+        return self
+
+    def restart(self) -> None:
+        """Restart in fast mode: every connection is cut, as when a database server restarts."""
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-m", "fast", "-w", "restart"
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop at once and delete the data directory."""
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's programs (initdb and pg_ctl are not on PATH on
+    Debian and Ubuntu)."""
+
+    def version(initdb: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in initdb.parent.parent.name.split(".") if part.isdigit())
+
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=version)
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        pytest.fail("initdb is not installed; this test needs PostgreSQL's server programs")
+    return Path(initdb).parent
 
 
 class CeleryProcess(LoggedProcess):

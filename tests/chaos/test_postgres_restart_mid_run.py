@@ -1,15 +1,20 @@
 """PostgreSQL restarts mid-run (every connection cut): the batch in flight is retried once
 the database answers again, and the export finishes with nothing lost or reordered.
 
-The restart is of the machine's PostgreSQL, which other test runs share: it is short
-(fast mode) and PostgreSQL is always started again."""
+The restarted server is the test's own (`PostgresServer`: initdb into a temporary
+directory, a free port), which the test process, the worker and beat all use; the
+machine's PostgreSQL, which other test runs share, is never touched."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.db import connection
 
 from tests.chaos.checks import check_export, export_done, tokens, workload
-from tests.chaos.conftest import restart_postgres
+from tests.chaos.conftest import default_database_on
+from tests.chaos.processes import PostgresServer
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -17,7 +22,23 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 RECORDS = 5_000
 
 
-def test_postgres_restart_mid_run_loses_nothing(chaos, chaos_account, sandbox):
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chaos_database(transactional_db: None, own_postgres: PostgresServer) -> Iterator[None]:
+    """The scenario's database is on the test's own PostgreSQL server."""
+    with default_database_on(own_postgres):
+        yield
+
+
+def test_postgres_restart_mid_run_loses_nothing(chaos, chaos_account, sandbox, own_postgres):
     reject = {700, 2_900, 4_100}
     account = chaos_account("pg", workload("pg", RECORDS, 1_250, reject), pause=False)
     sandbox.set_faults(latency_ms=200)
@@ -26,7 +47,8 @@ def test_postgres_restart_mid_run_loses_nothing(chaos, chaos_account, sandbox):
     chaos.beat()
 
     wait_for(lambda: len(sandbox.writes()) >= 1_500, timeout=90, interval=0.3)
-    restart_postgres()
+    own_postgres.restart()
+    connection.close()  # this process's connection was cut too
     wait_for(lambda: export_done(account), timeout=150, interval=0.5)
 
     report = check_export(

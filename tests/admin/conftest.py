@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
@@ -33,7 +34,6 @@ SECRETS = (CLIENT_SECRET, "pk-Zr81-never-rendered", PASSWORD)
 
 USER_PASSWORD = "correct-horse-battery"
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture
@@ -213,8 +213,11 @@ def log_in(page: Any, username: str, password: str = USER_PASSWORD) -> None:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under tests/artifacts/ for a person to look at."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    """Save a full-page screenshot for a person to look at, in `test-artifacts/` of the var
+    directory (var/ unless CRMSYNC_VAR_DIR says otherwise; git-ignored): a test run leaves
+    the working tree as it found it."""
+    folder = django_settings.VAR_DIR / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

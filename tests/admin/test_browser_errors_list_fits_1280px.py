@@ -1,5 +1,6 @@
 """In a real browser at 1280 px: the Export errors list shows every column without an
-inner scroll bar, long messages wrapped (screenshot: tests/artifacts/export-errors-1280.png)."""
+inner scroll bar, long messages wrapped (screenshot:
+var/test-artifacts/export-errors-1280.png)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """In a real browser: the status page of an account whose last run failed says FAILING and
-why (screenshot: tests/artifacts/export-status-failing.png)."""
+why (screenshot: var/test-artifacts/export-status-failing.png)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_pause_field_appears_and_disappears_with_export_to_crm(page, superuser):
 
     page.check(EXPORT)
     expect(page.locator(PAUSE)).to_be_visible()
-    screenshot(page, "crm-settings")  # committed: README › Testing
+    screenshot(page, "crm-settings")
     save(page)
     expect(page.locator(".messagelist .success")).to_be_visible()
     assert (stored(settings).export_enabled, settings.pause_on_export_errors) == (True, True)

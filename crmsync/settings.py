@@ -187,6 +187,7 @@ USE_TZ = True
 # browsers may cache for ever. `DJANGO_DEBUG=1 manage.py runserver` serves them unhashed.
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # else WhiteNoise warns in every process until collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

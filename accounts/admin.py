@@ -26,11 +26,8 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from exports import circuit
-from exports.gateway import Gateway, GatewayError
-
-from .fields import UNREADABLE, secret_state
-from .forms import (
+from accounts.fields import UNREADABLE, secret_state
+from accounts.forms import (
     CONFIRM_PAUSE_OFF,
     CONNECTION_FIELDS,
     NOTIFICATION_FIELDS,
@@ -39,7 +36,9 @@ from .forms import (
     CRMSettingsForm,
     shows_pause_field,
 )
-from .models import PASSWORD_FLOW_WARNING, Account, CRMSettings
+from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
+from exports.alerts import circuit
+from salesforce.client import Gateway, GatewayError
 
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "

@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401
+        from accounts import checks, signals  # noqa: F401

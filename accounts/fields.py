@@ -14,30 +14,10 @@ from typing import Any
 
 from django.db import models
 
-from . import crypto
+from salesforce import crypto
+from salesforce.crypto import StoredSecret, UnreadableSecret
 
 UNREADABLE = "unreadable — set it again"
-
-
-class StoredSecret(str):
-    """A secret as read from the database and not assigned since."""
-
-    __slots__ = ()
-
-
-class UnreadableSecret(StoredSecret):
-    """A stored secret no key of CRMSYNC_ENCRYPTION_KEY opens: "" plus its stored token
-    (no __slots__ here: a str subclass keeps `token` in its __dict__)."""
-
-    token: str
-
-    def __new__(cls, token: str) -> UnreadableSecret:
-        value = super().__new__(cls, "")
-        value.token = token
-        return value
-
-    def __repr__(self) -> str:
-        return "UnreadableSecret()"
 
 
 def secret_state(value: str) -> str:

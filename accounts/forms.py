@@ -19,9 +19,9 @@ from typing import Any
 
 from django import forms
 
-from .fields import secret_state
-from .models import CONNECTION_SECRETS, TIMEOUT_MAX_S, TIMEOUT_MIN_S, CRMSettings
-from .validators import validate_webhook_url
+from accounts.fields import secret_state
+from accounts.models import CONNECTION_SECRETS, TIMEOUT_MAX_S, TIMEOUT_MIN_S, CRMSettings
+from accounts.validators import validate_webhook_url
 
 PAUSE = "pause_on_export_errors"
 # Rendered with the pause checkbox: tells the server the field was on the page, so a

@@ -7,9 +7,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from . import login_hosts
-from .fields import EncryptedTextField, StoredSecret, UnreadableSecret
-from .validators import email_list, validate_email_list, validate_finite, validate_webhook_url
+from accounts.fields import EncryptedTextField, StoredSecret, UnreadableSecret
+from accounts.validators import (
+    email_list,
+    validate_email_list,
+    validate_finite,
+    validate_webhook_url,
+)
+from salesforce import login_hosts
 
 # The secrets a login sends, and where and how they are sent: changing any of TARGET_FIELDS
 # forgets the stored CONNECTION_SECRETS (CRMSettings.save).
@@ -167,7 +172,7 @@ class CRMSettings(models.Model):
         ],
         help_text="Longest wait for one Salesforce request before it is retried (0.1–120 s).",
     )
-    # -- Notifications (exports.alerts reads these) --------------------------------------
+    # -- Notifications (exports.alerts.evaluate reads these) --------------------------------------
     alert_emails = models.TextField(
         "alert emails",
         blank=True,
@@ -246,7 +251,7 @@ class CRMSettings(models.Model):
                 setattr(self, name, StoredSecret(value))
 
     def clean(self) -> None:
-        """1. Logins go only where Salesforce is (accounts/login_hosts.py): the admin form
+        """1. Logins go only where Salesforce is (salesforce/login_hosts.py): the admin form
            and `crm_account` (both run this) refuse a login URL outside the allowed hosts.
         2. A webhook needs its signing secret."""
         errors = {}

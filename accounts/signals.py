@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from .models import Account, CRMSettings
+from accounts.models import Account, CRMSettings
 
 
 @receiver(post_save, sender=Account)

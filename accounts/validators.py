@@ -4,7 +4,7 @@ The webhook rule has two halves. Here, when the settings are saved: no host writ
 number (2130706433, 0177.0.0.1, 0x7f.1, 0: the C resolver reads them as IPv4 addresses),
 HTTPS, or plain HTTP to a loopback host (local testing), and no IP literal in a private,
 loopback or link-local range unless CRMSYNC_ALERT_ALLOW_PRIVATE_WEBHOOKS allows it. At
-delivery (`exports.notify`), the same rule again on every address the host name resolves
+delivery (`exports.alerts.delivery`), the same rule again on every address the host name resolves
 to. An IPv6 address that carries an IPv4 one a translator or tunnel reaches (NAT64, 6to4,
 Teredo, IPv4-compatible or -mapped) is judged by both (`embedded_ipv4`).
 """

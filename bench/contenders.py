@@ -285,7 +285,7 @@ def export(
     timeout: float = 7200.0,
 ) -> list[tuple[list[Any], float, float, dict[str, int], float]]:
     """Start `workers` worker processes; `passes` times, call `prepare`, send one
-    `run_export` per account as `crm_export` sends it (exports.runner.run_and_wait) and
+    `run_export` per account as `crm_export` sends it (exports.tools.runner.run_and_wait) and
     wait for every outcome; stop the workers. Per pass: (runs, seconds from the first send
     to the last finish, peak RSS MB so far, counters, the workers' CPU ms in the pass)."""
     import redis

@@ -36,9 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accounts.login_hosts import ENV_NAME  # noqa: E402
 from bench import report  # noqa: E402
 from bench.services import BenchDatabase, Sandbox, bench_env  # noqa: E402
+from salesforce.login_hosts import ENV_NAME  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crmsync_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/11"

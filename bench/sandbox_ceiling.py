@@ -29,7 +29,7 @@ from simple_salesforce import Salesforce
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crmsync.sandbox.server import SandboxOrg  # noqa: E402
+from sandbox.server import SandboxOrg  # noqa: E402
 
 RULES = {
     "objects": {

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from crmsync.sandbox import control
+from sandbox import control
 
 ROOT = Path(__file__).resolve().parent.parent
 

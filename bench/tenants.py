@@ -315,7 +315,7 @@ def breakdown(
 ) -> dict[str, Any]:
     """Where a 50-record run's time goes, on three visits (see the module doc)."""
     from crmsync.celery import app
-    from exports.gateway import REUSE_IDLE_SECONDS
+    from salesforce.client import REUSE_IDLE_SECONDS
 
     records = config["small_records"]
     accounts = ts.make_accounts("cost", config["breakdown_runs"], records, sandbox)

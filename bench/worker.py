@@ -5,7 +5,7 @@
 
 It is `celery worker -P solo` on the bench queue, with two signal handlers that count,
 for every `export_batch` task (a link of a run's chain), the calls it made
-(`exports.call.send`, counted by a wrapper), the SQL queries it sent (Django's
+(`exports.run.call.send`, counted by a wrapper), the SQL queries it sent (Django's
 execute_wrapper), the time it took, and the gap since this process's previous link of the
 same run (the Celery hand-over of the next link). Counters go to a Redis hash per run,
 `<BENCH_STATS_KEY>:<run id>`, after each link, with the wall-clock time of the first call
@@ -35,7 +35,7 @@ from celery.signals import task_postrun, task_prerun  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from crmsync.celery import app  # noqa: E402
-from exports import call  # noqa: E402
+from exports.run import call  # noqa: E402
 
 BATCH_TASK = "exports.tasks.export_batch"
 STATS = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
@@ -99,7 +99,7 @@ def _counted_send(*args: Any, **kwargs: Any) -> Any:
     return _send(*args, **kwargs)
 
 
-call.send = _counted_send  # looked up at each call (exports.overlap.send_call)
+call.send = _counted_send  # looked up at each call (exports.run.overlap.send_call)
 
 EVENTS = None
 if os.environ.get("BENCH_TIMERS") == "1":

@@ -2,7 +2,7 @@
 
 - `DJANGO_SECRET_KEY` signs sessions and CSRF tokens.
 - `CRMSYNC_ENCRYPTION_KEY` encrypts the CRM secrets at rest: one or more Fernet keys,
-  comma-separated, newest first (accounts/crypto.py). Never derived from anything else.
+  comma-separated, newest first (salesforce/crypto.py). Never derived from anything else.
 
 Production sets both in the environment; a missing or malformed key stops the process at
 start with a message naming the variable (fail closed). On a development machine

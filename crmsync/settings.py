@@ -12,8 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts import login_hosts
 from crmsync import keys
+from salesforce import login_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRMSYNC_VAR_DIR", BASE_DIR / "var"))
@@ -89,7 +89,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "exports",
-    "crmsync.sandbox",
+    # The local Salesforce stand-in (`make sandbox`, the demo, tests, benchmarks): a
+    # development app, installed only on a development machine.
+    *(["sandbox"] if CRMSYNC_DEV else []),
 ]
 
 MIDDLEWARE = [
@@ -143,7 +145,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 def cache_config(url: str) -> dict[str, object]:
     """CRMSYNC_CACHE_URL as Django's CACHES["default"]: Redis (shared by every worker on
     every host: tokens, describes, per-org call slots) or this process's memory. Either
-    holds JSON, never pickles (crmsync/cache_entries.py): an entry is data, not code."""
+    holds JSON, never pickles (salesforce/cache_entries.py): an entry is data, not code."""
     if url.startswith(("redis://", "rediss://")):
         return {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -152,11 +154,11 @@ def cache_config(url: str) -> dict[str, object]:
             "OPTIONS": {
                 "socket_connect_timeout": 3,
                 "socket_timeout": 3,
-                "serializer": "crmsync.cache_entries.JsonSerializer",
+                "serializer": "salesforce.cache_entries.JsonSerializer",
             },
         }
     if url in {"locmem://", "locmem:"}:
-        return {"BACKEND": "crmsync.cache_entries.JsonLocMemCache"}
+        return {"BACKEND": "salesforce.cache_entries.JsonLocMemCache"}
     raise ImproperlyConfigured(
         f"CRMSYNC_CACHE_URL must be redis://host:port/db, rediss://... or locmem://, "
         f"got {url.split('@')[-1]!r}"
@@ -203,7 +205,7 @@ CRMSYNC_ENCRYPTION_KEYS = keys.fernet_keys(
 # --- Where logins may go -------------------------------------------------------
 # CRMSYNC_EXTRA_LOGIN_HOSTS: comma-separated host[:port] (no port: 443) allowed as login
 # URL and instance URL besides Salesforce's own *.salesforce.com and *.force.com, e.g.
-# the local sandbox org: 127.0.0.1:8443 (accounts/login_hosts.py).
+# the local sandbox org: 127.0.0.1:8443 (salesforce/login_hosts.py).
 try:
     CRMSYNC_EXTRA_LOGIN_HOSTS = login_hosts.parse_extra_hosts(
         os.environ.get(login_hosts.ENV_NAME, "")
@@ -231,7 +233,7 @@ CRMSYNC_ADAPTIVE_CALLS = env_bool("CRMSYNC_ADAPTIVE_CALLS", True)
 # How long an object's describe (field types, external id case sensitivity) is kept.
 CRMSYNC_DESCRIBE_TTL_S = env_int("CRMSYNC_DESCRIBE_TTL_S", 3600)
 # Requests in flight at once to one org (same instance URL and connected app), counted
-# across every worker on every host through the Django cache (exports/gateway/org_slots.py);
+# across every worker on every host through the Django cache (salesforce/org_slots.py);
 # 0: no cap. Salesforce refuses more than 25 long-running ones per org. A request over the
 # cap waits up to CRMSYNC_ORG_SLOT_WAIT_S for a free slot, then is retried with backoff.
 CRMSYNC_ORG_CONCURRENCY = env_int("CRMSYNC_ORG_CONCURRENCY", 10)
@@ -246,7 +248,7 @@ if CRMSYNC_ORG_CONCURRENCY < 0 or CRMSYNC_ORG_SLOT_WAIT_S < 0:
 # CELERY_TASK_SOFT_TIME_LIMIT.
 CRMSYNC_LINK_SECONDS = env_float("CRMSYNC_LINK_SECONDS", 1.0)
 # One sender per account: a link claims the right to send for the request timeout plus this
-# margin, renewed with every cursor move (exports/claim.py). A copy of a link whose worker
+# margin, renewed with every cursor move (exports/run/claim.py). A copy of a link whose worker
 # is gone takes over once the claim has expired; keep it well below the visibility timeout.
 CRMSYNC_CLAIM_MARGIN_S = env_float("CRMSYNC_CLAIM_MARGIN_S", 30.0)
 # Transient faults: retries per batch and the base of the exponential backoff.
@@ -374,7 +376,7 @@ LOGGING = {
     # each, in Celery's format): crmsync/celery.py `log_through_celery`.
     "loggers": {
         name: {"handlers": ["stderr"], "level": CRMSYNC_LOG_LEVEL}
-        for name in ("crmsync", "exports", "accounts")
+        for name in ("crmsync", "exports", "accounts", "salesforce", "sandbox")
     }
     # Server errors (500) of the web process, with their traceback, on stderr (gunicorn's
     # log); once, also under `DJANGO_DEBUG=1 runserver` (whose console handler is on "django").

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from exports.metrics import metrics_view
+from exports.reporting.metrics import metrics_view
 from exports.views_admin import status_urls
 
 urlpatterns = [

@@ -27,8 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from crmsync.celery import app as celery_app
-
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
+from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
 

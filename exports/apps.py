@@ -8,4 +8,4 @@ class ExportsConfig(AppConfig):
     verbose_name = "Exports"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from exports import signals  # noqa: F401

@@ -279,9 +279,9 @@ class AlertEvent(models.TextChoices):
 class AlertState(models.Model):
     """What an account's alerts last said, so that each state change is told once.
 
-    Every change is one compare-and-swap UPDATE on `version` (exports.alerts): of several
+    Every change is one compare-and-swap UPDATE on `version` (exports.alerts.evaluate): of several
     workers evaluating the account at once, one claims the change and sends its events.
-    Also the circuit breaker on repeated failed logins (exports.circuit)."""
+    Also the circuit breaker on repeated failed logins (exports.alerts.circuit)."""
 
     account = models.OneToOneField(
         Account, on_delete=models.CASCADE, related_name="alert_state", verbose_name="account"

@@ -17,8 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import Account
-
-from .models import ExportRecord
+from exports.models import ExportRecord
 
 # --- Salesforce API names ---------------------------------------------------------------
 # An API name is [namespace__]Name[__suffix]:

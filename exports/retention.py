@@ -36,8 +36,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import run_totals
-from .models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
+from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
+from exports.reporting import run_totals
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Saving an account's CRM settings closes its circuit breaker (exports.circuit)."""
+"""Saving an account's CRM settings closes its circuit breaker (exports.alerts.circuit)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import CRMSettings
-
-from . import circuit
+from exports.alerts import circuit
 
 
 @receiver(post_save, sender=CRMSettings)

@@ -17,11 +17,14 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from crmsync.celery import links_queue as celery_links_queue
-
-from . import alerts, link, notify, outage, overlap, reexport, retention, run_totals, runs
-from .gateway import TransientError
-from .link import Next, RetryLater, RunFailed, Stopped, Wait
-from .runs import AlreadyRunning, Ended, Running
+from exports import retention
+from exports.alerts import delivery as notify
+from exports.alerts import evaluate as alerts
+from exports.reporting import run_totals
+from exports.run import link, outage, overlap, reexport, runs
+from exports.run.link import Next, RetryLater, RunFailed, Stopped, Wait
+from exports.run.runs import AlreadyRunning, Ended, Running
+from salesforce.client import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def close_failed_connections(**_: Any) -> None:
 @task_postrun.connect
 def free_the_org_slot(**_: Any) -> None:
     """The task's calls are over: free the org slot the HTTP thread kept between them
-    (exports/gateway/org_slots.py), so another worker's request to that org can have it."""
+    (salesforce/org_slots.py), so another worker's request to that org can have it."""
     overlap.let_go_of_slots()
 
 
@@ -164,7 +167,7 @@ def export_batch(
 ) -> None:
     """One link of a run's chain: calls for up to CRMSYNC_LINK_SECONDS. Safe to run twice,
     also while the original runs: a link sends only while it holds its account's claim to
-    send (exports/claim.py); a stale or duplicate link sends nothing and moves nothing; this
+    send (exports/run/claim.py); a stale or duplicate link sends nothing and moves nothing; this
     link retried, or redelivered once its worker is gone, goes on from the cursor.
 
     The next link is appended to this task's chain when it returns, so chain messages

@@ -30,10 +30,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import PASSWORD_FLOW_WARNING, Account
 from crmsync.celery import app as celery_app
-
-from .chart import runs_chart
-from .models import ExportCursor, ExportError, ExportRun
-from .status import AccountStatus, account_status
+from exports.models import ExportCursor, ExportError, ExportRun
+from exports.reporting.chart import runs_chart
+from exports.reporting.status import AccountStatus, account_status
 
 RUN_EXPORT_TASK = "exports.tasks.run_export"
 

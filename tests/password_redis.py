@@ -1,6 +1,6 @@
 """A redis-server of a test's own that needs a password, set up as README › Deployment ›
 Redis AUTH and TLS says: `requirepass`, or an ACL user with the default user switched
-off, optionally over TLS only (a private CA: crmsync.sandbox.certs). `url_for(db)` carries
+off, optionally over TLS only (a private CA: sandbox.certs). `url_for(db)` carries
 the credentials (and the TLS options) the way CELERY_BROKER_URL and CRMSYNC_CACHE_URL do in
 production; nothing touches the machine's Redis on 6379."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from crmsync.sandbox.certs import ensure_certificates
+from sandbox.certs import ensure_certificates
 from tests.conftest import wait_for
 from tests.processes import free_port
 

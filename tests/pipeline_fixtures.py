@@ -10,9 +10,9 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import Account
-from exports import link
 from exports.models import ExportRecord
 from exports.outbox import enqueue_many
+from exports.run import link
 from tests.factories import AccountFactory, CRMSettingsFactory
 
 CUSTOMER_NEEDS_EMAIL = {

@@ -29,9 +29,9 @@ import requests
 from django.conf import settings
 from simple_salesforce import Salesforce
 
-from accounts.login_hosts import ENV_NAME, with_origin_of
-from crmsync.sandbox import control
-from crmsync.sandbox.server import SandboxOrg
+from salesforce.login_hosts import ENV_NAME, with_origin_of
+from sandbox import control
+from sandbox.server import SandboxOrg
 
 API_VERSION = "59.0"
 TIMEOUT_S = 15

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exports.alert_rules import API_LIMIT, Facts, Limits, Pause, RunEnd, Told, decide
+from exports.alerts.rules import API_LIMIT, Facts, Limits, Pause, RunEnd, Told, decide
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

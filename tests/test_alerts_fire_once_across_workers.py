@@ -9,8 +9,8 @@ import pytest
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from exports import alerts
-from exports.alert_rules import RunEnd
+from exports.alerts import evaluate as alerts
+from exports.alerts.rules import RunEnd
 from exports.models import AlertState, ExportCursor, Notification
 from tests.factories import CRMSettingsFactory, ExportErrorFactory, ExportRecordFactory
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import Notification
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import contacts, enqueue
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import CRMSettings
-from exports import link, runs
-from exports.gateway import reusable_gateway
 from exports.models import ExportRun
+from exports.run import link, runs
+from salesforce.client import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, export_one_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

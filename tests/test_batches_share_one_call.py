@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from exports import runs
 from exports.models import ExportCursor, ExportError, ExportRun
+from exports.run import runs
 from tests.pipeline_fixtures import (
     CUSTOMER_NEEDS_EMAIL,
     contacts,

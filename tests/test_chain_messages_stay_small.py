@@ -8,7 +8,7 @@ import pytest
 from celery.signals import before_task_publish
 
 from exports.models import ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import contacts, enqueue
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from exports.models import ExportCursor, ExportError, ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 
 pytestmark = pytest.mark.integration

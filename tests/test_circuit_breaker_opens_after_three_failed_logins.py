@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from exports import runs
 from exports.models import AlertState, ExportRun, Notification
-from exports.runner import run_and_wait
+from exports.run import runs
+from exports.tools.runner import run_and_wait
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import contacts, enqueue
 

@@ -1,4 +1,4 @@
-"""Who may send for an account (`exports.claim`): a table of cases."""
+"""Who may send for an account (`exports.run.claim`): a table of cases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exports import claim
-from exports.claim import Held, Token, Verdict
+from exports.run import claim
+from exports.run.claim import Held, Token, Verdict
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 LIVE = NOW + timedelta(seconds=30)

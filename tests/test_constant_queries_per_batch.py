@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports import runs
 from exports.models import ExportError, ExportRun
+from exports.run import runs
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, export_one_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportCursor, ExportError, ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exports.decisions import (
+from exports.run.decisions import (
     CallDecision,
     RecordKey,
     Rejection,
@@ -15,7 +15,7 @@ from exports.decisions import (
     share_records,
     split_batches,
 )
-from exports.gateway import RecordResult
+from salesforce.client import RecordResult
 
 OK = RecordResult(ok=True, sf_id="003", created=True)
 ROLLED = RecordResult(ok=False, error_code="ALL_OR_NONE_OPERATION_ROLLED_BACK", rolled_back=True)

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from exports.models import ExportCursor, Notification
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.alert_fixtures import SECRET
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue

@@ -10,14 +10,14 @@ import threading
 import pytest
 
 from accounts.models import CRMSettings
-from exports import gateway as gateway_module
-from exports.gateway import REUSE_IDLE_SECONDS, REUSE_MAX_GATEWAYS, reusable_gateway
+from salesforce import client as gateway_module
+from salesforce.client import REUSE_IDLE_SECONDS, REUSE_MAX_GATEWAYS, reusable_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 class Clock:
-    """Stands in for the `time` module inside exports.gateway: monotonic() is set by hand."""
+    """Stands in for the `time` module inside salesforce.client: monotonic() is set by hand."""
 
     def __init__(self) -> None:
         self.now = 10_000.0

@@ -1,4 +1,4 @@
-"""exports.isolation narrows a failure that is not about one record down to the record that
+"""salesforce.isolation narrows a failure that is not about one record down to the record that
 fails alone, within 2·⌈log2 n⌉ + 2 extra calls for an n-record call, in order: a table of
 cases over an org stand-in that fails a whole chunk (or transaction) the way real orgs do."""
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from exports.isolation import CPU_LIMIT, halves, isolate
-from exports.wire import NOT_SENT, Batch, RecordResult
+from salesforce.isolation import CPU_LIMIT, halves, isolate
+from salesforce.wire import NOT_SENT, Batch, RecordResult
 
 TRIGGER = RecordResult(
     False, error_code="CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message="ContactTrigger: boom"

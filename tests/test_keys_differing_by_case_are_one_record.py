@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportError, ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import contacts, enqueue
 
 pytestmark = pytest.mark.integration

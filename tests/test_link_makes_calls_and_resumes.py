@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from exports import link, runs
 from exports.models import ExportCursor, ExportRun
+from exports.run import link, runs
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -66,9 +66,7 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     # A copy of the message that ended (the same try): stale, nothing sent.
     copy = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
     # The same link retried (its next try): it goes on from the cursor.
-    again = link.export_link(
-        account.id, started.run_id, started.after_id, link_id="L1", link_try=1
-    )
+    again = link.export_link(account.id, started.run_id, started.after_id, link_id="L1", link_try=1)
     # Another link with the old position (a requeued copy): stale, nothing sent.
     other = link.export_link(account.id, started.run_id, started.after_id, link_id="L2")
 

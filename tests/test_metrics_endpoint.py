@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from exports import retention, run_totals
+from exports import retention
 from exports.models import ExportCursor, ExportRecord, ExportRun
+from exports.reporting import run_totals
 from tests.factories import (
     AccountFactory,
     ExportErrorFactory,

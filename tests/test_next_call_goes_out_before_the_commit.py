@@ -19,8 +19,8 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import CRMSettings
-from exports import link, overlap, runs
 from exports.models import ExportCursor, ExportError, ExportRun
+from exports.run import link, overlap, runs
 from tests.conftest import lock_waiters, wait_for
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 

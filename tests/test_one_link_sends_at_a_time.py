@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from exports import link, runs
-from exports.gateway import ClaimRanOut, reusable_gateway
 from exports.models import ExportCursor, ExportRun
+from exports.run import link, runs
+from salesforce.client import ClaimRanOut, reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

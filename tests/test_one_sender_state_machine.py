@@ -9,8 +9,8 @@ later, the client gave up). After every step, per key, the org never holds an ol
 version after a newer one was written, and with pause on nothing after the paused record
 is ever written.
 
-The copies decide with crmsync's own rules (`exports.claim`: who may send, where it goes
-on from) and the cursor's compare-and-swaps as `exports.link` and `exports.cursor_move`
+The copies decide with crmsync's own rules (`exports.run.claim`: who may send, where it goes
+on from) and the cursor's compare-and-swaps as `exports.run.link` and `exports.run.cursor_move`
 state them. The same machine run with the rule crmsync had before the claim (a link goes
 on when the cursor is at its position; only the cursor move is a compare-and-swap) must
 fail: that is what shows the machine can find the bug.
@@ -33,7 +33,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from exports import claim
+from exports.run import claim
 
 KEYS = 2  # record n writes key n % KEYS with version n: keys repeat every KEYS records
 RECORDS = 12
@@ -110,7 +110,7 @@ class OneSender(RuleBasedStateMachine):
         return None if seconds is None else EPOCH + timedelta(seconds=seconds)
 
     def _may_start(self, copy: Copy) -> str:
-        """'go', 'wait' or 'stale', as `exports.link._open_link` and `_claim` decide."""
+        """'go', 'wait' or 'stale', as `exports.run.link._open_link` and `_claim` decide."""
         c = self.cursor
         if self.fenced:
             position = claim.position(c.position, c.link_id, copy.after_id, copy.link_id)

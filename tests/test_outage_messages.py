@@ -1,4 +1,4 @@
-"""`exports.outage`: the words of retry notes and of a run's final reason, by a table."""
+"""`exports.run.outage`: the words of retry notes and of a run's final reason, by a table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from celery.exceptions import MaxRetriesExceededError, SoftTimeLimitExceeded
 from django.db import OperationalError
 
-from exports.gateway import TransientError
-from exports.outage import failure_message, reason, retry_note
+from exports.run.outage import failure_message, reason, retry_note
+from salesforce.client import TransientError
 
 REFUSED = TransientError(
     "Could not reach the Salesforce login at https://acme.my.salesforce.com/services/oauth2/"

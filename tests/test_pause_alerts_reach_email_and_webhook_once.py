@@ -9,10 +9,10 @@ import time
 import pytest
 from django.core import mail
 
+from exports.alerts.delivery import signature
 from exports.models import Notification
-from exports.notify import signature
-from exports.runner import run_and_wait
 from exports.tasks import send_notification
+from exports.tools.runner import run_and_wait
 from tests.alert_fixtures import SECRET
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue

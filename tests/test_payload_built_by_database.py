@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from exports import payload
+from exports.run import payload
 from tests.factories import AccountFactory
 from tests.pipeline_fixtures import enqueue
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, enqueue
 
 pytestmark = pytest.mark.integration

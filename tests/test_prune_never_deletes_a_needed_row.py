@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Account
-from exports import reexport, retention
+from exports import retention
 from exports.models import ExportCursor, ExportError, ExportRecord
+from exports.run import reexport
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportError, ExportRun
-from exports.reexport import reexport_errors
-from exports.runner import run_and_wait
+from exports.run.reexport import reexport_errors
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from exports import link, runs
 from exports.models import ExportCursor, ExportRun
+from exports.run import link, runs
 from exports.tasks import run_export
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import contacts, enqueue, export_one_call, written_external_ids

@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 
-from exports import runs
 from exports.models import ExportRun
+from exports.run import runs
 from tests.factories import CRMSettingsFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,9 @@ import pytest
 
 from accounts.models import CRMSettings
 from exports.models import ExportCursor, ExportError, ExportRun
-from exports.reexport import reexport_errors
-from exports.runner import run_and_wait
+from exports.run.reexport import reexport_errors
 from exports.tasks import export_due_accounts
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = pytest.mark.integration

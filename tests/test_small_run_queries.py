@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports import link, runs
 from exports.models import ExportRun
+from exports.run import link, runs
 from tests.pipeline_fixtures import contacts, enqueue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from exports import alerts
+from exports.alerts import evaluate as alerts
 from exports.models import ExportCursor, Notification
 from exports.tasks import check_alerts
 from tests.factories import CRMSettingsFactory, ExportErrorFactory, ExportRecordFactory

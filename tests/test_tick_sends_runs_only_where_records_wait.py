@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from exports import runs
+from exports.run import runs
 from tests.factories import (
     AccountFactory,
     CRMSettingsFactory,

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from exports.models import ExportError, ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 
 pytestmark = pytest.mark.integration

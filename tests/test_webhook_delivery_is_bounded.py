@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from exports.alerts.delivery import DeliveryRetry, deliver
 from exports.models import Notification
-from exports.notify import DeliveryRetry, deliver
 from tests.alert_fixtures import SECRET
 from tests.conftest import wait_for
 from tests.factories import CRMSettingsFactory

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from exports.alerts.delivery import DeliveryRetry, deliver
 from exports.models import Notification
-from exports.notify import DeliveryRetry, deliver
 from tests.alert_fixtures import SECRET
 from tests.factories import CRMSettingsFactory
 

@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.validators import validate_webhook_url
-from exports.notify import DeliveryError, post_webhook
+from exports.alerts.delivery import DeliveryError, post_webhook
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`exports.status.account_status`: where an account's export stands, in constant queries."""
+"""`exports.reporting.status.account_status`: where an account's export stands, in constant queries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from exports.models import ExportCursor, ExportError, ExportRun
-from exports.status import account_status
+from exports.reporting.status import account_status
 from tests.factories import (
     AccountFactory,
     ExportCursorFactory,

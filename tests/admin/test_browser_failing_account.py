@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from exports.gateway import TransientError
 from exports.models import ExportRun
-from exports.outage import failure_message
+from exports.run.outage import failure_message
+from salesforce.client import TransientError
 from tests.admin.conftest import log_in, screenshot
 from tests.factories import (
     CRMSettingsFactory,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.login_hosts import with_origin_of
-from exports.gateway import Gateway, GatewayError
+from salesforce.client import Gateway, GatewayError
+from salesforce.login_hosts import with_origin_of
 from tests.processes import free_port
 
 pytestmark = pytest.mark.integration

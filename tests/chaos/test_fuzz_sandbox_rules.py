@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmsync.sandbox.rules import FAULT_KEYS, RulesError, load_rules_file
+from sandbox.rules import FAULT_KEYS, RulesError, load_rules_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 

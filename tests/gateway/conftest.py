@@ -12,7 +12,8 @@ from django.test import override_settings
 
 from accounts.models import CRMSettings
 from crmsync.settings import cache_config
-from exports.gateway import Gateway, shared
+from salesforce import shared
+from salesforce.client import Gateway
 from tests.chaos.processes import RedisServer
 from tests.factories import CRMSettingsFactory
 

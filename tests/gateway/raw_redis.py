@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from exports.gateway import shared
+from salesforce import shared
 
 
 def full_key(key: str) -> str:

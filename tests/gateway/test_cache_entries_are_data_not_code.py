@@ -19,11 +19,11 @@ from django.test import override_settings
 
 from accounts.models import CRMSettings
 from crmsync.settings import cache_config
-from exports.gateway import Gateway, shared
-from exports.gateway.org_slots import slot_keys
-
-from .conftest import contacts
-from .raw_redis import fresh_cache_health, write_raw
+from salesforce import shared
+from salesforce.client import Gateway
+from salesforce.org_slots import slot_keys
+from tests.gateway.conftest import contacts
+from tests.gateway.raw_redis import fresh_cache_health, write_raw
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_a_crafted_pickle_runs_nothing_and_is_a_miss(
 ) -> None:
     ran = tmp_path / "the-pickle-ran"
     write_raw(redis_cache, ENTRIES[entry](Gateway(crm)), crafted_pickle(ran))
-    caplog.set_level(logging.INFO, logger="exports.gateway")
+    caplog.set_level(logging.INFO, logger="salesforce.client")
 
     gateway = Gateway(crm)
     types = gateway.field_types("Contact")

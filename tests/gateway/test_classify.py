@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exports.gateway import classify
+from salesforce.client import classify
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from exports.gateway import Gateway
-
-from .conftest import contacts
+from salesforce.client import Gateway
+from tests.gateway.conftest import contacts
 
 CUSTOMER_WITHOUT_EMAIL = {"ExtId__c": "bad", "LastName": "Bad", "Type__c": "Customer"}
 

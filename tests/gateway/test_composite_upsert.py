@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from exports.gateway import Batch, Gateway, TransientError, encode_record
-from exports.gateway.collections import subrequest_results
-
-from .conftest import contacts
+from salesforce.client import Batch, Gateway, TransientError, encode_record
+from salesforce.collections import subrequest_results
+from tests.gateway.conftest import contacts
 
 
 def three_batches(**extra: dict[str, Any]) -> list[Batch]:

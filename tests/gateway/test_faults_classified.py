@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from accounts.login_hosts import parse_extra_hosts
 from accounts.models import CRMSettings
-from exports.gateway import Gateway, TransientError
-
-from .conftest import contacts
+from salesforce.client import Gateway, TransientError
+from salesforce.login_hosts import parse_extra_hosts
+from tests.gateway.conftest import contacts
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, gateway_for
+from salesforce.client import AuthError, gateway_for
 
 
 def test_gateway_for_loads_the_account_settings(crm: CRMSettings) -> None:

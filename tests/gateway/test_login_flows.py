@@ -9,9 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, Gateway
-
-from .conftest import contacts
+from salesforce.client import AuthError, Gateway
+from tests.gateway.conftest import contacts
 
 
 def _private_key_pem() -> str:

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, Gateway, TransientError
-
-from .conftest import CONTACT_RULES, contacts
+from salesforce.client import AuthError, Gateway, TransientError
+from tests.gateway.conftest import CONTACT_RULES, contacts
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import Gateway, TransientError
+from salesforce.client import Gateway, TransientError
 from tests.gateway.conftest import contacts
 
 

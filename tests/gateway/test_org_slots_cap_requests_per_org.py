@@ -1,4 +1,4 @@
-"""Per-org call slots (exports/gateway/org_slots.py) in the Django cache, on LocMem and on a
+"""Per-org call slots (salesforce/org_slots.py) in the Django cache, on LocMem and on a
 real Redis of the test's own: the cap holds, a request over it waits its turn (or, after
 the wait, is a TransientError), a freed or expired slot lets the next one in, two orgs do
 not share slots, 0 means no cap, and a cache that cannot be reached lets requests go
@@ -19,8 +19,9 @@ from django.test import override_settings
 
 from accounts.models import CRMSettings
 from crmsync.settings import cache_config
-from exports.gateway import Gateway, TransientError, org_slots, shared
-from exports.gateway.org_slots import Org, held, org_key, slot_keys
+from salesforce import org_slots, shared
+from salesforce.client import Gateway, TransientError
+from salesforce.org_slots import Org, held, org_key, slot_keys
 from tests.chaos.processes import RedisServer, free_port
 from tests.conftest import wait_for
 
@@ -156,14 +157,14 @@ def test_a_cache_out_of_reach_lets_the_request_go_with_a_warning(
     monkeypatch.setattr(shared, "_down_until", 0.0)  # no outage noted by an earlier test
     monkeypatch.setattr(shared, "_down_warned", False)
     down = cache_config(f"redis://127.0.0.1:{free_port()}/0")
-    caplog.set_level(logging.WARNING, logger="exports.gateway.shared")
+    caplog.set_level(logging.WARNING, logger="salesforce.shared")
     with override_settings(CACHES={"default": down}):
         ran = []
         for _ in range(3):
             with held(an_org(cap=1)):
                 ran.append(True)
     assert ran == [True] * 3
-    warnings = [r for r in caplog.records if r.name == "exports.gateway.shared"]
+    warnings = [r for r in caplog.records if r.name == "salesforce.shared"]
     assert len(warnings) == 1  # one per outage, not one per request
     assert warnings[0].levelno == logging.WARNING
     assert "without the per-org cap" in warnings[0].getMessage()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import Gateway, TransientError
+from salesforce.client import Gateway, TransientError
 
 NOWHERE = "http://127.0.0.1:9"  # the discard port: no proxy listens there
 

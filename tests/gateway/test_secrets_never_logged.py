@@ -6,9 +6,8 @@ import logging
 
 import pytest
 
-from exports.gateway import Gateway
-
-from .conftest import contacts, shared_token
+from salesforce.client import Gateway
+from tests.gateway.conftest import contacts, shared_token
 
 
 def test_login_refresh_and_upsert_log_no_secret(

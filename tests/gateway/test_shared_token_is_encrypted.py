@@ -11,9 +11,9 @@ from cryptography.fernet import Fernet
 from django.test import override_settings
 
 from accounts.models import CRMSettings
-from exports.gateway import Gateway, shared
-
-from .conftest import contacts, shared_token
+from salesforce import shared
+from salesforce.client import Gateway
+from tests.gateway.conftest import contacts, shared_token
 
 pytestmark = pytest.mark.integration
 

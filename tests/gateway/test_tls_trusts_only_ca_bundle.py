@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, Gateway
+from salesforce.client import AuthError, Gateway
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from accounts.models import CRMSettings
-from exports.gateway import AuthError, Gateway
-
-from .conftest import CONTACT_RULES, contacts
+from salesforce.client import AuthError, Gateway
+from tests.gateway.conftest import CONTACT_RULES, contacts
 
 
 def test_expired_token_is_refreshed_transparently(gateway: Gateway, sandbox: Any) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from exports.gateway import Gateway
-
-from .conftest import contacts
+from salesforce.client import Gateway
+from tests.gateway.conftest import contacts
 
 
 def _batch_with_unknown_field_at(position: int, size: int) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from exports.demo import Demo, DemoFailed, run_demo
-from exports.demo_data import SMALL, Plan
+from exports.tools.demo import Demo, DemoFailed, run_demo
+from exports.tools.demo_data import SMALL, Plan
 from tests.processes import REPO
 
 DEMO_TIMEOUT_S = 120

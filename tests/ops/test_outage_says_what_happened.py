@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from accounts.login_hosts import ENV_NAME
+from salesforce.login_hosts import ENV_NAME
 from tests.factories import AccountFactory, CRMSettingsFactory
 from tests.ops.conftest import Worker, worker_process
 from tests.pipeline_fixtures import contacts, enqueue

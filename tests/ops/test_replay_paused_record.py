@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from crmsync.sandbox.auth import ORG_ID
 from exports.models import ExportCursor, ExportError, ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
+from sandbox.auth import ORG_ID
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = pytest.mark.integration

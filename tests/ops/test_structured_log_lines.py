@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from exports.models import ExportRun
-from exports.runner import run_and_wait
+from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmsync.sandbox.ids import checksum
+from sandbox.ids import checksum
 
 URI = "composite/sobjects/Contact/ExtId__c"
 

@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.sandbox_fixtures import SandboxHelper, sandbox_session
 
 API = "/services/data/v59.0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.sandbox_fixtures import SandboxHelper
 
 

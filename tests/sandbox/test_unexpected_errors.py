@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.conftest import wait_for
 from tests.sandbox_fixtures import SandboxHelper
 
 
 def test_a_broken_database_answers_500_without_a_trace(tmp_path, caplog):
-    caplog.set_level(logging.ERROR, logger="crmsync.sandbox")
+    caplog.set_level(logging.ERROR, logger="sandbox")
     with SandboxOrg(tmp_path) as org:
         helper = SandboxHelper(org)
         token = helper.login()["access_token"]

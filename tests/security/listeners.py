@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from crmsync.sandbox.certs import ensure_certificates
+from sandbox.certs import ensure_certificates
 
 INTERNAL_SECRET = "internal-service-body-Zk42"
 

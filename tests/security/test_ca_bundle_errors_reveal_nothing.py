@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from exports.gateway import AuthError, Gateway
+from salesforce.client import AuthError, Gateway
 from tests.factories import CRMSettingsFactory
 
 

@@ -10,8 +10,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from accounts.login_hosts import parse_extra_hosts
 from accounts.models import CRMSettings
+from salesforce.login_hosts import parse_extra_hosts
 from tests.admin.conftest import CLIENT_SECRET, PASSWORD, change_url, settings_post
 from tests.factories import AccountFactory
 from tests.security.listeners import json_answer, listening

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import CRMSettings
+from exports.alerts.delivery import deliver
 from exports.models import Notification
-from exports.notify import deliver
 from tests.admin.conftest import change_url, settings_post
 from tests.factories import AccountFactory
 

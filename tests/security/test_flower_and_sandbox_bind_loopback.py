@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.conftest import wait_for
 from tests.processes import free_port
 from tests.services import require_redis

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.login_hosts import parse_extra_hosts
+from salesforce.login_hosts import parse_extra_hosts
 from tests.factories import CRMSettingsFactory
 from tests.security.listeners import json_answer, listening
 

@@ -9,8 +9,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.login_hosts import LoginHostRefused, checked_origin, parse_extra_hosts
 from accounts.models import CRMSettings
+from salesforce.login_hosts import LoginHostRefused, checked_origin, parse_extra_hosts
 from tests.admin.conftest import change_url, settings_post
 
 EXTRA = parse_extra_hosts("127.0.0.1:8443, proxy.corp.example")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.login_hosts import parse_extra_hosts
-from exports.gateway import AuthError, Gateway
+from salesforce.client import AuthError, Gateway
+from salesforce.login_hosts import parse_extra_hosts
 from tests.factories import CRMSettingsFactory
 from tests.security.listeners import internal_service, json_answer, listening
 

@@ -10,7 +10,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.login_hosts import parse_extra_hosts
+from salesforce.login_hosts import parse_extra_hosts
 from tests.factories import CRMSettingsFactory, ExportRecordFactory
 from tests.security.listeners import json_answer, listening
 

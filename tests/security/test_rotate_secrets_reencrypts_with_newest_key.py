@@ -8,8 +8,8 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts import crypto
 from accounts.models import CRMSettings
+from salesforce import crypto
 from tests.factories import AccountFactory, CRMSettingsFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.sandbox_fixtures import sandbox_session
 
 ROUTES = [

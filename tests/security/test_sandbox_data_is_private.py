@@ -7,7 +7,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from crmsync.sandbox.server import SandboxOrg
+from sandbox.server import SandboxOrg
 from tests.sandbox_fixtures import SandboxHelper
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from exports import tasks
 from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun
-from exports.task_arguments import ExportRequestError
+from exports.run.task_arguments import ExportRequestError
 from tests.factories import (
     AccountFactory,
     CRMSettingsFactory,

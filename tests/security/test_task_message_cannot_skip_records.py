@@ -9,9 +9,10 @@ import logging
 
 import pytest
 
-from exports import link, runs, tasks
+from exports import tasks
 from exports.models import ExportCursor, ExportRun
-from exports.runner import run_and_wait
+from exports.run import link, runs
+from exports.tools.runner import run_and_wait
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 

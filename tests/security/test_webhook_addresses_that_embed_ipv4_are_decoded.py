@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import CRMSettings
 from accounts.validators import validate_webhook_url
-from exports.notify import DeliveryError, post_webhook
+from exports.alerts.delivery import DeliveryError, post_webhook
 from tests.admin.conftest import change_url, settings_post
 
 EMBEDDING_INTERNAL = {

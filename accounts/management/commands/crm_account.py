@@ -25,10 +25,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.ca_bundle import UNUSABLE, usable_ca_bundle
 from accounts.fields import secret_state
 from accounts.forms import PAUSE_OFF_WARNING
 from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
+from salesforce.ca_bundle import UNUSABLE, usable_ca_bundle
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
-from accounts import crypto
 from accounts.forms import SECRET_FIELDS
 from accounts.models import CRMSettings
+from salesforce import crypto
 
 
 class Command(BaseCommand):

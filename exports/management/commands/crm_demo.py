@@ -1,4 +1,4 @@
-"""`crm_demo`: the demo behind `make demo` (see exports/demo.py for the story).
+"""`crm_demo`: the demo behind `make demo` (see exports/tools/demo.py for the story).
 
 1. Send crmsync's and Celery's logs to <CRMSYNC_VAR_DIR>/crmsync.log, so the terminal
    shows the story and the progress bars, not thousands of batch lines.
@@ -20,10 +20,10 @@ from celery.signals import setup_logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts.login_hosts import with_origin_of
-from exports.demo import Demo, DemoFailed, run_demo
-from exports.demo_data import SMALL, Plan
-from exports.runner import RunTimeout
+from exports.tools.demo import Demo, DemoFailed, run_demo
+from exports.tools.demo_data import SMALL, Plan
+from exports.tools.runner import RunTimeout
+from salesforce.login_hosts import with_origin_of
 
 log = logging.getLogger("exports.demo")
 LOGGERS = ("exports", "accounts", "crmsync", "celery", "kombu")
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from crmsync.sandbox.server import SandboxOrg
+        from sandbox.server import SandboxOrg
 
         log_path = Path(settings.VAR_DIR) / "crmsync.log"
         _log_to_file(log_path)

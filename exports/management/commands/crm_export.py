@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
 from exports.models import ExportRun
-from exports.runner import RunTimeout, progress_bar, run_and_wait, run_summary
+from exports.tools.runner import RunTimeout, progress_bar, run_and_wait, run_summary
 
 
 class Command(BaseCommand):

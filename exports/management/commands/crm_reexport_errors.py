@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
-from exports.gateway import TransientError
-from exports.reexport import reexport_errors
+from exports.run.reexport import reexport_errors
+from salesforce.client import TransientError
 
 
 class Command(BaseCommand):

@@ -29,10 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.login_hosts import LoginHostRefused, with_origin_of
 from accounts.models import Account
-from exports.gateway import GatewayError
-from exports.replay import (
+from exports.tools.replay import (
     ReplayError,
     SandboxTarget,
     describe_result,
@@ -41,6 +39,8 @@ from exports.replay import (
     replay,
     settings_for,
 )
+from salesforce.client import GatewayError
+from salesforce.login_hosts import LoginHostRefused, with_origin_of
 
 LOCAL = "local"
 
@@ -132,8 +132,8 @@ def _allow_login_host(url: str) -> None:
 @contextmanager
 def _local_sandbox(rules_path: Path | None) -> Iterator[SandboxTarget]:
     """A throwaway sandbox org (empty, in a temporary directory) for one replay."""
-    from crmsync.sandbox.rules import RulesError, load_rules_file
-    from crmsync.sandbox.server import SandboxOrg
+    from sandbox.rules import RulesError, load_rules_file
+    from sandbox.server import SandboxOrg
 
     rules: dict[str, Any] = {}
     if rules_path is not None:

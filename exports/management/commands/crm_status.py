@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
-from exports.status import AccountStatus, account_status
+from exports.reporting.status import AccountStatus, account_status
 
 
 class Command(BaseCommand):

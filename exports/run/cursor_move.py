@@ -1,0 +1,130 @@
+"""A call's answer, committed: the cursor moves (compare-and-swap on run and position),
+ExportErrors open, bump or resolve, and the run's counts grow, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from exports.models import ExportCursor, ExportError, ExportRun
+from exports.run.call import Answer, Call
+from exports.run.claim import Token
+from exports.run.decisions import CallDecision, Rejection
+from exports.run.payload import Row
+
+log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+
+
+def move_cursor(
+    cursor: ExportCursor, run_id: int, token: Token, claim_s: float, call: Call, answer: Answer
+) -> bool:
+    """Persist a call's outcome in one transaction, renewing the link's claim to send for
+    `claim_s`; False if another link holds the claim or moved the cursor first. Then
+    `cursor` holds what this transaction wrote."""
+    now = timezone.now()
+    decision, rows = answer.decision, call.rows
+    position = decision.cursor_to if decision.cursor_to is not None else call.after_id
+    retry = bool(decision.retry) and not call.crm.pause_on_export_errors
+    moved_to = {
+        "last_exported_id": position,
+        "claim_expires_at": now + timedelta(seconds=claim_s),
+        "lease_expires_at": now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+        "records_per_call": cursor.records_per_call,  # as the link adapted it
+        # Pause off: what a retry of this call may send (checked against its task message).
+        "retry_only": list(decision.retry) if retry else None,
+        "retry_until_id": (call.until_id or rows[-1].key.id) if retry else None,
+        **_pause_fields(cursor, decision, position, now),
+    }
+    with transaction.atomic():
+        moved = ExportCursor.objects.filter(
+            id=cursor.id,
+            run_id=run_id,
+            last_exported_id=call.after_id,
+            link_id=token.link_id,
+            link_try=token.link_try,
+        ).update(**moved_to)
+        if not moved:
+            log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
+            return False
+        _record_rejections(cursor.account_id, rows, decision.rejected, now)
+        if cursor.paused_record_id in decision.written:
+            ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
+        ExportRun.objects.filter(id=run_id).update(
+            attempted=F("attempted") + len(decision.written) + len(decision.rejected),
+            exported=F("exported") + len(decision.written),
+            failed=F("failed") + len(decision.rejected),
+            api_calls=F("api_calls") + answer.api_calls,
+            first_record_id=Coalesce("first_record_id", Value(rows[0].key.id)),
+            last_record_id=Value(
+                max([position, *decision.written, *(r.record_id for r in decision.rejected)])
+            ),
+        )
+    for field, value in moved_to.items():
+        setattr(cursor, field, value)
+    return True
+
+
+def _pause_fields(
+    cursor: ExportCursor, decision: CallDecision, position: int, now: Any
+) -> dict[str, Any]:
+    if decision.pause_at is not None:
+        rejection = decision.rejected[0]
+        still_same = cursor.paused_record_id == decision.pause_at
+        return {
+            "state": ExportCursor.State.PAUSED,
+            "paused_record_id": decision.pause_at,
+            "paused_since": cursor.paused_since if still_same and cursor.paused_since else now,
+            "last_error_code": rejection.error_code,
+            "last_error_message": rejection.message,
+        }
+    if cursor.paused_record_id is not None and position >= cursor.paused_record_id:
+        return {
+            "state": ExportCursor.State.RUNNING,
+            "paused_record_id": None,
+            "paused_since": None,
+            "last_error_code": "",
+            "last_error_message": "",
+        }
+    return {}
+
+
+def _record_rejections(
+    account_id: int, rows: list[Row], rejected: tuple[Rejection, ...], now: Any
+) -> None:
+    """Open an ExportError per rejected record, or bump the open one it already has."""
+    if not rejected:
+        return
+    keys = {row.key.id: row.key for row in rows}
+    open_errors = {
+        e.record_id: e
+        for e in ExportError.objects.filter(record_id__in=[r.record_id for r in rejected]).open()
+    }
+    new = []
+    for rejection in rejected:
+        error = open_errors.get(rejection.record_id)
+        if error is None:
+            key = keys[rejection.record_id]
+            new.append(
+                ExportError(
+                    account_id=account_id,
+                    record_id=key.id,
+                    sobject=key.sobject,
+                    external_id=key.external_id,
+                    error_code=rejection.error_code,
+                    message=rejection.message,
+                    fields=list(rejection.fields),
+                    last_attempt_at=now,
+                )
+            )
+            continue
+        ExportError.objects.filter(id=error.id).rejected_again(
+            rejection.error_code, rejection.message, rejection.fields, now
+        )
+    ExportError.objects.bulk_create(new)

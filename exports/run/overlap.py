@@ -1,0 +1,178 @@
+"""Overlap: the worker's own work hides behind calls in flight.
+
+An optimisation in its own room; the link (`exports.run.link`) reads as "send, answer, apply"
+without it. Three pieces:
+
+1. The HTTP thread: one per process, it sends a call (and logs in ahead of a run's first
+   call) while the worker's thread reads the database. It holds no database connection.
+2. Read-ahead: while a call is in flight, the next call's records are read and batched.
+3. Send-before-commit: when a call went through whole and the next call writes none of
+   its records, the next call goes out before this one's cursor move commits
+   (`decisions.may_send_before_commit`).
+
+A call the link will not use is drained: waited for, its API requests counted, its cursor
+move never committed, so whoever goes on from the cursor sends its records again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from accounts.models import CRMSettings
+from exports.models import ExportRun
+from exports.run import call as calls
+from exports.run import decisions, payload
+from exports.run.call import Answer, Call
+from exports.run.payload import Row
+from salesforce import org_slots
+from salesforce.client import reusable_gateway
+from salesforce.wire import Batch
+
+log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+
+_http_pool: ThreadPoolExecutor | None = None
+
+
+def http() -> ThreadPoolExecutor:
+    """The thread that sends a call while the worker's thread reads the next records.
+    One per process; it only talks HTTP (no database connection of its own)."""
+    global _http_pool
+    if _http_pool is None:
+        _http_pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="crmsync-call",
+            initializer=org_slots.keep_slots_in_this_thread,  # a link's calls: one slot
+        )
+    return _http_pool
+
+
+def let_go_of_slots() -> None:
+    """A task ended: the HTTP thread frees the org slot it kept for the task's calls
+    (after any call still queued; nothing waits for it)."""
+    if _http_pool is not None:
+        _http_pool.submit(org_slots.let_go)
+
+
+def log_in_ahead(crm: CRMSettings) -> None:
+    """The next call needs a token: in a fresh worker, logging in (and the TLS handshake)
+    would hold it up by about as long as a call takes. Log in now, in the HTTP thread,
+    while this thread hands over to the first link and reads its records. Nothing to do
+    when this worker is logged in already."""
+    http().submit(reusable_gateway(crm).log_in_ahead)
+
+
+def send_call(
+    crm: CRMSettings,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    rows: list[Row],
+    batches: list[Batch],
+    size: int,
+    send_by: float,
+    last: bool = False,
+) -> Call:
+    """Hand a call to the HTTP thread; its answer comes as `Call.answer` (`send_by`: the
+    last moment (monotonic) a request of it may go out under the link's claim to send;
+    `last`: its records were the last ones waiting when read)."""
+    gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
+    pause_on = crm.pause_on_export_errors
+    if crm.version_field:
+        rows = payload.with_version(rows, crm.version_field)
+        batches = payload.batches_of(rows, size)
+    answer = http().submit(calls.send, gateway, rows, batches, pause_on, size, send_by)
+    return Call(crm, after_id, until_id, only, rows, gateway, answer, last)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The call after `after_id`, prepared while the call before it was in flight: its rows
+    and batches for batches of `size`, and whether it writes a record that call wrote."""
+
+    after_id: int
+    sizes: tuple[int, int]  # (records per call, records per batch) it was cut for
+    rows: list[Row]
+    batches: list[Batch]
+    shared: bool
+    last: bool  # no record after these when read (none at all: the run is done)
+
+
+def read_ahead(call: Call, sizes: tuple[int, int], budget: int) -> Ahead | None:
+    """The call after `call`, prepared, if `call` goes through whole (`budget`: the records
+    the run may send after it); None when there is no budget left or the read fails (the
+    next call reads for itself)."""
+    end = call.rows[-1].key.id
+    limit = min(sizes[0], budget)
+    if limit <= 0:
+        return None
+    try:
+        rows = payload.load_rows(call.crm.account_id, end, None, None, limit)
+    except DatabaseError:
+        log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
+        return None
+    rows, batches, last = payload.plan_call(rows, sizes[1], limit)
+    shared = decisions.share_records([r.key for r in call.rows], [r.key for r in rows])
+    return Ahead(end, sizes, rows, batches, shared, last)
+
+
+def ready(ahead: Ahead | None, after_id: int, sizes: tuple[int, int], budget: int) -> bool:
+    """Is `ahead` the next call after `after_id` as the settings and the adapted call size
+    now cut it?"""
+    return (
+        ahead is not None
+        and bool(ahead.rows)
+        and ahead.after_id == after_id
+        and ahead.sizes == sizes
+        and len(ahead.rows) <= budget
+    )
+
+
+def none_left(ahead: Ahead | None, after_id: int) -> bool:
+    """Did the read-ahead find no record after `after_id`? (Then the run is done: a record
+    enqueued since is after the cursor and waits for the next run.)"""
+    return ahead is not None and ahead.after_id == after_id and not ahead.rows and ahead.last
+
+
+def follow(
+    call: Call,
+    answer: Answer,
+    crm: CRMSettings,
+    ahead: Ahead | None,
+    sizes: tuple[int, int],
+    budget: int,
+    send_by: float,
+) -> Call | None:
+    """Send the next call before `call`'s cursor move is committed, if that is safe: it
+    went through whole, the run goes on, the next call writes none of its records, and the
+    claim to send leaves it time (`send_by`, monotonic)."""
+    end = call.rows[-1].key.id
+    if ahead is None or not ready(ahead, end, sizes, budget):
+        return None
+    if not decisions.may_send_before_commit(answer.decision, end, ahead.shared):
+        return None
+    if not crm.exporting or answer.near_api_limit(crm):
+        return None
+    if send_by - time.monotonic() <= settings.CRMSYNC_CLAIM_MARGIN_S / 2:
+        return None  # the link renews its claim to send first (`link._keep_claim`)
+    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1], send_by, ahead.last)
+
+
+def drain(run_id: int, call: Call) -> None:
+    """Wait for a call whose answer the link will not use (it stopped, or failed while the
+    call was in flight). Its cursor move is not committed: whoever goes on from the cursor
+    sends its records again, as after a lost answer, and only after this call is done."""
+    try:
+        api_calls = call.answer.result().api_calls
+    except Exception:  # noqa: BLE001 - a clean-up: the link's own outcome stands
+        log.debug("a call the link stopped without failed too", exc_info=True)
+        api_calls = call.gateway.api_calls
+    try:
+        ExportRun.objects.filter(id=run_id).add_api_calls(api_calls)
+    except DatabaseError:
+        log.warning("export.batch.uncounted run=%s api_calls=%s", run_id, api_calls)

@@ -1,0 +1,146 @@
+"""A call's records: rows read from the outbox with their JSON built by the database, cut
+into the batches of one call (consecutive records of one target, no repeated record key)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import F, Func, TextField
+
+from exports.models import ExportRecord
+from exports.run import decisions
+from exports.run.decisions import RecordKey
+from salesforce.client import MAX_COLLECTIONS_PER_COMPOSITE
+from salesforce.wire import Batch, encode_record
+
+
+class Row(NamedTuple):
+    key: RecordKey
+    payload: str  # the record as Salesforce takes it, JSON text (see SalesforceJSON)
+
+
+class SalesforceJSON(Func):
+    """An outbox record as the JSON text of a Collections upsert, built by the database:
+    its fields, the external id field set to the external id, and `attributes.type` —
+    `encode_record(sobject, {**fields, external_id_field: external_id})` without decoding
+    and encoding every record's fields in Python. Other databases: None (encoded here)."""
+
+    output_field = TextField()
+    TEMPLATES = {
+        # Spliced as text (the fields' own text after the attributes and the external id):
+        # a third of the cost of building a jsonb and printing it, which is kept for fields
+        # that hold the external id field or `attributes` themselves (those must win).
+        "postgresql": "CASE WHEN {0} ? {1} OR {0} ? 'attributes' THEN"
+        " ({0} || jsonb_build_object({1}, {2}, 'attributes', jsonb_build_object('type', {3})))::text"
+        " ELSE '{{\"attributes\":{{\"type\":' || to_json({3})::text || '}},'"
+        " || to_json({1})::text || ':' || to_json({2})::text"
+        " || CASE WHEN {0} = '{{}}'::jsonb THEN '}}' ELSE ',' || substr({0}::text, 2) END END",
+        # Field names are API names (letters, digits, _), safe in a JSON path.
+        "sqlite": "json_set({0}, '$.' || {1}, {2}, '$.attributes', json_object('type', {3}))",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(F("fields"), F("external_id_field"), F("external_id"), F("sobject"))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        template = self.TEMPLATES.get(connection.vendor, "NULL")
+        parts, params = [], []
+        for expression in self.source_expressions:
+            sql, expression_params = compiler.compile(expression)
+            parts.append(sql)
+            params += expression_params
+        if params:  # the templates use a column more than once: columns only
+            raise ValueError("SalesforceJSON takes columns, not parameters")
+        return template.format(*parts), params
+
+
+class Planned(NamedTuple):
+    """A call's records and batches; `last`: they were the last records after the call's
+    start when read (the read found fewer than it asked for, and the call takes them all)."""
+
+    rows: list[Row]
+    batches: list[Batch]
+    last: bool = False
+
+
+def load_call(
+    account_id: int,
+    after_id: int,
+    until_id: int | None,
+    only: list[int] | None,
+    sizes: tuple[int, int],
+    budget: int,
+) -> Planned:
+    """The records of the next call and its batches: up to `sizes` (records per call,
+    records per batch) after `after_id` (or the records a retry names), within the run's
+    record budget."""
+    per_call, size = sizes
+    limit = len(only) if only else min(per_call, budget)
+    rows = load_rows(account_id, after_id, until_id, only, limit)
+    if only:  # a subset of one earlier call: it fits one call
+        return Planned(rows, batches_of(rows, size))
+    if until_id is not None:  # a retried call: records after it may wait
+        return Planned(*plan_call(rows, size, limit)[:2])
+    return plan_call(rows, size, limit)
+
+
+def plan_call(rows: list[Row], size: int, limit: int) -> Planned:
+    """The rows that make up one call (whole batches, no repeated record key), batched;
+    `rows` were read with `limit`: fewer, all in the call → the last ones."""
+    keys = decisions.split_batches([r.key for r in rows], size, settings.CRMSYNC_BATCHES_PER_CALL)
+    taken = rows[: sum(len(b) for b in keys)]
+    return Planned(taken, _as_batches(taken, keys), len(rows) < limit and len(taken) == len(rows))
+
+
+def load_rows(
+    account_id: int, after_id: int, until_id: int | None, only: list[int] | None, limit: int
+) -> list[Row]:
+    qs = ExportRecord.objects.filter(account_id=account_id, id__gt=after_id).order_by("id")
+    if until_id is not None:
+        qs = qs.filter(id__lte=until_id)
+    if only:
+        qs = qs.filter(id__in=only)
+    columns = ("id", "sobject", "external_id_field", "external_id", "payload")
+    query = qs.annotate(payload=SalesforceJSON()).values_list(*columns)[:limit].query
+    # Plain columns, no converters: read as tuples, without the queryset's per-row work.
+    sql, params = query.get_compiler(using=qs.db).as_sql()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [
+        Row(RecordKey(rid, sobject, field, ext), payload or _encode(rid))
+        for rid, sobject, field, ext, payload in found
+    ]
+
+
+def _encode(record_id: int) -> str:
+    """The payload of one record, encoded here (databases without SalesforceJSON)."""
+    record = ExportRecord.objects.get(id=record_id)
+    fields = {**record.fields, record.external_id_field: record.external_id}
+    return encode_record(record.sobject, fields)
+
+
+def with_version(rows: list[Row], version_field: str) -> list[Row]:
+    """`rows` with `version_field` set to each record's outbox id (docs/semantics.md › The
+    version field): for an org whose validation rule refuses a lower one."""
+    return [
+        Row(row.key, json.dumps({**json.loads(row.payload), version_field: row.key.id}))
+        for row in rows
+    ]
+
+
+def batches_of(rows: list[Row], size: int) -> list[Batch]:
+    """`rows` as the batches of one call. Rows here are a call's records or a subset of an
+    earlier call's (a resent prefix, retried records): never more batches than it had."""
+    keys = decisions.split_batches([r.key for r in rows], size, MAX_COLLECTIONS_PER_COMPOSITE)
+    if sum(len(b) for b in keys) != len(rows):
+        raise ValueError(f"{len(rows)} records do not fit one call of batches of {size}")
+    return _as_batches(rows, keys)
+
+
+def _as_batches(rows: list[Row], keys: list[list[RecordKey]]) -> list[Batch]:
+    payloads = iter([row.payload for row in rows])
+    return [Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b]) for b in keys]

@@ -1,0 +1,240 @@
+"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, docs/semantics.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.models import CRMSettings
+from exports.models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
+from exports.run import runs
+from exports.run.task_arguments import ExportRequestError, require_id
+from salesforce.client import Gateway, GatewayError, TransientError
+
+log = logging.getLogger(__name__)
+
+Status = ExportError.Status
+GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
+CHUNK = 200
+# Does the org tell external ids apart by case in this (sobject, field)? (describe)
+CaseSensitive = Callable[[str, str], bool]
+
+
+@dataclass
+class ReexportSummary:
+    resolved: int = 0
+    superseded: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    accounts_failed: list[str] = field(default_factory=list)
+
+    def add(self, other: ReexportSummary) -> None:
+        self.resolved += other.resolved
+        self.superseded += other.superseded
+        self.failed += other.failed
+        self.api_calls += other.api_calls
+        self.accounts_failed += other.accounts_failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Group:
+    """The open errors of one external id, and what re-exporting them would send."""
+
+    key: GroupKey
+    error_ids: tuple[int, ...]
+    fields: dict[str, Any]
+
+
+def merge_group(
+    key: GroupKey, errors: list[tuple[int, int, dict[str, Any]]], newer_fields: set[str]
+) -> Group:
+    """Pure: merge the records' fields oldest first (newest value wins), then drop every
+    field a newer, successfully exported record already wrote. `errors` holds
+    (error id, record id, record fields)."""
+    merged: dict[str, Any] = {}
+    for _, _, fields in sorted(errors, key=lambda e: e[1]):
+        merged.update(fields)
+    kept = {name: value for name, value in merged.items() if name not in newer_fields}
+    kept.pop(key[1], None)
+    return Group(key, tuple(e[0] for e in errors), kept)
+
+
+def reexport_errors(account_id: int | None = None) -> ReexportSummary:
+    """Re-export every open ExportError, of all accounts or one.
+
+    1. Take the accounts with open errors whose Export to CRM is on.
+    2. Per account, hold the run lease with a run of trigger `reexport`, so a re-export
+       never races a regular run (a held lease → retried later with backoff).
+    3. Group the open errors per (object, external id) in record order and merge their
+       fields, newest value winning; drop what a newer exported record already wrote.
+       External ids compare as the org compares them: where describe says the field
+       ignores case, "ABC" and "abc" are one group (the newest spelling is sent).
+    4. Nothing left → `superseded`, no API call. Otherwise send the rest once, ≤200
+       external ids per call, and apply the answer to every error of the group:
+       written → `resolved`; rejected → attempts + 1 with the new code and message.
+    """
+    errors = ExportError.objects.open()
+    if account_id is not None:
+        runs.load_settings(account_id)  # a clear error for an unknown account
+        errors = errors.filter(account_id=account_id)
+    summary = ReexportSummary()
+    for acc_id in _enabled_accounts(errors.values_list("account_id", flat=True).distinct()):
+        summary.add(_reexport_account(acc_id, errors.filter(account_id=acc_id)))
+    return summary
+
+
+def reexport_error(error_id: int) -> ReexportSummary:
+    """Re-export one ExportError (admin action, Flower). Not open → nothing to do."""
+    require_id("error_id", error_id)
+    error = ExportError.objects.filter(id=error_id).first()
+    if error is None:
+        raise ExportRequestError(f"export error {error_id} does not exist")
+    if error.status != ExportError.Status.OPEN or not _enabled_accounts([error.account_id]):
+        return ReexportSummary()
+    return _reexport_account(error.account_id, ExportError.objects.filter(id=error_id).open())
+
+
+def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
+    return list(
+        CRMSettings.objects.exporting()
+        .filter(account_id__in=list(account_ids))
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )
+
+
+def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
+    started = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
+    if started is None:
+        raise TransientError(f"account {account_id} is being exported; re-export retries later")
+    run_id = started
+    crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
+    gateway = Gateway(crm)
+    summary = ReexportSummary()
+    try:
+        groups = _groups(account_id, errors, gateway.external_id_case_sensitive)
+        _send_groups(gateway, groups, summary)
+    except GatewayError as exc:
+        runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
+        if not exc.permanent:
+            raise
+        summary.accounts_failed.append(f"{crm.account.slug}: {exc.message}")
+        return summary
+    summary.api_calls = gateway.api_calls
+    ExportRun.objects.filter(id=run_id).update(
+        attempted=summary.resolved + summary.failed + summary.superseded,
+        exported=summary.resolved,
+        failed=summary.failed,
+        api_calls=gateway.api_calls,
+    )
+    runs.finish_run(run_id, ExportRun.Outcome.COMPLETED)
+    return summary
+
+
+def _groups(account_id: int, errors: Any, case_sensitive: CaseSensitive) -> list[Group]:
+    rows = list(
+        errors.order_by("record_id").values_list(
+            "id",
+            "record_id",
+            "record__sobject",
+            "record__external_id_field",
+            "record__external_id",
+            "record__fields",
+        )
+    )
+    by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
+    spelling: dict[GroupKey, str] = {}  # the newest spelling of each folded key
+    for error_id, record_id, sobject, ext_field, ext_id, fields in rows:
+        key = _key(sobject, ext_field, ext_id, case_sensitive)
+        by_key[key].append((error_id, record_id, fields))
+        spelling[key] = ext_id
+    newer = _fields_written_later(account_id, by_key, case_sensitive)
+    return [
+        merge_group((*key[:2], spelling[key]), errs, newer.get(key, set()))
+        for key, errs in by_key.items()
+    ]
+
+
+def _key(sobject: str, field: str, ext_id: str, case_sensitive: CaseSensitive) -> GroupKey:
+    return (sobject, field, ext_id if case_sensitive(sobject, field) else ext_id.casefold())
+
+
+def _fields_written_later(
+    account_id: int,
+    by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]],
+    case_sensitive: CaseSensitive,
+) -> dict[GroupKey, set[str]]:
+    """Per group, the field names that records newer than its errors wrote successfully:
+    behind the cursor and with no error that is still open, dismissed or superseded.
+    Candidates are found by external id, exact or lower-cased (SQL LOWER), then keyed as
+    the org compares them."""
+    if not by_key:
+        return {}
+    cursor = ExportCursor.objects.filter(account_id=account_id).first()
+    done_up_to = cursor.last_exported_id if cursor else 0
+    newest = {key: max(e[1] for e in errs) for key, errs in by_key.items()}
+    ext_ids = sorted({key[2] for key in by_key})
+    written: dict[GroupKey, set[str]] = defaultdict(set)
+    for start in range(0, len(ext_ids), 500):
+        chunk = ext_ids[start : start + 500]
+        candidates = (
+            ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
+            .filter(account_id=account_id, id__gt=min(newest.values()), id__lte=done_up_to)
+            .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
+            .exclude(errors__status__in=[Status.OPEN, Status.DISMISSED, Status.SUPERSEDED])
+        )
+        for record_id, sobject, ext_field, ext_id, fields in candidates.values_list(
+            "id", "sobject", "external_id_field", "external_id", "fields"
+        ):
+            key = _key(sobject, ext_field, ext_id, case_sensitive)
+            if key in newest and record_id > newest[key]:
+                written[key].update(fields)
+    return written
+
+
+def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary) -> None:
+    now = timezone.now()
+    empty = [g for g in groups if not g.fields]
+    if empty:
+        _errors_of(empty).supersede(now)
+    summary.superseded += sum(len(g.error_ids) for g in empty)
+    by_object: dict[tuple[str, str], list[Group]] = defaultdict(list)
+    for group in groups:
+        if group.fields:
+            by_object[group.key[:2]].append(group)
+    transient = 0
+    for (sobject, ext_field), todo in by_object.items():
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start : start + CHUNK]
+            payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
+            results = gateway.upsert_collection(sobject, ext_field, payloads, all_or_none=False)
+            resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
+            if resolved:
+                _errors_of(resolved).resolve(now)
+            summary.resolved += sum(len(g.error_ids) for g in resolved)
+            for group, result in zip(chunk, results, strict=True):
+                if result.ok:
+                    continue
+                if result.transient or result.rolled_back:
+                    transient += 1
+                    continue
+                ExportError.objects.filter(id__in=group.error_ids).rejected_again(
+                    result.error_code, result.message, result.fields, now
+                )
+                summary.failed += len(group.error_ids)
+    if transient:
+        raise TransientError(f"{transient} records failed transiently; re-export retries later")
+
+
+def _errors_of(groups: list[Group]) -> ExportErrorQuerySet:
+    return ExportError.objects.filter(id__in=[i for g in groups for i in g.error_ids])

@@ -1,0 +1,333 @@
+"""A run's life (docs/semantics.md › The run): which accounts are due, the run row and the
+account's run lease, and the run's end (`finish_run`, `fail_run`).
+
+The run's records go out in links (`exports.run.link`); the re-export takes its lease and run
+row here too (`start_lease`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import CRMSettings
+from exports.alerts import circuit
+from exports.alerts import evaluate as alerts
+from exports.models import ExportCursor, ExportRecord, ExportRun
+from exports.run import overlap
+from exports.run.task_arguments import ExportRequestError, is_id, require_id
+
+log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+
+Outcome = ExportRun.Outcome
+
+
+@dataclass(frozen=True)
+class Running:
+    """The run goes on: its first link starts after record `after_id`."""
+
+    run_id: int
+    after_id: int
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The run ended as it started (`nothing_to_do`, `skipped_locked`)."""
+
+    run_id: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class AlreadyRunning:
+    """A `run_export` for a run that holds its lease and goes on (a duplicate message, a
+    requeue from Flower): nothing started, no second chain."""
+
+    run_id: int
+
+
+RunStart = Running | Ended | AlreadyRunning
+
+
+def due_account_ids() -> list[int]:
+    """Accounts the schedule exports, in one query whatever their number: exporting (active,
+    Export to CRM on), circuit closed, with a record after their cursor (a paused account
+    has: the parked record), and no run holding a live lease (that run takes the new
+    records itself; a run sent for it would only end `skipped_locked`)."""
+    cursor = ExportCursor.objects.filter(account_id=OuterRef("account_id"))
+    done_up_to = Coalesce(Subquery(cursor.values("last_exported_id")[:1]), Value(0))
+    waiting = ExportRecord.objects.filter(
+        account_id=OuterRef("account_id"), id__gt=OuterRef("done_up_to")
+    )
+    leased = cursor.filter(run_id__isnull=False, lease_expires_at__gt=timezone.now())
+    return list(
+        circuit.closed(CRMSettings.objects.exporting())
+        .annotate(done_up_to=done_up_to)
+        .filter(Exists(waiting))
+        .exclude(Exists(leased))
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )
+
+
+def load_settings(account_id: Any) -> CRMSettings:
+    """An account's CRM settings (a clear error for an id that is none)."""
+    require_id("account_id", account_id)
+    crm = CRMSettings.objects.select_related("account").filter(account_id=account_id).first()
+    if crm is None:
+        raise ExportRequestError(f"account {account_id} does not exist (or has no CRM settings)")
+    return crm
+
+
+def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunStart:
+    """Begin an export run of one account.
+
+    1. Load the account and its CRM settings (unknown ids are a clear error).
+    2. Write the ExportRun row before anything else (or adopt the one `crm_export` wrote;
+       a `run_id` of a run that is over → `Ended` with its outcome, nothing happens),
+       in one transaction with steps 3 and 4.
+    3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
+    4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
+       another run → `skipped_locked`; a live lease of this very run (`run_id` given: a
+       duplicate of its `run_export`) → `AlreadyRunning`, no second chain. A run whose
+       lease expired is marked failed.
+    5. No record after the cursor (read with the lease) → `nothing_to_do`; otherwise the
+       run is `Running`: its first link starts after the cursor (at the parked record, if
+       paused), and the HTTP thread logs in meanwhile.
+    """
+    crm = load_settings(account_id)
+    finished = _finished(account_id, run_id)
+    if finished is not None:
+        return finished
+    # One transaction from the run row to the lease: a worker killed in between leaves no
+    # row that is neither finished nor holding the lease (nothing would ever end it).
+    with transaction.atomic():
+        run = _adopt_or_create_run(account_id, trigger, run_id)
+        if not crm.exporting:
+            return _ended(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
+        lease = _take_lease(account_id, run)
+        if lease is None:
+            return _ended(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+        if lease.live:
+            log.warning(
+                "export.run.duplicate account=%s run=%s: this run holds the lease and goes "
+                "on; nothing started",
+                crm.account.slug,
+                run.id,
+            )
+            return AlreadyRunning(run.id)
+    if not lease.waiting:
+        return _ended(run, Outcome.NOTHING_TO_DO)
+    log.info(
+        "export.run.start account=%s run=%s trigger=%s after=%s",
+        crm.account.slug,
+        run.id,
+        run.trigger,
+        lease.after_id,
+    )
+    overlap.log_in_ahead(crm)
+    return Running(run.id, lease.after_id)
+
+
+def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
+    if trigger not in ExportRun.Trigger.values:
+        raise ExportRequestError(
+            f"trigger must be one of {', '.join(ExportRun.Trigger.values)}, got {trigger!r}"
+        )
+    if run_id is None:
+        return ExportRun.objects.create(account_id=account_id, trigger=trigger)
+    if not is_id(run_id):
+        raise ExportRequestError(f"run_id must be an integer id or null, got {run_id!r}")
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").first()
+    if run is None:
+        raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
+    return run
+
+
+def _finished(account_id: int, run_id: Any) -> Ended | None:
+    """A `run_export` for a run that is over (a late duplicate, a requeue from Flower):
+    nothing to do, its outcome stands."""
+    if not is_id(run_id):
+        return None
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).exclude(outcome="").first()
+    if run is None:
+        return None
+    log.info(
+        "export.run.over account=%s run=%s outcome=%s: nothing started",
+        account_id,
+        run.id,
+        run.outcome,
+    )
+    return Ended(run.id, run.outcome)
+
+
+def _ended(run: ExportRun, outcome: str, message: str = "") -> Ended:
+    finish_run(run.id, outcome, message)
+    return Ended(run.id, outcome)
+
+
+def start_lease(account_id: int, trigger: str) -> int | None:
+    """A run row holding the account's lease (for work besides export runs, such as the
+    re-export), or None after writing it `skipped_locked` when another run holds it."""
+    with transaction.atomic():  # as in start_run: no run row without the lease asked for
+        run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
+        if _take_lease(account_id, run) is not None:
+            return run.id
+        finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+    return None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease taken: the cursor it was taken at, and whether a record waited after it."""
+
+    after_id: int
+    waiting: bool
+    live: bool = False  # the run already held it, live: a duplicate start
+
+
+# A cursor that changes between its read and the lease's UPDATE is read again, this often.
+LEASE_TRIES = 3
+
+
+def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
+    """Compare-and-swap: the lease is free or expired → it is ours; this run's own live
+    lease → `live` (a duplicate start takes nothing).
+
+    1. Read the cursor and whether a record waits after it, in one query (the account's
+       first run creates the cursor).
+    2. Another run holds a live lease → None.
+    3. One UPDATE takes the lease if the cursor is still as read: its position, holder and
+       expiry (a link of an expired run may still move it). It is not → read again.
+    4. An expired holder's run is marked failed; this run starts now.
+    """
+    for _ in range(LEASE_TRIES):
+        cursor = _cursor_and_backlog(account_id)
+        if cursor is None:  # the account's first run (a run of another worker may race)
+            ExportCursor.objects.bulk_create(
+                [ExportCursor(account_id=account_id)], ignore_conflicts=True
+            )
+            continue
+        now = timezone.now()
+        expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
+        if cursor.run_id is not None and not expired:
+            return (
+                Lease(cursor.last_exported_id, False, live=True)
+                if cursor.run_id == run.id
+                else None
+            )
+        taken = ExportCursor.objects.filter(
+            id=cursor.id,
+            run_id=cursor.run_id,
+            lease_expires_at=cursor.lease_expires_at,
+            last_exported_id=cursor.last_exported_id,
+        ).update(
+            run_id=run.id,
+            lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+            state=Case(
+                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+                default=Value(ExportCursor.State.RUNNING),
+            ),
+        )
+        if taken:
+            _started(run, cursor.run_id if expired and cursor.run_id != run.id else None, now)
+            return Lease(cursor.last_exported_id, cursor.waiting)
+    return None  # the cursor kept changing: another run is at work on it
+
+
+def _cursor_and_backlog(account_id: int) -> ExportCursor | None:
+    """The account's cursor, its `waiting`: is there a record after it?"""
+    waiting = ExportRecord.objects.filter(
+        account_id=OuterRef("account_id"), id__gt=OuterRef("last_exported_id")
+    )
+    return (
+        ExportCursor.objects.annotate(waiting=Exists(waiting)).filter(account_id=account_id).first()
+    )
+
+
+def _started(run: ExportRun, expired_run_id: int | None, now: Any) -> None:
+    """The lease is `run`'s: an expired holder's run failed; `run` starts now."""
+    if expired_run_id:
+        ExportRun.objects.filter(id=expired_run_id, outcome="").update(
+            outcome=Outcome.FAILED,
+            finished_at=now,
+            message="The run's lease expired (its worker was lost); a later run took over.",
+        )
+    # A run starts when it holds the lease: read after the UPDATE, this time is later
+    # than the previous holder's finished_at, so run rows never seem to overlap.
+    ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
+
+
+def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
+    """End a run (`code`: why it failed or stopped).
+
+    1. Write the outcome on the run's row (unless it has one) and release the lease it
+       holds (if any) and its link's claim to send, in one transaction, without reading
+       either first.
+    2. Read the run once as it ended: its account for the log line, and whether the
+       account's alerts stand quiet (`alerts.told_nothing`), for the alerts.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ExportRun.objects.filter(id=run_id, outcome="").update(
+            outcome=outcome, finished_at=now, message=message
+        )
+        account_id = Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
+        ExportCursor.objects.filter(account_id=account_id, run_id=run_id).update(
+            run_id=None,
+            lease_expires_at=None,
+            claim_expires_at=None,  # the run's links are all stale now
+            state=Case(
+                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
+                default=Value(ExportCursor.State.IDLE),
+            ),
+        )
+    run = (
+        ExportRun.objects.select_related("account")
+        .annotate(told_nothing=alerts.told_nothing())
+        .get(id=run_id)
+    )
+    _log_end(run)
+    alerts.after_run(run, code, told_nothing=run.told_nothing)
+
+
+def _log_end(run: ExportRun) -> None:
+    failed = run.outcome == Outcome.FAILED
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "export.run account=%s run=%s trigger=%s outcome=%s attempted=%s exported=%s failed=%s "
+        "api_calls=%s first=%s last=%s%s",
+        run.account.slug,
+        run.id,
+        run.trigger,
+        run.outcome,
+        run.attempted,
+        run.exported,
+        run.failed,
+        run.api_calls,
+        run.first_record_id,
+        run.last_record_id,
+        f" reason={json.dumps(run.message, ensure_ascii=False)}" if failed else "",
+    )
+
+
+def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> None:
+    """End a run `failed` (auth, configuration, retries exhausted); the cursor stays put."""
+    ExportRun.objects.filter(id=run_id).add_api_calls(api_calls)
+    run = ExportRun.objects.filter(id=run_id).first()
+    if run is None:
+        return
+    # A paused cursor keeps the parked record's error; the run row carries this one.
+    ExportCursor.objects.filter(
+        account_id=run.account_id, run_id=run_id, paused_record__isnull=True
+    ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
+    finish_run(run_id, Outcome.FAILED, message, code)

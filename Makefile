@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format run sandbox check-deploy bench clean install
+.PHONY: demo test lint format run manage sandbox check-deploy bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ run: $(STAMP)
 	$(RUN_ENV) $(PY) manage.py migrate -v 0
 	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
+
+# A management command with the stack's environment, from a second terminal beside
+# `make run`: make manage ARGS="createsuperuser", make manage ARGS="crm_account list".
+# Set DATABASE_URL (and CELERY_BROKER_URL) here as for `make run`: without DATABASE_URL the
+# command uses SQLite under var/, which it says first (on stderr: stdout is the command's).
+manage: $(STAMP)
+	@[ -n "$$DATABASE_URL" ] || echo "make manage: DATABASE_URL is not set: SQLite under $${CRMSYNC_VAR_DIR:-var}/" >&2
+	@$(RUN_ENV) $(PY) manage.py $(ARGS)
 
 # The local Salesforce sandbox org for `make run`'s accounts, in its own terminal.
 sandbox: $(STAMP)

@@ -7,7 +7,8 @@ The CRM settings page has three fieldsets, General, Connection and Notifications
 - Turning pause off needs the "I understand…" box (enforced by the form).
 - Secrets are write-only; view-only staff see "set"/"not set".
 - "Test connection" logs in with the saved settings through the gateway; when it works,
-  the account's circuit breaker closes (saving the page closes it too: exports.signals).
+  the account's circuit breaker closes (`accounts.signals.connection_works`, which the
+  export side answers; saving the page closes it too: exports.signals).
   It warns when the account uses the deprecated username-password flow (as the page does).
 """
 
@@ -37,7 +38,7 @@ from accounts.forms import (
     shows_pause_field,
 )
 from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
-from exports.alerts import circuit
+from accounts.signals import connection_works
 from salesforce.client import Gateway, GatewayError
 
 NOTIFICATIONS_HELP = (
@@ -241,7 +242,8 @@ class CRMSettingsAdmin(admin.ModelAdmin):
             self.message_user(request, f"Connection failed: {exc.message}{advice}", messages.ERROR)
         else:
             summary = _connection_summary(check)
-            if circuit.close(settings.account_id):
+            reopened = connection_works.send(sender=type(settings), account_id=settings.account_id)
+            if any(answer for _, answer in reopened):
                 summary += " Scheduled runs start again (the failed logins are forgotten)."
             self.message_user(request, summary, messages.SUCCESS)
         if settings.uses_password_flow:

@@ -1,6 +1,6 @@
 """The one door to Salesforce. Only this package imports simple-salesforce.
 
-A Gateway is built per account from its CRMSettings and works like this:
+A Gateway is built per account from its connection settings (`connection.Connection`) and works like this:
 
 1. Log in with the configured OAuth flow by POSTing to `{login_url}/services/oauth2/token`
    ourselves; the token (encrypted) and the describes are shared by every worker through
@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -40,6 +40,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 
 from salesforce import collections, isolation, org_slots, shared
 from salesforce.collections import MAX_COLLECTION, MAX_COLLECTIONS_PER_COMPOSITE
+from salesforce.connection import Connection
 from salesforce.errors import (
     AuthError,
     ClaimRanOut,
@@ -62,9 +63,6 @@ from salesforce.wire import (
     record_result,
 )
 
-if TYPE_CHECKING:
-    from accounts.models import CRMSettings
-
 log = logging.getLogger(__name__)
 
 
@@ -83,20 +81,6 @@ def _fields_or_none(stored: Any) -> dict[str, dict[str, Any]] | None:
     return None
 
 
-def gateway_for(account_id: int) -> Gateway:
-    """The gateway of one account; missing settings are an AuthError (unreadable secrets
-    are one when a login needs them)."""
-    from accounts.models import CRMSettings
-
-    try:
-        crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
-    except CRMSettings.DoesNotExist:
-        raise AuthError(
-            f"Account {account_id} has no CRM settings; create them in the admin.", "NO_SETTINGS"
-        ) from None
-    return Gateway(crm)
-
-
 # A Gateway kept from one call to the next, per worker thread: its HTTPS connection stays
 # open (no TLS handshake and no token lookup per call). Dropped after this long unused,
 # before a server's keep-alive timeout would close the connection under it, and beyond the
@@ -107,7 +91,7 @@ REUSE_MAX_GATEWAYS = 16
 _reused = threading.local()
 
 
-def reusable_gateway(crm: CRMSettings) -> Gateway:
+def reusable_gateway(crm: Connection) -> Gateway:
     """This thread's Gateway for `crm`'s account, with its counters at zero.
 
     1. Look up the thread's gateway for the account; it is reused only if it was built
@@ -155,7 +139,7 @@ def _close_idle(
             del gateways[account_id]
 
 
-def _connection_fingerprint(crm: CRMSettings) -> tuple[Any, ...]:
+def _connection_fingerprint(crm: Connection) -> tuple[Any, ...]:
     secrets = "\n".join(str(s or "") for s in (crm.client_secret, crm.password, crm.private_key))
     return (
         crm.login_url,
@@ -173,7 +157,7 @@ def _connection_fingerprint(crm: CRMSettings) -> tuple[Any, ...]:
 class Gateway:
     """One account's connection to Salesforce (not shared between threads)."""
 
-    def __init__(self, crm: CRMSettings) -> None:
+    def __init__(self, crm: Connection) -> None:
         self.crm = crm
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = None
@@ -512,6 +496,5 @@ __all__ = [
     "TransientError",
     "classify",
     "encode_record",
-    "gateway_for",
     "reusable_gateway",
 ]

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce.exceptions import SalesforceError
 from urllib3.exceptions import NameResolutionError
 
+from salesforce.connection import Connection
 from salesforce.wire import classify
-
-if TYPE_CHECKING:
-    from accounts.models import CRMSettings
 
 # Shown instead of an answer that is not in Salesforce's error format (never its body).
 NOT_A_SALESFORCE_ERROR = "(an answer not in Salesforce's error format; not shown)"
@@ -136,7 +134,7 @@ def limits_refused(exc: GatewayError, api_version: str) -> GatewayError:
 def network_error(
     exc: requests.RequestException,
     target: str,
-    crm: CRMSettings,
+    crm: Connection,
     login_origin: str,
     login: bool = False,
 ) -> GatewayError:

@@ -15,19 +15,17 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 import requests
 from django.conf import settings
 
 from salesforce import ca_bundle, login_hosts, shared
+from salesforce.connection import LABELS, Connection
 from salesforce.crypto import UnreadableSecret
 from salesforce.errors import AuthError, TransientError, login_error_code, network_error
 from salesforce.session import CRMSession
-
-if TYPE_CHECKING:
-    from accounts.models import CRMSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ JWT_LIFETIME_SECONDS = 180  # Salesforce accepts a JWT bearer assertion for at m
 class Login:
     """One account's login: its settings checked once, its token from the cache or a POST."""
 
-    def __init__(self, crm: CRMSettings, session: CRMSession) -> None:
+    def __init__(self, crm: Connection, session: CRMSession) -> None:
         self.crm = crm
         self.session = session
         self.url = crm.login_url.rstrip("/")
@@ -210,7 +208,7 @@ class Login:
     def _require(self, *names: str) -> None:
         for name in names:
             value = getattr(self.crm, name)
-            label = self.crm._meta.get_field(name).verbose_name
+            label = LABELS[name]
             if isinstance(value, UnreadableSecret):
                 raise AuthError(
                     f"The stored {label} of {self.who} is unreadable: no key of "

@@ -31,7 +31,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from sandbox import control, errors, resources
@@ -40,11 +40,9 @@ from sandbox.auth import OAuthError
 from sandbox.composite import Subrequest, composite_response, failed, parse_composite
 from sandbox.errors import ApiError
 from sandbox.json_bodies import parse_json
+from sandbox.org import Org
 from sandbox.rules import RulesError, parse_faults, parse_rules
 from sandbox.transport import Request, Response
-
-if TYPE_CHECKING:
-    from sandbox.server import SandboxOrg
 
 log = logging.getLogger("sandbox")
 
@@ -53,7 +51,7 @@ Handler = Callable[..., Response]
 
 
 class Api:
-    def __init__(self, org: SandboxOrg, stopping: threading.Event) -> None:
+    def __init__(self, org: Org, stopping: threading.Event) -> None:
         self.org = org
         self.stopping = stopping
         R = resources
@@ -198,7 +196,7 @@ class Api:
             )
         raise errors.not_found()
 
-    def composite(self, org: SandboxOrg, request: Request, version: str) -> Response:
+    def composite(self, org: Org, request: Request, version: str) -> Response:
         """POST composite: the subrequests, in order, as one API call (see composite.py).
 
         Without allOrNone each subrequest is its own Apex transaction; with it, all of

@@ -8,22 +8,20 @@ URI, as Salesforce does for an unknown resource, and 400 INVALID_TYPE in SOQL
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox import errors
 from sandbox.apex import CpuMeter
 from sandbox.errors import ApiError
 from sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
 from sandbox.json_bodies import collection_body, parse_json
+from sandbox.org import Org
 from sandbox.paging import batch_size
 from sandbox.query import parse_query
 from sandbox.rules import ObjectRules, relationship_name
 from sandbox.transport import NOT_PARSED, Request, Response
 from sandbox.types import TEXT_TYPES, check_request_types
 from sandbox.upsert import check_external_id_field, check_field_names, full_id
-
-if TYPE_CHECKING:
-    from sandbox.server import SandboxOrg
 
 API_VERSIONS = ("55.0", "56.0", "57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
 
@@ -32,13 +30,13 @@ def versions() -> list[dict[str, str]]:
     return [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS]
 
 
-def limits(org: SandboxOrg, request: Request, version: str) -> Response:
+def limits(org: Org, request: Request, version: str) -> Response:
     used, limit = org.faults.api_usage()
     return Response(200, {"DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)}})
 
 
 def upsert_collection(
-    org: SandboxOrg, request: Request, version: str, sobject: str, field: str
+    org: Org, request: Request, version: str, sobject: str, field: str
 ) -> Response:
     """PATCH composite/sobjects/{S}/{F}: 200 with one UpsertResult per record, in order.
 
@@ -64,7 +62,7 @@ def upsert_collection(
 
 
 def upsert_one(
-    org: SandboxOrg, request: Request, version: str, sobject: str, field: str, value: str
+    org: Org, request: Request, version: str, sobject: str, field: str, value: str
 ) -> Response:
     """PATCH sobjects/{S}/{F}/{v}: 201 created / 200 updated, or 400 with the record's error."""
     rules = _object_rules(org, sobject)
@@ -86,7 +84,7 @@ def upsert_one(
     return Response(status, outcome.as_result(), server_ms=cpu.spent_ms)
 
 
-def query(org: SandboxOrg, request: Request, version: str) -> Response:
+def query(org: Org, request: Request, version: str) -> Response:
     """GET query?q=SOQL: {"totalSize", "done", "records": [...]}, paged (paging.py)."""
     soql = request.query.get("q", "")
     parsed = parse_query(soql)
@@ -112,14 +110,12 @@ def query(org: SandboxOrg, request: Request, version: str) -> Response:
     )
 
 
-def query_more(org: SandboxOrg, request: Request, version: str, locator: str) -> Response:
+def query_more(org: Org, request: Request, version: str, locator: str) -> Response:
     """GET query/<locator>-<offset>: the next page of a query's result."""
     return Response(200, org.query_locators.next_page(locator))
 
 
-def get_by_id(
-    org: SandboxOrg, request: Request, version: str, sobject: str, sf_id: str
-) -> Response:
+def get_by_id(org: Org, request: Request, version: str, sobject: str, sf_id: str) -> Response:
     _object_rules(org, sobject)
     sf_id = full_id(sf_id)
     with org.store.lock:
@@ -130,7 +126,7 @@ def get_by_id(
 
 
 def get_by_external_id(
-    org: SandboxOrg, request: Request, version: str, sobject: str, field: str, value: str
+    org: Org, request: Request, version: str, sobject: str, field: str, value: str
 ) -> Response:
     rules = _object_rules(org, sobject)
     check_external_id_field(rules, field)
@@ -145,7 +141,7 @@ def get_by_external_id(
     return Response(200, _full_record(sobject, version, sf_id, fields))
 
 
-def describe_global(org: SandboxOrg, request: Request, version: str) -> Response:
+def describe_global(org: Org, request: Request, version: str) -> Response:
     names = sorted(set(org.rules.objects) | STANDARD_OBJECTS)
     return Response(
         200,
@@ -157,7 +153,7 @@ def describe_global(org: SandboxOrg, request: Request, version: str) -> Response
     )
 
 
-def describe(org: SandboxOrg, request: Request, version: str, sobject: str) -> Response:
+def describe(org: Org, request: Request, version: str, sobject: str) -> Response:
     """GET sobjects/{S}/describe: the object and its fields, from the rules or the data.
 
     External id fields are those of `external_ids` and every field upserts have used as
@@ -235,13 +231,13 @@ def _json_body(request: Request, or_if_empty: Any = NOT_PARSED) -> Any:
     return parse_json(request.body)
 
 
-def _object_rules(org: SandboxOrg, sobject: str) -> Any:
+def _object_rules(org: Org, sobject: str) -> Any:
     if not is_known_object(sobject, set(org.rules.objects)):
         raise errors.not_found()
     return org.rules.for_object(sobject)
 
 
-def _check_query_fields(org: SandboxOrg, sobject: str, names: set[str]) -> None:
+def _check_query_fields(org: Org, sobject: str, names: set[str]) -> None:
     listed = org.rules.for_object(sobject).fields
     if listed is None:
         return

@@ -43,8 +43,8 @@ from django.utils import timezone
 
 from accounts.models import CRMSettings
 from accounts.validators import embedded_ipv4, internal_address, webhook_url_problem
+from exports.alerts import publish, webhook_http
 from exports.alerts import text as alert_text
-from exports.alerts import webhook_http
 from exports.models import Notification
 from salesforce.crypto import UnreadableSecret
 
@@ -118,16 +118,13 @@ def _failed(notification: Notification, error: DeliveryError, last_try: bool) ->
 def send_stuck(older_than_s: float = 600) -> int:
     """Send again the notifications still pending (never tried) after `older_than_s`: their
     task was lost (the broker was down when the alert was written)."""
-    from exports.tasks import send_notification
-
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     stuck = list(
         Notification.objects.filter(
             status=Status.PENDING, attempts=0, created_at__lt=cutoff
         ).values_list("id", flat=True)[:1000]
     )
-    for notification_id in stuck:
-        send_notification.delay(str(notification_id))
+    publish.send_notifications(stuck)
     return len(stuck)
 
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import CRMSettings
 from accounts.validators import email_list
+from exports.alerts import publish
 from exports.alerts import text as alert_text
 from exports.alerts.delivery import origin
 from exports.alerts.rules import (
@@ -272,7 +273,7 @@ def _tell(account_id: int, crm: dict[str, Any], events: tuple[Event, ...]) -> No
     if ids:
         # robust: a broker that is down must not fail the run's commit; the periodic
         # check sends notifications still pending (notify.send_stuck).
-        transaction.on_commit(lambda: _send(ids), robust=True)
+        transaction.on_commit(lambda: publish.send_notifications(ids), robust=True)
 
 
 def _channels(crm: dict[str, Any]) -> list[tuple[str, str]]:
@@ -285,10 +286,3 @@ def _channels(crm: dict[str, Any]) -> list[tuple[str, str]]:
     if crm["alert_webhook_url"]:
         channels.append((Notification.Channel.WEBHOOK, origin(crm["alert_webhook_url"])))
     return channels
-
-
-def _send(ids: list[str]) -> None:
-    from exports.tasks import send_notification
-
-    for notification_id in ids:
-        send_notification.delay(notification_id)

@@ -23,7 +23,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.models import Account, CRMSettings
-from exports.alerts import evaluate as alerts
+from exports.alerts.rules import API_LIMIT
 from exports.models import ExportCursor, ExportRecord, ExportRun
 from exports.run import claim, decisions, outage, overlap, payload
 from exports.run.call import Answer, Call
@@ -570,7 +570,7 @@ def _next_step(call: Call, run_id: int, answer: Answer) -> LinkStep:
             run_id,
             Outcome.COMPLETED,
             f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
-            code=alerts.API_LIMIT,
+            code=API_LIMIT,
         )
         return Stopped(Outcome.COMPLETED)
     return Next(position)

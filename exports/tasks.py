@@ -21,9 +21,9 @@ from exports import retention
 from exports.alerts import delivery as notify
 from exports.alerts import evaluate as alerts
 from exports.reporting import run_totals
-from exports.run import link, outage, overlap, reexport, runs
-from exports.run.link import Next, RetryLater, RunFailed, Stopped, Wait
+from exports.run import failures, link, outage, overlap, reexport, runs
 from exports.run.runs import AlreadyRunning, Ended, Running
+from exports.run.steps import Next, RetryLater, RunFailed, Stopped, Wait
 from salesforce.client import TransientError
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class ExportBatchTask(Task):
         countdown = when if isinstance(when, int | float) else 0
         note = outage.retry_note(self.request.retries + 1, self.max_retries, countdown, exc)
         call = _link_call(args, kwargs)
-        link.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
+        failures.note_retry(call.get("account_id"), call.get("run_id"), call.get("after_id"), note)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or an unexpected error: end the run `failed` (if this link was
@@ -146,7 +146,7 @@ class ExportBatchTask(Task):
         if isinstance(exc, RunFailed):
             return  # the link ended the run itself
         call = _link_call(args, kwargs)
-        link.fail_link(
+        failures.fail_link(
             call.get("account_id"),
             call.get("run_id"),
             call.get("after_id"),

@@ -12,7 +12,7 @@ from django.test import override_settings
 from accounts.models import Account
 from exports.models import ExportRecord
 from exports.outbox import enqueue_many
-from exports.run import link
+from exports.run import link, steps
 from tests.factories import AccountFactory, CRMSettingsFactory
 
 CUSTOMER_NEEDS_EMAIL = {
@@ -80,7 +80,7 @@ def written_external_ids(sandbox: Any, since: int = 0) -> list[str]:
     return [w["external_id"] for w in sandbox.writes(since=since)]
 
 
-def export_one_call(account_id: int, run_id: int, after_id: int, **kwargs: Any) -> link.LinkStep:
+def export_one_call(account_id: int, run_id: int, after_id: int, **kwargs: Any) -> steps.LinkStep:
     """A link that makes one call (CRMSYNC_LINK_SECONDS=0: no time for a second one), as
     the `export_batch` task runs it: what the link does with each call, one at a time."""
     kwargs.setdefault("link_id", str(uuid.uuid4()))  # a Celery task id: each link its own

@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import CRMSettings
 from exports.models import ExportRun
-from exports.run import link, runs
+from exports.run import runs, steps
 from salesforce.client import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, export_one_call
 
@@ -34,7 +34,7 @@ def test_three_batches_of_a_run_share_one_https_connection(sandbox, crm_account)
     after = started.after_id
     for _ in range(3):
         step = export_one_call(account.id, started.run_id, after)
-        assert isinstance(step, link.Next)
+        assert isinstance(step, steps.Next)
         after = step.after_id
 
     run = ExportRun.objects.get(id=started.run_id)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from exports.models import ExportCursor, ExportRun
-from exports.run import link, runs
+from exports.run import failures, link, runs, steps
 from tests.pipeline_fixtures import CUSTOMER_NEEDS_EMAIL, contacts, enqueue, written_external_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -34,7 +34,7 @@ def test_one_link_makes_every_call_in_order(sandbox, crm_account, settings):
     step = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
-    assert not isinstance(step, link.Next)
+    assert not isinstance(step, steps.Next)
     assert (run.outcome, run.exported, run.api_calls) == ("completed", 180, DESCRIBE + 4)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 181)]
     assert ExportCursor.objects.get(account=account).link_id == "L1"
@@ -50,7 +50,7 @@ def test_a_rejection_stops_the_link_and_nothing_read_ahead_is_sent(sandbox, crm_
     step = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
-    assert not isinstance(step, link.Next)
+    assert not isinstance(step, steps.Next)
     assert (run.outcome, run.exported) == ("paused", 74)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 75)]
 
@@ -61,7 +61,7 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     enqueue(account, contacts(120))
     started = start(account)
     first = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
-    assert isinstance(first, link.Next)
+    assert isinstance(first, steps.Next)
 
     # A copy of the message that ended (the same try): stale, nothing sent.
     copy = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
@@ -70,9 +70,9 @@ def test_the_same_link_goes_on_from_the_cursor_another_does_nothing(sandbox, crm
     # Another link with the old position (a requeued copy): stale, nothing sent.
     other = link.export_link(account.id, started.run_id, started.after_id, link_id="L2")
 
-    assert copy == link.Stopped(link.STALE)
-    assert isinstance(again, link.Next) and again.after_id > first.after_id
-    assert not isinstance(other, link.Next)
+    assert copy == steps.Stopped(steps.STALE)
+    assert isinstance(again, steps.Next) and again.after_id > first.after_id
+    assert not isinstance(other, steps.Next)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 101)]
     assert ExportRun.objects.get(id=started.run_id).api_calls == DESCRIBE + 2
 
@@ -85,7 +85,7 @@ def test_a_link_that_moved_the_cursor_and_then_failed_fails_its_run(sandbox, crm
     link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     gave_up = RuntimeError("gave up")
-    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
+    failures.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L2")
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
-    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
+    failures.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="L1")
     assert ExportRun.objects.get(id=started.run_id).outcome == "failed"

@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from exports.models import ExportCursor, ExportRun
-from exports.run import link, runs
+from exports.run import failures, link, runs, steps
 from salesforce.client import ClaimRanOut, reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 
@@ -50,7 +50,7 @@ def test_a_copy_of_a_live_link_sends_nothing_and_says_who_holds_it(
         step = link.export_link(account.id, started.run_id, started.after_id, link_id="flower")
 
     after = ExportCursor.objects.get(account=account)
-    assert step == link.Stopped(link.STALE)
+    assert step == steps.Stopped(steps.STALE)
     assert written_external_ids(sandbox) == []
     assert (after.last_exported_id, after.link_id, after.claim_expires_at) == (
         before.last_exported_id,
@@ -68,13 +68,13 @@ def test_the_holders_own_copy_waits_for_the_claim_then_goes_on(sandbox, crm_acco
 
     waited = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
-    assert isinstance(waited, link.Wait) and 39 <= waited.seconds <= 42
+    assert isinstance(waited, steps.Wait) and 39 <= waited.seconds <= 42
     assert written_external_ids(sandbox) == []
 
     hold_claim(account, "L1", -1)  # its worker was lost: the claim expired
     went_on = link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
-    assert not isinstance(went_on, link.Wait | link.Next)
+    assert not isinstance(went_on, steps.Wait | steps.Next)
     assert written_external_ids(sandbox) == [f"person-{i}" for i in range(1, 31)]
     assert ExportRun.objects.get(id=started.run_id).outcome == "completed"
 
@@ -85,7 +85,7 @@ def test_an_earlier_try_of_a_retried_link_is_stale(sandbox, crm_account, setting
 
     step = link.export_link(account.id, started.run_id, started.after_id, link_id="L1", link_try=1)
 
-    assert step == link.Stopped(link.STALE)
+    assert step == steps.Stopped(steps.STALE)
     assert written_external_ids(sandbox) == []
 
 
@@ -94,10 +94,12 @@ def test_a_link_that_failed_does_not_end_a_run_another_link_goes_on_with(crm_acc
     hold_claim(account, "live-link", 60)
 
     gave_up = RuntimeError("gave up")
-    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="copy")
+    failures.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="copy")
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
 
-    link.fail_link(account.id, started.run_id, started.after_id, gave_up, 7, link_id="live-link")
+    failures.fail_link(
+        account.id, started.run_id, started.after_id, gave_up, 7, link_id="live-link"
+    )
     assert ExportRun.objects.get(id=started.run_id).outcome == "failed"
 
 

@@ -10,7 +10,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from exports.models import ExportCursor, ExportRun
-from exports.run import link, runs
+from exports.run import failures, runs, steps
 from exports.tasks import run_export
 from tests.conftest import wait_for
 from tests.pipeline_fixtures import contacts, enqueue, export_one_call, written_external_ids
@@ -89,7 +89,7 @@ def test_a_stale_link_does_nothing(crm_account):
 
     step = export_one_call(account.id, started.run_id, after_id=started.after_id + 999)
 
-    assert step == link.Stopped(link.STALE)
+    assert step == steps.Stopped(steps.STALE)
     assert ExportCursor.objects.get(account=account).last_exported_id == started.after_id
 
 
@@ -116,10 +116,10 @@ def test_a_failed_stale_link_does_not_fail_the_run(crm_account):
     started = runs.start_run(account.id, "api")
 
     boom = RuntimeError("boom")
-    link.fail_link(account.id, started.run_id, started.after_id + 1, boom, 7)
+    failures.fail_link(account.id, started.run_id, started.after_id + 1, boom, 7)
     assert ExportRun.objects.get(id=started.run_id).outcome == ""
 
-    link.fail_link(account.id, started.run_id, started.after_id, boom, 7)
+    failures.fail_link(account.id, started.run_id, started.after_id, boom, 7)
     run = ExportRun.objects.get(id=started.run_id)
     assert run.outcome == "failed"
     assert run.message.startswith("A call failed (RuntimeError: boom) 7 times in a row")

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from exports.models import ExportRun
-from exports.run import link, overlap, runs
+from exports.run import link, overlap, runs, steps
 from salesforce.client import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue
 
@@ -69,7 +69,7 @@ def test_a_refused_login_fails_the_run_after_one_attempt(sandbox, crm_account):
     gateway = reusable_gateway(runs.load_settings(account.id))
     gateway._session.hooks["response"].append(lambda response, **_: attempts.append(response))
 
-    with pytest.raises(link.RunFailed):  # the link's task ends in FAILURE (Flower)
+    with pytest.raises(steps.RunFailed):  # the link's task ends in FAILURE (Flower)
         link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)

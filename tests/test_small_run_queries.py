@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from exports.models import ExportRun
-from exports.run import link, runs
+from exports.run import link, runs, steps
 from tests.pipeline_fixtures import contacts, enqueue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -34,8 +34,8 @@ def whole_run(account: Any) -> tuple[int, ExportRun, list[str]]:
     with CaptureQueriesContext(connection) as queries:
         started = runs.start_run(account.id, ExportRun.Trigger.MANUAL)
         assert isinstance(started, runs.Running), f"nothing to export for {account.slug}"
-        step: link.LinkStep = link.Next(started.after_id)
-        while isinstance(step, link.Next):
+        step: steps.LinkStep = steps.Next(started.after_id)
+        while isinstance(step, steps.Next):
             link_id = str(uuid.uuid4())  # a Celery task id: each link has its own
             step = link.export_link(account.id, started.run_id, step.after_id, link_id=link_id)
     sql = [q["sql"] for q in queries.captured_queries]

@@ -150,7 +150,9 @@ def _records_per_call(cursor: Any) -> int | None:
     if cursor is None or cursor.batch_size is None:
         return None
     adapted = cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
-    return decisions.call_size(adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)[0]
+    return decisions.call_size(
+        adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL
+    ).records
 
 
 def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from accounts.models import CRMSettings
 from exports.run import decisions, field_types
-from exports.run.decisions import CallDecision
+from exports.run.decisions import CallDecision, CallSize
 from exports.run.payload import Row, batches_of
 from salesforce.client import Gateway
 from salesforce.wire import NOT_SENT, Batch, RecordResult
@@ -40,6 +40,24 @@ class Answer:
             crm.daily_api_limit,
             settings.CRMSYNC_API_QUOTA_SHARE,
         )
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """A call ready to go out: its records and their batches (after record `after_id`, or
+    the ones a retry names, `only`, up to `until_id`), cut for `size`; `send_by`: the last
+    moment (monotonic) a request of it may go out under the link's claim to send; `last`:
+    no record waited after these when they were read (the run ends with this call)."""
+
+    crm: CRMSettings
+    after_id: int
+    rows: list[Row]
+    batches: list[Batch]
+    size: CallSize
+    send_by: float
+    last: bool = False
+    until_id: int | None = None
+    only: list[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -164,12 +164,19 @@ class RecordKey(NamedTuple):  # a tuple: cheap to build, a thousand per call
         return (self.sobject, self.external_id_field, self.external_id.casefold())
 
 
-def call_size(adapted: int | None, batch_size: int, batches_per_call: int) -> tuple[int, int]:
-    """(records per call, records per batch): the size adapted to the org (`adapted`, None
-    before anything was learned) under the admin's ceiling of `batch_size` × batches."""
+class CallSize(NamedTuple):
+    """How many records a call carries at most, and a batch of it."""
+
+    records: int
+    per_batch: int
+
+
+def call_size(adapted: int | None, batch_size: int, batches_per_call: int) -> CallSize:
+    """The call size adapted to the org (`adapted`, None before anything was learned) under
+    the admin's ceiling of `batch_size` × batches."""
     ceiling = batch_size * batches_per_call
     per_call = min(adapted or ceiling, ceiling)
-    return per_call, min(batch_size, per_call)
+    return CallSize(per_call, min(batch_size, per_call))
 
 
 def next_records_per_call(

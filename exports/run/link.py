@@ -3,120 +3,76 @@
 A link sends a call, waits for its answer and applies it (`exports.run.cursor_move`), then
 goes on with the next call until CRMSYNC_LINK_SECONDS have passed or the run stops. What
 it returns says what the task does next: `Next(after_id)` (the next link follows),
-`RetryLater(...)` (the task retries with backoff) or `Stopped(outcome)`. The overlap of
+`RetryLater(...)` (the task retries with backoff), `Wait(seconds)` or `Stopped(reason)`
+(`exports.run.steps`). The overlap of
 calls with the worker's own work is `exports.run.overlap`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError
-from django.utils import timezone
 
-from accounts.models import Account, CRMSettings
+from accounts.models import CRMSettings
 from exports.alerts.rules import API_LIMIT
-from exports.models import ExportCursor, ExportRecord, ExportRun
-from exports.run import claim, decisions, outage, overlap, payload
-from exports.run.call import Answer, Call
+from exports.models import ExportCursor, ExportRun
+from exports.run import decisions, fence, link_state, overlap, payload
+from exports.run.call import Answer, Call, CallPlan
 from exports.run.claim import Token
 from exports.run.cursor_move import move_cursor
+from exports.run.decisions import CallSize
 from exports.run.runs import fail_run, finish_run, load_settings
-from exports.run.task_arguments import ExportRequestError, check_link_arguments, is_id
+from exports.run.steps import (
+    LOST_RACE,
+    REFUSED,
+    RUN_ENDED,
+    STALE,
+    LinkStep,
+    Next,
+    RetryLater,
+    RunFailed,
+    Stopped,
+)
+from exports.run.task_arguments import ExportRequestError, check_link_arguments
 from salesforce.client import GatewayError
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
 
 Outcome = ExportRun.Outcome
 
-# Why a link stopped without ending its run (another link or run goes on).
-STALE = "stale"  # not the run's current link (duplicate, stale, another holds the claim, over)
-REFUSED = "refused"  # its retry arguments are not the retry the cursor waits for
-LOST_RACE = "lost_race"  # another link moved the cursor first
-
-
-class RunFailed(Exception):
-    """A link ended its run `failed` (the run row and the cursor say why): its task ends in
-    Celery's FAILURE state with this message, so Flower's failed tasks list it."""
-
-
-@dataclass(frozen=True)
-class Next:
-    """The run goes on: the next link starts after record `after_id`."""
-
-    after_id: int
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    """The call failed transiently: send it again later, after record `after_id`; with pause
-    off only the records `only` (those not yet done), up to record `until_id`."""
-
-    after_id: int
-    only: tuple[int, ...] = ()
-    until_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """No link follows: the run ended with `outcome`, or this link had nothing to do
-    (`STALE`, `REFUSED`, `LOST_RACE`) and the run goes on without it."""
-
-    outcome: str
-
-
-@dataclass(frozen=True)
-class Wait:
-    """This link's own claim is live (a copy of it may still be sending, or its worker is
-    gone): the task looks again in `seconds`, once the claim has expired; nothing sent."""
-
-    seconds: float
-
-
-LinkStep = Next | RetryLater | Stopped | Wait
-
 
 @dataclass
 class Link:
     """What a link knows between its calls: the cursor and the run's record count as its
-    own compare-and-swap left them, and the claim to send it holds (`exports.run.claim`).
+    own compare-and-swap left them, and the claim to send it holds (`exports.run.fence`).
     Nobody else moves the cursor while the claim is held, so a link reads them once; each
     cursor move still checks them and renews the claim (`move_cursor`)."""
 
     run_id: int
-    token: Token
-    cursor: ExportCursor
+    claim: fence.Claim
     attempted: int
-    claim_s: float  # how long a claim (or its renewal) holds
-    claim_until: float = 0.0  # (monotonic) the claim holds until then, as last renewed
+
+    @property
+    def cursor(self) -> ExportCursor:
+        return self.claim.cursor
 
     def send_by(self, crm: CRMSettings) -> float:
-        """(monotonic) The last moment a request may go out under the claim: one sent then
-        ends (answered or timed out) before the claim expires."""
-        return self.claim_until - crm.timeout_seconds - CLAIM_SAFETY_S
+        """(monotonic) The last moment a request may go out under the claim."""
+        return self.claim.send_by(crm.timeout_seconds)
 
-    def call_size(self, crm: CRMSettings) -> tuple[int, int]:
-        """(records per call, records per batch) for the next call: the size adapted to the
-        org (`cursor.records_per_call`) under the admin's ceiling."""
+    def call_size(self, crm: CRMSettings) -> CallSize:
+        """The next call's size (records per call, per batch): adapted to the org
+        (`cursor.records_per_call`) under the admin's ceiling."""
         adapted = self.cursor.records_per_call if settings.CRMSYNC_ADAPTIVE_CALLS else None
         return decisions.call_size(adapted, crm.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)
 
     def budget_after(self, call: Call, crm: CRMSettings) -> int:
         """Records the run may still send after `call`, if `call` goes through whole."""
         return crm.max_records_per_run - self.attempted - len(call.rows)
-
-
-# Seconds kept between the last moment a request may go out under a claim and the claim's
-# end, besides the request timeout (clocks of the hosts, the answer's last bytes).
-CLAIM_SAFETY_S = 1.0
 
 
 def export_link(
@@ -161,7 +117,7 @@ def export_link(
         _log_refused(account_id, run_id, after_id, until_id, only, retry)
         return Stopped(REFUSED)
     until_id, only = retry
-    not_claimed = _claim(link, account_id, after_id)
+    not_claimed = fence.take(link.claim, account_id, after_id)
     if not_claimed is not None:
         return not_claimed
     step: LinkStep | None = None
@@ -172,7 +128,7 @@ def export_link(
         return step
     finally:
         if not isinstance(step, Stopped):  # (a run's end or a lost race frees it already)
-            _release(link)
+            fence.release(link.claim)
 
 
 def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
@@ -208,12 +164,13 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
             following = _follow(link, call, answer, crm, ahead) if more else None
             if not _apply(link, call, answer):
                 return Stopped(LOST_RACE)
-            step = _next_step(call, link.run_id, answer)
+            step = _next_step(link, call, answer)
             if isinstance(step, Next) and call.last:
-                return _end_run(link)  # no record waited after this call's: nothing to read
+                return _run_done(link)  # no record waited after this call's: nothing to read
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
-            if following is None and not _keep_claim(link, crm):
+            keep = fence.keep(link.claim, crm.timeout_seconds, crm.account_id)
+            if following is None and not keep:
                 return Stopped(STALE)
             upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
             following = None
@@ -236,8 +193,8 @@ def _follow(
 ) -> Call | None:
     """The next call, sent before this one's cursor move commits, if that is safe (the
     call size as `_adapt` left it)."""
-    sizes, budget = link.call_size(crm), link.budget_after(call, crm)
-    return overlap.follow(call, answer, crm, ahead, sizes, budget, link.send_by(crm))
+    size, budget = link.call_size(crm), link.budget_after(call, crm)
+    return overlap.follow(call, answer, crm, ahead, size, budget, link.send_by(crm))
 
 
 def _retry_state(cursor: ExportCursor) -> tuple[int | None, list[int] | None]:
@@ -275,157 +232,18 @@ def _open_link(
 ) -> tuple[Link, CRMSettings] | Stopped:
     """The link's state, its cursor at the position it goes on from, and the account's
     settings; Stopped for a stale link."""
-    cursor, run, position = _link_state(account_id, run_id, after_id, me.link_id)
+    cursor, run, position = link_state.read(account_id, run_id, after_id, me.link_id)
     if position is None or cursor is None or run is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
         return Stopped(STALE)
     if position != after_id:
         # This link moved the cursor before it was redelivered or retried: go on from there.
         log.info("export.batch.resume account=%s run=%s after=%s", account_id, run_id, position)
-    crm = _related(run.account, "crm_settings")
+    crm = link_state.related(run.account, "crm_settings")
     if crm is None:
         raise ExportRequestError(f"account {account_id} has no CRM settings")
-    return Link(run_id, me, cursor, run.attempted, _claim_s(crm)), crm
-
-
-def _claim(link: Link, account_id: int, after_id: int) -> Stopped | Wait | None:
-    """Take the claim to send (`claim.verdict`, then a compare-and-swap); None once taken,
-    else why this link sends nothing."""
-    held, now = _held(link.cursor), timezone.now()
-    verdict = claim.verdict(held, link.token, now)
-    if verdict is claim.Verdict.CLAIM and _take_claim(link, held):
-        return None
-    if verdict is claim.Verdict.CLAIM:  # another copy took it between the read and the swap
-        verdict, held = claim.Verdict.STALE, _held(ExportCursor.objects.get(id=link.cursor.id))
-    return _not_claimed(verdict, held, account_id, link.run_id, after_id, now)
-
-
-def _held(cursor: ExportCursor) -> claim.Held:
-    return claim.Held(cursor.link_id, cursor.link_try, cursor.claim_expires_at)
-
-
-def _claim_s(crm: CRMSettings) -> float:
-    """How long a claim holds: the longest request in flight, and the margin to renew it."""
-    return crm.timeout_seconds + CLAIM_SAFETY_S + settings.CRMSYNC_CLAIM_MARGIN_S
-
-
-def _take_claim(link: Link, held: claim.Held) -> bool:
-    """Compare-and-swap: the cursor still at its position, run and claim as read → the claim
-    is this link's until `claim_s` from now."""
-    cursor, started = link.cursor, time.monotonic()
-    expires_at = timezone.now() + timedelta(seconds=link.claim_s)
-    taken = ExportCursor.objects.filter(
-        id=cursor.id,
-        run_id=link.run_id,
-        last_exported_id=cursor.last_exported_id,
-        link_id=held.link_id,
-        link_try=held.link_try,
-        claim_expires_at=held.expires_at,
-    ).update(link_id=link.token.link_id, link_try=link.token.link_try, claim_expires_at=expires_at)
-    if not taken:
-        return False
-    cursor.link_id, cursor.link_try = link.token.link_id, link.token.link_try
-    cursor.claim_expires_at = expires_at
-    link.claim_until = started + link.claim_s
-    return True
-
-
-def _keep_claim(link: Link, crm: CRMSettings) -> bool:
-    """Before a call: renew the claim if less than half its margin is left for sending
-    (cursor moves renew it; a long call or a slow database may leave it short). False: the
-    claim is another link's now (this one's had expired)."""
-    left = link.send_by(crm) - time.monotonic()
-    if left > settings.CRMSYNC_CLAIM_MARGIN_S / 2:
-        return True
-    if _take_claim(link, _held(link.cursor)):
-        return True
-    log.warning(
-        "export.batch.claim_lost account=%s run=%s after=%s: another link holds the claim "
-        "to send; this one sends nothing more",
-        crm.account_id,
-        link.run_id,
-        link.cursor.last_exported_id,
-    )
-    return False
-
-
-def _release(link: Link) -> None:
-    """The link sends nothing more (no call in flight): the claim is free for the next link,
-    and a copy of this try finds it stale (`claim.released`). A release that fails leaves
-    the claim to expire."""
-    free = claim.released(link.token)
-    try:
-        ExportCursor.objects.filter(
-            id=link.cursor.id, link_id=link.token.link_id, link_try=link.token.link_try
-        ).update(link_try=free.link_try, claim_expires_at=None)
-    except DatabaseError:
-        log.warning("export.batch.unreleased run=%s: the claim to send expires", link.run_id)
-
-
-def _not_claimed(
-    verdict: claim.Verdict,
-    held: claim.Held,
-    account_id: int,
-    run_id: int,
-    after_id: int,
-    now: Any,
-) -> Stopped | Wait:
-    """Another link holds the claim (stale: nothing sent, nothing moved), or this link's own
-    copy may (look again when it expires)."""
-    if verdict is claim.Verdict.WAIT and held.expires_at is not None:
-        seconds = max((held.expires_at - now).total_seconds(), 0.0) + CLAIM_SAFETY_S
-        log.info(
-            "export.batch.wait account=%s run=%s after=%s holder=%s try=%s seconds=%.1f",
-            account_id,
-            run_id,
-            after_id,
-            held.link_id,
-            held.link_try,
-            seconds,
-        )
-        return Wait(seconds)
-    log.warning(
-        "export.batch.stale account=%s run=%s after=%s holder=%s try=%s: another link holds "
-        "the claim to send (or a later try of this one); nothing sent, the cursor stays",
-        account_id,
-        run_id,
-        after_id,
-        held.link_id,
-        held.link_try,
-    )
-    return Stopped(STALE)
-
-
-def _link_state(
-    account_id: Any, run_id: Any, after_id: int, link_id: str
-) -> tuple[ExportCursor | None, ExportRun | None, int | None]:
-    """The account's cursor, the run (with its account and settings: one query for all),
-    and where the link goes on from (None: stale)."""
-    run = (
-        ExportRun.objects.select_related("account__export_cursor", "account__crm_settings")
-        .filter(id=run_id, account_id=account_id)
-        .first()
-    )
-    cursor = _related(run.account, "export_cursor") if run is not None else None
-    return cursor, run, _current_position(cursor, run, after_id, link_id)
-
-
-def _related(account: Account, name: str) -> Any:
-    """The account's one-to-one `name` (cursor, settings), None when it has none."""
-    try:
-        return getattr(account, name)
-    except ObjectDoesNotExist:
-        return None
-
-
-def _current_position(
-    cursor: ExportCursor | None, run: ExportRun | None, after_id: int, link_id: str
-) -> int | None:
-    """Where a link goes on from (`claim.position`); None for a stale or duplicate link, or
-    a finished run."""
-    if cursor is None or run is None or run.outcome or cursor.run_id != run.id:
-        return None
-    return claim.position(cursor.last_exported_id, cursor.link_id, after_id, link_id)
+    claim_to_send = fence.Claim(run_id, me, cursor, fence.seconds_for(crm.timeout_seconds))
+    return Link(run_id, claim_to_send, run.attempted), crm
 
 
 # What decides a call, read again before each one (docs/semantics.md: settings changes take
@@ -459,34 +277,35 @@ def _start_call(
 ) -> Call | Stopped:
     """Send the next call after `after_id`, or end the run (export off, budget used, done)."""
     if not crm.exporting:
-        finish_run(link.run_id, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
-        return Stopped(Outcome.COMPLETED)
+        return _end_run(link, Outcome.COMPLETED, "Stopped: Export to CRM was turned off.")
     budget = crm.max_records_per_run - link.attempted
     if budget <= 0 and not only:
         message = "Record budget of this run used; the rest follows."
-        finish_run(link.run_id, Outcome.COMPLETED, message)
-        return Stopped(Outcome.COMPLETED)
-    sizes, send_by = link.call_size(crm), link.send_by(crm)
-    if overlap.ready(ahead, after_id, sizes, budget):
+        return _end_run(link, Outcome.COMPLETED, message)
+    size, send_by = link.call_size(crm), link.send_by(crm)
+    if overlap.ready(ahead, after_id, size, budget):
         assert ahead is not None
-        return overlap.send_call(
-            crm, after_id, None, None, ahead.rows, ahead.batches, sizes[1], send_by, ahead.last
-        )
+        return overlap.send_call(ahead.plan(crm, send_by))
     if overlap.none_left(ahead, after_id):
-        return _end_run(link)
+        return _run_done(link)
     rows, batches, last = payload.load_call(
-        crm.account_id, after_id, until_id, only, sizes, max(budget, 1)
+        crm.account_id, after_id, until_id, only, size, max(budget, 1)
     )
     if not rows:
-        return _end_run(link)
-    return overlap.send_call(crm, after_id, until_id, only, rows, batches, sizes[1], send_by, last)
+        return _run_done(link)
+    plan = CallPlan(crm, after_id, rows, batches, size, send_by, last, until_id, only)
+    return overlap.send_call(plan)
 
 
-def _end_run(link: Link) -> Stopped:
+def _run_done(link: Link) -> Stopped:
     """No record left after the cursor: the run is over."""
-    outcome = Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO
-    finish_run(link.run_id, outcome)
-    return Stopped(outcome)
+    return _end_run(link, Outcome.COMPLETED if link.attempted else Outcome.NOTHING_TO_DO)
+
+
+def _end_run(link: Link, outcome: str, message: str = "", code: str = "") -> Stopped:
+    """The one way a link ends its run (besides failing it: `RunFailed`)."""
+    finish_run(link.run_id, outcome, message, code=code)
+    return Stopped(RUN_ENDED, outcome)
 
 
 def _answer(link: Link, call: Call) -> Answer:
@@ -531,18 +350,18 @@ def _adapt(link: Link, call: Call, answer: Answer) -> None:
 
 def _apply(link: Link, call: Call, answer: Answer) -> bool:
     """Commit the call's answer; then `link` holds the cursor and count it left."""
-    renewed_from = time.monotonic()
-    if not move_cursor(link.cursor, link.run_id, link.token, link.claim_s, call, answer):
+    renewed_from, c = time.monotonic(), link.claim
+    if not move_cursor(c.cursor, link.run_id, c.token, c.seconds, call, answer):
         return False
-    link.claim_until = renewed_from + link.claim_s
+    c.renewed(renewed_from)
     link.attempted += len(answer.decision.written) + len(answer.decision.rejected)
     return True
 
 
-def _next_step(call: Call, run_id: int, answer: Answer) -> LinkStep:
+def _next_step(link: Link, call: Call, answer: Answer) -> LinkStep:
     """What follows a committed call: the run parks (paused), the call is retried later,
     the run stops near the daily API limit, or the next call goes on from the cursor."""
-    crm, rows, decision = call.crm, call.rows, answer.decision
+    crm, rows, decision, run_id = call.crm, call.rows, answer.decision, link.run_id
     position = decision.cursor_to if decision.cursor_to is not None else call.after_id
     log.info(
         "export.batch account=%s run=%s after=%s sent=%s written=%s rejected=%s retry=%s "
@@ -558,71 +377,13 @@ def _next_step(call: Call, run_id: int, answer: Answer) -> LinkStep:
         position,
     )
     if decision.pause_at is not None:
-        finish_run(run_id, Outcome.PAUSED, f"Paused at record #{decision.pause_at}.")
-        return Stopped(Outcome.PAUSED)
+        return _end_run(link, Outcome.PAUSED, f"Paused at record #{decision.pause_at}.")
     if decision.retry:
         if crm.pause_on_export_errors:
             return RetryLater(position)
         return RetryLater(call.after_id, decision.retry, rows[-1].key.id)
     if answer.near_api_limit(crm):
         used, limit = answer.api_usage or (0, 0)
-        finish_run(
-            run_id,
-            Outcome.COMPLETED,
-            f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later.",
-            code=API_LIMIT,
-        )
-        return Stopped(Outcome.COMPLETED)
+        message = f"Stopped near the daily API limit ({used}/{limit} used); the rest follows later."
+        return _end_run(link, Outcome.COMPLETED, message, code=API_LIMIT)
     return Next(position)
-
-
-def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
-    """A link's call is retried: say so as it happens, on the run's row while it goes on
-    (`crm_export --progress` shows it) and in the worker's log."""
-    if not all(is_id(x) for x in (account_id, run_id, after_id)):
-        return
-    ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").update(message=note)
-    slug = Account.objects.filter(id=account_id).values_list("slug", flat=True).first()
-    log.info(
-        "export.batch.retry account=%s run=%s after=%s note=%s",
-        slug,
-        run_id,
-        after_id,
-        json.dumps(note, ensure_ascii=False),
-    )
-
-
-def fail_link(
-    account_id: Any,
-    run_id: Any,
-    after_id: Any,
-    exc: BaseException,
-    attempts: int,
-    link_id: str = "",
-) -> None:
-    """A link failed for good (its retries ran out, or an unexpected error).
-
-    1. Only the run's current link ends the run (the cursor is where it started, or it
-       moved the cursor itself): a requeued or stale link must not end a run that is
-       going on without it.
-    2. The run fails with a reason a person reads (`outage.failure_message`): what
-       happened, how often, over how long (known when the failing call was the run's
-       first), what to check, and the record the next run resumes at.
-    """
-    if not all(is_id(x) for x in (account_id, run_id, after_id)):
-        return
-    cursor, run, position = _link_state(account_id, run_id, after_id, link_id)
-    if cursor is None or run is None or position is None:
-        return
-    if not claim.may_end_run(_held(cursor), link_id, timezone.now()):
-        return  # another link holds the claim: the run goes on with it
-    resume_at = cursor.paused_record_id or (
-        ExportRecord.objects.filter(account_id=account_id, id__gt=cursor.last_exported_id)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    seconds = (timezone.now() - run.started_at).total_seconds() if not run.attempted else None
-    slug = run.account.slug
-    message = outage.failure_message(exc, attempts, seconds, resume_at, slug)
-    fail_run(run_id, message, getattr(exc, "code", "") or "EXPORT_FAILED")

@@ -28,7 +28,8 @@ from accounts.models import CRMSettings
 from exports.models import ExportRun
 from exports.run import call as calls
 from exports.run import decisions, payload
-from exports.run.call import Answer, Call
+from exports.run.call import Answer, Call, CallPlan
+from exports.run.decisions import CallSize
 from exports.run.payload import Row
 from salesforce import org_slots
 from salesforce.client import reusable_gateway
@@ -67,27 +68,16 @@ def log_in_ahead(crm: CRMSettings) -> None:
     http().submit(reusable_gateway(crm).log_in_ahead)
 
 
-def send_call(
-    crm: CRMSettings,
-    after_id: int,
-    until_id: int | None,
-    only: list[int] | None,
-    rows: list[Row],
-    batches: list[Batch],
-    size: int,
-    send_by: float,
-    last: bool = False,
-) -> Call:
-    """Hand a call to the HTTP thread; its answer comes as `Call.answer` (`send_by`: the
-    last moment (monotonic) a request of it may go out under the link's claim to send;
-    `last`: its records were the last ones waiting when read)."""
+def send_call(plan: CallPlan) -> Call:
+    """Hand a call to the HTTP thread; its answer comes as `Call.answer`."""
+    crm, rows, batches, per_batch = plan.crm, plan.rows, plan.batches, plan.size.per_batch
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
-    pause_on = crm.pause_on_export_errors
     if crm.version_field:
         rows = payload.with_version(rows, crm.version_field)
-        batches = payload.batches_of(rows, size)
-    answer = http().submit(calls.send, gateway, rows, batches, pause_on, size, send_by)
-    return Call(crm, after_id, until_id, only, rows, gateway, answer, last)
+        batches = payload.batches_of(rows, per_batch)
+    pause_on = crm.pause_on_export_errors
+    answer = http().submit(calls.send, gateway, rows, batches, pause_on, per_batch, plan.send_by)
+    return Call(crm, plan.after_id, plan.until_id, plan.only, rows, gateway, answer, plan.last)
 
 
 @dataclass(frozen=True)
@@ -96,19 +86,23 @@ class Ahead:
     and batches for batches of `size`, and whether it writes a record that call wrote."""
 
     after_id: int
-    sizes: tuple[int, int]  # (records per call, records per batch) it was cut for
+    size: CallSize  # the call size it was cut for
     rows: list[Row]
     batches: list[Batch]
     shared: bool
     last: bool  # no record after these when read (none at all: the run is done)
 
+    def plan(self, crm: CRMSettings, send_by: float) -> CallPlan:
+        """The call it prepared, ready to go out."""
+        return CallPlan(crm, self.after_id, self.rows, self.batches, self.size, send_by, self.last)
 
-def read_ahead(call: Call, sizes: tuple[int, int], budget: int) -> Ahead | None:
+
+def read_ahead(call: Call, size: CallSize, budget: int) -> Ahead | None:
     """The call after `call`, prepared, if `call` goes through whole (`budget`: the records
     the run may send after it); None when there is no budget left or the read fails (the
     next call reads for itself)."""
     end = call.rows[-1].key.id
-    limit = min(sizes[0], budget)
+    limit = min(size.records, budget)
     if limit <= 0:
         return None
     try:
@@ -116,19 +110,19 @@ def read_ahead(call: Call, sizes: tuple[int, int], budget: int) -> Ahead | None:
     except DatabaseError:
         log.debug("read-ahead after %s failed; the next call reads for itself", end, exc_info=True)
         return None
-    rows, batches, last = payload.plan_call(rows, sizes[1], limit)
+    rows, batches, last = payload.plan_call(rows, size.per_batch, limit)
     shared = decisions.share_records([r.key for r in call.rows], [r.key for r in rows])
-    return Ahead(end, sizes, rows, batches, shared, last)
+    return Ahead(end, size, rows, batches, shared, last)
 
 
-def ready(ahead: Ahead | None, after_id: int, sizes: tuple[int, int], budget: int) -> bool:
+def ready(ahead: Ahead | None, after_id: int, size: CallSize, budget: int) -> bool:
     """Is `ahead` the next call after `after_id` as the settings and the adapted call size
     now cut it?"""
     return (
         ahead is not None
         and bool(ahead.rows)
         and ahead.after_id == after_id
-        and ahead.sizes == sizes
+        and ahead.size == size
         and len(ahead.rows) <= budget
     )
 
@@ -144,7 +138,7 @@ def follow(
     answer: Answer,
     crm: CRMSettings,
     ahead: Ahead | None,
-    sizes: tuple[int, int],
+    size: CallSize,
     budget: int,
     send_by: float,
 ) -> Call | None:
@@ -152,7 +146,7 @@ def follow(
     went through whole, the run goes on, the next call writes none of its records, and the
     claim to send leaves it time (`send_by`, monotonic)."""
     end = call.rows[-1].key.id
-    if ahead is None or not ready(ahead, end, sizes, budget):
+    if ahead is None or not ready(ahead, end, size, budget):
         return None
     if not decisions.may_send_before_commit(answer.decision, end, ahead.shared):
         return None
@@ -160,7 +154,7 @@ def follow(
         return None
     if send_by - time.monotonic() <= settings.CRMSYNC_CLAIM_MARGIN_S / 2:
         return None  # the link renews its claim to send first (`link._keep_claim`)
-    return send_call(crm, end, None, None, ahead.rows, ahead.batches, sizes[1], send_by, ahead.last)
+    return send_call(ahead.plan(crm, send_by))
 
 
 def drain(run_id: int, call: Call) -> None:

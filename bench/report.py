@@ -10,7 +10,7 @@ from bench import tenants_report
 
 TARGET_RPS_AT_100MS = 1_900
 TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
-TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS = 0.85  # issue 19: the same call shape, bare
+TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS = 0.85  # the same call shape, bare
 TARGET_CALLS_PER_1000 = 5.1
 TARGET_PEAK_RSS_MB = 250
 TARGET_BACKLOG_SPREAD = 0.15
@@ -284,7 +284,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"\nSpread of the medians (max/min − 1): {backlog['spread']:.1%}.")
     for failure in report.get("failed_measurements", []):
         lines.append(f"\n**Failed measurement** (left out above): {failure}")
-    lines += ["", "| target (issue 7) | measured | met |", "|---|---|---|"]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
     return "\n".join(lines) + "\n"

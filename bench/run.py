@@ -13,7 +13,7 @@
    on a shared machine hits every configuration alike.
 4. Pause mode's API cost (counts only), and with --million the 20k/200k/1M backlog series.
 5. Write bench/results/bench-<time>.json (every measurement, written as it goes) and .md
-   (medians, ratios computed pair by pair within each repetition, the targets of issue 7).
+   (medians, ratios computed pair by pair within each repetition, and the targets).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`make bench BENCH_ARGS="--series tenants"` (issue 19): thousands of small accounts.
+"""`make bench BENCH_ARGS="--series tenants"`: thousands of small accounts.
 
 The series, in one run, against the sandbox org in its own process:
 

@@ -1,4 +1,4 @@
-"""The `tenants` series' tables (bench/tenants.py) and issue 19's targets, in Markdown."""
+"""The `tenants` series' tables (bench/tenants.py) and its targets, in Markdown."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def markdown(tenants: dict[str, Any] | None) -> list[str]:
     if not tenants:
         return []
     config = tenants["config"]
-    lines = ["", f"**Tenants** (issue 19; sizes {config}):"]
+    lines = ["", f"**Tenants** (sizes {config}):"]
     lines += _ticks(tenants)
     lines += _small_vs_big(tenants.get("many_small"))
     lines += _fairness(tenants.get("fairness"), config)
@@ -263,5 +263,5 @@ def _targets(tenants: dict[str, Any]) -> list[str]:
                 share >= TARGET_BIG_DURING_VS_ALONE,
             )
         )
-    lines = ["", "| target (issue 19) | measured | met |", "|---|---|---|"]
+    lines = ["", "| target | measured | met |", "|---|---|---|"]
     return lines + [f"| {n} | {m} | {'yes' if ok else '**no**'} |" for n, m, ok in rows]

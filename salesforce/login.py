@@ -2,7 +2,7 @@
 
 We POST the flow's form to `{login_url}/services/oauth2/token` ourselves (simple-salesforce
 can only log in to *.salesforce.com) and keep the token where every worker finds it
-(`shared`: encrypted, one login among all workers; never in a log). Where requests may go (issue 15): the login URL and the `instance_url` a login
+(`shared`: encrypted, one login among all workers; never in a log). Where requests may go: the login URL and the `instance_url` a login
 answers must be Salesforce's or listed in CRMSYNC_EXTRA_LOGIN_HOSTS
 (`salesforce.login_hosts`), checked before anything is sent there; what a login tells a
 person is our own text plus Salesforce's error code, never the remote body.

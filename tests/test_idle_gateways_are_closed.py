@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from accounts.models import CRMSettings
-from salesforce import client as gateway_module
-from salesforce.client import REUSE_IDLE_SECONDS, REUSE_MAX_GATEWAYS, reusable_gateway
+from salesforce import reuse as gateway_module
+from salesforce.reuse import REUSE_IDLE_SECONDS, REUSE_MAX_GATEWAYS, reusable_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

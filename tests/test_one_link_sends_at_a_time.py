@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from exports.models import ExportCursor, ExportRun
 from exports.run import failures, link, runs, steps
-from salesforce.client import ClaimRanOut, reusable_gateway
+from salesforce.client import ClaimRanOut
+from salesforce.reuse import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, written_external_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

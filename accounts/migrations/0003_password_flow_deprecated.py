@@ -1,4 +1,4 @@
-# Issue 16: the username-password flow is deprecated (Salesforce retires it on February 20, 2027);
+# The username-password flow is deprecated (Salesforce retires it on February 20, 2027);
 # help texts name the External Client App. Choices and help texts only: no schema change.
 
 import accounts.fields

@@ -32,7 +32,7 @@ from exports.run.call import Answer, Call, CallPlan
 from exports.run.decisions import CallSize
 from exports.run.payload import Row
 from salesforce import org_slots
-from salesforce.client import reusable_gateway
+from salesforce.reuse import reusable_gateway
 from salesforce.wire import Batch
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)

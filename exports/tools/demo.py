@@ -150,23 +150,36 @@ class HeldConsoleBackend(ConsoleEmailBackend):
 
 
 class ProgressBar:
-    """A one-line bar on stderr of the records a run has attempted out of its backlog."""
+    """A one-line bar on stderr of the records a run has attempted out of its backlog,
+    redrawn in place on a terminal; elsewhere (a log, a pipe) a line per tenth of the way,
+    never `\r` redraws piled onto one line."""
 
     width = 40
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, terminal: bool | None = None) -> None:
         self.total = total
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.shown = -1  # the last tenth written (not on a terminal)
 
     def __call__(self, run: ExportRun, backlog: int) -> None:
         done = min(run.attempted, self.total)
         filled = self.width * done // self.total if self.total else self.width
         bar = "#" * filled + "." * (self.width - filled)
-        sys.stderr.write(f"\r  [{bar}] {done:>6,}/{self.total:,} records")
+        line = f"  [{bar}] {done:>6,}/{self.total:,} records"
+        if self.terminal:
+            sys.stderr.write("\r" + line)
+        else:
+            tenth = 10 * done // self.total if self.total else 10
+            if tenth == self.shown:
+                return
+            self.shown = tenth
+            sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.terminal:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def run_demo(demo: Demo) -> None:

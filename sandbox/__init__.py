@@ -40,7 +40,8 @@ Rules (JSON, every key optional; rules.py checks them):
              (an object not listed accepts any field; standard objects and any `__c`
              object exist, other names are unknown objects)
   faults: latency_ms (default: the --latency-ms given at start), fail_next + fail_status,
-          lock_rows_next + lock_wrapped, stall_next + stall_ms, api_daily_limit (default
+          lock_rows_next + lock_wrapped, stall_next + stall_ms (+ stall_after: the
+          stalls begin after that many more data requests), api_daily_limit (default
           100,000), cpu_limit_ms (10,000), server_time_scale (1.0), max_concurrent_requests
           (0: no cap; above it 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn ...")
   The whole document, with examples: docs/sandbox-rules.md.

@@ -4,7 +4,8 @@ Every data request (`/services/data/vXX.X/...`) goes through the same steps:
 0. with `faults.max_concurrent_requests` (N > 0) requests in flight already, it is refused
    after the latency: 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit exceeded."
    (stats.py; it is not counted against the daily limit);
-1. wait `faults.latency_ms`; a stalled request (`stall_next`) waits `stall_ms` more;
+1. wait `faults.latency_ms`; a stalled request (`stall_next`, after `stall_after` more
+   requests) waits `stall_ms` more;
 2. an injected failure (`fail_next`) answers `fail_status` with a Salesforce body;
 3. a missing, unknown or expired token answers 401 INVALID_SESSION_ID;
 4. the call is counted against `api_daily_limit`; above it, 403 REQUEST_LIMIT_EXCEEDED

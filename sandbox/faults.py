@@ -1,7 +1,8 @@
 """Injected faults and the daily API counter, shared by all request threads.
 
 Every counter ("fail the next N requests", "lock the next N rows", "stall the next N
-requests") is consumed under one lock, so N concurrent requests consume exactly N.
+requests", "after N more") is consumed under one lock, so N concurrent requests consume
+exactly N.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DEFAULTS: dict[str, FaultValue] = {
     "server_time_scale": 1.0,
     "stall_next": 0,
     "stall_ms": 0,
+    "stall_after": 0,  # data requests that go through unstalled before `stall_next` counts
     "api_daily_limit": 100_000,
     "max_concurrent_requests": 0,  # data requests in flight at once; 0: no cap (stats.py)
 }
@@ -69,9 +71,13 @@ class Faults:
         return float(self._values["server_time_scale"])
 
     def take_stall_ms(self) -> int:
-        """Consume one stalled request; return how long to stall (0: no stall)."""
+        """Consume one stalled request; return how long to stall (0: no stall). While
+        stalls are waiting, the first `stall_after` requests go through (counted down)."""
         with self._lock:
             if self._values["stall_next"] <= 0:
+                return 0
+            if self._values["stall_after"] > 0:
+                self._values["stall_after"] -= 1
                 return 0
             self._values["stall_next"] -= 1
             return self._values["stall_ms"]

@@ -43,6 +43,7 @@ FAULT_RANGES: dict[str, tuple[int, int]] = {
     "lock_rows_next": (0, 10**9),
     "stall_next": (0, 10**9),
     "stall_ms": (0, 600_000),
+    "stall_after": (0, 10**9),
     "api_daily_limit": (0, 10**12),
     "cpu_limit_ms": (1, 10**9),
     "max_concurrent_requests": (0, 10**6),

@@ -72,10 +72,15 @@ class Condition:
 
 @dataclass(frozen=True)
 class ValidationRule:
+    """`require`: the field must not be blank (when `when` matches); `not_lower`: a write
+    must not lower the field's stored number (a version field: an older write is refused,
+    its error at that field)."""
+
     name: str
     when: Condition | None
     require: str
     message: str
+    not_lower: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ def _check_named_fields_listed(rules: ObjectRules, where: str) -> None:
         *(("lookups", f) for f in rules.lookups),
         *(("field_types", f) for f in rules.field_types),
         *(("external_ids", f) for f in rules.external_ids),
-        *(("validation", r.require) for r in rules.validation),
+        *(("validation", r.require or r.not_lower) for r in rules.validation),
         *(("validation", r.when.field) for r in rules.validation if r.when),
         *(("trigger_fail", r.when.field) for r in rules.trigger_fail if r.when),
     ]
@@ -320,13 +325,18 @@ def _external_ids(raw: Any, where: str) -> dict[str, bool]:
 
 def _validation_rule(raw: Any, where: str) -> ValidationRule:
     spec = _object(raw, where)
-    _known_keys(spec, {"name", "when", "require", "message"}, where)
-    _required_keys(spec, ("require", "message"), where)
+    _known_keys(spec, {"name", "when", "require", "not_lower", "message"}, where)
+    _required_keys(spec, ("message",), where)
+    if ("require" in spec) == ("not_lower" in spec):
+        raise RulesError(f"{where}: give exactly one of 'require' and 'not_lower'")
     return ValidationRule(
         name=_string(spec.get("name", "Sandbox_Validation_Rule"), f"{where}.name"),
         when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
-        require=_names([spec["require"]], f"{where}.require")[0],
+        require=_names([spec["require"]], f"{where}.require")[0] if "require" in spec else "",
         message=_string(spec["message"], f"{where}.message"),
+        not_lower=_names([spec["not_lower"]], f"{where}.not_lower")[0]
+        if "not_lower" in spec
+        else "",
     )
 
 

@@ -268,7 +268,7 @@ class Upserter:
         fired = rules.trigger_fail and apex.fired_trigger(rules, merged)
         if fired:
             raise RecordRejected(apex.trigger_error(fired), chunk=fired.scope == "chunk")
-        error = rules.validation and _validation_error(rules, merged)
+        error = rules.validation and _validation_error(rules, merged, old)
         if error:
             raise RecordRejected(error)
         return PlannedWrite(
@@ -377,12 +377,24 @@ def _length_error(rules: ObjectRules, sent: dict[str, Any]) -> dict[str, Any] | 
     return None
 
 
-def _validation_error(rules: ObjectRules, merged: dict[str, Any]) -> dict[str, Any] | None:
+def _validation_error(
+    rules: ObjectRules, merged: dict[str, Any], old: dict[str, Any]
+) -> dict[str, Any] | None:
     for rule in rules.validation:
-        applies = rule.when is None or rule.when.matches(merged)
-        if applies and _blank(merged.get(rule.require)):
+        if rule.when is not None and not rule.when.matches(merged):
+            continue
+        if rule.require and _blank(merged.get(rule.require)):
             return record_error("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message)
+        if rule.not_lower and _lowered(old.get(rule.not_lower), merged.get(rule.not_lower)):
+            fields = [rule.not_lower]
+            return record_error("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, fields)
     return None
+
+
+def _lowered(stored: Any, written: Any) -> bool:
+    """A version field's write below the stored number (PRIORVALUE > the new value)."""
+    numbers = (int, float)
+    return isinstance(stored, numbers) and isinstance(written, numbers) and written < stored
 
 
 def _rolled_back(outcomes: list[RecordOutcome]) -> list[RecordOutcome]:

@@ -99,19 +99,38 @@ def _order(key: tuple[Any, ...]) -> tuple[Any, ...]:
 def targets(
     rows: list[dict[str, Any]], backlog: dict[str, Any] | None, pause: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """Issue 7's targets, each with what was measured and whether it is met."""
+    """The benchmark's targets, each with what was measured and whether it is met."""
     single = [r for r in rows if r["contender"] == "crmsync" and r["accounts"] == 1]
-    out = []
+    return [
+        *_rate_target(single),
+        *_ceiling_targets(single),
+        *_composite_target(single),
+        *_calls_target(rows),
+        *_queries_target(rows),
+        *_pause_target(pause),
+        *_backlog_targets(backlog),
+    ]
+
+
+def _rate_target(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One account at 100 ms: records/s of its best configuration."""
     at_100 = [r["records_per_s"] for r in single if r["latency_ms"] == 100]
-    if at_100:
-        best = max(at_100)
-        out.append(
-            _target(
-                f"one account at 100 ms >= {TARGET_RPS_AT_100MS} records/s",
-                f"{best:,.0f} records/s (best configuration, median)",
-                best >= TARGET_RPS_AT_100MS,
-            )
+    if not at_100:
+        return []
+    best = max(at_100)
+    return [
+        _target(
+            f"one account at 100 ms >= {TARGET_RPS_AT_100MS} records/s",
+            f"{best:,.0f} records/s (best configuration, median)",
+            best >= TARGET_RPS_AT_100MS,
         )
+    ]
+
+
+def _ceiling_targets(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One account at 0 ms against the sandbox's ceiling: one target per crmsync pass,
+    judged on its worst configuration."""
+    out = []
     for start, workers_are in STARTS.items():
         shares = {
             (r["records_per_account"], r["workers"]): r["vs_ceiling"]
@@ -132,67 +151,11 @@ def targets(
                     worst >= TARGET_SHARE_OF_CEILING_AT_0MS,
                 )
             )
-    out += _composite_target(single)
-    calls = [r["api_calls_per_1000"] for r in rows if r["contender"].startswith("crmsync")]
-    if calls:
-        out.append(
-            _target(
-                f"<= {TARGET_CALLS_PER_1000} API calls per 1,000 clean records",
-                f"{max(calls):.2f} (worst configuration)",
-                max(calls) <= TARGET_CALLS_PER_1000,
-            )
-        )
-    # A run's and a link's own queries (lease, settings, finish) are spread over its calls:
-    # fewer calls, more per call. So the spread is judged among runs of one size and shape.
-    by_size: dict[Any, list[float]] = {}
-    for r in rows:
-        if r.get("queries_per_batch") is not None:
-            shape = (r["contender"], r.get("records_per_account"))
-            by_size.setdefault(shape, []).append(r["queries_per_batch"])
-    if by_size:
-        low = min(min(q) for q in by_size.values())
-        high = max(max(q) for q in by_size.values())
-        spread = max(max(q) - min(q) for q in by_size.values())
-        out.append(
-            _target(
-                "constant SQL queries per batch (asserted in tests/test_constant_queries_per_batch.py)",
-                f"{low:.2f}-{high:.2f} per call (of up to 5 batches); among runs of one size "
-                "and call size "
-                f"they differ by {spread:.2f} at most (runs of fewer calls spread the run's "
-                "own queries over fewer calls)",
-                spread < 0.5,
-            )
-        )
-    if pause:
-        extra = pause["pause_on"]["extra_calls_per_rejection_in_its_batch"]
-        out.append(
-            _target(
-                "pause mode: at most one extra API call per rejected record",
-                f"{extra:g} extra call(s) in the batch of each rejected record",
-                extra <= 1,
-            )
-        )
-    if backlog and backlog.get("sizes"):
-        rss = max(b["worker_peak_rss_mb"] for b in backlog["runs"])
-        out.append(
-            _target(
-                f"1,000,000-record backlog: worker peak RSS < {TARGET_PEAK_RSS_MB} MB",
-                f"{rss:.0f} MB",
-                rss < TARGET_PEAK_RSS_MB,
-            )
-        )
-        out.append(
-            _target(
-                f"records/s of 20k vs 200k vs 1M within {TARGET_BACKLOG_SPREAD:.0%}",
-                f"spread {backlog['spread']:.1%}",
-                backlog["spread"] <= TARGET_BACKLOG_SPREAD,
-            )
-        )
     return out
 
 
 def _composite_target(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Issue 19: one account at 0 ms >= 85 % of the bare loop sending crmsync's call shape."""
+    """One account at 0 ms >= 85 % of the bare loop sending crmsync's call shape."""
     shares = {
         (r["records_per_account"], r["workers"], r.get("start")): r["vs_ceiling_composite"]
         for r in single
@@ -212,12 +175,100 @@ def _composite_target(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_target(name, listed, worst >= TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS)]
 
 
+def _calls_target(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """API calls per 1,000 clean records, in crmsync's worst configuration."""
+    calls = [r["api_calls_per_1000"] for r in rows if r["contender"].startswith("crmsync")]
+    if not calls:
+        return []
+    return [
+        _target(
+            f"<= {TARGET_CALLS_PER_1000} API calls per 1,000 clean records",
+            f"{max(calls):.2f} (worst configuration)",
+            max(calls) <= TARGET_CALLS_PER_1000,
+        )
+    ]
+
+
+def _queries_target(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SQL queries per call, constant among runs of one size and call size."""
+    # A run's and a link's own queries (lease, settings, finish) are spread over its calls:
+    # fewer calls, more per call. So the spread is judged among runs of one size and shape.
+    by_size: dict[Any, list[float]] = {}
+    for r in rows:
+        if r.get("queries_per_batch") is not None:
+            shape = (r["contender"], r.get("records_per_account"))
+            by_size.setdefault(shape, []).append(r["queries_per_batch"])
+    if not by_size:
+        return []
+    low = min(min(q) for q in by_size.values())
+    high = max(max(q) for q in by_size.values())
+    spread = max(max(q) - min(q) for q in by_size.values())
+    return [
+        _target(
+            "constant SQL queries per batch (asserted in tests/test_constant_queries_per_batch.py)",
+            f"{low:.2f}-{high:.2f} per call (of up to 5 batches); among runs of one size "
+            "and call size "
+            f"they differ by {spread:.2f} at most (runs of fewer calls spread the run's "
+            "own queries over fewer calls)",
+            spread < 0.5,
+        )
+    ]
+
+
+def _pause_target(pause: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Pause mode's extra API calls per rejected record, in that record's call."""
+    if not pause:
+        return []
+    extra = pause["pause_on"]["extra_calls_per_rejection_in_its_batch"]
+    return [
+        _target(
+            "pause mode: at most one extra API call per rejected record",
+            f"{extra:g} extra call(s) in the batch of each rejected record",
+            extra <= 1,
+        )
+    ]
+
+
+def _backlog_targets(backlog: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The 1,000,000-record backlog: a worker's peak RSS, and records/s across sizes."""
+    if not (backlog and backlog.get("sizes")):
+        return []
+    rss = max(b["worker_peak_rss_mb"] for b in backlog["runs"])
+    return [
+        _target(
+            f"1,000,000-record backlog: worker peak RSS < {TARGET_PEAK_RSS_MB} MB",
+            f"{rss:.0f} MB",
+            rss < TARGET_PEAK_RSS_MB,
+        ),
+        _target(
+            f"records/s of 20k vs 200k vs 1M within {TARGET_BACKLOG_SPREAD:.0%}",
+            f"spread {backlog['spread']:.1%}",
+            backlog["spread"] <= TARGET_BACKLOG_SPREAD,
+        ),
+    ]
+
+
 def _target(name: str, measured: str, met: bool) -> dict[str, Any]:
     return {"target": name, "measured": measured, "met": met}
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The README-ready table and the lists that go with it."""
+    lines = _comparison_lines(report)
+    lines += _bulk_lines(report["bulk"])
+    lines += _pause_lines(report.get("pause_cost"))
+    lines += _real_org_lines(report.get("realistic"), None)
+    lines += _real_org_lines(report.get("realistic_heavy"), report.get("storm"))
+    lines += tenants_report.markdown(report.get("tenants"))
+    lines += _backlog_lines(report.get("backlog"))
+    for failure in report.get("failed_measurements", []):
+        lines.append(f"\n**Failed measurement** (left out above): {failure}")
+    lines += _target_lines(report["targets"])
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_lines(report: dict[str, Any]) -> list[str]:
+    """How the run was made, then one row per configuration of the comparison."""
     lines = [
         f"Measured {report['started_at']} with `{report['command']}` "
         f"({report['machine']['cpus']} CPUs, load average {report['machine']['load_before']} before, "
@@ -243,51 +294,63 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {_f(r.get('queries_per_batch'))} | {_f(r.get('batch_task_ms'))} | {_f(r.get('first_call_ms'), 0)} "
             f"| {_f(r.get('worker_cpu_ms_per_1000'), 0)} | {_f(r.get('worker_peak_rss_mb'), 0)} |"
         )
-    bulk = report["bulk"]
-    lines += [
+    return lines
+
+
+def _bulk_lines(bulk: dict[str, Any]) -> list[str]:
+    """Why the Bulk API is not measured, and what the probe heard."""
+    return [
         "",
         f"**bulk**: not measured. {bulk['why']} Probe: "
         + "; ".join(f"{k}: {v}" for k, v in bulk["answers"].items())
         + ".",
     ]
-    pause = report.get("pause_cost")
-    if pause:
-        on, off = pause["pause_on"], pause["pause_off"]
-        lines += [
-            "",
-            f"**Pause mode cost** ({pause['records']:,} records, {pause['rejected']} rejected, {pause['clean_calls']} calls when clean): "
-            f"pause on — {on['runs']} runs (each rejection parks the run; its rule is then lifted), {on['api_calls']} API calls, "
-            f"{on['rejected_batch_calls']} calls in each rejected record's call (clean: 1), i.e. "
-            f"{on['extra_calls_per_rejection_in_its_batch']:g} extra per rejection; {on['extra_calls_per_rejection_total']:g} extra per rejection over the whole backlog "
-            "(the parked record is sent again once it passes, and the calls after it start at it). "
-            f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
-        ]
-    lines += _real_org_lines(report.get("realistic"), None)
-    lines += _real_org_lines(report.get("realistic_heavy"), report.get("storm"))
-    lines += tenants_report.markdown(report.get("tenants"))
-    backlog = report.get("backlog")
-    if backlog and backlog.get("sizes"):
-        lines += [
-            "",
-            f"**Backlog** (one account, {backlog['latency_ms']} ms, 1 worker, a fresh worker per "
-            "export, sizes in alternating order; median [min-max]):",
-            "",
-            "| backlog | runs | records/s | worker peak RSS MB | SQL / call |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        for b in backlog["sizes"]:
-            lines.append(
-                f"| {b['records']:,} | {b['reps']} | {b['records_per_s']:,.0f} "
-                f"[{b['records_per_s_min']:,.0f}-{b['records_per_s_max']:,.0f}] "
-                f"| {b['worker_peak_rss_mb']:.0f} | {_f(b.get('queries_per_batch'))} |"
-            )
-        lines.append(f"\nSpread of the medians (max/min − 1): {backlog['spread']:.1%}.")
-    for failure in report.get("failed_measurements", []):
-        lines.append(f"\n**Failed measurement** (left out above): {failure}")
-    lines += ["", "| target | measured | met |", "|---|---|---|"]
-    for t in report["targets"]:
+
+
+def _pause_lines(pause: dict[str, Any] | None) -> list[str]:
+    """Pause mode's API cost, pause on and pause off."""
+    if not pause:
+        return []
+    on, off = pause["pause_on"], pause["pause_off"]
+    return [
+        "",
+        f"**Pause mode cost** ({pause['records']:,} records, {pause['rejected']} rejected, {pause['clean_calls']} calls when clean): "
+        f"pause on — {on['runs']} runs (each rejection parks the run; its rule is then lifted), {on['api_calls']} API calls, "
+        f"{on['rejected_batch_calls']} calls in each rejected record's call (clean: 1), i.e. "
+        f"{on['extra_calls_per_rejection_in_its_batch']:g} extra per rejection; {on['extra_calls_per_rejection_total']:g} extra per rejection over the whole backlog "
+        "(the parked record is sent again once it passes, and the calls after it start at it). "
+        f"Pause off — {off['api_calls']} API calls, {off['failed']} ExportErrors, {off['extra_calls_per_rejection_total']:g} extra per rejection.",
+    ]
+
+
+def _backlog_lines(backlog: dict[str, Any] | None) -> list[str]:
+    """The backlog series' table and the spread of its medians."""
+    if not (backlog and backlog.get("sizes")):
+        return []
+    lines = [
+        "",
+        f"**Backlog** (one account, {backlog['latency_ms']} ms, 1 worker, a fresh worker per "
+        "export, sizes in alternating order; median [min-max]):",
+        "",
+        "| backlog | runs | records/s | worker peak RSS MB | SQL / call |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for b in backlog["sizes"]:
+        lines.append(
+            f"| {b['records']:,} | {b['reps']} | {b['records_per_s']:,.0f} "
+            f"[{b['records_per_s_min']:,.0f}-{b['records_per_s_max']:,.0f}] "
+            f"| {b['worker_peak_rss_mb']:.0f} | {_f(b.get('queries_per_batch'))} |"
+        )
+    lines.append(f"\nSpread of the medians (max/min − 1): {backlog['spread']:.1%}.")
+    return lines
+
+
+def _target_lines(targets: list[dict[str, Any]]) -> list[str]:
+    """The targets' table: each with what was measured and whether it is met."""
+    lines = ["", "| target | measured | met |", "|---|---|---|"]
+    for t in targets:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _real_org_lines(realistic: Any, storm: Any) -> list[str]:

@@ -11,7 +11,8 @@
    workers), each with fresh worker processes that export twice: "fresh" (their first
    run) and "warm" (the next); the crmsync order is reversed on odd repetitions so drift
    on a shared machine hits every configuration alike.
-4. Pause mode's API cost (counts only), and with --million the 20k/200k/1M backlog series.
+4. Pause mode's API cost (counts only), and with --million the 20k/200k/1M backlog series
+   (both in bench/series.py).
 5. Write bench/results/bench-<time>.json (every measurement, written as it goes) and .md
    (medians, ratios computed pair by pair within each repetition, and the targets).
 """
@@ -20,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shlex
-import statistics
 import sys
 import tempfile
 import traceback
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
-from bench.services import BenchDatabase, Sandbox, bench_env  # noqa: E402
+from bench.services import BenchDatabase, Sandbox, analyze, bench_env  # noqa: E402
 from salesforce.login_hosts import ENV_NAME  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crmsync_bench"
@@ -75,9 +74,6 @@ QUICK = {
     "realistic_naive_records": 20,
     "storm_records": 2_000,
 }
-# Where the rejected records sit in the backlog: a share of it, plus an offset into a batch
-# of 200 (0: the first record of a batch, nothing before it to send again; else mid-batch).
-PAUSE_POSITIONS = ((0.06, 0), (0.28, 37), (0.5, 99), (0.72, 150), (0.94, 199))
 
 
 def main() -> None:
@@ -278,7 +274,7 @@ class Bench:
             "seconds": round(seconds, 2),
             "records_per_s": enqueued / seconds,
         }
-        _analyze()
+        analyze()
 
     def one_round(self, rep: int, latency: int) -> None:
         """naive, ceiling, then the crmsync configurations (reversed on odd repetitions)."""
@@ -348,133 +344,32 @@ class Bench:
         )
         self.save()
 
-    # -- pause mode ------------------------------------------------------------------------------
+    # -- pause mode and the backlog (bench/series.py) -------------------------------------------
 
     def pause_cost(self) -> dict[str, Any]:
-        """API calls of a backlog with five rejected records, pause on and pause off.
+        """API calls of a backlog with five rejected records, pause on and pause off."""
+        from bench import series
 
-        Each rejected record has Type__c "BadN" and no Email; rule N requires an Email for
-        Type__c "BadN". Pause on: run, and at each park lift that record's rule (what a
-        person fixing Salesforce does), until the run completes. Pause off: one run.
-        """
-        from bench import contenders
-        from bench.sandbox_ceiling import RULES
-        from exports.models import ExportRun
-
-        records = self.config["pause_records"]
-        positions = [
-            int(share * records) // 200 * 200 + offset for share, offset in PAUSE_POSITIONS
-        ]
-        rules = [_bad_rule(n) for n in range(len(positions))]
-        self.sandbox.set_latency(0)
-        result: dict[str, Any] = {
-            "records": records,
-            "rejected": len(positions),
-            "clean_calls": math.ceil(records / _call_size()),
-        }
-        for pause in (True, False):
-            account = self._pause_account(pause, records, positions)
-            self.sandbox.set_rules(_with_validations(RULES, rules))
-            runs: list[Any] = []
-            remaining = list(rules)
-            while True:
-                run = contenders.crmsync_run(account, self.env, self.log_path)
-                runs.append(run)
-                if run.outcome != ExportRun.Outcome.PAUSED:
-                    break
-                remaining.pop(0)
-                self.sandbox.set_rules(_with_validations(RULES, remaining))
-            calls = sum(r.api_calls for r in runs)
-            entry = {
-                "runs": len(runs),
-                "outcomes": [r.outcome for r in runs],
-                "api_calls": calls,
-                "exported": sum(r.exported for r in runs),
-                "failed": sum(r.failed for r in runs),
-                "extra_calls_per_rejection_total": (calls - result["clean_calls"]) / len(positions),
-            }
-            if pause:
-                entry["rejected_batch_calls"] = _rejected_batch_calls(runs)
-                entry["extra_calls_per_rejection_in_its_batch"] = entry["rejected_batch_calls"] - 1
-            result["pause_on" if pause else "pause_off"] = entry
-            print(f"pause {'on' if pause else 'off'}: {entry}", file=sys.stderr, flush=True)
-        self.sandbox.set_rules(RULES)
-        return result
-
-    def _pause_account(self, pause: bool, records: int, positions: list[int]) -> Any:
-        from accounts.models import Account, CRMSettings
-        from exports.outbox import enqueue_many
-
-        slug = f"pause-{'on' if pause else 'off'}"
-        account = Account.objects.create(slug=slug, name=slug)
-        CRMSettings.objects.update_or_create(
-            account=account,
-            defaults=self.sandbox.crm_settings(pause_on_export_errors=pause),
+        return series.pause_cost(
+            self.sandbox, self.env, self.log_path, self.config["pause_records"]
         )
-        bad = {position: n for n, position in enumerate(positions)}
-
-        def item(i: int) -> dict[str, Any]:
-            fields = {"LastName": f"Person {i}", "Email": f"p{i}@example.com", "Type__c": "Lead"}
-            if i in bad:
-                fields = {"LastName": f"Person {i}", "Type__c": f"Bad{bad[i]}"}
-            return {
-                "sobject": "Contact",
-                "external_id_field": "ExtId__c",
-                "external_id": f"{slug}-{i}",
-                "fields": fields,
-            }
-
-        enqueue_many(account, (item(i) for i in range(records)))
-        return account
-
-    # -- the backlog series ------------------------------------------------------------------------
 
     def backlog(self) -> dict[str, Any]:
-        """One account with the biggest backlog; export its last 20k, 200k, then all of it,
-        each with a fresh worker (peak RSS per size), at 0 ms (where a per-batch cost that
-        grew with the backlog would show most), `backlog_reps` times in alternating order.
-        The spread compares the medians."""
-        from bench import contenders
+        """The backlog series; the report is written after each of its exports."""
+        from bench import series
 
-        sizes = self.config["backlog_sizes"]
-        self.sandbox.set_latency(0)
-        account, took = contenders.make_account("backlog", self.sandbox, max(sizes), pool=200_000)
-        _analyze()
-        result: dict[str, Any] = {"latency_ms": 0, "enqueue_seconds": round(took, 1), "runs": []}
-        for rep in range(self.config["backlog_reps"]):
-            for size in sizes if rep % 2 == 0 else sizes[::-1]:
-                entry = {
-                    "rep": rep,
-                    "records": size,
-                    **contenders.crmsync(
-                        [account], size, 1, self.env, self.log_path, starts=("fresh",)
-                    )[0],
-                }
-                result["runs"].append(entry)
-                print(
-                    f"backlog {size:>9,}: {entry['records_per_s']:,.0f} records/s, "
-                    f"peak RSS {entry['worker_peak_rss_mb']} MB",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                self.report["backlog"] = result
-                self.save()
-        result["sizes"] = [
-            {
-                "records": size,
-                "reps": len(runs),
-                "records_per_s": statistics.median(r["records_per_s"] for r in runs),
-                "records_per_s_min": min(r["records_per_s"] for r in runs),
-                "records_per_s_max": max(r["records_per_s"] for r in runs),
-                "worker_peak_rss_mb": max(r["worker_peak_rss_mb"] for r in runs),
-                "queries_per_batch": statistics.median(r["queries_per_batch"] for r in runs),
-            }
-            for size in sizes
-            for runs in [[r for r in result["runs"] if r["records"] == size]]
-        ]
-        rates = [size["records_per_s"] for size in result["sizes"]]
-        result["spread"] = max(rates) / min(rates) - 1
-        return result
+        def progress(result: dict[str, Any]) -> None:
+            self.report["backlog"] = result
+            self.save()
+
+        return series.backlog(
+            self.sandbox,
+            self.env,
+            self.log_path,
+            self.config["backlog_sizes"],
+            self.config["backlog_reps"],
+            progress,
+        )
 
     # -- output --------------------------------------------------------------------------------------
 
@@ -509,49 +404,6 @@ class Bench:
                 client.delete(key)
         except Exception as exc:  # noqa: BLE001 - cleanup only; say so and go on
             print(f"could not delete the bench queue from Redis: {exc}", file=sys.stderr)
-
-
-def _bad_rule(n: int) -> dict[str, Any]:
-    return {
-        "name": f"Bad{n}",
-        "when": {"field": "Type__c", "equals": f"Bad{n}"},
-        "require": "Email",
-        "message": f"Bad{n} needs an email",
-    }
-
-
-def _with_validations(rules: dict[str, Any], extra: list[dict[str, Any]]) -> dict[str, Any]:
-    contact = dict(rules["objects"]["Contact"])
-    contact["validation"] = [*contact.get("validation", []), *extra]
-    return {**rules, "objects": {**rules["objects"], "Contact": contact}}
-
-
-def _call_size() -> int:
-    """Records in one clean API call: batches of 200, CRMSYNC_BATCHES_PER_CALL of them."""
-    from django.conf import settings
-
-    return 200 * settings.CRMSYNC_BATCHES_PER_CALL
-
-
-def _rejected_batch_calls(runs: list[Any]) -> int:
-    """API calls of the call that held the rejected record, at worst over the paused runs.
-
-    A paused run exported whole calls of `_call_size()` records, then the rejected one:
-    attempted = size·k + prefix + 1, so the rejected call cost api_calls − k calls.
-    """
-    size = _call_size()
-    return max(
-        (run.api_calls - (run.attempted - 1) // size for run in runs if run.outcome == "paused"),
-        default=0,
-    )
-
-
-def _analyze() -> None:
-    """ANALYZE, as autovacuum does after a bulk insert: planner statistics for the outbox."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
 
 
 def _load() -> str:

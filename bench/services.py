@@ -123,6 +123,14 @@ class BenchDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+def analyze() -> None:
+    """ANALYZE, as autovacuum does after a bulk insert: planner statistics for the outbox."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 # --- worker processes ----------------------------------------------------------------------
 
 

@@ -157,12 +157,26 @@ class Command(BaseCommand):
 
 
 def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
-    flag = argparse.BooleanOptionalAction
+    """create's options, in the order --help lists them: the account, the Salesforce
+    connection, how the export runs, where alerts go."""
+    _add_account_arguments(parser)
+    _add_connection_arguments(parser)
+    _add_export_arguments(parser)
+    _add_alert_arguments(parser)
+
+
+def _add_account_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "slug", metavar="SLUG", help="Unique short name (letters, digits, - and _)."
     )
     parser.add_argument("--name", help="Display name (default for a new account: the slug).")
-    parser.add_argument("--active", action=flag, help="Whether the account is active.")
+    parser.add_argument(
+        "--active", action=argparse.BooleanOptionalAction, help="Whether the account is active."
+    )
+
+
+def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where and how to log in to Salesforce; secrets by the variable or file holding them."""
     parser.add_argument(
         "--login-url", metavar="URL", help="Salesforce login URL (or the sandbox org's)."
     )
@@ -187,6 +201,11 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle", metavar="PATH", help="CA file to trust (sandbox org, proxy)."
     )
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Call sizes and limits, the version field, pause on errors, exporting on or off."""
+    flag = argparse.BooleanOptionalAction
     parser.add_argument("--batch-size", type=int, metavar="N", help="Records per call (1–200).")
     parser.add_argument("--max-records-per-run", type=int, metavar="N", help="Records per run.")
     parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
@@ -209,6 +228,10 @@ def _add_create_arguments(parser: argparse.ArgumentParser) -> None:
         help="Confirm --no-pause: " + PAUSE_OFF_WARNING,
     )
     parser.add_argument("--export", action=flag, help="Export to CRM.")
+
+
+def _add_alert_arguments(parser: argparse.ArgumentParser) -> None:
+    """Email addresses and a signed webhook."""
     parser.add_argument(
         "--alert-email",
         action="append",

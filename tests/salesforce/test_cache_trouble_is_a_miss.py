@@ -16,8 +16,8 @@ from accounts.models import CRMSettings
 from crmsync.settings import cache_config
 from salesforce import shared
 from salesforce.client import Gateway
-from tests.gateway.conftest import contacts
 from tests.processes import free_port
+from tests.salesforce.conftest import contacts
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_a_garbled_token_entry_is_a_miss(
         client.close()
     else:
         cache.set(key, Fernet(Fernet.generate_key()).encrypt(b'{"access_token": "x"}').decode())
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert export_one(crm, "p-1")
 
@@ -65,7 +65,7 @@ def test_a_redis_that_is_down_is_a_miss(
     crm: CRMSettings, sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     with override_settings(CACHES={"default": cache_config(closed)}):
         assert export_one(crm, "p-1")

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import CRMSettings
 from salesforce.client import Gateway, TransientError
 from salesforce.login_hosts import parse_extra_hosts
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -22,8 +22,8 @@ from crmsync.settings import cache_config
 from salesforce import shared
 from salesforce.client import Gateway
 from salesforce.org_slots import slot_keys
-from tests.gateway.conftest import contacts
-from tests.gateway.raw_redis import fresh_cache_health, write_raw
+from tests.salesforce.conftest import contacts
+from tests.salesforce.raw_redis import fresh_cache_health, write_raw
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_a_crafted_pickle_runs_nothing_and_is_a_miss(
 ) -> None:
     ran = tmp_path / "the-pickle-ran"
     write_raw(redis_cache, ENTRIES[entry](Gateway(crm)), crafted_pickle(ran))
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     gateway = Gateway(crm)
     types = gateway.field_types("Contact")

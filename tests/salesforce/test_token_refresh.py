@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import CRMSettings
 from salesforce.client import AuthError, Gateway
-from tests.gateway.conftest import CONTACT_RULES, contacts
+from tests.salesforce.conftest import CONTACT_RULES, contacts
 
 
 def test_expired_token_is_refreshed_transparently(gateway: Gateway, sandbox: Any) -> None:

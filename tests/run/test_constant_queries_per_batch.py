@@ -49,7 +49,7 @@ def test_a_batch_of_200_costs_the_queries_of_a_batch_of_10(sandbox, crm_account)
     assert large == small, "\n".join(large_sql)
     # 7 for the batch (one is the link's claim to send), 5 for the run's end: its records
     # were the last ones waiting, so the link ends the run without reading again
-    # (tests/test_small_run_queries.py).
+    # (tests/run/test_small_run_queries.py).
     assert large <= 12, f"a clean batch takes {large} queries:\n" + "\n".join(large_sql)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from salesforce.client import Gateway
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 
 def _batch_with_unknown_field_at(position: int, size: int) -> list[dict[str, Any]]:

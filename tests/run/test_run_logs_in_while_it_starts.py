@@ -11,7 +11,7 @@ from django.core.cache import cache
 
 from exports.models import ExportRun
 from exports.run import link, overlap, runs, steps
-from salesforce.client import reusable_gateway
+from salesforce.reuse import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -28,7 +28,7 @@ def http_thread_done() -> None:
 
 
 def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, caplog):
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
     account = crm_account(slug="login-ahead")
     enqueue(account, contacts(30))
     cache.clear()  # no token from an earlier test
@@ -48,7 +48,7 @@ def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, capl
 
 
 def test_a_run_with_nothing_to_do_does_not_log_in(sandbox, crm_account, caplog):
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
     account = crm_account(slug="idle")
     cache.clear()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from salesforce.client import Gateway
-from tests.gateway.conftest import shared_token
+from tests.salesforce.conftest import shared_token
 
 
 def test_replay_creates_then_updates_and_shows_the_exchange(gateway: Gateway) -> None:

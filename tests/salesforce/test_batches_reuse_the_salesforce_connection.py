@@ -12,7 +12,7 @@ import pytest
 from accounts.models import CRMSettings
 from exports.models import ExportRun
 from exports.run import runs, steps
-from salesforce.client import reusable_gateway
+from salesforce.reuse import reusable_gateway
 from tests.pipeline_fixtures import contacts, enqueue, export_one_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from accounts.models import CRMSettings
 from salesforce.client import Gateway
 from tests.factories import CRMSettingsFactory
-from tests.gateway.raw_redis import fresh_cache_health, read_raw, write_raw
+from tests.salesforce.raw_redis import fresh_cache_health, read_raw, write_raw
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_a_describe_written_by_someone_else_is_a_miss(
 ) -> None:
     gateway = Gateway(crm)
     cache.set(gateway._describe_key("Contact"), POISONED, 600)  # the cache's own format
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert_the_orgs_describe(gateway)
 
@@ -59,7 +59,7 @@ def test_a_signed_describe_changed_in_redis_is_a_miss(
     stored = read_raw(redis_cache, key)
     assert stored is not None and b"string" in stored
     write_raw(redis_cache, key, stored.replace(b"string", b"double", 1))
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert_the_orgs_describe(Gateway(crm))
 
@@ -82,7 +82,7 @@ def test_a_describe_moved_from_another_account_is_a_miss(
     )
     stored = read_raw(redis_cache, first._describe_key("Contact"))
     write_raw(redis_cache, other._describe_key("Contact"), stored)
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert_the_orgs_describe(other)
 

@@ -4,8 +4,9 @@ see: one login, not one each. A refused login is everyone's answer at once, afte
 attempt. One describe per object, likewise.
 
 Each Gateway here stands for a worker process: its own HTTPS session and token in hand,
-the Redis cache shared with the others, as on a fleet (tests/test_workers_log_in_once_
-per_account.py proves it with real worker processes).
+the Redis cache shared with the others, as on a fleet
+(tests/salesforce/test_workers_log_in_once_per_account.py proves it with real worker
+processes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from accounts.models import CRMSettings
 from salesforce.client import AuthError, Gateway, TransientError
-from tests.gateway.conftest import CONTACT_RULES, contacts
+from tests.salesforce.conftest import CONTACT_RULES, contacts
 
 pytestmark = pytest.mark.integration
 

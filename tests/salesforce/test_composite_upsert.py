@@ -9,7 +9,7 @@ import pytest
 
 from salesforce.client import Batch, Gateway, TransientError, encode_record
 from salesforce.collections import subrequest_results
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 
 def three_batches(**extra: dict[str, Any]) -> list[Batch]:

@@ -14,8 +14,8 @@ from accounts.models import CRMSettings
 from salesforce import shared
 from salesforce.client import Gateway
 from tests.factories import CRMSettingsFactory
-from tests.gateway.conftest import contacts, shared_token
-from tests.gateway.raw_redis import fresh_cache_health, read_raw, write_raw
+from tests.salesforce.conftest import contacts, shared_token
+from tests.salesforce.raw_redis import fresh_cache_health, read_raw, write_raw
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_a_token_entry_copied_under_another_key_is_a_miss(
     assert other_key != first_key
     write_raw(redis_cache, other_key, read_raw(redis_cache, first_key))
     logins = sandbox.stats()["logins"]
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert other.upsert_collection("Contact", "ExtId__c", contacts("p-2"), True)[0].ok
 

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import CRMSettings
 from salesforce.client import Gateway, TransientError
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from accounts.models import CRMSettings
 from salesforce import shared
 from salesforce.client import Gateway
 from tests.factories import CRMSettingsFactory
-from tests.gateway.conftest import contacts
-from tests.gateway.raw_redis import fresh_cache_health, full_key
+from tests.salesforce.conftest import contacts
+from tests.salesforce.raw_redis import fresh_cache_health, full_key
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_a_refused_command_is_a_miss_of_that_call_only(
     client.rpush(full_key(Gateway(crm)._login.cache_key()), "not a string")  # GET: WRONGTYPE
     client.close()
     logins = sandbox.stats()["logins"]
-    caplog.set_level(logging.INFO, logger="salesforce.client")
+    caplog.set_level(logging.INFO, logger="salesforce")
 
     assert export_one(crm, "p-1")  # its token entry refused: it logs in itself
     assert export_one(other, "o-2")  # the cache still answers: the shared token

@@ -13,7 +13,7 @@ from django.test import override_settings
 from accounts.models import CRMSettings
 from salesforce import shared
 from salesforce.client import Gateway
-from tests.gateway.conftest import contacts, shared_token
+from tests.salesforce.conftest import contacts, shared_token
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from salesforce.client import Gateway
-from tests.gateway.conftest import contacts, shared_token
+from tests.salesforce.conftest import contacts, shared_token
 
 
 def test_login_refresh_and_upsert_log_no_secret(

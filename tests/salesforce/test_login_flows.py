@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from accounts.models import CRMSettings
 from salesforce.client import AuthError, Gateway
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 
 def _private_key_pem() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from salesforce.client import Gateway
-from tests.gateway.conftest import contacts
+from tests.salesforce.conftest import contacts
 
 CUSTOMER_WITHOUT_EMAIL = {"ExtId__c": "bad", "LastName": "Bad", "Type__c": "Customer"}
 

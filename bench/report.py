@@ -205,7 +205,7 @@ def _queries_target(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     spread = max(max(q) - min(q) for q in by_size.values())
     return [
         _target(
-            "constant SQL queries per batch (asserted in tests/test_constant_queries_per_batch.py)",
+            "constant SQL queries per batch (asserted in tests/run/test_constant_queries_per_batch.py)",
             f"{low:.2f}-{high:.2f} per call (of up to 5 batches); among runs of one size "
             "and call size "
             f"they differ by {spread:.2f} at most (runs of fewer calls spread the run's "

@@ -66,6 +66,10 @@ except Exception as exc:
 endef
 export BROKER_CHECK
 
+# The type checker ([tool.mypy] in pyproject.toml): its Django plugin loads the settings,
+# which need the development keys.
+MYPY := CRMSYNC_DEV=1 $(PY) -m mypy
+
 # Pass 1: everything on SQLite (tests marked `postgres` skip there).
 # Pass 2: the `postgres` and `concurrency` tests again on the machine's PostgreSQL.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/crmsync
@@ -73,6 +77,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/crmsync
 test: $(STAMP) check-deploy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MYPY)
 	CRMSYNC_DEV=1 $(PY) -m pytest
 	@if [ "$$CI" = "true" ] || $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL))"; \
@@ -93,6 +98,7 @@ check-deploy: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MYPY)
 
 format: $(STAMP)
 	$(PY) -m ruff format .

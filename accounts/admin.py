@@ -14,6 +14,7 @@ The CRM settings page has three fieldsets, General, Connection and Notifications
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -39,7 +40,7 @@ from accounts.forms import (
 )
 from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 from accounts.signals import connection_works
-from salesforce.client import Gateway, GatewayError
+from salesforce.client import ConnectionCheck, Gateway, GatewayError
 
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
@@ -101,7 +102,7 @@ class AccountAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Export status</a>', url) if url else "—"
 
 
-def _secret_row(name: str, editable: bool) -> Any:
+def _secret_row(name: str, editable: bool) -> str | tuple[str, str]:
     """A Connection field's row: a secret with its "remove" box, or its "set"/"not set"
     state for view-only staff; any other field as it is."""
     if name not in SECRET_FIELDS:
@@ -109,8 +110,8 @@ def _secret_row(name: str, editable: bool) -> Any:
     return (name, f"{name}_clear") if editable else f"{name}_state"
 
 
-def _secret_state(name: str) -> Any:
-    @admin.display(description=CRMSettings._meta.get_field(name).verbose_name)
+def _secret_state(name: str) -> Callable[[CRMSettingsAdmin, CRMSettings], str]:
+    @admin.display(description=CRMSettings.column(name).verbose_name)
     def state(self: CRMSettingsAdmin, settings: CRMSettings) -> str:
         return secret_state(getattr(settings, name))
 
@@ -164,8 +165,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.forgotten_secrets:
             labels = " and ".join(
-                str(CRMSettings._meta.get_field(name).verbose_name)
-                for name in obj.forgotten_secrets
+                str(CRMSettings.column(name).verbose_name) for name in obj.forgotten_secrets
             )
             one = len(obj.forgotten_secrets) == 1
             self.message_user(
@@ -271,7 +271,7 @@ UNREACHABLE_ADVICE = (
 )
 
 
-def _connection_summary(check: Any) -> str:
+def _connection_summary(check: ConnectionCheck) -> str:
     """ "Connected to <instance> (API vXX.X): N of M API requests used in the last 24 hours."."""
     if check.api_used is not None and check.api_limit:
         usage = f"{check.api_used:,} of {check.api_limit:,} API requests used in the last 24 hours"

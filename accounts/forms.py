@@ -158,13 +158,14 @@ class CRMSettingsForm(forms.ModelForm):
                 self.fields[name].help_text = self._secret_help(name)
 
     def _secret_help(self, name: str) -> str:
-        model_help = CRMSettings._meta.get_field(name).help_text
+        model_help = CRMSettings.column(name).help_text
         state = secret_state(getattr(self.instance, name))
         keep = " Leave empty to keep it." if state == "set" else ""
         return f"{model_help} Currently: {state}.{keep}".strip()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns
         self._keep_or_clear_secrets(cleaned)
         if self._turns_pause_off(cleaned) and not cleaned.get(CONFIRM_PAUSE_OFF):
             self.add_error(CONFIRM_PAUSE_OFF, PAUSE_OFF_REFUSED)

@@ -266,6 +266,15 @@ class CRMSettings(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def column(cls, name: str) -> models.Field:
+        """The model field `name`, for its verbose_name or help_text (`_meta.get_field`
+        also answers relations and generic keys, which have neither)."""
+        field = cls._meta.get_field(name)
+        if not isinstance(field, models.Field):
+            raise TypeError(f"CRMSettings.{name} is not a model field")
+        return field
+
     # -- secrets are bound to where they were saved for ----------------------------------
 
     @classmethod

@@ -62,7 +62,8 @@ def internal_address(address: str) -> bool:
     address also when an IPv4 address it embeds is (an IPv4-mapped one: that one only)."""
     ip = ipaddress.ip_address(address)
     embedded = embedded_ipv4(address)
-    judged = embedded if ip.version == 6 and ip.ipv4_mapped else [ip, *embedded]
+    judged: list[ipaddress.IPv4Address | ipaddress.IPv6Address]
+    judged = [*embedded] if ip.version == 6 and ip.ipv4_mapped else [ip, *embedded]
     return any(not each.is_global or each.is_multicast for each in judged)
 
 

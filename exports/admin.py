@@ -12,11 +12,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -26,8 +25,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+from accounts.models import Account
 from crmsync.celery import app as celery_app
-from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
+from exports.models import (
+    ExportCursor,
+    ExportError,
+    ExportErrorQuerySet,
+    ExportRecord,
+    ExportRun,
+    Notification,
+)
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
 
@@ -39,7 +46,7 @@ def _record_link(record_id: int | None) -> str:
     return format_html('<a href="{}">#{}</a>', url, record_id)
 
 
-def _status_link(account: Any) -> str:
+def _status_link(account: Account) -> str:
     url = reverse("export-status", args=[account.slug])
     return format_html('<a href="{}">{}</a>', url, account)
 
@@ -223,8 +230,11 @@ class ExportErrorAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ExportError]:
-        return super().get_queryset(request).select_related("account", "record")
+    def get_queryset(self, request: HttpRequest) -> ExportErrorQuerySet:
+        # The default manager's queryset (ExportError.objects), which the stubs type as a
+        # plain QuerySet; the changelist hands the actions querysets made from it.
+        errors = cast(ExportErrorQuerySet, super().get_queryset(request))
+        return errors.select_related("account", "record")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -284,7 +294,7 @@ class ExportErrorAdmin(admin.ModelAdmin):
         self,
         request: HttpRequest,
         object_id: int,
-        action: Callable[[HttpRequest, QuerySet[ExportError]], Any],
+        action: Callable[[HttpRequest, ExportErrorQuerySet], Any],
     ) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -337,7 +347,7 @@ class ExportErrorAdmin(admin.ModelAdmin):
         return date_format(localtime(error.record.created_at), "DATETIME_FORMAT")
 
     @admin.action(description="Re-export now", permissions=["change"])
-    def reexport_now(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
+    def reexport_now(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> None:
         """Enqueue `reexport_error` for each selected open error of an account that exports.
 
         Errors that are not open, or whose account has Export to CRM off (or is inactive),
@@ -360,7 +370,7 @@ class ExportErrorAdmin(admin.ModelAdmin):
         self.message_user(request, message, messages.SUCCESS if due else messages.WARNING)
 
     @admin.action(description="Dismiss (stop re-exporting)", permissions=["change"])
-    def dismiss(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> None:
+    def dismiss(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> None:
         """Mark open errors dismissed: the daily re-export leaves them alone."""
         open_errors = list(queryset.open())
         dismissed = ExportError.objects.filter(id__in=[e.id for e in open_errors]).dismiss(
@@ -371,7 +381,7 @@ class ExportErrorAdmin(admin.ModelAdmin):
         self.message_user(request, f"Dismissed {dismissed} open error(s).", messages.SUCCESS)
 
     @admin.action(description="Download CSV", permissions=["view"])
-    def download_csv(self, request: HttpRequest, queryset: QuerySet[ExportError]) -> HttpResponse:
+    def download_csv(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> HttpResponse:
         """The selected errors as CSV (no record payloads, no settings)."""
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="export-errors.csv"'

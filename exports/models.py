@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -190,22 +192,24 @@ class ExportErrorQuerySet(models.QuerySet):
         Status = ExportError.Status
         return self.filter(status__in=[Status.RESOLVED, Status.DISMISSED, Status.SUPERSEDED])
 
-    def resolve(self, now: Any) -> int:
+    def resolve(self, now: datetime) -> int:
         """The record went through: the errors are resolved."""
         return self._close(ExportError.Status.RESOLVED, now, last_attempt_at=now)
 
-    def supersede(self, now: Any) -> int:
+    def supersede(self, now: datetime) -> int:
         """Newer data of the same external id wrote every field: nothing left to send."""
         return self._close(ExportError.Status.SUPERSEDED, now, last_attempt_at=now)
 
-    def dismiss(self, now: Any) -> int:
+    def dismiss(self, now: datetime) -> int:
         """An admin dismissed the errors (no attempt made)."""
         return self._close(ExportError.Status.DISMISSED, now)
 
-    def _close(self, status: str, now: Any, **also: Any) -> int:
+    def _close(self, status: str, now: datetime, **also: Any) -> int:
         return self.open().update(status=status, resolved_at=now, **also)
 
-    def rejected_again(self, error_code: str, message: str, fields: Any, now: Any) -> int:
+    def rejected_again(
+        self, error_code: str, message: str, fields: Iterable[str], now: datetime
+    ) -> int:
         """Another attempt was rejected: one more attempt, with Salesforce's latest answer."""
         return self.update(
             attempts=F("attempts") + 1,

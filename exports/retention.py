@@ -30,10 +30,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
@@ -92,13 +94,13 @@ def _prune_errors(cutoff: datetime, dry_run: bool, chunk: int) -> int:
         rows = closed.filter(account_id=account_id).values_list(
             "id", "record_id", "record__external_id"
         )
-        total += _delete_walking(
-            rows,
-            lambda row, o=open_from: not needed_by_reexport(row[1], row[2], o),
-            dry_run,
-            chunk,
-        )
+        total += _delete_walking(rows, partial(_error_may_go, open_from), dry_run, chunk)
     return total
+
+
+def _error_may_go(open_from: dict[str, int], row: tuple[Any, ...]) -> bool:
+    """Rule 3c for a closed error's row (id, record id, the record's external id)."""
+    return not needed_by_reexport(row[1], row[2], open_from)
 
 
 def _prune_records(cursor: ExportCursor, cutoff: datetime, dry_run: bool, chunk: int) -> int:
@@ -133,8 +135,8 @@ def _open_from(account_id: int) -> dict[str, int]:
 
 
 def _delete_walking(
-    rows: object,
-    may_go: Callable[[tuple], bool],
+    rows: QuerySet[Any, Any],
+    may_go: Callable[[tuple[Any, ...]], bool],
     dry_run: bool,
     chunk: int,
 ) -> int:
@@ -144,7 +146,7 @@ def _delete_walking(
     re-checked query keep it)."""
     deleted, after, began = 0, 0, time.monotonic()
     while True:
-        batch = list(rows.filter(id__gt=after).order_by("id")[:chunk])  # type: ignore[attr-defined]
+        batch = list(rows.filter(id__gt=after).order_by("id")[:chunk])
         if not batch:
             return deleted
         after = batch[-1][0]
@@ -157,28 +159,28 @@ def _delete_walking(
         began = time.monotonic()
 
 
-def _delete_ids(rows: object, ids: Iterable[int]) -> int:
+def _delete_ids(rows: QuerySet[Any, Any], ids: Iterable[int]) -> int:
     """DELETE those of `ids` that still match `rows`' conditions, in one statement (a
     plain DELETE: the rows' conditions already exclude everything a foreign key keeps)."""
-    query = rows.filter(id__in=list(ids)).values("id").query  # type: ignore[attr-defined]
+    query = rows.filter(id__in=list(ids)).values("id").query
     sql, params = query.sql_with_params()
-    table = connection.ops.quote_name(query.model._meta.db_table)
+    table = connection.ops.quote_name(rows.model._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE id IN ({sql})", params)  # noqa: S608
         return cursor.rowcount
 
 
-def _delete_in_chunks(queryset: object, dry_run: bool, chunk: int) -> int:
+def _delete_in_chunks(queryset: QuerySet[Any], dry_run: bool, chunk: int) -> int:
     if dry_run:
-        return queryset.count()  # type: ignore[attr-defined]
+        return queryset.count()
     deleted = 0
     while True:
         began = time.monotonic()
-        ids = list(queryset.order_by("id").values_list("id", flat=True)[:chunk])  # type: ignore[attr-defined]
+        ids = list(queryset.order_by("id").values_list("id", flat=True)[:chunk])
         if not ids:
             return deleted
         with transaction.atomic():
-            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]  # type: ignore[attr-defined]
+            deleted += queryset.model._default_manager.filter(id__in=ids).delete()[0]
         _rest(began)
 
 

@@ -7,9 +7,10 @@ transient faults with backoff and jitter. Arguments are ids, never payloads.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from celery import Task, shared_task
+from celery.app.task import Context
 from celery.exceptions import MaxRetriesExceededError, SoftTimeLimitExceeded
 from celery.signals import task_postrun
 from celery.utils.time import get_exponential_backoff_interval
@@ -28,8 +29,19 @@ from salesforce.client import TransientError
 
 log = logging.getLogger(__name__)
 
+
+class RetryOptions(TypedDict):
+    """The retry options of `shared_task` that RETRY sets."""
+
+    autoretry_for: tuple[type[Exception], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
 # Transient: Salesforce's, a batch cut by the soft time limit, a database restarting.
-RETRY = {
+RETRY: RetryOptions = {
     "autoretry_for": (TransientError, SoftTimeLimitExceeded, OperationalError, InterfaceError),
     "retry_backoff": settings.CRMSYNC_RETRY_BACKOFF_S,
     "retry_backoff_max": settings.CRMSYNC_RETRY_BACKOFF_MAX_S,
@@ -67,7 +79,8 @@ def export_due_accounts() -> list[int]:
     with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
         producer.maybe_declare(app.amqp.default_queue)  # once, not once per message
         for account_id in account_ids:
-            run_export.apply_async(
+            # celery-types leave out apply_async's **options (declare, argsrepr, kwargsrepr).
+            run_export.apply_async(  # type: ignore[call-arg]
                 (account_id,),
                 SCHEDULED,
                 producer=producer,
@@ -94,20 +107,20 @@ FIRST_LINK_PRIORITY = 0
 QUEUED_PRIORITY = 3
 
 
-def links_queue(request: Any) -> str:
+def links_queue(request: Context) -> str:
     """The links queue for the run a task (its `request`) belongs to: paired with the queue
     the task came from."""
     return celery_links_queue(_queue_of(request))
 
 
-def _queue_of(request: Any) -> str:
+def _queue_of(request: Context) -> str:
     came_from = (request.delivery_info or {}).get("routing_key")
     return str(came_from or export_batch.app.conf.task_default_queue)
 
 
 @shared_task(bind=True, name="exports.tasks.run_export", **RETRY)
 def run_export(
-    self: Any, account_id: int, trigger: str = "api", run_id: int | None = None
+    self: Task[Any, Any], account_id: int, trigger: str = "api", run_id: int | None = None
 ) -> dict[str, Any]:
     """Start an export run of one account; its calls follow as a chain of export_batch links
     (the first next on this queue, the others on the links queue)."""
@@ -158,7 +171,7 @@ class ExportBatchTask(Task):
 
 @shared_task(bind=True, base=ExportBatchTask, name="exports.tasks.export_batch", **RETRY)
 def export_batch(
-    self: Any,
+    self: ExportBatchTask,
     account_id: int,
     run_id: int,
     after_id: int,
@@ -176,17 +189,19 @@ def export_batch(
     (same id, same try) once the claim has expired, and goes on or finds itself stale.
     """
     request = self.request
+    link_id = request.id or ""  # a task's id; None only for a task called as a function
     step = link.export_link(
-        account_id, run_id, after_id, until_id, only, request.id, request.retries or 0
+        account_id, run_id, after_id, until_id, only, link_id, request.retries or 0
     )
     match step:
         case Next(after_id=next_after_id):
             next_link = export_batch.si(account_id, run_id, next_after_id)
             next_link.set(queue=links_queue(self.request), priority=QUEUED_PRIORITY)
-            self.request.chain = [*(self.request.chain or []), next_link]
+            # Context.chain is a list of signatures (celery-types: str | None).
+            self.request.chain = [*(self.request.chain or []), next_link]  # type: ignore[assignment]
         case RetryLater(after_id=retry_after_id, only=retry_only, until_id=retry_until_id):
             raise self.retry(
-                args=[account_id, run_id, retry_after_id],
+                args=[account_id, run_id, retry_after_id],  # type: ignore[arg-type]  # celery takes a list or tuple; celery-types: tuple
                 kwargs={"until_id": retry_until_id, "only": list(retry_only) or None},
                 countdown=backoff_s(self.request.retries),
             )
@@ -222,7 +237,7 @@ def reexport_error(error_id: int) -> dict[str, int]:
 
 
 @shared_task(bind=True, name="exports.tasks.send_notification")
-def send_notification(self: Any, notification_id: str) -> str:
+def send_notification(self: Task[Any, Any], notification_id: str) -> str:
     """Send one alert (an email or a webhook) of a Notification row. A transient failure
     is retried with exponential backoff (CRMSYNC_ALERT_RETRY_BACKOFF_S, read when retrying,
     so a change applies without a restart) up to CRMSYNC_ALERT_MAX_RETRIES times; the run

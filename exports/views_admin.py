@@ -14,12 +14,12 @@ change permission on export cursors. Every page is wrapped by `admin_site.admin_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -36,7 +36,16 @@ from exports.reporting.status import AccountStatus, account_status
 
 RUN_EXPORT_TASK = "exports.tasks.run_export"
 
-User = AbstractBaseUser | AnonymousUser
+User = PermissionsMixin | AnonymousUser  # request.user: settings.AUTH_USER_MODEL or anonymous
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _LastRun(TypedDict):
+        last_run_outcome: str | None  # the outcome of its last run that ended (the index)
+
+    IndexAccount = WithAnnotations[Account, _LastRun]
 
 
 def can_view_status(user: User) -> bool:
@@ -119,7 +128,7 @@ def run_export_now(request: HttpRequest, slug: str) -> HttpResponse:
     return back
 
 
-def _index_row(account: Account) -> tuple[Account, ExportCursor | None, str]:
+def _index_row(account: IndexAccount) -> tuple[Account, ExportCursor | None, str]:
     """(account, its cursor, the state to show): "failing" while its last run failed."""
     cursor = getattr(account, "export_cursor", None)
     state = cursor.state if cursor else ExportCursor.State.IDLE
@@ -154,7 +163,7 @@ def _paused_error_url(status: AccountStatus) -> str | None:
     return reverse("admin:exports_exporterror_change", args=[status.paused_error_id])
 
 
-def _wrap(view: Any) -> Any:
+def _wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return admin.site.admin_view(view)
 
 

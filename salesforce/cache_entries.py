@@ -40,6 +40,8 @@ class JsonSerializer:
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
     def loads(self, data: int | bytes) -> Any:
+        if isinstance(data, int):
+            return int(data)
         try:
             return int(data)
         except ValueError:

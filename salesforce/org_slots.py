@@ -155,6 +155,7 @@ def held(org: Org) -> Iterator[None]:
         yield
         return
     kept: _Kept | None = getattr(_thread, "kept", None)
+    slot: str | None  # None: the cache is down, no slot
     if kept is not None and kept.fresh_for(org):
         _thread.kept = None  # in use now
         slot, holder, taken_at = kept.slot, kept.holder, kept.taken_at

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -24,6 +24,9 @@ from requests.adapters import HTTPAdapter
 
 from salesforce import ca_bundle
 from salesforce.errors import AuthError
+
+if TYPE_CHECKING:  # names in requests' type stubs only
+    from requests.adapters import _HostParams, _PoolKwargs
 
 _HOST_NAME = re.compile(r"[a-z0-9.-]{1,253}")
 
@@ -44,7 +47,9 @@ class CRMSession(requests.Session):
         self.default_timeout = timeout
         self.mount("https://", SharedTLSAdapter(shared_tls_context(verify)))
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         kwargs["allow_redirects"] = False  # never: a redirect is an error (refuse_redirect)
@@ -62,8 +67,11 @@ class SharedTLSAdapter(HTTPAdapter):
         super().__init__()
 
     def build_connection_pool_key_attributes(
-        self, request: Any, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: str | tuple[str, str] | None = None,
+    ) -> tuple[_HostParams, _PoolKwargs]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )

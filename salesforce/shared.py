@@ -147,7 +147,8 @@ def release(key: str, holder: int) -> None:
     def delete_if_held() -> None:
         if isinstance(backend, RedisCache):
             full_key = backend.make_and_validate_key(key)
-            client = backend._cache.get_client(full_key, write=True)
+            # django-stubs leave out RedisCache._cache (its RedisCacheClient).
+            client = backend._cache.get_client(full_key, write=True)  # type: ignore[attr-defined]
             client.eval(_DELETE_IF, 1, full_key, str(holder))
         elif backend.get(key) == holder:
             backend.delete(key)
@@ -177,7 +178,11 @@ def _signed_text(key: str, data: str) -> bytes:
     return f"{key}\n{data}".encode()
 
 
-def _call(operation: Callable[[], Any], when_down: Any) -> Any:
+_Result = TypeVar("_Result")
+_WhenDown = TypeVar("_WhenDown")
+
+
+def _call(operation: Callable[[], _Result], when_down: _WhenDown) -> _Result | _WhenDown:
     if _resting():
         return when_down
     try:

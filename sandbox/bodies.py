@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from typing import BinaryIO
+from typing import Protocol
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decoded; more is refused (413)
 # Responses smaller than this go uncompressed even when gzip is asked for: for a few
@@ -35,7 +35,15 @@ class BodyError(Exception):
         self.fatal = fatal
 
 
-def read_body(rfile: BinaryIO, transfer_encoding: str, content_length: str | None) -> bytes:
+class Reader(Protocol):
+    """What a body is read from: a request handler's rfile (a buffered socket file)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
+
+
+def read_body(rfile: Reader, transfer_encoding: str, content_length: str | None) -> bytes:
     """The body as sent: chunked (RFC 9112 §7.1), by Content-Length, or none."""
     codings = [c.strip().lower() for c in transfer_encoding.split(",") if c.strip()]
     if codings:
@@ -94,7 +102,7 @@ def compress(payload: bytes) -> bytes:
     return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def _read_chunked(rfile: BinaryIO) -> bytes:
+def _read_chunked(rfile: Reader) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:

@@ -58,14 +58,18 @@ class Faults:
         with self._lock:
             return dict(self._values)
 
+    def _count(self, name: str) -> int:
+        """An integer fault (rules.FAULT_RANGES: parsed as an int, so int() only types it)."""
+        return int(self._values[name])
+
     def latency_ms(self) -> int:
-        return self._values["latency_ms"]
+        return self._count("latency_ms")
 
     def cpu_limit_ms(self) -> int:
-        return int(self._values["cpu_limit_ms"])
+        return self._count("cpu_limit_ms")
 
     def max_concurrent_requests(self) -> int:
-        return int(self._values["max_concurrent_requests"])
+        return self._count("max_concurrent_requests")
 
     def server_time_scale(self) -> float:
         return float(self._values["server_time_scale"])
@@ -74,34 +78,34 @@ class Faults:
         """Consume one stalled request; return how long to stall (0: no stall). While
         stalls are waiting, the first `stall_after` requests go through (counted down)."""
         with self._lock:
-            if self._values["stall_next"] <= 0:
+            if self._count("stall_next") <= 0:
                 return 0
-            if self._values["stall_after"] > 0:
-                self._values["stall_after"] -= 1
+            if self._count("stall_after") > 0:
+                self._values["stall_after"] = self._count("stall_after") - 1
                 return 0
-            self._values["stall_next"] -= 1
-            return self._values["stall_ms"]
+            self._values["stall_next"] = self._count("stall_next") - 1
+            return self._count("stall_ms")
 
     def take_failure(self) -> int | None:
         """Consume one failing request; return the HTTP status to answer, or None."""
         with self._lock:
-            if self._values["fail_next"] <= 0:
+            if self._count("fail_next") <= 0:
                 return None
-            self._values["fail_next"] -= 1
-            return self._values["fail_status"]
+            self._values["fail_next"] = self._count("fail_next") - 1
+            return self._count("fail_status")
 
     def take_locked_rows(self, wanted: int) -> tuple[int, bool]:
         """Consume up to `wanted` locked rows; return how many of them are locked and
         whether they fail wrapped in a trigger's error (`lock_wrapped`)."""
         with self._lock:
-            locked = min(wanted, max(self._values["lock_rows_next"], 0))
-            self._values["lock_rows_next"] -= locked
+            locked = min(wanted, max(self._count("lock_rows_next"), 0))
+            self._values["lock_rows_next"] = self._count("lock_rows_next") - locked
             return locked, bool(self._values["lock_wrapped"])
 
     def charge_api_call(self) -> ApiCharge:
         """Count one API call unless the daily limit is already reached."""
         with self._lock:
-            limit = self._values["api_daily_limit"]
+            limit = self._count("api_daily_limit")
             if self._api_used >= limit:
                 return ApiCharge(allowed=False, used=self._api_used, limit=limit)
             self._api_used += 1
@@ -109,7 +113,7 @@ class Faults:
 
     def api_usage(self) -> tuple[int, int]:
         with self._lock:
-            return self._api_used, self._values["api_daily_limit"]
+            return self._api_used, self._count("api_daily_limit")
 
     def reset_api_usage(self) -> None:
         with self._lock:

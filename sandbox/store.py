@@ -59,7 +59,7 @@ class Transaction:
     def __init__(self, next_n: int) -> None:
         self.next_n = next_n  # the store's next record number when the transaction began
         self.jobs: list[Job] = []  # held-back SQLite writes, in order
-        self.sf_ids: list[str | None] = []  # every record written (repeats allowed)
+        self.sf_ids: list[str] = []  # every record written (repeats allowed)
         self.sobjects: set[str] = set()  # every sObject written
         self.rolled_back = False
 
@@ -137,7 +137,7 @@ class Store:
         first call reads them from the write log, later writes add to them."""
         if self._upsert_fields is None:
             sql = "SELECT DISTINCT sobject, external_id_field FROM writes"
-            self._upsert_fields = set(self._read(sql, ()))  # type: ignore[arg-type]
+            self._upsert_fields = set(self._read(sql, ()))
         return {field for name, field in self._upsert_fields if name == sobject}
 
     def existing_ids(self, sobject: str, sf_ids: Iterable[str]) -> set[str]:
@@ -170,18 +170,21 @@ class Store:
         at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         tx = self._tx
         rows = []
+        written: list[tuple[PlannedWrite, str]] = []  # each write with its record's id
         for write in planned:
             created = write.created = write.sf_id is None
             n = None
-            if created:
+            sf_id = write.sf_id
+            if sf_id is None:
                 n, self._next_n = self._next_n, self._next_n + 1
-                write.sf_id = make_id(sobject, n)
+                sf_id = write.sf_id = make_id(sobject, n)
+            written.append((write, sf_id))
             external_id = None if write.external_id is None else str(write.external_id)
             applied = None if len(write.applied) == len(write.merged) else write.applied
-            rows.append((n, write.sf_id, write.merged, external_id, created, applied))
-            self._fields[write.sf_id] = write.merged
-            self._sobjects[write.sf_id] = sobject
-        self._update_index(sobject, planned)
+            rows.append((n, sf_id, write.merged, external_id, created, applied))
+            self._fields[sf_id] = write.merged
+            self._sobjects[sf_id] = sobject
+        self._update_index(sobject, written)
         external_id_field = planned[0].external_id_field
         if self._upsert_fields is not None:
             self._upsert_fields.add((sobject, external_id_field))
@@ -191,7 +194,7 @@ class Store:
         )
         if tx is not None:
             tx.jobs.append(job)
-            tx.sf_ids.extend([write.sf_id for write in planned])
+            tx.sf_ids.extend([sf_id for _, sf_id in written])
             tx.sobjects.add(sobject)
         else:
             self._writer.submit(job)
@@ -321,19 +324,19 @@ class Store:
         finally:
             self._reader.execute("ROLLBACK")
 
-    def _update_index(self, sobject: str, planned: list[PlannedWrite]) -> None:
+    def _update_index(self, sobject: str, written: list[tuple[PlannedWrite, str]]) -> None:
         for (indexed_sobject, field, fold), index in self._index.items():
             if indexed_sobject != sobject:
                 continue
-            for write in planned:
+            for write, sf_id in written:
                 old, new = write.old.get(field), write.merged.get(field)
                 if old == new:
                     continue
                 old, new = index_key(old, fold), index_key(new, fold)
-                if old is not None and index.get(old) == write.sf_id:
+                if old is not None and index.get(old) == sf_id:
                     del index[old]
                 if new is not None:
-                    index[new] = write.sf_id
+                    index[new] = sf_id
 
     def _undo(self, tx: Transaction) -> None:
         """Drop `tx`'s held jobs; put its records back as SQLite has them (committed)."""

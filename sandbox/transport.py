@@ -118,7 +118,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.add(tls_socket)
         try:
-            self.RequestHandlerClass(tls_socket, client_address, self)
+            _Handler(tls_socket, client_address, self)
         except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
             log.debug("connection from %s ended: %s", client_address, exc)
         finally:

@@ -268,9 +268,9 @@ class Upserter:
         fired = rules.trigger_fail and apex.fired_trigger(rules, merged)
         if fired:
             raise RecordRejected(apex.trigger_error(fired), chunk=fired.scope == "chunk")
-        error = rules.validation and _validation_error(rules, merged, old)
-        if error:
-            raise RecordRejected(error)
+        invalid = rules.validation and _validation_error(rules, merged, old)
+        if invalid:
+            raise RecordRejected(invalid)
         return PlannedWrite(
             sf_id=sf_id,
             external_id_field=external_id_field,

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 """
 
-Job = Callable[[sqlite3.Connection], None]
+Job = Callable[[sqlite3.Connection], object]  # what a job returns is not used
 
 
 def connect(path: Path) -> sqlite3.Connection:

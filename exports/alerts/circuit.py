@@ -47,4 +47,6 @@ def open_until(account_id: int) -> tuple[datetime, str] | None:
         .values_list("circuit_open_until", "circuit_reason")
         .first()
     )
-    return (state[0], state[1]) if state else None
+    if state is None or state[0] is None:  # (never None past the filter: typed nullable)
+        return None
+    return state[0], state[1]

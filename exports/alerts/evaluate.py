@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, Expression, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -144,7 +144,7 @@ def _clean(run: RunEnd) -> bool:
     return run.outcome == "completed" and not run.failed and not run.code
 
 
-def told_nothing() -> Exists:
+def told_nothing() -> Expression:
     """For a query of runs (or any rows with an `account_id`): the account's alerts stand
     quiet — no AlertState, or one that tells nothing (`Told()`, whatever its last run)."""
     something = Q()
@@ -155,6 +155,7 @@ def told_nothing() -> Exists:
             something |= Q(**{f"{field.name}__isnull": False})
         else:
             something |= ~Q(**{field.name: field.default})
+    # NOT EXISTS: a NegatedExpression (Django has no negated Exists since 4.2), boolean.
     return ~Exists(AlertState.objects.filter(something, account_id=OuterRef("account_id")))
 
 
@@ -276,7 +277,7 @@ def _tell(account_id: int, crm: dict[str, Any], events: tuple[Event, ...]) -> No
         transaction.on_commit(lambda: publish.send_notifications(ids), robust=True)
 
 
-def _channels(crm: dict[str, Any]) -> list[tuple[str, str]]:
+def _channels(crm: dict[str, Any]) -> list[tuple[Notification.Channel, str]]:
     """(channel, target) pairs: the recipients, and the webhook's origin (not its path,
     which often carries a token)."""
     channels = []

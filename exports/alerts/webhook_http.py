@@ -112,8 +112,9 @@ def post(url: str, host: str, headers: Mapping[str, str], body: bytes, deadline:
 # -- connections watched by a deadline ------------------------------------------------------
 
 
-class _Watched:
-    """A urllib3 connection whose socket a Deadline watches from the moment it connects."""
+class _Watched(HTTPConnection):
+    """A urllib3 connection whose socket a Deadline watches from the moment it connects
+    (a mixin: its subclasses put it before HTTPConnection or HTTPSConnection)."""
 
     def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
         self._deadline = deadline

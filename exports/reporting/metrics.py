@@ -24,7 +24,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -161,7 +161,7 @@ def _accounts() -> list[dict[str, Any]]:
     )
 
 
-def _account_gauges(accounts: list[dict[str, Any]], now: Any) -> Iterator[Metric]:
+def _account_gauges(accounts: list[dict[str, Any]], now: datetime) -> Iterator[Metric]:
     backlog = _gauge("crmsync_backlog_records", "Records enqueued and not yet exported.")
     lag = _gauge(
         "crmsync_export_lag_seconds", "Age of the oldest record not yet exported (0: none)."
@@ -233,7 +233,7 @@ def _run_counters(slug: dict[int, str]) -> Iterator[Metric]:
     yield from (runs, exported, rejected, calls)
 
 
-def _api_calls_24h(slug: dict[int, str], now: Any) -> Metric:
+def _api_calls_24h(slug: dict[int, str], now: datetime) -> Metric:
     """Query 6: API usage of the last 24 hours, next to crmsync_api_daily_limit."""
     family = _gauge(
         "crmsync_api_calls_24h", "API calls of the runs that finished in the last 24 hours."

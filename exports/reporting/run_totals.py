@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from exports.models import ExportRun, RunTotals, RunTotalsMark
@@ -67,11 +67,11 @@ def _new_mark(old: int, now: datetime) -> int:
     return min(settled, unsettled - 1) if unsettled else settled
 
 
-def totals_of(runs: object) -> Totals:
+def totals_of(runs: QuerySet[ExportRun]) -> Totals:
     """Runs, records exported and rejected, API calls per (account, outcome) of `runs`
     (finished ones only)."""
     rows = (
-        runs.exclude(outcome="")  # type: ignore[attr-defined]
+        runs.exclude(outcome="")
         .values("account_id", "outcome")
         .annotate(
             runs=Count("id"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, F
@@ -26,6 +26,14 @@ from django.utils import timezone
 from accounts.models import Account
 from exports.models import AlertState, ExportCursor, ExportError, ExportRecord, ExportRun
 from exports.run import decisions
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _BatchSize(TypedDict):
+        batch_size: int | None  # the account's CRM settings' (None: no settings)
+
+    CursorWithBatchSize = WithAnnotations[ExportCursor, _BatchSize]
 
 RECENT_RUNS = 20
 
@@ -103,8 +111,8 @@ def account_status(account: Account) -> AccountStatus:
     )
     last_exported_id = cursor.last_exported_id if cursor else 0
     state = cursor.state if cursor else ExportCursor.State.IDLE
-    paused = cursor is not None and state == ExportCursor.State.PAUSED
-    paused_record = cursor.paused_record if paused else None
+    paused_cursor = cursor if cursor is not None and state == ExportCursor.State.PAUSED else None
+    paused_record = paused_cursor.paused_record if paused_cursor else None
 
     backlog = ExportRecord.objects.filter(account=account, id__gt=last_exported_id).count()
     by_code = _open_errors_by_code(account)
@@ -118,7 +126,7 @@ def account_status(account: Account) -> AccountStatus:
         last_exported_id=last_exported_id,
         paused_record_id=paused_record.id if paused_record else None,
         paused_external_id=paused_record.external_id if paused_record else None,
-        paused_since=cursor.paused_since if paused else None,
+        paused_since=paused_cursor.paused_since if paused_cursor else None,
         error_code=(cursor.last_error_code or None) if cursor else None,
         error_message=(cursor.last_error_message or None) if cursor else None,
         paused_error_id=_open_error_id(paused_record),
@@ -145,7 +153,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _records_per_call(cursor: Any) -> int | None:
+def _records_per_call(cursor: CursorWithBatchSize | None) -> int | None:
     """What the account's next call carries; None without a cursor or CRM settings."""
     if cursor is None or cursor.batch_size is None:
         return None

@@ -34,7 +34,9 @@ class Answer:
 
     def near_api_limit(self, crm: CRMSettings) -> bool:
         """Is the org's API usage above the share of the daily limit a run may use?"""
-        return bool(self.api_usage) and decisions.over_api_quota(
+        if not self.api_usage:
+            return False
+        return decisions.over_api_quota(
             self.api_usage[0],
             self.api_usage[1],
             crm.daily_api_limit,
@@ -83,9 +85,11 @@ def send(
     pause_on: bool,
     size: int,
     send_by: float | None = None,
+    version_field: str = "",
 ) -> Answer:
     """Send a call's batches. Runs in the HTTP thread; the gateway's counters start at zero;
-    no request goes out after `send_by` (monotonic: the link's claim to send, `claim`).
+    no request goes out after `send_by` (monotonic: the link's claim to send, `claim`);
+    `version_field`: the account's (CRMSettings.version_field), "" for none.
 
     1. Records with a value their field's type cannot take (per describe) are rejected
        without being sent (`_wrong_types`).
@@ -107,10 +111,10 @@ def send(
         if passes or refused:  # some of the rows, batched again
             batches = []
         results = _upsert_typed(gateway, pending, batches, refused, pause_on, size)
-        if any(_older(r, gateway.crm.version_field) for r in results):
+        if any(_older(r, version_field) for r in results):
             newer, results = (
                 True,
-                [DONE_NEWER if _older(r, gateway.crm.version_field) else r for r in results],
+                [DONE_NEWER if _older(r, version_field) else r for r in results],
             )
             rolled = [i for i, r in zip(ids, results, strict=True) if not r.ok]
             if pause_on and rolled and all(r.ok or r.rolled_back for r in results):

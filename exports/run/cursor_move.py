@@ -4,7 +4,7 @@ ExportErrors open, bump or resolve, and the run's counts grow, in one transactio
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -72,7 +72,7 @@ def move_cursor(
 
 
 def _pause_fields(
-    cursor: ExportCursor, decision: CallDecision, position: int, now: Any
+    cursor: ExportCursor, decision: CallDecision, position: int, now: datetime
 ) -> dict[str, Any]:
     if decision.pause_at is not None:
         rejection = decision.rejected[0]
@@ -96,7 +96,7 @@ def _pause_fields(
 
 
 def _record_rejections(
-    account_id: int, rows: list[Row], rejected: tuple[Rejection, ...], now: Any
+    account_id: int, rows: list[Row], rejected: tuple[Rejection, ...], now: datetime
 ) -> None:
     """Open an ExportError per rejected record, or bump the open one it already has."""
     if not rejected:

@@ -67,8 +67,10 @@ def reason(exc: BaseException | None) -> str:
     return type(exc).__name__
 
 
-def retry_note(attempt: int, max_retries: int, countdown: float, exc: BaseException | None) -> str:
-    """ "retry 3/6 in 15 s: connection refused"."""
+def retry_note(
+    attempt: int, max_retries: int | None, countdown: float, exc: BaseException | None
+) -> str:
+    """ "retry 3/6 in 15 s: connection refused" (`max_retries` None: the task's is unset)."""
     return f"retry {attempt}/{max_retries} in {countdown:.0f} s: {reason(exc)}"
 
 

@@ -76,7 +76,9 @@ def send_call(plan: CallPlan) -> Call:
         rows = payload.with_version(rows, crm.version_field)
         batches = payload.batches_of(rows, per_batch)
     pause_on = crm.pause_on_export_errors
-    answer = http().submit(calls.send, gateway, rows, batches, pause_on, per_batch, plan.send_by)
+    answer = http().submit(
+        calls.send, gateway, rows, batches, pause_on, per_batch, plan.send_by, crm.version_field
+    )
     return Call(crm, plan.after_id, plan.until_id, plan.only, rows, gateway, answer, plan.last)
 
 

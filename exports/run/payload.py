@@ -4,7 +4,7 @@ into the batches of one call (consecutive records of one target, no repeated rec
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connections
@@ -15,6 +15,10 @@ from exports.run import decisions
 from exports.run.decisions import RecordKey
 from salesforce.client import MAX_COLLECTIONS_PER_COMPOSITE
 from salesforce.wire import Batch, encode_record
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 
 class Row(NamedTuple):
@@ -45,16 +49,26 @@ class SalesforceJSON(Func):
     def __init__(self) -> None:
         super().__init__(F("fields"), F("external_id_field"), F("external_id"), F("sobject"))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        template = self.TEMPLATES.get(connection.vendor, "NULL")
-        parts, params = [], []
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        """The vendor's TEMPLATES entry with the columns' SQL (Func's arguments unused)."""
+        vendor_template = self.TEMPLATES.get(connection.vendor, "NULL")
+        parts: list[str] = []
+        params: list[Any] = []
         for expression in self.source_expressions:
             sql, expression_params = compiler.compile(expression)
             parts.append(sql)
             params += expression_params
         if params:  # the templates use a column more than once: columns only
             raise ValueError("SalesforceJSON takes columns, not parameters")
-        return template.format(*parts), params
+        return vendor_template.format(*parts), params
 
 
 class Planned(NamedTuple):

@@ -113,7 +113,7 @@ def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
     )
 
 
-def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
+def _reexport_account(account_id: int, errors: ExportErrorQuerySet) -> ReexportSummary:
     started = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
     if started is None:
         raise TransientError(f"account {account_id} is being exported; re-export retries later")
@@ -141,7 +141,9 @@ def _reexport_account(account_id: int, errors: Any) -> ReexportSummary:
     return summary
 
 
-def _groups(account_id: int, errors: Any, case_sensitive: CaseSensitive) -> list[Group]:
+def _groups(
+    account_id: int, errors: ExportErrorQuerySet, case_sensitive: CaseSensitive
+) -> list[Group]:
     rows = list(
         errors.order_by("record_id").values_list(
             "id",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +25,18 @@ from exports.alerts import evaluate as alerts
 from exports.models import ExportCursor, ExportRecord, ExportRun
 from exports.run import overlap
 from exports.run.task_arguments import ExportRequestError, is_id, require_id
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Waiting(TypedDict):
+        waiting: bool  # a record waits after the cursor
+
+    class _ToldNothing(TypedDict):
+        told_nothing: bool  # the account's alerts stand quiet
+
+    CursorAndBacklog = WithAnnotations[ExportCursor, _Waiting]
+    EndedRun = WithAnnotations[ExportRun, _ToldNothing]
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
 
@@ -244,7 +256,7 @@ def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
     return None  # the cursor kept changing: another run is at work on it
 
 
-def _cursor_and_backlog(account_id: int) -> ExportCursor | None:
+def _cursor_and_backlog(account_id: int) -> CursorAndBacklog | None:
     """The account's cursor, its `waiting`: is there a record after it?"""
     waiting = ExportRecord.objects.filter(
         account_id=OuterRef("account_id"), id__gt=OuterRef("last_exported_id")
@@ -254,7 +266,7 @@ def _cursor_and_backlog(account_id: int) -> ExportCursor | None:
     )
 
 
-def _started(run: ExportRun, expired_run_id: int | None, now: Any) -> None:
+def _started(run: ExportRun, expired_run_id: int | None, now: datetime) -> None:
     """The lease is `run`'s: an expired holder's run failed; `run` starts now."""
     if expired_run_id:
         ExportRun.objects.filter(id=expired_run_id, outcome="").update(
@@ -291,7 +303,7 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
                 default=Value(ExportCursor.State.IDLE),
             ),
         )
-    run = (
+    run: EndedRun = (
         ExportRun.objects.select_related("account")
         .annotate(told_nothing=alerts.told_nothing())
         .get(id=run_id)

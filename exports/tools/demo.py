@@ -116,7 +116,7 @@ class Demo:
         """One export run through Celery (`run_export` and its chain), with a progress bar."""
         run = ExportRun.objects.create(account=account, trigger=ExportRun.Trigger.MANUAL)
         bar = ProgressBar(_backlog(account)) if self.show_progress else None
-        run_export.apply_async(args=[account.id], kwargs={"trigger": run.trigger, "run_id": run.id})
+        run_export.apply_async(args=[account.id], kwargs={"trigger": run.trigger, "run_id": run.id})  # type: ignore[arg-type]  # celery takes a list; celery-types: a tuple
         run = wait_for_run(run.id, RUN_TIMEOUT_S, bar)
         if bar:
             bar.done()
@@ -126,7 +126,7 @@ class Demo:
     def reexport(self, account: Account, step: str) -> ExportRun:
         """The daily job's task (`exports.tasks.reexport_errors`) through Celery; its run row."""
         last = ExportRun.objects.filter(account=account).order_by("-id").first()
-        reexport_errors.apply_async(args=[account.id])
+        reexport_errors.apply_async(args=[account.id])  # type: ignore[arg-type]  # as above
         run = _wait_for_new_run(account, ExportRun.Trigger.REEXPORT, last.id if last else 0)
         self.rows.append(Row(step, run.outcome, run.exported, run.failed, run.api_calls))
         return run

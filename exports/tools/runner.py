@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +45,7 @@ def embedded_worker() -> Iterator[None]:
         yield
 
 
-def worker_if_embedded() -> Any:
+def worker_if_embedded() -> AbstractContextManager[None]:
     return embedded_worker() if embedded_broker() else nullcontext()
 
 
@@ -60,7 +60,7 @@ def run_and_wait(
 
     run = ExportRun.objects.create(account=account, trigger=trigger)
     with worker_if_embedded():
-        run_export.apply_async(args=[account.id], kwargs={"trigger": trigger, "run_id": run.id})
+        run_export.apply_async(args=[account.id], kwargs={"trigger": trigger, "run_id": run.id})  # type: ignore[arg-type]  # celery takes a list; celery-types: a tuple
         return wait_for_run(run.id, timeout, on_progress)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -95,7 +96,7 @@ def _account(slug: str) -> Account:
         ) from None
 
 
-def _open(path: str) -> IO[bytes]:
+def _open(path: str) -> AbstractContextManager[IO[bytes]]:
     """The file (or stdin) as bytes, so each line is decoded on its own."""
     if path == "-":
         return _Unclosed(sys.stdin.buffer)

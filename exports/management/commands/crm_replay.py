@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
+from exports.models import ExportRecord
 from exports.tools.replay import (
     ReplayError,
     SandboxTarget,
@@ -94,7 +95,7 @@ class Command(BaseCommand):
         self.stdout.write("\n" + describe_result(result))
         self.stdout.write("(crmsync's cursor and errors were not changed.)")
 
-    def _describe_record(self, record: Any) -> None:
+    def _describe_record(self, record: ExportRecord) -> None:
         self.stdout.write(f"Record #{record.id}: {record.sobject} {record.external_id}")
         error = open_error(record)
         if error is not None:

@@ -1,4 +1,11 @@
-"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, docs/semantics.md)."""
+"""The daily re-export of open ExportErrors (`CRMExport_ExportError`, docs/semantics.md).
+
+The re-export sends from the task's own thread. When the task's soft time limit cuts it
+(CELERY_TASK_SOFT_TIME_LIMIT, SoftTimeLimitExceeded raised wherever the thread stands, in
+the middle of a request included), its run ends `failed` at once, and the account's lease
+stays with that run until the request it may have left in flight can no longer land (the
+request timeout and a second): no run writes the same records before it (`_cut`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -23,6 +33,10 @@ log = logging.getLogger(__name__)
 Status = ExportError.Status
 GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
 CHUNK = 200
+# After a cut, the lease outlasts a request still in flight by this much besides the request
+# timeout (clocks of the hosts, the answer's last bytes), as a link's claim to send does.
+IN_FLIGHT_MARGIN_S = 1.0
+CUT = "SOFT_TIME_LIMIT"
 # Does the org tell external ids apart by case in this (sobject, field)? (describe)
 CaseSensitive = Callable[[str, str], bool]
 
@@ -114,15 +128,24 @@ def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
 
 
 def _reexport_account(account_id: int, errors: ExportErrorQuerySet) -> ReexportSummary:
-    started = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
-    if started is None:
-        raise TransientError(f"account {account_id} is being exported; re-export retries later")
-    run_id = started
     crm = CRMSettings.objects.select_related("account").get(account_id=account_id)
+    run_id = runs.start_lease(account_id, ExportRun.Trigger.REEXPORT)
+    if run_id is None:
+        raise TransientError(f"account {account_id} is being exported; re-export retries later")
     gateway = Gateway(crm)
+    try:
+        return _reexport_holding_lease(run_id, crm, gateway, errors)
+    except SoftTimeLimitExceeded:
+        _cut(run_id, crm, gateway.api_calls)
+        raise  # the task retries (exports.tasks.RETRY)
+
+
+def _reexport_holding_lease(
+    run_id: int, crm: CRMSettings, gateway: Gateway, errors: ExportErrorQuerySet
+) -> ReexportSummary:
     summary = ReexportSummary()
     try:
-        groups = _groups(account_id, errors, gateway.external_id_case_sensitive)
+        groups = _groups(crm.account_id, errors, gateway.external_id_case_sensitive)
         _send_groups(gateway, groups, summary)
     except GatewayError as exc:
         runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
@@ -139,6 +162,44 @@ def _reexport_account(account_id: int, errors: ExportErrorQuerySet) -> ReexportS
     )
     runs.finish_run(run_id, ExportRun.Outcome.COMPLETED)
     return summary
+
+
+def _cut(run_id: int, crm: CRMSettings, api_calls: int) -> None:
+    """The soft time limit cut the re-export of `crm`'s account, perhaps while a request was
+    in flight (the org may still apply it). End the run `failed` now, saying so, and hold the
+    account's lease for that run until such a request can no longer land; then the lease
+    expires and a run, or this re-export's retry, takes it. The open errors stay open.
+
+    Whatever the cut left of this thread's database connection (a query it interrupted) is
+    closed first. If the database cannot be written now, the lease expires as for a lost
+    worker (CRMSYNC_RUN_LEASE_S)."""
+    hold_s = crm.timeout_seconds + IN_FLIGHT_MARGIN_S
+    message = (
+        "Cut by the task's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT) while re-exporting; "
+        "the open errors stay open and the re-export is retried."
+    )
+    try:
+        if not connection.is_usable():
+            connection.close()
+        with transaction.atomic():
+            runs.fail_run(run_id, message, CUT, api_calls=api_calls)
+            held = ExportCursor.objects.filter(
+                account_id=crm.account_id, run_id__isnull=True
+            ).update(run_id=run_id, lease_expires_at=timezone.now() + timedelta(seconds=hold_s))
+    except DatabaseError:
+        log.warning(
+            "reexport.cut account=%s run=%s: the run could not be ended; its lease expires",
+            crm.account.slug,
+            run_id,
+        )
+        return
+    log.warning(
+        "reexport.cut account=%s run=%s: cut by the soft time limit; the lease is held %.0f s "
+        "more for a request that may still be in flight",
+        crm.account.slug,
+        run_id,
+        hold_s if held else 0,
+    )
 
 
 def _groups(

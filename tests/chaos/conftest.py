@@ -143,11 +143,25 @@ class ChaosRig:
         PeriodicTasks.update_changed()
 
     def send(self, task: str, *args: Any, **kwargs: Any) -> None:
-        """Send a task as Flower or beat would: by name, JSON arguments, on the chaos broker."""
+        """Send a task as Flower or beat would: by name, JSON arguments, on the chaos broker.
+
+        With no time limits in the message, so the worker's own apply (CHAOS_ENV): Celery
+        stamps the sender's CELERY_TASK_(SOFT_)TIME_LIMIT into every message of a task its
+        app has loaded, and a worker obeys a message's limits over its own. This process has
+        production's (600 / 660 s) and loads the tasks as soon as a test runs one in it
+        (task.apply): a task sent after that was never cut by the rig's soft limit."""
         from crmsync.celery import app
 
         with app.connection_for_write(self.redis.url) as conn:
-            app.send_task(task, args=list(args), kwargs=kwargs, connection=conn, queue=QUEUE)
+            app.send_task(
+                task,
+                args=list(args),
+                kwargs=kwargs,
+                connection=conn,
+                queue=QUEUE,
+                time_limit=None,  # (an explicit None: none of this process's)
+                soft_time_limit=None,
+            )
 
     def restart_redis(self, down_s: float) -> None:
         """Stop Redis (everything queued is lost), keep it down `down_s`, start it again."""

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    before_task_publish,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+)
 from celery.utils.serialization import jsonify
 from celery.worker.control import inspect_command
 from kombu.utils.encoding import safe_repr
@@ -25,8 +31,23 @@ app = Celery("crmsync")
 app.config_from_object("crmsync.celeryconf:CONFIG")
 app.autodiscover_tasks()
 
-# crmsync's loggers, each with a stderr handler of its own (settings.LOGGING).
-OWN_LOGGERS = ("crmsync", "exports", "accounts")
+
+@before_task_publish.connect
+def no_time_limits_of_the_sender(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """A task runs under the time limits of the worker that runs it, never its sender's.
+
+    Celery copies its process's CELERY_TASK_TIME_LIMIT / CELERY_TASK_SOFT_TIME_LIMIT into
+    every task class the app loads and stamps them into each message the process sends
+    (`apply_async`, `send_task` by name, a retry), and a worker obeys a message's limits
+    over its own: a run or re-export sent from the admin, Flower or beat ran under their
+    settings. Those stamped defaults are taken out; a limit given for one message stays."""
+    stamped = (app.conf.task_time_limit, app.conf.task_soft_time_limit)
+    if headers is not None and tuple(headers.get("timelimit") or ()) == stamped:
+        headers["timelimit"] = (None, None)
+
+
+# crmsync's loggers, each with a stderr handler of its own (settings.LOGGING, the same names).
+OWN_LOGGERS = ("crmsync", "exports", "accounts", "salesforce", "sandbox")
 
 
 @after_setup_logger.connect

@@ -102,6 +102,20 @@ def release(c: Claim) -> None:
         log.warning("export.batch.unreleased run=%s: the claim to send expires", c.run_id)
 
 
+def kept(c: Claim, in_flight: int) -> None:
+    """The soft time limit cut the link with calls in flight: the claim is not released; it
+    expires by itself, after them, and the link's retry goes on from the cursor then."""
+    log.warning(
+        "export.batch.claim_kept account=%s run=%s after=%s in_flight=%s: the soft time limit "
+        "cut the link with calls in flight; its claim to send expires by itself, after them, "
+        "and its retry goes on from the cursor then",
+        c.cursor.account_id,
+        c.run_id,
+        c.cursor.last_exported_id,
+        in_flight,
+    )
+
+
 def _swap(c: Claim, as_read: claim.Held) -> bool:
     """Compare-and-swap: the cursor still at its position, run and claim as read → the claim
     is this link's until `seconds` from now."""

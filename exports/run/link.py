@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from accounts.models import CRMSettings
@@ -55,6 +56,8 @@ class Link:
     run_id: int
     claim: fence.Claim
     attempted: int
+    # Calls the soft time limit left in flight: the claim is kept for them (`_settle`).
+    in_flight: list[Call] = field(default_factory=list)
 
     @property
     def cursor(self) -> ExportCursor:
@@ -127,7 +130,9 @@ def export_link(
         step = call if not isinstance(call, Call) else _calls(link, call, deadline)
         return step
     finally:
-        if not isinstance(step, Stopped):  # (a run's end or a lost race frees it already)
+        if link.in_flight:  # the soft time limit left calls in flight: it expires after them
+            fence.kept(link.claim, len(link.in_flight))
+        elif not isinstance(step, Stopped):  # (a run's end or a lost race frees it already)
             fence.release(link.claim)
 
 
@@ -148,10 +153,12 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
        the call held the last records waiting when read → the run ends (a record
        enqueued since is after the cursor: the next run takes it).
     7. Time left and the run goes on → the next call (step 1); else return the step.
-    Never leave a call in flight: one whose answer the link does not use is drained.
+    A call whose answer the link does not use is drained, unless the task's soft time limit
+    cut the link: then nothing is waited for (`_settle`).
     """
     following: Call | None = None
     answered = False
+    time_up = False
     try:
         while True:
             answered = False
@@ -169,19 +176,49 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
                 return _run_done(link)  # no record waited after this call's: nothing to read
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
-            keep = fence.keep(link.claim, crm.timeout_seconds, crm.account_id)
-            if following is None and not keep:
+            if following is None and not _keep_claim(link, crm):
                 return Stopped(STALE)
             upcoming = following or _start_call(link, crm, step.after_id, None, None, ahead)
             following = None
             if not isinstance(upcoming, Call):
                 return upcoming
             call = upcoming
+    except SoftTimeLimitExceeded:
+        time_up = True  # wherever it stood: in `_answer`'s wait, a query, the read-ahead
+        raise
     finally:
-        if not answered:
-            overlap.drain(link.run_id, call)
-        if following is not None:
-            overlap.drain(link.run_id, following)
+        taken = answered and call.answer.done()  # `_answer` took its answer (or its failure)
+        _settle(link, [c for c in (None if taken else call, following) if c is not None], time_up)
+
+
+def _settle(link: Link, unused: list[Call], time_up: bool) -> None:
+    """The calls sent whose answers the link will not use.
+
+    1. Wait for each (`overlap.drain`): whoever goes on from the cursor sends its records
+       again only after it is done, as after a lost answer.
+    2. Not when the task's soft time limit cut the link, or cuts this wait: the time is up,
+       and a stalled request may take the request timeout to end. The calls not done are
+       left in flight, cut short (`overlap.leave`), and the link keeps its claim to send
+       (`export_link`): it expires after any request they can still have in flight
+       (`Link.send_by`), so nobody sends their records again (or newer ones of the same
+       keys) before they land.
+    """
+    link.in_flight = unused
+    try:
+        if not time_up:
+            for call in unused:
+                overlap.drain(link.run_id, call)
+    except SoftTimeLimitExceeded:
+        time_up = True
+        raise
+    finally:
+        link.in_flight = [c for c in unused if time_up and not c.answer.done()]
+        for call in link.in_flight:
+            overlap.leave(call)
+
+
+def _keep_claim(link: Link, crm: CRMSettings) -> bool:
+    return fence.keep(link.claim, crm.timeout_seconds, crm.account_id)
 
 
 def _read_ahead(link: Link, call: Call, crm: CRMSettings) -> overlap.Ahead | None:

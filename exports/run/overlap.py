@@ -11,7 +11,8 @@ without it. Three pieces:
    (`decisions.may_send_before_commit`).
 
 A call the link will not use is drained: waited for, its API requests counted, its cursor
-move never committed, so whoever goes on from the cursor sends its records again.
+move never committed, so whoever goes on from the cursor sends its records again. When the
+task's soft time limit cut the link, it is left instead (`leave`): nothing waits for it.
 """
 
 from __future__ import annotations
@@ -162,13 +163,25 @@ def follow(
 def drain(run_id: int, call: Call) -> None:
     """Wait for a call whose answer the link will not use (it stopped, or failed while the
     call was in flight). Its cursor move is not committed: whoever goes on from the cursor
-    sends its records again, as after a lost answer, and only after this call is done."""
-    try:
+    sends its records again, as after a lost answer, and only after this call is done.
+    Only the call's own failure is taken here (`Future.exception`): what interrupts the
+    wait itself (the task's soft time limit) is not, and propagates."""
+    failure = call.answer.exception()  # waits
+    if failure is None:
         api_calls = call.answer.result().api_calls
-    except Exception:  # noqa: BLE001 - a clean-up: the link's own outcome stands
-        log.debug("a call the link stopped without failed too", exc_info=True)
+    else:
+        log.debug("a call the link stopped without failed too: %r", failure)
         api_calls = call.gateway.api_calls
     try:
         ExportRun.objects.filter(id=run_id).add_api_calls(api_calls)
     except DatabaseError:
         log.warning("export.batch.uncounted run=%s api_calls=%s", run_id, api_calls)
+
+
+def leave(call: Call) -> None:
+    """The task's time is up and `call` is not answered: wait for nothing. Not started yet
+    (queued in the HTTP thread) → it never will be. Started → none of its further writes
+    goes out (they check `send_by`), and the one in flight ends by itself, answered or
+    timed out, before the link's claim to send expires (the link keeps it for that)."""
+    if not call.answer.cancel():
+        call.gateway.send_by = float("-inf")

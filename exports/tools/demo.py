@@ -20,7 +20,6 @@ first; a step that did not do what it says raises DemoFailed (`crm_demo` exits 1
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
 from django.core.management import call_command
 
 from accounts.models import Account, CRMSettings
 from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
 from exports.outbox import enqueue_many
 from exports.tasks import reexport_errors, run_export
+from exports.tools.console import HeldConsoleBackend, ProgressBar
 from exports.tools.demo_data import (
     RULE,
     RULES_FIXED,
@@ -132,56 +131,6 @@ class Demo:
         return run
 
 
-class HeldConsoleBackend(ConsoleEmailBackend):
-    """The console email backend, its output held until the demo shows it: the worker
-    thread sends an alert while the demo prints something else."""
-
-    held = StringIO()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **{**kwargs, "stream": self.held})
-
-    @classmethod
-    def take(cls) -> str:
-        text = cls.held.getvalue()
-        cls.held.seek(0)
-        cls.held.truncate()
-        return text
-
-
-class ProgressBar:
-    """A one-line bar on stderr of the records a run has attempted out of its backlog,
-    redrawn in place on a terminal; elsewhere (a log, a pipe) a line per tenth of the way,
-    never `\r` redraws piled onto one line."""
-
-    width = 40
-
-    def __init__(self, total: int, terminal: bool | None = None) -> None:
-        self.total = total
-        self.terminal = sys.stderr.isatty() if terminal is None else terminal
-        self.shown = -1  # the last tenth written (not on a terminal)
-
-    def __call__(self, run: ExportRun, backlog: int) -> None:
-        done = min(run.attempted, self.total)
-        filled = self.width * done // self.total if self.total else self.width
-        bar = "#" * filled + "." * (self.width - filled)
-        line = f"  [{bar}] {done:>6,}/{self.total:,} records"
-        if self.terminal:
-            sys.stderr.write("\r" + line)
-        else:
-            tenth = 10 * done // self.total if self.total else 10
-            if tenth == self.shown:
-                return
-            self.shown = tenth
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.terminal:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def run_demo(demo: Demo) -> None:
     """The four steps of the module docstring, then a table and where to look next.
 
@@ -189,7 +138,7 @@ def run_demo(demo: Demo) -> None:
     stopping one per run costs seconds each)."""
     account = _demo_account(demo)
     if settings.EMAIL_BACKEND == CONSOLE_EMAIL:
-        settings.EMAIL_BACKEND = f"{__name__}.HeldConsoleBackend"
+        settings.EMAIL_BACKEND = f"{HeldConsoleBackend.__module__}.HeldConsoleBackend"
     with worker_if_embedded():
         _step_pause_on(demo, account)
         _step_rule_fixed(demo, account)

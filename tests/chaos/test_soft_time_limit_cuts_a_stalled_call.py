@@ -43,15 +43,6 @@ WORKER_ENV = {
     "CRMSYNC_MAX_RETRIES": "30",  # a re-export retried while its cut run's lease cools down
 }
 CUT = "SoftTimeLimitExceeded"
-DRAIN_SWALLOWS_THE_LIMIT = (
-    "exports/overlap.py's drain catches Exception, SoftTimeLimitExceeded included: a soft "
-    "limit that lands while the link waits there is swallowed and the task runs on"
-)
-LINK_NEEDS_THE_CLAIM_KEPT = (
-    "exports/link.py releases the link's claim to send when the soft time limit cuts it with "
-    "a call in flight, so the retry on another worker sends newer records before the stalled "
-    "older call lands; fixed by keeping the claim while a cut call may be in flight"
-)
 
 
 def stall_one_request(sandbox, after: int) -> None:
@@ -103,7 +94,6 @@ def run_with_one_stalled_call(chaos, chaos_account, sandbox, slug, items, stall_
     chaos.assert_export_clean(f"soft time limit, {slug}", account, set())
 
 
-@pytest.mark.xfail(strict=True, reason=LINK_NEEDS_THE_CLAIM_KEPT)
 def test_the_first_call_of_a_run(chaos, chaos_account, sandbox):
     # Calls of 100 records (2 batches of 50: a call never repeats a key), 6 versions of each
     # key; the describe goes first, the first call stalls.
@@ -111,7 +101,6 @@ def test_the_first_call_of_a_run(chaos, chaos_account, sandbox):
     run_with_one_stalled_call(chaos, chaos_account, sandbox, "cut-first", items, 1, batch_size=50)
 
 
-@pytest.mark.xfail(strict=True, reason=LINK_NEEDS_THE_CLAIM_KEPT)
 def test_a_later_call_after_one_went_through(chaos, chaos_account, sandbox):
     # Each call writes the keys the one before it wrote: the second goes out after the
     # first call's cursor move, and stalls.
@@ -119,7 +108,6 @@ def test_a_later_call_after_one_went_through(chaos, chaos_account, sandbox):
     run_with_one_stalled_call(chaos, chaos_account, sandbox, "cut-later", items, 2, batch_size=50)
 
 
-@pytest.mark.xfail(strict=True, reason=LINK_NEEDS_THE_CLAIM_KEPT)
 def test_a_call_sent_before_the_previous_one_committed(chaos, chaos_account, sandbox):
     # Calls of 100 records over 200 keys: consecutive calls share no key, so the second
     # (read ahead while the first was in flight) goes out before the first one's cursor move
@@ -128,7 +116,6 @@ def test_a_call_sent_before_the_previous_one_committed(chaos, chaos_account, san
     run_with_one_stalled_call(chaos, chaos_account, sandbox, "cut-ahead", items, 2, batch_size=20)
 
 
-@pytest.mark.xfail(strict=True, reason=DRAIN_SWALLOWS_THE_LIMIT)
 def test_the_wait_for_a_call_the_link_will_not_use(chaos, chaos_account, sandbox):
     # As above, the second call goes out before the first one's cursor move and stalls.
     # That move fails (a deadlock with this test's transaction), so the link waits for the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exports.models import ExportRun
-from exports.tools.demo import ProgressBar
+from exports.tools.console import ProgressBar
 
 
 def test_without_a_terminal_a_line_per_tenth(capsys: pytest.CaptureFixture[str]) -> None:

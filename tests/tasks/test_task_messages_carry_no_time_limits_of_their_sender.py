@@ -21,10 +21,6 @@ from crmsync.celery import app
 from exports import tasks
 
 QUEUE = "time-limits-probe"
-SENDER_LIMITS_FIX = (
-    "crmsync/celery.py stamps nothing yet: a before_task_publish handler that clears the "
-    "sender's own limits from the message fixes it"
-)
 
 
 def timelimit_sent(send: Callable[[Connection], Any]) -> Any:
@@ -36,7 +32,6 @@ def timelimit_sent(send: Callable[[Connection], Any]) -> Any:
         return message.headers.get("timelimit")
 
 
-@pytest.mark.xfail(strict=True, reason=SENDER_LIMITS_FIX)
 @pytest.mark.parametrize("how", ["send_task by name", "apply_async"])
 def test_a_message_carries_no_time_limit_of_its_sender(how):
     assert tasks.reexport_errors.soft_time_limit == app.conf.task_soft_time_limit  # loaded

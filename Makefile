@@ -78,6 +78,7 @@ test: $(STAMP) check-deploy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(MYPY)
+	$(PY) .ci/shape.py
 	CRMSYNC_DEV=1 $(PY) -m pytest
 	@if [ "$$CI" = "true" ] || $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL))"; \
@@ -99,6 +100,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(MYPY)
+	$(PY) .ci/shape.py
 
 format: $(STAMP)
 	$(PY) -m ruff format .

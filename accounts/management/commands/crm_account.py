@@ -66,7 +66,7 @@ OPTION_FOR_FIELD |= {
     "alert_webhook_secret": "--alert-webhook-secret-env",
 }
 # What each auth flow needs before a login can succeed: field → option.
-FLOW_NEEDS = {
+FLOW_NEEDS: dict[str, tuple[str, ...]] = {
     CRMSettings.AuthFlow.CLIENT_CREDENTIALS: ("client_id", "client_secret"),
     CRMSettings.AuthFlow.JWT_BEARER: ("client_id", "username", "private_key"),
     CRMSettings.AuthFlow.PASSWORD: ("client_id", "client_secret", "username", "password"),

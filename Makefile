@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # demo, test, run and sandbox are a development machine (CRMSYNC_DEV=1): keys missing from
 # the environment are generated once into var/dev-keys.env (mode 0600, git-ignored) and the
-# HTTPS-only settings are off. Production sets its own keys (README › Configuration).
+# HTTPS-only settings are off. Production sets its own keys (docs/configuration.md).
 # The demo: SQLite + the embedded broker under var/demo, whatever the environment says.
 DEMO_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL CRMSYNC_DEV=1 CRMSYNC_VAR_DIR=var/demo
 
@@ -30,7 +30,7 @@ demo: $(STAMP)
 # DATABASE_URL picks PostgreSQL (default: SQLite under var/). Flower's login comes from
 # FLOWER_BASIC_AUTH=user:password. The local sandbox org is not part of it: `make sandbox`
 # in another terminal (its exit never stops the stack); its host is an allowed login host.
-# See README › "make run".
+# See docs/operations.md › "make run".
 SANDBOX_PORT ?= 8443
 RUN_ENV := PATH="$(abspath $(VENV))/bin:$$PATH" CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
 	CRMSYNC_DEV="$${CRMSYNC_DEV-1}" CRMSYNC_EXTRA_LOGIN_HOSTS="$${CRMSYNC_EXTRA_LOGIN_HOSTS-127.0.0.1:$(SANDBOX_PORT)}"
@@ -106,7 +106,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# Benchmarks (README › Benchmarks): the sandbox org, Redis and PostgreSQL on 127.0.0.1 (a
+# Benchmarks (bench/README.md): the sandbox org, Redis and PostgreSQL on 127.0.0.1 (a
 # database crmsync_bench is created and dropped). Writes bench/results/bench-<time>.json/.md.
 # BENCH_ARGS=--quick: a smoke run; --million: add the 1,000,000-record backlog series.
 bench: $(STAMP)

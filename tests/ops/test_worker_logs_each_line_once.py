@@ -1,4 +1,4 @@
-"""The worker's log has each `export.*` line once (README › Logs), in the worker's format.
+"""The worker's log has each `export.*` line once (docs/operations.md › Logs), in the worker's format.
 
 A Celery worker gives the root logger a handler of its own; crmsync's loggers must not
 print through a second one (crmsync/celery.py `log_through_celery`).

@@ -45,7 +45,7 @@ from salesforce.client import ConnectionCheck, Gateway, GatewayError
 NOTIFICATIONS_HELP = (
     "Who hears about this account's export: paused at a record (then still paused, then "
     "resumed), runs failing, error spikes with pause off, the daily API limit; each sent "
-    "once per change. See README › Alerts for the webhook's body and signature. Changing "
+    "once per change. See docs/alerts.md › Alerts for the webhook's body and signature. Changing "
     "the webhook URL removes the stored signing secret unless you type a new one in the "
     "same save: it signs only for the receiver it was saved for."
 )

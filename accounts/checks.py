@@ -17,7 +17,7 @@ def development_switch_is_off(app_configs: Any = None, **kwargs: Any) -> list[Wa
             "CRMSYNC_DEV (or DJANGO_DEBUG) is on: missing keys come from var/dev-keys.env "
             "and the HTTPS settings default to off.",
             hint="In production set DJANGO_SECRET_KEY and CRMSYNC_ENCRYPTION_KEY and leave "
-            "CRMSYNC_DEV and DJANGO_DEBUG unset (README › Configuration).",
+            "CRMSYNC_DEV and DJANGO_DEBUG unset (docs/configuration.md).",
             id="crmsync.W001",
         )
     ]

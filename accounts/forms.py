@@ -42,7 +42,7 @@ CONNECTION_FIELDS = (
     "daily_api_limit",
     "version_field",
 )
-# The Notifications fieldset (README › Alerts), in page order.
+# The Notifications fieldset (docs/alerts.md › Alerts), in page order.
 NOTIFICATION_FIELDS = (
     "alert_emails",
     "alert_webhook_url",

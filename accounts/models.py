@@ -185,7 +185,7 @@ class CRMSettings(models.Model):
         blank=True,
         max_length=500,
         validators=[validate_webhook_url],
-        help_text="Receives each alert as a signed JSON POST (README › Alerts). HTTPS; plain "
+        help_text="Receives each alert as a signed JSON POST (docs/alerts.md › Alerts). HTTPS; plain "
         "HTTP only for 127.0.0.1 / localhost.",
     )
     alert_webhook_secret = EncryptedTextField(

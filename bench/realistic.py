@@ -1,4 +1,4 @@
-"""Two series of `make bench` for orgs that behave like real ones (README › Benchmarks):
+"""Two series of `make bench` for orgs that behave like real ones (bench/README.md):
 
 - `realistic`: the sandbox at 100 ms latency with Apex automation costing 4 ms of CPU per
   record, spent as server time (`cpu_ms_per_record` 4, `server_time_scale` 1, the 10 s CPU

@@ -75,7 +75,7 @@ def freeze_startup_objects(**_: Any) -> None:
 # the run was started on: `celery` → `celery.links`. A worker takes from both in turn
 # (kombu's Redis transport serves the queues it consumes round-robin), so the first calls
 # of thousands of accounts started by one tick never queue behind a long run's links, and
-# a long run's next link never queues behind thousands of run starts (README › Deployment).
+# a long run's next link never queues behind thousands of run starts (docs/operations.md › Deployment).
 LINKS_SUFFIX = ".links"
 
 

@@ -3,7 +3,7 @@
 Celery looks up several spellings of a setting for every message it sends and every task
 it runs; each spelling Django's lazy settings object does not have is a failed attribute
 lookup through it, slow enough to be a quarter of the time a 5,000-account tick spends
-sending its messages (README › Benchmarks › Tenants). Settings do not change after start,
+sending its messages (bench/README.md › Tenants). Settings do not change after start,
 so the copy is the same configuration. Imported by Celery at the first use of its
 configuration (`crmsync.celery`), when Django's settings module is complete.
 """

@@ -71,7 +71,7 @@ def fernet_keys(value: str) -> list[str]:
             raise ImproperlyConfigured(
                 f"{ENCRYPTION_KEY_VAR}: key {position} of {len(keys)} is not a Fernet key "
                 f"(32 url-safe base64-encoded bytes); make one with: {NEW_FERNET_KEY}. "
-                "A passphrase is no longer accepted: README › Security says how to "
+                "A passphrase is no longer accepted: docs/security.md says how to "
                 "move secrets written with one."
             ) from None
     return keys

@@ -1,7 +1,7 @@
 """Django settings for crmsync.
 
 Every value an operator may change comes from the environment, in this file
-only, and is listed in the README's configuration table.
+only, and is listed in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ CRMSYNC_MAX_RETRIES = env_int("CRMSYNC_MAX_RETRIES", 6)
 CRMSYNC_RETRY_BACKOFF_S = env_int("CRMSYNC_RETRY_BACKOFF_S", 2)
 CRMSYNC_RETRY_BACKOFF_MAX_S = env_int("CRMSYNC_RETRY_BACKOFF_MAX_S", 300)
 
-# --- Alerts, metrics, retention (README › Alerts, Metrics, Retention) ----------------------
+# --- Alerts, metrics, retention (docs/alerts.md › Alerts, Metrics, Retention) ----------------------
 # Email goes through Django's email backend: the console by default (prints the message),
 # SMTP when EMAIL_HOST is set (EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
 # EMAIL_USE_TLS / EMAIL_USE_SSL as Django names them).
@@ -299,7 +299,7 @@ CRMSYNC_CIRCUIT_MAX_WAIT_S = env_int("CRMSYNC_CIRCUIT_MAX_WAIT_S", 3600)
 # /metrics (every tenant's slug, backlog, pause and error codes) is closed until configured:
 # a scrape sends `Authorization: Bearer <CRMSYNC_METRICS_TOKEN>`, or, with
 # CRMSYNC_METRICS_ALLOW_LOOPBACK on, a client on this host needs none; never with a reverse
-# proxy on the host (a request it relays comes from 127.0.0.1 too). README › Metrics.
+# proxy on the host (a request it relays comes from 127.0.0.1 too). docs/alerts.md › Metrics.
 CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "").strip()
 CRMSYNC_METRICS_ALLOW_LOOPBACK = env_bool("CRMSYNC_METRICS_ALLOW_LOOPBACK", False)
 # crm_prune (daily CRMExport_Prune): exported outbox rows, closed ExportErrors, ExportRuns and

@@ -267,7 +267,7 @@ class ExportError(models.Model):
 
 
 class AlertEvent(models.TextChoices):
-    """The alerts an account's export sends (webhook `event`; README › Alerts)."""
+    """The alerts an account's export sends (webhook `event`; docs/alerts.md › Alerts)."""
 
     PAUSED = "paused", "paused"
     STILL_PAUSED = "still_paused", "still paused"

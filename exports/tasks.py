@@ -73,7 +73,7 @@ def export_due_accounts() -> list[int]:
     circuit closed, no run going on: `runs.due_account_ids`), all sent through one
     producer (one broker connection for thousands of messages), pipelined to Redis in
     batches of 1,000 (kombu's `Producer.batch`; a broker without batches sends each), the
-    queue declared once: 0.63 s for 5,000 accounts (README › Benchmarks › Tenants)."""
+    queue declared once: 0.63 s for 5,000 accounts (bench/README.md › Tenants)."""
     account_ids = runs.due_account_ids()
     app = run_export.app
     with app.producer_or_acquire() as producer, producer.batch(max_size=1000):

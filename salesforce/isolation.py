@@ -1,5 +1,5 @@
 """Only the guilty record is rejected: narrow a failure that is not about one record down to
-the record that fails alone (README › Architecture › Isolation).
+the record that fails alone (docs/architecture.md › Isolation).
 
 Real orgs fail more than one record for one record's fault:
 - an unhandled exception in an Apex trigger or flow fails every record of its 200-record

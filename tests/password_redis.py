@@ -1,4 +1,4 @@
-"""A redis-server of a test's own that needs a password, set up as README › Deployment ›
+"""A redis-server of a test's own that needs a password, set up as docs/operations.md › Deployment ›
 Redis AUTH and TLS says: `requirepass`, or an ACL user with the default user switched
 off, optionally over TLS only (a private CA: sandbox.certs). `url_for(db)` carries
 the credentials (and the TLS options) the way CELERY_BROKER_URL and CRMSYNC_CACHE_URL do in
@@ -18,7 +18,7 @@ from sandbox.certs import ensure_certificates
 from tests.conftest import wait_for
 from tests.processes import free_port
 
-# What crmsync's ACL user may do (README › Deployment): every key and channel, every
+# What crmsync's ACL user may do (docs/operations.md › Deployment): every key and channel, every
 # command but the dangerous ones (FLUSHALL, CONFIG, KEYS, DEBUG, SHUTDOWN, ...).
 ACL_RULES = "~* &* +@all -@dangerous"
 

@@ -38,7 +38,7 @@ def require(service: str, host: str, port: int) -> None:
     """Fail under CI=true, skip with a loud reason elsewhere, when a service is down."""
     if port_open(host, port):
         return
-    missing(f"{service} is not reachable at {host}:{port}", remedy="start it, see README › Testing")
+    missing(f"{service} is not reachable at {host}:{port}", remedy="start it, see docs/testing.md")
 
 
 def require_redis() -> None:

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='crmsettings',
             name='alert_webhook_url',
-            field=models.URLField(blank=True, help_text='Receives each alert as a signed JSON POST (README › Alerts). HTTPS; plain HTTP only for 127.0.0.1 / localhost.', max_length=500, validators=[accounts.validators.validate_webhook_url], verbose_name='webhook URL'),
+            field=models.URLField(blank=True, help_text='Receives each alert as a signed JSON POST (docs/alerts.md › Alerts). HTTPS; plain HTTP only for 127.0.0.1 / localhost.', max_length=500, validators=[accounts.validators.validate_webhook_url], verbose_name='webhook URL'),
         ),
         migrations.AddField(
             model_name='crmsettings',

@@ -1,4 +1,4 @@
-"""Two more scheduled jobs, as django-celery-beat PeriodicTasks (README › Alerts, Retention):
+"""Two more scheduled jobs, as django-celery-beat PeriodicTasks (docs/alerts.md › Alerts, Retention):
 
 - `CRMExport_Alerts` every 10 minutes → `exports.tasks.check_alerts`: still-paused
   reminders, error spikes that are over, alerts whose task was lost, run totals for /metrics;
@@ -32,7 +32,7 @@ PRUNE_TASK = {
     "task": "exports.tasks.prune",
     "description": (
         "Daily at 04:00 UTC: deletes exported outbox records, closed export errors, runs "
-        "and notifications older than their retention (crm_prune; README › Retention). "
+        "and notifications older than their retention (crm_prune; docs/alerts.md › Retention). "
         "Never a record a run or the re-export still needs."
     ),
     "expire_seconds": None,

@@ -16,7 +16,7 @@ Access (`refusal`): closed until configured, since it names every tenant. A clie
 with CRMSYNC_METRICS_ALLOW_LOOPBACK on, also a client connecting from the loopback interface
 itself: a request carrying a reverse proxy's header (`PROXY_HEADERS`, or the one
 SECURE_PROXY_SSL_HEADER names) is not one. A proxy on the same host that adds no header at
-all cannot be told apart: that is why the switch is off by default (README › Metrics).
+all cannot be told apart: that is why the switch is off by default (docs/alerts.md › Metrics).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ NOT_CONFIGURED = (
     "403 Forbidden: /metrics is closed until it is configured (it lists every account). "
     "Set CRMSYNC_METRICS_TOKEN and scrape with 'Authorization: Bearer <token>', or set "
     "CRMSYNC_METRICS_ALLOW_LOOPBACK=1 to let clients on this host in without one (never with "
-    "a reverse proxy on this host: what it relays comes from 127.0.0.1 too). README › Metrics.\n"
+    "a reverse proxy on this host: what it relays comes from 127.0.0.1 too). docs/alerts.md › Metrics.\n"
 )
 NEEDS_TOKEN = "403 Forbidden: /metrics needs 'Authorization: Bearer <CRMSYNC_METRICS_TOKEN>'.\n"
 NEEDS_TOKEN_OR_LOOPBACK = (

@@ -19,7 +19,7 @@ from exports.run.claim import Token
 from exports.run.decisions import CallDecision, Rejection
 from exports.run.payload import Row
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 
 def move_cursor(

@@ -15,7 +15,7 @@ from exports.run import claim, fence, link_state, outage
 from exports.run.runs import fail_run
 from exports.run.task_arguments import is_id
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 
 def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:

@@ -22,7 +22,7 @@ from exports.run import claim
 from exports.run.claim import Token
 from exports.run.steps import STALE, Stopped, Wait
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 # Seconds kept between the last moment a request may go out under a claim and the claim's
 # end, besides the request timeout (clocks of the hosts, the answer's last bytes).

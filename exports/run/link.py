@@ -41,7 +41,7 @@ from exports.run.steps import (
 from exports.run.task_arguments import ExportRequestError, check_link_arguments
 from salesforce.client import GatewayError
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 Outcome = ExportRun.Outcome
 

@@ -36,7 +36,7 @@ from salesforce import org_slots
 from salesforce.reuse import reusable_gateway
 from salesforce.wire import Batch
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 _http_pool: ThreadPoolExecutor | None = None
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     CursorAndBacklog = WithAnnotations[ExportCursor, _Waiting]
     EndedRun = WithAnnotations[ExportRun, _ToldNothing]
 
-log = logging.getLogger("exports.pipeline")  # the export's log stream (README › Logs)
+log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
 Outcome = ExportRun.Outcome
 

@@ -25,7 +25,7 @@ def manual_runs_until(chaos, accounts, deadline: float) -> None:
     at once) for every account every 2 s, so that runs of one account are certainly asked
     for at the same moment: the two beats share the schedule's last_run_at in the database
     and often send a tick once, the tick sends no run to an account whose run is going on,
-    and a started run's first link goes before other runs start (README › Deployment ›
+    and a started run's first link goes before other runs start (docs/operations.md › Deployment ›
     Queues), so one run each would rarely meet another."""
     while time.monotonic() < deadline:
         for account in accounts:

@@ -1,4 +1,4 @@
-"""The stack runs on a Redis that needs a password (README › Deployment › Redis AUTH and
+"""The stack runs on a Redis that needs a password (docs/operations.md › Deployment › Redis AUTH and
 TLS): a worker process whose CELERY_BROKER_URL and CRMSYNC_CACHE_URL carry the
 credentials — `requirepass`, an ACL user with the default user off, and that user over
 TLS only (`rediss://...?ssl_cert_reqs=required&ssl_ca_certs=...`) — takes a run from the

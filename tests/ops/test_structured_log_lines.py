@@ -1,4 +1,4 @@
-"""Every run and every call (up to 5 batches) leaves one key=value log line (README › Logs):
+"""Every run and every call (up to 5 batches) leaves one key=value log line (docs/operations.md › Logs):
 
 export.batch account=SLUG run=ID after=N sent=N written=N rejected=N retry=N api_calls=N cursor=N
 export.run account=SLUG run=ID trigger=T outcome=O attempted=N exported=N failed=N api_calls=N first=N last=N

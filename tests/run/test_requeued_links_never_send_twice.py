@@ -1,6 +1,6 @@
 """At most one link of a run sends at any moment, whatever copies of it exist: copies of
 the live link requeued from Flower with its arguments, the live link's own message
-redelivered while it still runs, a `run_export` naming the live run (README › Runbook ›
+redelivered while it still runs, a `run_export` naming the live run (docs/operations.md › Runbook ›
 Requeue from Flower: every task is safe to run twice, also while the original still runs).
 
 One worker of three pool processes (prefork: copies run beside the live link) exports an

@@ -1,6 +1,6 @@
 """`crm_rotate_secrets [--check]`: re-encrypt every stored CRM secret with the newest key.
 
-Key rotation (README › Security):
+Key rotation (docs/security.md):
 1. Put the new key first in CRMSYNC_ENCRYPTION_KEY (`new,old`) and restart: new secrets
    are written with it, old ones still decrypt with the old key.
 2. Run `manage.py crm_rotate_secrets`: every stored secret is read with whichever key

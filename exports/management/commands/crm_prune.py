@@ -1,4 +1,4 @@
-"""`crm_prune [--dry-run] [--json]`: delete what no run or re-export needs (README › Retention)."""
+"""`crm_prune [--dry-run] [--json]`: delete what no run or re-export needs (docs/alerts.md › Retention)."""
 
 from __future__ import annotations
 

@@ -111,11 +111,10 @@ def send(
         if passes or refused:  # some of the rows, batched again
             batches = []
         results = _upsert_typed(gateway, pending, batches, refused, pause_on, size)
-        if any(_older(r, version_field) for r in results):
-            newer, results = (
-                True,
-                [DONE_NEWER if _older(r, version_field) else r for r in results],
-            )
+        older = [_older(r, version_field) for r in results]
+        if any(older):
+            newer = True
+            results = [DONE_NEWER if old else r for r, old in zip(results, older, strict=True)]
             rolled = [i for i, r in zip(ids, results, strict=True) if not r.ok]
             if pause_on and rolled and all(r.ok or r.rolled_back for r in results):
                 passes.append(CallDecision(written=tuple(i for i in ids if i not in rolled)))

@@ -117,13 +117,12 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
        paused), and the HTTP thread logs in meanwhile.
     """
     crm = load_settings(account_id)
-    finished = _finished(account_id, run_id)
-    if finished is not None:
-        return finished
     # One transaction from the run row to the lease: a worker killed in between leaves no
     # row that is neither finished nor holding the lease (nothing would ever end it).
     with transaction.atomic():
         run = _adopt_or_create_run(account_id, trigger, run_id)
+        if isinstance(run, Ended):  # a run that is over: its outcome stands
+            return run
         if not crm.exporting:
             return _ended(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
         lease = _take_lease(account_id, run)
@@ -150,7 +149,9 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
     return Running(run.id, lease.after_id)
 
 
-def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun:
+def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun | Ended:
+    """A new run row, or the unfinished one `run_id` names; `Ended` when that run is over
+    (a late duplicate, a requeue from Flower): nothing to do, its outcome stands."""
     if trigger not in ExportRun.Trigger.values:
         raise ExportRequestError(
             f"trigger must be one of {', '.join(ExportRun.Trigger.values)}, got {trigger!r}"
@@ -159,20 +160,11 @@ def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> E
         return ExportRun.objects.create(account_id=account_id, trigger=trigger)
     if not is_id(run_id):
         raise ExportRequestError(f"run_id must be an integer id or null, got {run_id!r}")
-    run = ExportRun.objects.filter(id=run_id, account_id=account_id, outcome="").first()
+    run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()
     if run is None:
         raise ExportRequestError(f"run {run_id} is not an unfinished run of account {account_id}")
-    return run
-
-
-def _finished(account_id: int, run_id: Any) -> Ended | None:
-    """A `run_export` for a run that is over (a late duplicate, a requeue from Flower):
-    nothing to do, its outcome stands."""
-    if not is_id(run_id):
-        return None
-    run = ExportRun.objects.filter(id=run_id, account_id=account_id).exclude(outcome="").first()
-    if run is None:
-        return None
+    if not run.outcome:
+        return run
     log.info(
         "export.run.over account=%s run=%s outcome=%s: nothing started",
         account_id,

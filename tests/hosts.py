@@ -17,6 +17,19 @@ from django.conf import settings
 from tests.chaos.processes import CeleryProcess, RedisServer
 from tests.processes import database_url
 
+# Worker hosts as deployed (tests/chaos/conftest.py's order: request timeout < soft limit
+# < hard limit < visibility timeout < run lease), scaled so that no message comes back by
+# itself during a test: every copy of a task is one the test sent.
+NO_REDELIVERY = {
+    "CRMSYNC_VISIBILITY_TIMEOUT_S": "120",
+    "CRMSYNC_RUN_LEASE_S": "180",
+    "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_S": "1",
+    "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "60",
+    "CELERY_TASK_TIME_LIMIT": "70",
+}
+
 
 def worker_host(
     name: str,

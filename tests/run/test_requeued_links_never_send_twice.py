@@ -52,6 +52,7 @@ from tests.chaos.checks import (
 )
 from tests.conftest import wait_for
 from tests.hosts import (
+    NO_REDELIVERY,
     live_link,
     messages_left,
     requeue_live_link,
@@ -75,18 +76,9 @@ RUN_TIMEOUT_S = 90
 # (a timeout after the org applied it) sent again whole: one call's records. No fault here
 # loses an answer, so this only keeps the check from naming a legitimate resend a copy.
 EXTRA_WRITES = BATCH_SIZE * 5
-# As deployed (tests/chaos/conftest.py's order: request timeout < soft limit < hard limit
-# < visibility timeout < run lease), scaled so no message comes back during the test: every
-# copy here is one the test sent. Links of 5 s: the live link's own message, sent again,
-# finds it still running.
+# Links of 5 s: the live link's own message, sent again, finds it still running.
 DEPLOYED = {
-    "CRMSYNC_VISIBILITY_TIMEOUT_S": "120",
-    "CRMSYNC_RUN_LEASE_S": "180",
-    "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
-    "CRMSYNC_RETRY_BACKOFF_S": "1",
-    "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
-    "CELERY_TASK_SOFT_TIME_LIMIT": "60",
-    "CELERY_TASK_TIME_LIMIT": "70",
+    **NO_REDELIVERY,
     "CRMSYNC_LINK_SECONDS": "5",
     "CRMSYNC_ORG_SLOT_WAIT_S": "30",  # below the soft time limit
     # The claim to send: the request timeout + 1 + 3 s; a copy of the live link's own

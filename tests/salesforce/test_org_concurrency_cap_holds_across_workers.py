@@ -23,7 +23,7 @@ from tests.chaos.checks import RULES, check_export, export_done, lease_holding_r
 from tests.chaos.processes import RedisServer
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, CRMSettingsFactory
-from tests.hosts import send_runs, stop_all, worker_host
+from tests.hosts import NO_REDELIVERY, send_runs, stop_all, worker_host
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -31,13 +31,7 @@ ORG_LIMIT = 3
 ACCOUNTS = [f"tenant-{i}" for i in range(6)]
 RECORDS = 300  # calls of 50 records (5 batches of 10): 6 calls per account
 DEPLOYED = {
-    "CRMSYNC_VISIBILITY_TIMEOUT_S": "120",
-    "CRMSYNC_RUN_LEASE_S": "180",
-    "CRMSYNC_UNACKED_RESTORE_INTERVAL_S": "1",
-    "CRMSYNC_RETRY_BACKOFF_S": "1",
-    "CRMSYNC_RETRY_BACKOFF_MAX_S": "3",
-    "CELERY_TASK_SOFT_TIME_LIMIT": "60",
-    "CELERY_TASK_TIME_LIMIT": "70",
+    **NO_REDELIVERY,
     "CRMSYNC_ORG_SLOT_WAIT_S": "20",  # well below the soft time limit
 }
 

@@ -14,7 +14,12 @@ from accounts.models import Account
 
 
 class ExportRecord(models.Model):
-    """One record to write to Salesforce. Append-only; `id` is the export order."""
+    """One record to write to Salesforce, or to delete from it. Append-only; `id` is the
+    export order."""
+
+    class Operation(models.TextChoices):
+        UPSERT = "upsert", "upsert"
+        DELETE = "delete", "delete"
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(
@@ -23,7 +28,17 @@ class ExportRecord(models.Model):
     sobject = models.CharField("object", max_length=80)
     external_id_field = models.CharField("external id field", max_length=80)
     external_id = models.CharField("external id", max_length=255)
-    fields = models.JSONField("fields", help_text="Salesforce field name → value.")
+    fields = models.JSONField(
+        "fields", help_text="Salesforce field name → value (a deletion has none)."
+    )
+    operation = models.CharField(
+        "operation",
+        max_length=8,
+        choices=Operation.choices,
+        default=Operation.UPSERT,
+        help_text="upsert: write the fields by external id; delete: delete the record the "
+        "external id names (docs/semantics.md › Deletions).",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
@@ -36,7 +51,8 @@ class ExportRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.id} {self.sobject} {self.external_id}"
+        deletion = " (delete)" if self.operation == self.Operation.DELETE else ""
+        return f"#{self.id} {self.sobject} {self.external_id}{deletion}"
 
 
 class ExportCursor(models.Model):
@@ -390,3 +406,19 @@ class RunTotalsMark(models.Model):
 
     def __str__(self) -> str:
         return f"run totals up to run {self.up_to_run_id}"
+
+
+from exports.keymap import SalesforceKey  # noqa: E402  (the key map's model, its own room)
+
+__all__ = [
+    "AlertEvent",
+    "AlertState",
+    "ExportCursor",
+    "ExportError",
+    "ExportRecord",
+    "ExportRun",
+    "Notification",
+    "RunTotals",
+    "RunTotalsMark",
+    "SalesforceKey",
+]

@@ -1,5 +1,6 @@
 """Saving an account's CRM settings, or a connection test that logged in, closes its circuit
-breaker (exports.alerts.circuit)."""
+breaker (exports.alerts.circuit). `records_exported` (exports.keymap) is the signal a host
+app listens to for the Salesforce Ids of what was written."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from django.dispatch import receiver
 from accounts.models import CRMSettings
 from accounts.signals import connection_works
 from exports.alerts import circuit
+from exports.keymap import records_exported
+
+__all__ = ["records_exported"]
 
 
 @receiver(post_save, sender=CRMSettings)

@@ -137,7 +137,8 @@ class Gateway:
         return self.upsert_batches([Batch(sobject, external_id_field, encoded)], all_or_none)
 
     def upsert_batches(self, batches: Sequence[Batch], all_or_none: bool) -> list[RecordResult]:
-        """Upsert consecutive batches in ONE API call; one result per record, in order.
+        """Upsert (or delete, `Batch.delete`) consecutive batches in ONE API call; one result
+        per record, in order.
 
         1. One batch: one Collections request (PATCH composite/sobjects/S/F) with `allOrNone`.
         2. Several (at most 5): one Composite request (POST composite) with a Collections
@@ -218,6 +219,16 @@ class Gateway:
             used, limit = self.api_usage
         return ConnectionCheck(str(self.instance_url), used, limit, self.crm.api_version)
 
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """The records a SOQL query finds, every page of them."""
+        answer = self._rest("query", "GET", params={"q": soql}) or {}
+        records = list(answer.get("records") or [])
+        while answer.get("nextRecordsUrl") and not answer.get("done", True):
+            path = str(answer["nextRecordsUrl"]).split(f"/v{self.crm.api_version}/", 1)[-1]
+            answer = self._rest(path, "GET") or {}
+            records += answer.get("records") or []
+        return [r for r in records if isinstance(r, dict)]
+
     # -- Collections ---------------------------------------------------------------------
 
     def field_types(self, sobject: str) -> dict[str, str]:
@@ -287,11 +298,17 @@ class Gateway:
         return results
 
     def _post_collection(self, batch: Batch, all_or_none: bool) -> list[RecordResult]:
+        """One Collections request: an upsert by external id, or a deletion by Id."""
         # https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-upsert.html
-        path = f"composite/sobjects/{batch.sobject}/{batch.external_id_field}"
         payload = batch.records
         try:
-            answer = self._rest(path, "PATCH", data=collection_body(all_or_none, payload).encode())
+            if batch.delete:
+                query = collections.delete_query(payload, all_or_none)
+                answer = self._rest(f"composite/sobjects?{query}", "DELETE")
+            else:
+                path = f"composite/sobjects/{batch.sobject}/{batch.external_id_field}"
+                body = collection_body(all_or_none, payload).encode()
+                answer = self._rest(path, "PATCH", data=body)
         except RequestRejected as exc:
             return collections.refused_alike(exc, len(payload), all_or_none)
         return collections.collection_results(answer, len(payload))

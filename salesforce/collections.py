@@ -1,5 +1,5 @@
 """sObject Collections and Composite requests on the wire: the Composite body of several
-Collections upserts, and the answers read back as one RecordResult per record.
+Collections upserts and deletions, and the answers read back as one RecordResult per record.
 
 Salesforce: a Composite request holds up to 25 subrequests, at most 5 of them sObject
 Collections or queries; it counts as one API call.
@@ -45,15 +45,60 @@ def check_call(batches: Sequence[Batch]) -> None:
 
 
 def composite_body(prefix: str, batches: Sequence[Batch], all_or_none: bool) -> str:
-    """One Composite request of Collections subrequests, executed in order."""
+    """One Composite request of Collections subrequests (upserts by external id, deletions
+    by Id), executed in order."""
     # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_allornone.htm
     flag = "true" if all_or_none else "false"
     subrequests = ",".join(
-        f'{{"method":"PATCH","url":"{prefix}/{b.sobject}/{b.external_id_field}",'
+        f'{{"method":"DELETE","url":"{prefix}?{delete_query(b.records, all_or_none)}",'
+        f'"referenceId":"batch{k}"}}'
+        if b.delete
+        else f'{{"method":"PATCH","url":"{prefix}/{b.sobject}/{b.external_id_field}",'
         f'"referenceId":"batch{k}","body":{collection_body(all_or_none, b.records)}}}'
         for k, b in enumerate(batches)
     )
     return f'{{"allOrNone":{flag},"collateSubrequests":false,"compositeRequest":[{subrequests}]}}'
+
+
+def delete_query(ids: Sequence[str], all_or_none: bool) -> str:
+    """The query string of a Collections delete: `ids=…&allOrNone=…` (Salesforce Ids are
+    letters and digits, `is_salesforce_id`)."""
+    # https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-delete.html
+    return f"ids={','.join(ids)}&allOrNone={'true' if all_or_none else 'false'}"
+
+
+def is_salesforce_id(value: str) -> bool:
+    """A Salesforce record Id: 15 or 18 letters and digits."""
+    return len(value) in (15, 18) and value.isascii() and value.isalnum()
+
+
+def soql_literal(value: str) -> str:
+    """A string as a SOQL literal, quoted and escaped (Salesforce's SOQL escape sequences)."""
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace("'", "\\'")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f"'{escaped}'"
+
+
+def id_queries(sobject: str, field: str, values: Sequence[str], max_chars: int) -> list[str]:
+    """SOQL queries finding the records of `values` in an external id field, each at most
+    about `max_chars` long (a query travels in the URL)."""
+    head = f"SELECT Id, {field} FROM {sobject} WHERE {field} IN ("
+    queries: list[str] = []
+    literals: list[str] = []
+    for value in dict.fromkeys(values):
+        literal = soql_literal(value)
+        if literals and len(head) + sum(len(x) + 1 for x in literals) + len(literal) > max_chars:
+            queries.append(head + ",".join(literals) + ")")
+            literals = []
+        literals.append(literal)
+    if literals:
+        queries.append(head + ",".join(literals) + ")")
+    return queries
 
 
 def collection_results(answer: Any, count: int) -> list[RecordResult]:

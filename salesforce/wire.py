@@ -66,12 +66,14 @@ class RecordResult:
 
 @dataclass(frozen=True)
 class Batch:
-    """Records of one (sObject, external id field) for one Collections upsert (≤200), each
-    already encoded as the JSON object Salesforce takes (`encode_record`)."""
+    """Records of one (sObject, external id field) for one Collections request (≤200):
+    an upsert's records each encoded as the JSON object Salesforce takes (`encode_record`),
+    or, `delete`, the Salesforce Ids of the records to delete."""
 
     sobject: str
     external_id_field: str
     records: Sequence[str]
+    delete: bool = False
 
 
 def encode_record(sobject: str, fields: Mapping[str, Any]) -> str:
@@ -113,7 +115,8 @@ def classify(error_code: str, message: str = "") -> Classification:
 
 
 def record_result(item: Any) -> RecordResult:
-    """One UpsertResult ({id, success, created, errors: [{statusCode, message, fields}]})."""
+    """One UpsertResult ({id, success, created, errors: [{statusCode, message, fields}]})
+    or DeleteResult (the same without `created`)."""
     if type(item) is dict and item.get("success"):  # the common case first
         return RecordResult(True, item.get("id"), item.get("created"))
     if not isinstance(item, Mapping):

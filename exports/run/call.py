@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts.models import CRMSettings
+from exports.keymap import KeyWrite, fold
 from exports.run import decisions, field_types
 from exports.run.decisions import CallDecision, CallSize
 from exports.run.payload import Row, batches_of
 from salesforce.client import Gateway
+from salesforce.collections import is_salesforce_id
+from salesforce.lookup import find_ids
 from salesforce.wire import NOT_SENT, Batch, RecordResult
 
 _PARSER = "JSON_PARSER_ERROR"
@@ -31,6 +34,7 @@ class Answer:
     api_usage: tuple[int, int] | None
     cpu_limited: bool = False  # a request met the Apex CPU limit
     slowest_call_s: float = 0.0
+    keys: tuple[KeyWrite, ...] = ()  # what the written records became (the key map)
 
     def near_api_limit(self, crm: CRMSettings) -> bool:
         """Is the org's API usage above the share of the daily limit a run may use?"""
@@ -91,64 +95,144 @@ def send(
     no request goes out after `send_by` (monotonic: the link's claim to send, `claim`);
     `version_field`: the account's (CRMSettings.version_field), "" for none.
 
-    1. Records with a value their field's type cannot take (per describe) are rejected
-       without being sent (`_wrong_types`).
-    2. Send the rest as one pass (narrowed down to the guilty record by the gateway when
-       a failure is not about one record); with pause on, resend the rolled-back clean
-       prefix as another pass until it settles.
-    3. A record the org refused because it holds a newer version (the account's version
-       field, `_older`) is done, not an error; with pause on the records its refusal
-       rolled back go again as another pass.
+    1. Deletions the key map had no Id for are looked up in the org; a key the org does
+       not have is done ("already absent") unsent. 2. A value its field's type cannot take
+       is rejected unsent (`_wrong_types`). 3. Send the rest as one pass (the gateway
+       narrows a group failure down to the guilty record); with pause on, resend the
+       rolled-back clean prefix as another pass until it settles. 4. An answer meaning
+       "done already" (`_done_anyway`) is done, not an error; with pause on what it
+       rolled back goes again as another pass.
     """
     gateway.send_by = send_by
+    rows, preset = _resolve_deletions(gateway, rows)
+    if preset:
+        batches = []
     by_id = {row.key.id: row for row in rows}
-    refused = _wrong_types(gateway, rows)
+    preset.update(_wrong_types(gateway, rows))
     pending = rows
     passes: list[CallDecision] = []
-    newer = False  # a record was refused as older than the org's
+    final: dict[int, RecordResult] = {i: r for i, r in preset.items() if r.ok}
+    anyway = False  # a record was answered "done already"
     while True:
         ids = [row.key.id for row in pending]
-        if passes or refused:  # some of the rows, batched again
+        if passes or preset:  # some of the rows, batched again
             batches = []
-        results = _upsert_typed(gateway, pending, batches, refused, pause_on, size)
-        older = [_older(r, version_field) for r in results]
-        if any(older):
-            newer = True
-            results = [DONE_NEWER if old else r for r, old in zip(results, older, strict=True)]
+        results = _send_pass(gateway, pending, batches, preset, pause_on, size)
+        done = [
+            _done_anyway(row, r, version_field) for row, r in zip(pending, results, strict=True)
+        ]
+        if any(done):
+            anyway = True
+            results = [d or r for r, d in zip(results, done, strict=True)]
             rolled = [i for i, r in zip(ids, results, strict=True) if not r.ok]
             if pause_on and rolled and all(r.ok or r.rolled_back for r in results):
+                final.update((i, r) for i, r in zip(ids, results, strict=True) if r.ok)
                 passes.append(CallDecision(written=tuple(i for i in ids if i not in rolled)))
                 pending = [by_id[i] for i in rolled]
                 continue
+        final.update((i, r) for i, r in zip(ids, results, strict=True) if r.ok)
         passes.append(decisions.decide(ids, results, pause_on))
         if passes[-1].retry or not passes[-1].resend:
             decision = decisions.settle([row.key.id for row in rows], passes, pause_on)
-            if newer and decision.pause_at is None and not decision.retry:
+            if anyway and decision.pause_at is None and not decision.retry:
                 decision = dataclasses.replace(decision, cursor_to=rows[-1].key.id)
-            return Answer(
-                decision,
-                gateway.api_calls,
-                gateway.api_usage,
-                gateway.cpu_limited,
-                gateway.slowest_call_s,
-            )
+            return _answer(gateway, decision, _key_writes(gateway, by_id, decision.written, final))
         pending = [by_id[i] for i in passes[-1].resend]
+
+
+def _answer(gateway: Gateway, decision: CallDecision, keys: tuple[KeyWrite, ...]) -> Answer:
+    return Answer(
+        decision,
+        gateway.api_calls,
+        gateway.api_usage,
+        gateway.cpu_limited,
+        gateway.slowest_call_s,
+        keys,
+    )
 
 
 # The org's validation rule on the account's version field refused a record: the org holds
 # a newer write of it (docs/semantics.md › The version field). The record is done.
 _VALIDATION = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
 DONE_NEWER = RecordResult(True)
+# A deletion of a record the org does not have (deleted already, or never there): the
+# wanted state holds (docs/semantics.md › Deletions).
+ALREADY_ABSENT = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+DONE_ABSENT = RecordResult(True)
 
 
-def _older(result: RecordResult, version_field: str) -> bool:
-    return (
-        bool(version_field)
-        and not result.ok
-        and not result.rolled_back
-        and result.error_code == _VALIDATION
-        and version_field in result.fields
-    )
+def _done_anyway(row: Row, result: RecordResult, version_field: str) -> RecordResult | None:
+    """DONE_ABSENT / DONE_NEWER when the org's refusal means the record is done, else None."""
+    if result.ok or result.rolled_back:
+        return None
+    if row.key.delete:
+        return DONE_ABSENT if result.error_code in ALREADY_ABSENT else None
+    if version_field and result.error_code == _VALIDATION and version_field in result.fields:
+        return DONE_NEWER
+    return None
+
+
+def _resolve_deletions(
+    gateway: Gateway, rows: list[Row]
+) -> tuple[list[Row], dict[int, RecordResult]]:
+    """`rows` with the Salesforce Id of every deletion the key map did not know, looked up
+    in the org; the deletions of keys the org does not have, each DONE_ABSENT."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        if row.key.delete and not is_salesforce_id(row.payload):
+            missing.setdefault((row.key.sobject, row.key.external_id_field), []).append(
+                row.key.external_id
+            )
+    if not missing:
+        return rows, {}
+    found = {
+        (sobject, field, ext): sf_id
+        for (sobject, field), values in missing.items()
+        for ext, sf_id in find_ids(gateway, sobject, field, values).items()
+    }
+    resolved, absent = [], {}
+    for row in rows:
+        if row.key.delete and not is_salesforce_id(row.payload):
+            sf_id = found.get((row.key.sobject, row.key.external_id_field, row.key.external_id))
+            if sf_id is None:
+                absent[row.key.id] = DONE_ABSENT
+            row = Row(row.key, sf_id or "")
+        resolved.append(row)
+    return resolved, absent
+
+
+def _key_writes(
+    gateway: Gateway,
+    by_id: dict[int, Row],
+    written: tuple[int, ...],
+    final: dict[int, RecordResult],
+) -> tuple[KeyWrite, ...]:
+    """The key map's view of the written records: each key, folded as the org compares it,
+    with its Salesforce Id (an upsert's answer; a deletion's Id, None when already absent).
+    A record refused as older than the org's wrote nothing and is left out."""
+    sensitive: dict[tuple[str, str], bool] = {}
+    writes = []
+    for record_id in written:
+        result, key = final.get(record_id), by_id[record_id].key
+        if result is None or result is DONE_NEWER:
+            continue
+        target = (key.sobject, key.external_id_field)
+        if target not in sensitive:
+            sensitive[target] = gateway.external_id_case_sensitive(*target)
+        sf_id = (by_id[record_id].payload or None) if key.delete else result.sf_id
+        writes.append(
+            KeyWrite(
+                record_id,
+                key.sobject,
+                key.external_id_field,
+                fold(key.external_id, sensitive[target]),
+                key.external_id,
+                sf_id,
+                None if key.delete else result.created,
+                key.delete,
+            )
+        )
+    return tuple(writes)
 
 
 def _wrong_types(gateway: Gateway, rows: list[Row]) -> dict[int, RecordResult]:
@@ -157,6 +241,8 @@ def _wrong_types(gateway: Gateway, rows: list[Row]) -> dict[int, RecordResult]:
     checked: dict[str, dict[str, str]] = {}
     refused = {}
     for row in rows:
+        if row.key.delete:
+            continue
         sobject = row.key.sobject
         if sobject not in checked:
             checked[sobject] = field_types.checked_fields(gateway.field_types(sobject))
@@ -169,24 +255,33 @@ def _wrong_types(gateway: Gateway, rows: list[Row]) -> dict[int, RecordResult]:
     return refused
 
 
-def _upsert_typed(
+def _refused(preset: dict[int, RecordResult], row: Row) -> bool:
+    return row.key.id in preset and not preset[row.key.id].ok
+
+
+def _send_pass(
     gateway: Gateway,
     rows: list[Row],
     batches: list[Batch],
-    refused: dict[int, RecordResult],
+    preset: dict[int, RecordResult],
     pause_on: bool,
     size: int,
 ) -> list[RecordResult]:
-    """Upsert `rows` in one pass (as `batches`, or batched here) except the `refused` ones,
-    which keep their error; with pause on nothing after the first refused record is sent."""
-    cut = (
-        next((k for k, row in enumerate(rows) if row.key.id in refused), None) if refused else None
-    )
-    if cut is None:
+    """Send `rows` in one pass (as `batches`, or batched here) except the `preset` ones,
+    which keep their result (a refusal, or done already); with pause on nothing after the
+    first preset refusal is sent."""
+    if not preset:
         return gateway.upsert_batches(batches or batches_of(rows, size), all_or_none=pause_on)
+    cut = len(rows)
     if pause_on:
-        head = gateway.upsert_batches(batches_of(rows[:cut], size), all_or_none=True)
-        return [*head, refused[rows[cut].key.id], *[NOT_SENT] * (len(rows) - cut - 1)]
-    sent = [row for row in rows if row.key.id not in refused]
-    answers = iter(gateway.upsert_batches(batches_of(sent, size), all_or_none=False))
-    return [refused.get(row.key.id) or next(answers) for row in rows]
+        cut = next(
+            (k for k, row in enumerate(rows) if not preset.get(row.key.id, DONE_NEWER).ok), cut
+        )
+    sent = [row for row in rows[:cut] if row.key.id not in preset]
+    answers = iter(
+        gateway.upsert_batches(batches_of(sent, size), all_or_none=pause_on) if sent else []
+    )
+    head = [preset.get(row.key.id) or next(answers) for row in rows[:cut]]
+    if cut == len(rows):
+        return head
+    return [*head, preset[rows[cut].key.id], *[NOT_SENT] * (len(rows) - cut - 1)]

@@ -13,6 +13,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from exports import keymap
 from exports.models import ExportCursor, ExportError, ExportRun
 from exports.run.call import Answer, Call
 from exports.run.claim import Token
@@ -54,6 +55,7 @@ def move_cursor(
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
             return False
         _record_rejections(cursor.account_id, rows, decision.rejected, now)
+        keymap.note_writes(cursor.account_id, answer.keys, now)
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
         ExportRun.objects.filter(id=run_id).update(
@@ -68,6 +70,7 @@ def move_cursor(
         )
     for field, value in moved_to.items():
         setattr(cursor, field, value)
+    keymap.tell(cursor.account_id, answer.keys)
     return True
 
 

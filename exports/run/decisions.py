@@ -155,6 +155,7 @@ class RecordKey(NamedTuple):  # a tuple: cheap to build, a thousand per call
     sobject: str
     external_id_field: str
     external_id: str
+    delete: bool = False  # a deletion (by the Salesforce Id the key map or a query gives)
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -232,8 +233,8 @@ def split_batches(
     rows: Sequence[RecordKey], batch_size: int, max_batches: int
 ) -> list[list[RecordKey]]:
     """What one API call carries: consecutive batches from the start of `rows`, at most
-    `max_batches`. A batch holds records of one (sobject, external id field), at most
-    `batch_size`. The call ends before a record key (object, field, external id) repeats:
+    `max_batches`. A batch holds records of one (sobject, external id field) and one
+    operation (upserts or deletions), at most `batch_size`. The call ends before a record key (object, field, external id) repeats:
     within a batch Salesforce would reject it, and across batches a call sent again
     (after a lost answer or a killed worker) would write the older record after the newer.
     """
@@ -247,8 +248,8 @@ def split_batches(
         if (
             current is None
             or len(current) >= batch_size
-            or (row.sobject, row.external_id_field)
-            != (current[0].sobject, current[0].external_id_field)
+            or (row.sobject, row.external_id_field, row.delete)
+            != (current[0].sobject, current[0].external_id_field, current[0].delete)
         ):
             if len(batches) == max_batches:
                 break

@@ -73,6 +73,9 @@ def send_call(plan: CallPlan) -> Call:
     """Hand a call to the HTTP thread; its answer comes as `Call.answer`."""
     crm, rows, batches, per_batch = plan.crm, plan.rows, plan.batches, plan.size.per_batch
     gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
+    if any(row.key.delete for row in rows):  # deletions travel by Salesforce Id
+        rows = payload.with_ids(crm.account_id, rows)
+        batches = payload.batches_of(rows, per_batch)
     if crm.version_field:
         rows = payload.with_version(rows, crm.version_field)
         batches = payload.batches_of(rows, per_batch)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import F, Func, TextField
 
+from exports import keymap
 from exports.models import ExportRecord
 from exports.run import decisions
 from exports.run.decisions import RecordKey
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 
 class Row(NamedTuple):
     key: RecordKey
-    payload: str  # the record as Salesforce takes it, JSON text (see SalesforceJSON)
+    # An upsert: the record as Salesforce takes it, JSON text (see SalesforceJSON). A
+    # deletion: the Salesforce Id of its record ("" until known: `with_ids`).
+    payload: str
 
 
 class SalesforceJSON(Func):
@@ -117,7 +120,7 @@ def load_rows(
         qs = qs.filter(id__lte=until_id)
     if only:
         qs = qs.filter(id__in=only)
-    columns = ("id", "sobject", "external_id_field", "external_id", "payload")
+    columns = ("id", "sobject", "external_id_field", "external_id", "operation", "payload")
     query = qs.annotate(payload=SalesforceJSON()).values_list(*columns)[:limit].query
     # Plain columns, no converters: read as tuples, without the queryset's per-row work.
     sql, params = query.get_compiler(using=qs.db).as_sql()
@@ -126,7 +129,9 @@ def load_rows(
         found = cursor.fetchall()
     return [
         Row(RecordKey(rid, sobject, field, ext), payload or _encode(rid))
-        for rid, sobject, field, ext, payload in found
+        if op == "upsert"
+        else Row(RecordKey(rid, sobject, field, ext, True), "")
+        for rid, sobject, field, ext, op, payload in found
     ]
 
 
@@ -141,8 +146,29 @@ def with_version(rows: list[Row], version_field: str) -> list[Row]:
     """`rows` with `version_field` set to each record's outbox id (docs/semantics.md › The
     version field): for an org whose validation rule refuses a lower one."""
     return [
-        Row(row.key, json.dumps({**json.loads(row.payload), version_field: row.key.id}))
+        row
+        if row.key.delete
+        else Row(row.key, json.dumps({**json.loads(row.payload), version_field: row.key.id}))
         for row in rows
+    ]
+
+
+def with_ids(account_id: int, rows: list[Row]) -> list[Row]:
+    """`rows` with each deletion's Salesforce Id from the key map ("" where the key map
+    does not know the key: the call looks it up in the org). Read right before the call
+    goes out: a call before it that wrote the key has committed by then (a call sent
+    before the previous one commits shares no key with it)."""
+    targets = [
+        (r.key.sobject, r.key.external_id_field, r.key.external_id) for r in rows if r.key.delete
+    ]
+    if not targets:
+        return rows
+    known = keymap.ids_for(account_id, targets)
+    return [
+        Row(r.key, known.get((r.key.sobject, r.key.external_id_field, r.key.external_id), ""))
+        if r.key.delete
+        else r
+        for r in rows
     ]
 
 
@@ -157,4 +183,7 @@ def batches_of(rows: list[Row], size: int) -> list[Batch]:
 
 def _as_batches(rows: list[Row], keys: list[list[RecordKey]]) -> list[Batch]:
     payloads = iter([row.payload for row in rows])
-    return [Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b]) for b in keys]
+    return [
+        Batch(b[0].sobject, b[0].external_id_field, [next(payloads) for _ in b], b[0].delete)
+        for b in keys
+    ]

@@ -1,5 +1,5 @@
-"""What the org's Apex does to an upsert: trigger failures (per record or per chunk),
-row locks met by triggers, and the CPU time limit of a transaction.
+"""What the org's Apex does to an upsert or a delete: trigger failures (per record or per
+chunk), row locks met by triggers, and the CPU time limit of a transaction.
 
 Salesforce runs triggers over chunks of up to 200 records; an unhandled exception in a
 trigger fails every record of its chunk with the same CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY
@@ -9,6 +9,7 @@ which carries at most 200.
 
 `trigger_fail` rules say which records make a trigger throw: scope "record" (the default)
 fails only the matching record, scope "chunk" fails the whole chunk holding it.
+`delete_fail` rules do the same for deletes (delete.py), with their own code and message.
 
 Row locks that a trigger meets (`faults.lock_wrapped`) arrive wrapped in the trigger's
 error, as in real orgs (e.g. salesforce.stackexchange.com/questions/20921):
@@ -18,9 +19,9 @@ error: UNABLE_TO_LOCK_ROW, unable to obtain exclusive access to this record or 1
 003...: []\n\nTrigger.ContactTrigger: line 1, column 1".
 
 Synchronous Apex may spend `faults.cpu_limit_ms` (10,000 ms) of CPU per transaction: one
-sObject Collections request, a single-record upsert, one subrequest of a Composite without
-allOrNone, or a whole allOrNone Composite. Each record costs its object's
-`cpu_ms_per_record`; the request (subrequest) that takes the sum past the limit fails,
+sObject Collections request, a single-record upsert or delete, one subrequest of a
+Composite without allOrNone, or a whole allOrNone Composite. Each record upserted or
+deleted costs its object's `cpu_ms_per_record`; the request (subrequest) that takes the sum past the limit fails,
 every record with CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY "ContactTrigger:
 System.LimitException: Apex CPU time limit exceeded", and writes nothing (in an allOrNone
 Composite the others are then rolled back and halted, as for any failed subrequest).
@@ -34,7 +35,8 @@ from typing import Any
 
 from sandbox.errors import record_error
 from sandbox.ids import make_id
-from sandbox.rules import ObjectRules, TriggerRule
+from sandbox.record_rules import TriggerRule
+from sandbox.rules import ObjectRules
 
 TRIGGER_FAILED = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
 
@@ -89,11 +91,12 @@ def fail_all(outcomes: list[Any], error: dict[str, Any]) -> list[Any]:
     return outcomes
 
 
-def wrapped_lock_error(sobject: str, sf_id: str | None) -> dict[str, Any]:
-    """UNABLE_TO_LOCK_ROW met by `<sobject>Trigger`, for the record `sf_id` (None: a create,
-    which names a record of the same object the trigger would have updated)."""
+def wrapped_lock_error(sobject: str, sf_id: str | None, event: str = "") -> dict[str, Any]:
+    """UNABLE_TO_LOCK_ROW met by `<sobject>Trigger` in `event` (default: AfterUpdate, or
+    AfterInsert for a create), for the record `sf_id` (None: a create, which names a record
+    of the same object the trigger would have updated)."""
     locked = sf_id or make_id(sobject, 0)
-    event = "AfterUpdate" if sf_id else "AfterInsert"
+    event = event or ("AfterUpdate" if sf_id else "AfterInsert")
     trigger = _trigger_name(sobject)
     message = (
         f"{trigger}: execution of {event}\n\ncaused by: System.DmlException: Update failed."

@@ -63,6 +63,7 @@ class Api:
             ("GET", re.compile(r"^/sobjects/?$"), R.describe_global),
             ("GET", re.compile(r"^/sobjects/(?P<sobject>\w+)/describe/?$"), R.describe),
             ("POST", re.compile(r"^/composite/?$"), self.composite),
+            ("DELETE", re.compile(r"^/composite/sobjects/?$"), R.delete_collection),
             (
                 "PATCH",
                 re.compile(r"^/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/?$"),
@@ -78,7 +79,13 @@ class Api:
                 re.compile(r"^/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/(?P<value>[^/]+)/?$"),
                 R.get_by_external_id,
             ),
+            (
+                "DELETE",
+                re.compile(r"^/sobjects/(?P<sobject>\w+)/(?P<field>\w+)/(?P<value>[^/]+)/?$"),
+                R.delete_by_external_id,
+            ),
             ("GET", re.compile(r"^/sobjects/(?P<sobject>\w+)/(?P<sf_id>\w+)/?$"), R.get_by_id),
+            ("DELETE", re.compile(r"^/sobjects/(?P<sobject>\w+)/(?P<sf_id>\w+)/?$"), R.delete_one),
         ]
         self.control_routes: dict[tuple[str, str], Handler] = {
             ("GET", "/sandbox/rules"): self.get_rules,

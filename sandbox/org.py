@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sandbox.auth import Tokens
+from sandbox.delete import Deleter
 from sandbox.faults import Faults
 from sandbox.paging import QueryLocators
 from sandbox.rules import Rules
@@ -24,6 +25,7 @@ class Org(Protocol):
     store: Store
     tokens: Tokens
     upserter: Upserter
+    deleter: Deleter
     control_token: str
 
     @property

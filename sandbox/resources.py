@@ -8,10 +8,12 @@ URI, as Salesforce does for an unknown resource, and 400 INVALID_TYPE in SOQL
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sandbox import errors
 from sandbox.apex import CpuMeter
+from sandbox.delete import MAX_IDS, well_formed_id
 from sandbox.errors import ApiError
 from sandbox.ids import STANDARD_OBJECTS, is_known_object, key_prefix
 from sandbox.json_bodies import collection_body, parse_json
@@ -84,8 +86,80 @@ def upsert_one(
     return Response(status, outcome.as_result(), server_ms=cpu.spent_ms)
 
 
+def delete_collection(org: Org, request: Request, version: str) -> Response:
+    """DELETE composite/sobjects?ids=ID1,ID2&allOrNone=false: 200 with one DeleteResult per
+    id, in order (delete.py).
+
+    Inside an allOrNone composite (`request.all_or_none`) it runs all-or-none whatever its
+    own `allOrNone` says.
+    """
+    ids = [value.strip() for value in request.query.get("ids", "").split(",")]
+    if ids == [""]:
+        raise ApiError(400, "MISSING_ARGUMENT", "ids not specified")
+    if len(ids) > MAX_IDS:
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {MAX_IDS} records into this call",
+        )
+    all_or_none = _boolean_param(request, "allOrNone")
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
+    outcomes = org.deleter.delete(ids, all_or_none or request.all_or_none, cpu)
+    return Response(
+        200,
+        raw="[" + ",".join(outcome.as_json() for outcome in outcomes) + "]",
+        record_errors=not all(outcome.ok for outcome in outcomes),
+        server_ms=cpu.spent_ms,
+    )
+
+
+def delete_one(org: Org, request: Request, version: str, sobject: str, sf_id: str) -> Response:
+    """DELETE sobjects/{S}/{Id}: 204; 404 when S has no such record (ENTITY_IS_DELETED when
+    it is in the recycle bin, else NOT_FOUND); 400 with the record's error if refused."""
+    _object_rules(org, sobject)
+    full = well_formed_id(sf_id)
+    with org.store.lock:
+        if full is not None and org.store.deleted_sobject_of(full) == sobject:
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+        if full is None or org.store.sobject_of(full) != sobject:
+            raise errors.not_found()
+        return _delete_single(org, request, full)
+
+
+def delete_by_external_id(
+    org: Org, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
+    """DELETE sobjects/{S}/{F}/{v}: as `delete_one`, the record found by its external id
+    (folding case unless the field is case-sensitive); none: 404 NOT_FOUND."""
+    rules = _object_rules(org, sobject)
+    check_external_id_field(rules, field)
+    with org.store.lock:
+        found = org.store.ids_by_external_id(
+            sobject, field, [value], not rules.case_sensitive(field)
+        )
+        sf_id = next(iter(found.values()), None)
+        if sf_id is None:
+            raise errors.not_found()
+        return _delete_single(org, request, sf_id)
+
+
+def _delete_single(org: Org, request: Request, sf_id: str) -> Response:
+    """Delete one live record: 204 with no body, or 400 with its error as an error array."""
+    cpu = request.cpu or CpuMeter(org.faults.cpu_limit_ms())
+    (outcome,) = org.deleter.delete([sf_id], True, cpu)
+    if not outcome.ok:
+        error = outcome.errors[0]
+        body = ApiError(400, error["statusCode"], error["message"], error["fields"]).body()
+        return Response(400, body, server_ms=cpu.spent_ms)
+    return Response(204, server_ms=cpu.spent_ms)
+
+
 def query(org: Org, request: Request, version: str) -> Response:
-    """GET query?q=SOQL: {"totalSize", "done", "records": [...]}, paged (paging.py)."""
+    """GET query?q=SOQL: {"totalSize", "done", "records": [...]}, paged (paging.py).
+
+    Deleted records are never returned; a condition on a case-insensitive external id field
+    (listed in `external_ids`, or written by upserts) compares folded to lower case.
+    """
     soql = request.query.get("q", "")
     parsed = parse_query(soql)
     if not is_known_object(parsed.sobject, set(org.rules.objects)):
@@ -97,10 +171,14 @@ def query(org: Org, request: Request, version: str) -> Response:
             " your WSDL or the describe call for the appropriate names.",
         )
     _check_query_fields(org, parsed.sobject, parsed.named_fields())
+    rules = org.rules.for_object(parsed.sobject)
     with org.store.lock:
-        rows = org.store.query(
-            parsed.sobject, list(parsed.conditions), parsed.order_by, parsed.limit
-        )
+        external_ids = set(rules.external_ids) | org.store.upsert_fields(parsed.sobject)
+        conditions = [
+            replace(c, fold=c.field in external_ids and not rules.case_sensitive(c.field))
+            for c in parsed.conditions
+        ]
+        rows = org.store.query(parsed.sobject, conditions, parsed.order_by, parsed.limit)
     records = [
         _query_record(parsed.sobject, version, sf_id, fields, parsed.fields)
         for sf_id, fields in rows
@@ -229,6 +307,16 @@ def _json_body(request: Request, or_if_empty: Any = NOT_PARSED) -> Any:
     if or_if_empty is not NOT_PARSED and not request.body.strip():
         return or_if_empty
     return parse_json(request.body)
+
+
+def _boolean_param(request: Request, name: str) -> bool:
+    """A URL parameter `true` or `false` (any case; absent: false), else a 400."""
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise ApiError(
+            400, "INVALID_QUERY_PARAMETER", f"{name} must be true or false, got {value!r}"
+        )
+    return value == "true"
 
 
 def _object_rules(org: Org, sobject: str) -> Any:

@@ -9,12 +9,31 @@ the key path and what was expected, e.g.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+from sandbox.record_rules import (
+    DeleteRule,
+    TriggerRule,
+    ValidationRule,
+    condition_fields,
+    delete_rule,
+    parse_list,
+    trigger_rule,
+    validation_rule,
+)
+from sandbox.rule_values import FIELD_NAME, RulesError
+from sandbox.rule_values import as_list as _list
+from sandbox.rule_values import as_object as _object
+from sandbox.rule_values import boolean as _bool
+from sandbox.rule_values import field_names as _names
+from sandbox.rule_values import integer as _int
+from sandbox.rule_values import kind as _kind
+from sandbox.rule_values import known_keys as _known_keys
+from sandbox.rule_values import name_map as _string_map
+from sandbox.rule_values import number as _number
+
 DEFAULT_CLIENTS = {"sandbox": "sandbox"}
 DEFAULT_TOKEN_TTL_S = 7200
 
@@ -30,9 +49,9 @@ OBJECT_KEYS = {
     "readonly",
     "validation",
     "trigger_fail",
+    "delete_fail",
     "lookups",
 }
-TRIGGER_SCOPES = ("record", "chunk")
 # field types as describe reports them (types.py checks values against them)
 FIELD_TYPES = ("string", "email", "date", "datetime", "double", "int", "boolean", "picklist")
 # fault name -> (minimum, maximum); all integers.
@@ -57,39 +76,6 @@ MAX_CPU_MS_PER_RECORD = 600_000
 FaultValue = int | float | bool
 
 
-class RulesError(ValueError):
-    """A rules document is not valid; the message says where and what to fix."""
-
-
-@dataclass(frozen=True)
-class Condition:
-    field: str
-    equals: Any
-
-    def matches(self, record: dict[str, Any]) -> bool:
-        return record.get(self.field) == self.equals
-
-
-@dataclass(frozen=True)
-class ValidationRule:
-    """`require`: the field must not be blank (when `when` matches); `not_lower`: a write
-    must not lower the field's stored number (a version field: an older write is refused,
-    its error at that field)."""
-
-    name: str
-    when: Condition | None
-    require: str
-    message: str
-    not_lower: str = ""
-
-
-@dataclass(frozen=True)
-class TriggerRule:
-    when: Condition | None
-    message: str
-    scope: str = "record"  # "record": the matching record fails; "chunk": its whole chunk
-
-
 @dataclass(frozen=True)
 class FieldType:
     kind: str  # one of FIELD_TYPES
@@ -104,6 +90,7 @@ class ObjectRules:
     readonly: frozenset[str] = frozenset()
     validation: tuple[ValidationRule, ...] = ()
     trigger_fail: tuple[TriggerRule, ...] = ()
+    delete_fail: tuple[DeleteRule, ...] = ()  # deletes the org refuses
     lookups: dict[str, str] = field(default_factory=dict)  # reference field -> parent object
     # relationship name (Account) -> reference field (AccountId), derived from `lookups`
     relationships: dict[str, str] = field(default_factory=dict)
@@ -228,14 +215,11 @@ def _object_rules(name: str, raw: Any) -> ObjectRules:
         required=tuple(_names(spec.get("required", []), f"{where}.required")),
         max_length=max_length,
         readonly=frozenset(_names(spec.get("readonly", []), f"{where}.readonly")),
-        validation=tuple(
-            _validation_rule(item, f"{where}.validation[{i}]")
-            for i, item in enumerate(_list(spec.get("validation", []), f"{where}.validation"))
+        validation=parse_list(spec.get("validation", []), f"{where}.validation", validation_rule),
+        trigger_fail=parse_list(
+            spec.get("trigger_fail", []), f"{where}.trigger_fail", trigger_rule
         ),
-        trigger_fail=tuple(
-            _trigger_rule(item, f"{where}.trigger_fail[{i}]")
-            for i, item in enumerate(_list(spec.get("trigger_fail", []), f"{where}.trigger_fail"))
-        ),
+        delete_fail=parse_list(spec.get("delete_fail", []), f"{where}.delete_fail", delete_rule),
         lookups=lookups,
         relationships={relationship_name(ref): ref for ref in lookups},
         cpu_ms_per_record=_number(
@@ -265,8 +249,9 @@ def _check_named_fields_listed(rules: ObjectRules, where: str) -> None:
         *(("field_types", f) for f in rules.field_types),
         *(("external_ids", f) for f in rules.external_ids),
         *(("validation", r.require or r.not_lower) for r in rules.validation),
-        *(("validation", r.when.field) for r in rules.validation if r.when),
-        *(("trigger_fail", r.when.field) for r in rules.trigger_fail if r.when),
+        *(("validation", f) for f in condition_fields(rules.validation)),
+        *(("trigger_fail", f) for f in condition_fields(rules.trigger_fail)),
+        *(("delete_fail", f) for f in condition_fields(rules.delete_fail)),
     ]
     for key, name in named:
         if name not in rules.fields:
@@ -321,125 +306,3 @@ def _external_ids(raw: Any, where: str) -> dict[str, bool]:
         _known_keys(options, {"case_sensitive"}, f"{where}.{name}")
         found[name] = _bool(options.get("case_sensitive", False), f"{where}.{name}.case_sensitive")
     return found
-
-
-def _validation_rule(raw: Any, where: str) -> ValidationRule:
-    spec = _object(raw, where)
-    _known_keys(spec, {"name", "when", "require", "not_lower", "message"}, where)
-    _required_keys(spec, ("message",), where)
-    if ("require" in spec) == ("not_lower" in spec):
-        raise RulesError(f"{where}: give exactly one of 'require' and 'not_lower'")
-    return ValidationRule(
-        name=_string(spec.get("name", "Sandbox_Validation_Rule"), f"{where}.name"),
-        when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
-        require=_names([spec["require"]], f"{where}.require")[0] if "require" in spec else "",
-        message=_string(spec["message"], f"{where}.message"),
-        not_lower=_names([spec["not_lower"]], f"{where}.not_lower")[0]
-        if "not_lower" in spec
-        else "",
-    )
-
-
-def _trigger_rule(raw: Any, where: str) -> TriggerRule:
-    spec = _object(raw, where)
-    _known_keys(spec, {"when", "message", "scope"}, where)
-    _required_keys(spec, ("message",), where)
-    scope = spec.get("scope", "record")
-    if scope not in TRIGGER_SCOPES:
-        raise RulesError(
-            f"{where}.scope: expected one of {', '.join(map(json.dumps, TRIGGER_SCOPES))},"
-            f" got {_kind(scope)}"
-        )
-    return TriggerRule(
-        when=_condition(spec["when"], f"{where}.when") if "when" in spec else None,
-        message=_string(spec["message"], f"{where}.message"),
-        scope=scope,
-    )
-
-
-def _condition(raw: Any, where: str) -> Condition:
-    spec = _object(raw, where)
-    _known_keys(spec, {"field", "equals"}, where)
-    _required_keys(spec, ("field", "equals"), where)
-    value = spec["equals"]
-    if isinstance(value, (dict, list)):
-        raise RulesError(f"{where}.equals: expected a string, number, boolean or null")
-    return Condition(field=_names([spec["field"]], f"{where}.field")[0], equals=value)
-
-
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RulesError(f"{where}: expected a JSON object, got {_kind(value)}")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise RulesError(f"{where}: expected a JSON list, got {_kind(value)}")
-    return value
-
-
-def _names(value: Any, where: str) -> list[str]:
-    names = _list(value, where)
-    for name in names:
-        if not isinstance(name, str) or not FIELD_NAME.match(name):
-            raise RulesError(f"{where}: {name!r} is not a field API name (letters, digits, _)")
-    return names
-
-
-def _string(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise RulesError(f"{where}: expected a non-empty string, got {_kind(value)}")
-    return value
-
-
-def _string_map(value: Any, where: str) -> dict[str, str]:
-    mapping = _object(value, where)
-    _names(list(mapping), where)
-    for key, parent in mapping.items():
-        if not isinstance(parent, str) or not FIELD_NAME.match(parent):
-            raise RulesError(f"{where}.{key}: expected a parent sObject name, got {_kind(parent)}")
-    return dict(mapping)
-
-
-def _int(value: Any, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RulesError(f"{where}: expected an integer from {low} to {high}, got {_kind(value)}")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise RulesError(f"{where}: expected true or false, got {_kind(value)}")
-    return value
-
-
-def _number(value: Any, where: str, low: float, high: float) -> float:
-    """An integer or decimal JSON number within [low, high] (not a boolean, NaN or infinity)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not low <= value <= high  # False for NaN
-    ):
-        raise RulesError(f"{where}: expected a number from {low:g} to {high:g}, got {_kind(value)}")
-    return value
-
-
-def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        raise RulesError(
-            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
-def _required_keys(spec: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
-    for key in keys:
-        if key not in spec:
-            raise RulesError(f"{where}: missing required key {key!r}")
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    return json.dumps(value)

@@ -23,6 +23,7 @@ from sandbox.api import Api
 from sandbox.auth import Tokens
 from sandbox.certs import ensure_certificates
 from sandbox.control import make_private, write_token
+from sandbox.delete import Deleter
 from sandbox.faults import Faults
 from sandbox.paging import QueryLocators
 from sandbox.rules import Rules, parse_rules
@@ -83,9 +84,10 @@ class SandboxOrg:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.minimum_version = ssl.TLSVersion.TLSv1_2
         tls.load_cert_chain(certs.server_cert, certs.server_key)
-        self.store = Store(self.data_dir / "sandbox.sqlite3")
+        self.store = Store(self.data_dir / "sandbox.sqlite3", on_deleted=self.stats.count_deleted)
         self.tokens = Tokens(self.store)
         self.upserter = Upserter(self.store, self.faults, lambda name: self.rules.for_object(name))
+        self.deleter = Deleter(self.store, self.faults, lambda name: self.rules.for_object(name))
         self._stopping.clear()
         api = Api(self, self._stopping)
         port = self.requested_port

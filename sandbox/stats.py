@@ -12,7 +12,8 @@ are in flight (0: no cap). It keeps the peak, so a test can prove a client's cap
 3. `snapshot()` for `GET /sandbox/stats`; `reset()` (`DELETE /sandbox/stats`) starts the
    peak again from the requests in flight now.
 
-Logins (token requests answered 200) are counted too, for benchmarks of token reuse.
+Logins (token requests answered 200) are counted too, for benchmarks of token reuse, and
+records deleted for good (committed: a rolled-back delete is not counted).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Stats:
         self._peak = 0
         self._refused = 0
         self._logins = 0
+        self._deleted = 0
 
     def enter(self, cap: int) -> bool:
         """A data request arrives: True if it may run (now in flight), False if refused."""
@@ -46,6 +48,10 @@ class Stats:
         with self._lock:
             self._logins += 1
 
+    def count_deleted(self, records: int) -> None:
+        with self._lock:
+            self._deleted += records
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {
@@ -53,6 +59,7 @@ class Stats:
                 "peak_concurrent_requests": self._peak,
                 "refused_concurrent_requests": self._refused,
                 "logins": self._logins,
+                "records_deleted": self._deleted,
             }
 
     def reset(self) -> dict[str, int]:
@@ -61,4 +68,5 @@ class Stats:
             self._peak = self._in_flight
             self._refused = 0
             self._logins = 0
+            self._deleted = 0
         return self.snapshot()

@@ -1,4 +1,4 @@
-"""The sandbox org's state: records, the write log and OAuth tokens, in SQLite under `D`.
+"""The sandbox org's state: records, deleted records, the write log and OAuth tokens, in SQLite.
 
 Records live in memory (every record's merged fields, loaded from SQLite at start)
 with an index of external ids per (sObject, field), built on first use and kept
@@ -8,33 +8,39 @@ merged fields (a JSON column, queried with `json_extract`) and the write log.
 A batch travels to SQLite as one JSON array that SQLite splits with `json_each`: one
 `json.dumps` per request instead of one per record, and no per-record SQL.
 
+A delete (`delete()`) moves records to the recycle bin: gone from memory, the indexes and
+`records`, their ids kept (in memory and the `recycle_bin` table) so that a later delete or
+lookup of one can say it is deleted; a deleted record's number is never reused, so an
+upsert of its external id creates a new record with a new id.
+
 Everything here runs under `lock`; readers of SQLite flush the writer first.
 
-`transaction()` groups several `apply()` calls (an allOrNone composite): under `lock` for
-its whole length, their SQLite jobs are held back and the ids they wrote are noted. Commit
-queues the held jobs as one writer job (so they reach SQLite in one transaction); rollback
-drops them, so neither the write log nor a restart ever shows a rolled-back write, and
-reloads the noted records from SQLite (which holds exactly the committed state; a record
-it lacks was created by the transaction) and drops the external-id indexes of the objects
-written (rebuilt on next use). So the common case, commit, costs next to nothing extra.
+`transaction()` groups several `apply()` and `delete()` calls (an allOrNone composite):
+under `lock` for its whole length, their SQLite jobs are held back and the ids they wrote
+or deleted are noted. Commit queues the held jobs as one writer job (so they reach SQLite
+in one transaction); rollback drops them, so neither the write log nor a restart ever shows
+a rolled-back write, and reloads the noted records from SQLite (which holds exactly the
+committed state; a record it lacks was created by the transaction; one it deleted is
+live again) and drops the external-id indexes of the objects written (rebuilt on next use). So the common case, commit, costs next to nothing extra.
 Reads of SQLite inside the transaction see its writes: they run on the reader connection
 in a SQLite transaction that applies the held jobs first and is rolled back after the read.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sandbox.batches import delete_batch, delete_data, dumps, now, run_all, write_batch
 from sandbox.ids import SF_ID, checksum, make_id
+from sandbox.selects import FOLD_FUNCTION, Condition, select_sql
+from sandbox.selects import fold as fold_text
 from sandbox.writer import Job, Writer, connect
 
 
@@ -51,16 +57,27 @@ class PlannedWrite:
     created: bool = False  # set by Store.apply
 
 
+@dataclass(slots=True)
+class PlannedDelete:
+    """One record to delete, with the external id that identifies it in the write log."""
+
+    sobject: str
+    sf_id: str
+    external_id_field: str
+    external_id: Any
+
+
 class Transaction:
     """What an open `Store.transaction()` changed, to commit or undo."""
 
-    __slots__ = ("next_n", "jobs", "sf_ids", "sobjects", "rolled_back")
+    __slots__ = ("next_n", "jobs", "sf_ids", "sobjects", "deleted", "rolled_back")
 
     def __init__(self, next_n: int) -> None:
         self.next_n = next_n  # the store's next record number when the transaction began
         self.jobs: list[Job] = []  # held-back SQLite writes, in order
         self.sf_ids: list[str] = []  # every record written (repeats allowed)
         self.sobjects: set[str] = set()  # every sObject written
+        self.deleted = 0  # records deleted
         self.rolled_back = False
 
     def rollback(self) -> None:
@@ -68,21 +85,19 @@ class Transaction:
         self.rolled_back = True
 
 
-@dataclass(frozen=True)
-class Condition:
-    field: str
-    values: tuple[Any, ...]  # one value: "=", several: "IN"
-
-
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_deleted: Callable[[int], object] | None = None) -> None:
+        """`on_deleted(n)`: told of every n records deleted for good (committed)."""
         self.lock = threading.RLock()
+        self._on_deleted = on_deleted
         self._reader = connect(path)
+        self._reader.create_function(FOLD_FUNCTION, 1, fold_text, deterministic=True)
         self._writer = Writer(path)
         # (sObject, field, fold case) -> external id key -> record id
         self._index: dict[tuple[str, str, bool], dict[str, str]] = {}
         self._fields: dict[str, dict[str, Any]] = {}  # sf_id -> merged fields
         self._sobjects: dict[str, str] = {}  # sf_id -> sObject
+        self._deleted: dict[str, str] = {}  # sf_id -> sObject, of records in the recycle bin
         # (sObject, external id field) of every upsert so far; read on first use
         self._upsert_fields: set[tuple[str, str]] | None = None
         self._next_n = 1
@@ -103,8 +118,10 @@ class Store:
         for sobject, sf_id, fields in rows:
             self._fields[sf_id] = json.loads(fields)
             self._sobjects[sf_id] = sobject
-        self._next_n = self._reader.execute(
-            "SELECT COALESCE(MAX(n), 0) + 1 FROM records"
+        self._deleted = dict(self._reader.execute("SELECT sf_id, sobject FROM recycle_bin"))
+        self._next_n = self._reader.execute(  # a deleted record's number is never reused
+            "SELECT MAX(COALESCE((SELECT MAX(n) FROM records), 0),"
+            " COALESCE((SELECT MAX(n) FROM recycle_bin), 0)) + 1"
         ).fetchone()[0]
         self._upsert_fields = None
 
@@ -136,13 +153,21 @@ class Store:
         """The fields that upserts have written `sobject` by (its external id fields); the
         first call reads them from the write log, later writes add to them."""
         if self._upsert_fields is None:
-            sql = "SELECT DISTINCT sobject, external_id_field FROM writes"
+            sql = "SELECT DISTINCT sobject, external_id_field FROM writes WHERE op = 'upsert'"
             self._upsert_fields = set(self._read(sql, ()))
         return {field for name, field in self._upsert_fields if name == sobject}
 
     def existing_ids(self, sobject: str, sf_ids: Iterable[str]) -> set[str]:
         """The subset of `sf_ids` that are records of `sobject`."""
         return {sf_id for sf_id in sf_ids if self._sobjects.get(sf_id) == sobject}
+
+    def sobject_of(self, sf_id: str) -> str | None:
+        """The sObject of a live record (None: no such record, or it is deleted)."""
+        return self._sobjects.get(sf_id)
+
+    def deleted_sobject_of(self, sf_id: str) -> str | None:
+        """The sObject of a record in the recycle bin (None: not deleted)."""
+        return self._deleted.get(sf_id)
 
     def fields_of(self, sf_id: str) -> dict[str, Any]:
         """The record's current fields (do not modify the returned dict)."""
@@ -167,8 +192,6 @@ class Store:
         if not planned:
             return
         self._writer.check()  # before changing memory: a refused write changes nothing
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        tx = self._tx
         rows = []
         written: list[tuple[PlannedWrite, str]] = []  # each write with its record's id
         for write in planned:
@@ -188,20 +211,44 @@ class Store:
         external_id_field = planned[0].external_id_field
         if self._upsert_fields is not None:
             self._upsert_fields.add((sobject, external_id_field))
-        batch = _dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
+        batch = dumps(rows)  # here, not in the writer: it holds the GIL (see writer.py)
         job = partial(
-            _write_batch, sobject=sobject, external_id_field=external_id_field, at=at, rows=batch
+            write_batch, sobject=sobject, external_id_field=external_id_field, at=now(), rows=batch
         )
-        if tx is not None:
-            tx.jobs.append(job)
-            tx.sf_ids.extend([sf_id for _, sf_id in written])
-            tx.sobjects.add(sobject)
-        else:
+        self._queue(job, [sf_id for _, sf_id in written], {sobject})
+
+    def delete(self, planned: list[PlannedDelete]) -> None:
+        """Move `planned` (live records) to the recycle bin: in memory now (queries, upserts
+        and lookups no longer see them), in SQLite with their log rows as one job (inside a
+        `transaction()`, held back until it commits)."""
+        if not planned:
+            return
+        self._writer.check()
+        for item in planned:
+            fields = self._fields.pop(item.sf_id)
+            del self._sobjects[item.sf_id]
+            self._deleted[item.sf_id] = item.sobject
+            self._unindex(item.sobject, item.sf_id, fields)
+        rows = [[d.sobject, d.sf_id, d.external_id_field, d.external_id] for d in planned]
+        job = partial(delete_batch, at=now(), rows=dumps(rows))
+        self._queue(job, [d.sf_id for d in planned], {d.sobject for d in planned}, len(planned))
+
+    def _queue(self, job: Job, sf_ids: list[str], sobjects: set[str], deleted: int = 0) -> None:
+        """Hand `job` to the writer, or hold it in the open transaction with what it touched."""
+        tx = self._tx
+        if tx is None:
             self._writer.submit(job)
+            if deleted and self._on_deleted is not None:
+                self._on_deleted(deleted)
+            return
+        tx.jobs.append(job)
+        tx.sf_ids.extend(sf_ids)
+        tx.sobjects |= sobjects
+        tx.deleted += deleted
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """All `apply()` calls inside, under `lock`: committed together, or undone.
+        """All `apply()` and `delete()` calls inside, under `lock`: committed together, or undone.
 
         Undone after `tx.rollback()` or an exception: nothing is written and memory is
         restored (see the module docstring); record numbers of undone creates are reused.
@@ -222,10 +269,12 @@ class Store:
             elif tx.jobs:
                 jobs = tx.jobs
                 try:
-                    self._writer.submit(lambda db: _run_all(db, jobs))
+                    self._writer.submit(lambda db: run_all(db, jobs))
                 except BaseException:
                     self._undo(tx)
                     raise
+                if tx.deleted and self._on_deleted is not None:
+                    self._on_deleted(tx.deleted)
 
     def query(
         self,
@@ -235,24 +284,8 @@ class Store:
         limit: int | None,
     ) -> list[tuple[str, dict[str, Any]]]:
         """Records of `sobject` matching all `conditions`, as (sf_id, fields) pairs."""
-        sql = ["SELECT sf_id, fields FROM records WHERE sobject = ?"]
-        params: list[Any] = [sobject]
-        for cond in conditions:
-            values = [_sql_value(v) for v in cond.values if v is not None]
-            tests = [f"{_column(cond.field)} IN ({','.join('?' * len(values))})"] if values else []
-            if None in cond.values:
-                tests.append(f"{_column(cond.field)} IS NULL")
-            sql.append(f"AND ({' OR '.join(tests)})")
-            params.extend(values)
-        if order_by:
-            field, descending = order_by
-            sql.append(f"ORDER BY {_column(field)} {'DESC' if descending else 'ASC'}, n")
-        else:
-            sql.append("ORDER BY n")
-        if limit is not None:
-            sql.append("LIMIT ?")
-            params.append(limit)
-        rows = self._read(" ".join(sql), params)
+        sql, params = select_sql(sobject, conditions, order_by, limit)
+        rows = self._read(sql, params)
         return [(sf_id, json.loads(fields)) for sf_id, fields in rows]
 
     def field_names(self, sobject: str) -> list[str]:
@@ -266,13 +299,15 @@ class Store:
     # -- write log and reset -------------------------------------------------------------
 
     def writes(self, since: int, limit: int | None) -> list[dict[str, Any]]:
+        """The write log after `since`: upserts and deletes (`op`) in the order applied."""
         rows = self._read(
-            "SELECT seq, sobject, external_id_field, external_id, sf_id, created, fields, at"
+            "SELECT seq, op, sobject, external_id_field, external_id, sf_id, created, fields, at"
             " FROM writes WHERE seq > ? ORDER BY seq LIMIT ?",
             (since, -1 if limit is None else limit),
         )
         keys = (
             "seq",
+            "op",
             "sobject",
             "external_id_field",
             "external_id",
@@ -289,7 +324,7 @@ class Store:
 
     def clear_data(self) -> None:
         """Delete every record and the write log (tokens stay valid)."""
-        self._writer.submit(_delete_data)
+        self._writer.submit(delete_data)
         self._writer.flush()
         self._load_records()
 
@@ -319,7 +354,7 @@ class Store:
             return self._reader.execute(sql, tuple(params)).fetchall()
         self._reader.execute("BEGIN")
         try:
-            _run_all(self._reader, held)
+            run_all(self._reader, held)
             return self._reader.execute(sql, tuple(params)).fetchall()
         finally:
             self._reader.execute("ROLLBACK")
@@ -338,6 +373,13 @@ class Store:
                 if new is not None:
                     index[new] = sf_id
 
+    def _unindex(self, sobject: str, sf_id: str, fields: dict[str, Any]) -> None:
+        """Drop a deleted record's external ids from the indexes of its object."""
+        for (indexed_sobject, field, fold), index in self._index.items():
+            key = index_key(fields.get(field), fold) if indexed_sobject == sobject else None
+            if key is not None and index.get(key) == sf_id:
+                del index[key]
+
     def _undo(self, tx: Transaction) -> None:
         """Drop `tx`'s held jobs; put its records back as SQLite has them (committed)."""
         tx.jobs.clear()
@@ -348,12 +390,14 @@ class Store:
         rows = self._reader.execute(
             "SELECT sf_id, sobject, fields FROM records"
             " WHERE sf_id IN (SELECT value FROM json_each(?))",
-            (_dumps(tx.sf_ids),),
+            (dumps(tx.sf_ids),),
         )
         committed = {sf_id: (sobject, fields) for sf_id, sobject, fields in rows}
         for sf_id in set(tx.sf_ids):
             if sf_id is None:
                 continue
+            # No record `tx` wrote was in the recycle bin before it: a tombstone is its own.
+            self._deleted.pop(sf_id, None)
             if sf_id in committed:
                 sobject, fields = committed[sf_id]
                 self._fields[sf_id] = json.loads(fields)
@@ -366,55 +410,9 @@ class Store:
         }
 
 
-def _write_batch(
-    db: sqlite3.Connection, sobject: str, external_id_field: str, at: str, rows: str
-) -> None:
-    """Three statements per batch, all fed the same JSON array (see Store.apply)."""
-    db.execute(
-        "INSERT INTO records (n, sobject, sf_id, fields)"
-        " SELECT value ->> 0, ?, value ->> 1, value -> 2 FROM json_each(?) WHERE value ->> 4",
-        (sobject, rows),
-    )
-    db.execute(
-        "UPDATE records SET fields = batch.value -> 2 FROM json_each(?) AS batch"
-        " WHERE NOT batch.value ->> 4 AND records.sf_id = batch.value ->> 1",
-        (rows,),
-    )
-    db.execute(
-        "INSERT INTO writes (sobject, external_id_field, external_id, sf_id, created, fields, at)"
-        " SELECT ?, ?, value ->> 3, value ->> 1, value ->> 4,"
-        " CASE WHEN value ->> 5 IS NULL THEN value -> 2 ELSE value -> 5 END, ? FROM json_each(?)",
-        (sobject, external_id_field, at, rows),
-    )
-
-
-def _run_all(db: sqlite3.Connection, jobs: list[Job]) -> None:
-    for job in jobs:
-        job(db)
-
-
-def _delete_data(db: sqlite3.Connection) -> None:
-    db.execute("DELETE FROM records")
-    db.execute("DELETE FROM writes")
-
-
 def index_key(value: Any, fold: bool = False) -> str | None:
     """External ids are compared as text (lower case when `fold`: a case-insensitive field);
     null, objects and lists are not external ids."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
     return str(value).lower() if fold else str(value)
-
-
-def _column(field: str) -> str:
-    # Field names are checked against rules.FIELD_NAME before they reach SQL.
-    return "sf_id" if field == "Id" else f"json_extract(fields, '$.{field}')"
-
-
-def _sql_value(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
-
-
-def _dumps(value: Any) -> str:
-    # ASCII with \u escapes: a lone surrogate in a value must not break the UTF-8 binding.
-    return json.dumps(value, separators=(",", ":"))

@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS records (
     sf_id TEXT NOT NULL UNIQUE,
     fields TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS recycle_bin (
+    n INTEGER PRIMARY KEY,
+    sobject TEXT NOT NULL,
+    sf_id TEXT NOT NULL UNIQUE,
+    fields TEXT NOT NULL,
+    deleted_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS writes (
     seq INTEGER PRIMARY KEY,
     sobject TEXT NOT NULL,
@@ -39,7 +46,8 @@ CREATE TABLE IF NOT EXISTS writes (
     sf_id TEXT NOT NULL,
     created INTEGER NOT NULL,
     fields TEXT NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    op TEXT NOT NULL DEFAULT 'upsert'
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
@@ -59,7 +67,15 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
     db.executescript(SCHEMA)
+    _add_op_column(db)
     return db
+
+
+def _add_op_column(db: sqlite3.Connection) -> None:
+    """A data dir from before deletes has a write log of upserts only: add `op` to it."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(writes)")}
+    if "op" not in columns:
+        db.execute("ALTER TABLE writes ADD COLUMN op TEXT NOT NULL DEFAULT 'upsert'")
 
 
 class Writer:

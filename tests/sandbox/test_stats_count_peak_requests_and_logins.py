@@ -30,6 +30,7 @@ def test_stats_count_the_peak_and_the_logins_then_start_again(sandbox):
         "peak_concurrent_requests": CLIENTS,
         "refused_concurrent_requests": 0,
         "logins": CLIENTS,
+        "records_deleted": 0,
     }
     response = sandbox.session.delete(f"{sandbox.url}/sandbox/stats", timeout=15)
     assert response.json()["peak_concurrent_requests"] == 0

@@ -22,7 +22,7 @@ The sandbox's own endpoints (`/sandbox/*`) need header X-Sandbox-Token (control.
 `POST .../composite` (composite.py) is one such request: its subrequests go to the same
 data routes' handlers directly, skipping steps 1-4 (no latency, stall, injected failure,
 token check or API charge of their own), strictly in order; with allOrNone they run in one
-store transaction, rolled back at the first failure.
+store transaction (upserts and deletes alike), rolled back at the first failure.
 """
 
 from __future__ import annotations

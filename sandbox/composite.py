@@ -3,7 +3,9 @@
 Up to 25 subrequests in ONE API call ("Send Multiple Requests Using Composite",
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite_post.htm).
 Api.composite runs them: each through the same handler as the plain request (any data
-resource: sObject Collections, single upsert, query, ...), but without latency, stalls,
+resource: sObject Collections upserts and deletes, single upserts and deletes, query, ...;
+a Collections delete is `{"method": "DELETE", "url": ".../composite/sobjects?ids=..."}`
+with no body), but without latency, stalls,
 injected failures, token checks or API charges, which the composite as a whole gets once
 like any data request. `lock_rows_next` still applies per record. Subrequests run strictly
 one after another in request order, so a later one sees what earlier ones wrote;
@@ -31,9 +33,9 @@ answers on its own. allOrNone ("allOrNone Parameters in Composite and Collection
 - false (default): each subrequest stands alone; a Collections one follows its own allOrNone.
 - true: Collections subrequests run all-or-none whatever their own flag. The first
   subrequest that fails (HTTP >= 400, or Collections results with a failed record) ends the
-  composite: what earlier subrequests wrote is rolled back (Store.transaction), it keeps its
-  own answer, and every other subrequest (the later ones are not run) answers 400
-  PROCESSING_HALTED.
+  composite: what earlier subrequests wrote or deleted is rolled back (Store.transaction),
+  it keeps its own answer, and every other subrequest (the later ones are not run) answers
+  400 PROCESSING_HALTED.
 """
 
 from __future__ import annotations

@@ -92,6 +92,26 @@ async function main() {
     success: item.body.map((r) => r.success),
   }));
 
+  // 7. Deletes: one record (DELETE sobjects/Contact/{id}), then several in one call
+  //    (sObject Collections: DELETE composite/sobjects?ids=...), one of them deleted already,
+  //    then the first once more (404 ENTITY_IS_DELETED, thrown).
+  const doomed = await conn.sobject('Contact').upsert(
+    [contact('del-1', 'Dunn'), contact('del-2', 'Dyer'), contact('del-3', 'Dale')],
+    'ExtId__c',
+  );
+  const [d1, d2, d3] = doomed.map((r) => r.id);
+  out.deleteIds = { d1, d2, d3 };
+  out.destroySingle = await conn.sobject('Contact').destroy(d1);
+  out.destroyMany = await conn.sobject('Contact').destroy([d2, d3, d1]);
+  try {
+    await conn.sobject('Contact').destroy(d1);
+    out.destroyAgain = { errorCode: null };
+  } catch (error) {
+    out.destroyAgain = { errorCode: error.errorCode ?? null };
+  }
+  const left = await conn.query("SELECT Id FROM Contact WHERE ExtId__c IN ('del-1', 'DEL-2', 'del-3')");
+  out.deletedLeft = left.totalSize;
+
   process.stdout.write(JSON.stringify(out));
 }
 

@@ -1,8 +1,8 @@
 """The sandbox speaks HTTP as Salesforce does to a second, independent client: jsforce
 (tests/conformance/jsforce_client.mjs) logs in (password flow with its chunked form, and
 client credentials), upserts through sObject Collections with a rejected record, upserts
-one record, queries more records than one page, reads limits and describe, and sends a
-Composite request.
+one record, queries more records than one page, reads limits and describe, sends a
+Composite request, and deletes one record, then several in one sObject Collections call.
 
 Set-up: `npm ci` of tests/conformance/package-lock.json into tests/conformance/node_modules
 (git-ignored; done again only when the lock file changes). jsforce 3.10.19 and later need
@@ -132,3 +132,22 @@ def test_jsforce_drives_the_sandbox_like_an_org(node, sandbox):
     written = {w["external_id"] for w in sandbox.writes()}
     assert {"js-1", "js-3", "js-single", "cmp-1", "cmp-2", "cmp-3"} <= written
     assert "js-2" not in written
+
+
+def test_jsforce_deletes_one_record_and_several(node, sandbox):
+    sandbox.set_rules(RULES)
+
+    out = run_jsforce(node, sandbox)
+
+    d1, d2, d3 = (out["deleteIds"][name] for name in ("d1", "d2", "d3"))
+    assert out["destroySingle"] == {"id": d1, "success": True, "errors": []}
+    is_deleted = {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}
+    assert out["destroyMany"] == [
+        {"id": d2, "success": True, "errors": []},
+        {"id": d3, "success": True, "errors": []},
+        {"id": d1, "success": False, "errors": [is_deleted]},
+    ]
+    assert out["destroyAgain"] == {"errorCode": "ENTITY_IS_DELETED"}
+    assert out["deletedLeft"] == 0
+    deletes = [(w["external_id"], w["sf_id"]) for w in sandbox.writes() if w["op"] == "delete"]
+    assert deletes == [("del-1", d1), ("del-2", d2), ("del-3", d3)]

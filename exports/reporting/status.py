@@ -3,8 +3,8 @@
 `account_status(account)` reads the cursor, the backlog, the open errors and the
 last runs in a constant number of queries (five), whatever the account's size:
 
-1. the cursor with its paused record, the account's batch size and its circuit
-   breaker (exports.alerts.circuit) (no cursor yet → idle, nothing exported);
+1. the cursor with its paused record, the account's batch size and pause setting, and
+   its circuit breaker (exports.alerts.circuit) (no cursor yet → idle, nothing exported);
 2. the backlog: records of the account after `last_exported_id`;
 3. open errors counted by error code (their sum is `open_errors`);
 4. the open error of the paused record, when paused (the admin links to it);
@@ -32,10 +32,21 @@ if TYPE_CHECKING:
 
     class _BatchSize(TypedDict):
         batch_size: int | None  # the account's CRM settings' (None: no settings)
+        pause_on: bool | None  # its "Pause on export errors" (None: no settings)
 
     CursorWithBatchSize = WithAnnotations[ExportCursor, _BatchSize]
 
 RECENT_RUNS = 20
+
+# What happens to the paused record next, under the account's pause setting now
+# (docs/semantics.md › Settings take effect at the next call).
+PARKED_WITH_PAUSE_ON = (
+    "Every run retries this record first; nothing after it is written until it goes through."
+)
+PARKED_WITH_PAUSE_OFF = (
+    "Pause on export errors is off now: the next run logs this record as an open export "
+    "error, which the daily re-export retries, and goes on after it."
+)
 
 
 @dataclass(frozen=True)
@@ -58,10 +69,16 @@ class AccountStatus:
     circuit_open_until: datetime | None = None
     circuit_reason: str | None = None
     last_run: ExportRun | None = None
+    pause_on: bool = True  # the account's "Pause on export errors" now (parked_outlook)
 
     @property
     def is_paused(self) -> bool:
         return self.state == ExportCursor.State.PAUSED
+
+    @property
+    def parked_outlook(self) -> str:
+        """What the next run does with the paused record, under the pause setting now."""
+        return PARKED_WITH_PAUSE_ON if self.pause_on else PARKED_WITH_PAUSE_OFF
 
     @property
     def is_failing(self) -> bool:
@@ -105,7 +122,10 @@ def account_status(account: Account) -> AccountStatus:
     """Snapshot the export of `account` (see the module docstring for the five queries)."""
     cursor = (
         ExportCursor.objects.select_related("paused_record", "account__alert_state")
-        .annotate(batch_size=F("account__crm_settings__batch_size"))  # no secret decrypted
+        .annotate(  # no secret decrypted
+            batch_size=F("account__crm_settings__batch_size"),
+            pause_on=F("account__crm_settings__pause_on_export_errors"),
+        )
         .filter(account=account)
         .first()
     )
@@ -138,6 +158,7 @@ def account_status(account: Account) -> AccountStatus:
         circuit_open_until=breaker[0] if breaker else None,
         circuit_reason=breaker[1] if breaker else None,
         last_run=last_ended_run(recent_runs),
+        pause_on=_pause_on(cursor),
     )
 
 
@@ -161,6 +182,12 @@ def _records_per_call(cursor: CursorWithBatchSize | None) -> int | None:
     return decisions.call_size(
         adapted, cursor.batch_size, settings.CRMSYNC_BATCHES_PER_CALL
     ).records
+
+
+def _pause_on(cursor: CursorWithBatchSize | None) -> bool:
+    """The account's pause setting, read with its cursor (an account without a cursor is
+    never paused: the default does)."""
+    return True if cursor is None or cursor.pause_on is None else cursor.pause_on
 
 
 def _open_circuit(cursor: ExportCursor | None) -> tuple[datetime, str] | None:

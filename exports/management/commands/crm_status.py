@@ -40,10 +40,12 @@ def describe(status: AccountStatus) -> list[str]:
             f"paused at record #{status.paused_record_id} ({status.paused_external_id}) "
             f"since {_when(status.paused_since)}: {status.error_code}: {status.error_message}"
         )
-        lines.append(
-            "fix the record or the rule in Salesforce; the next run retries it "
-            f"(now: python manage.py crm_export --account {status.account})"
-        )
+        then = "; the next run retries it" if status.pause_on else " for the re-export"
+        lines += [
+            status.parked_outlook,
+            f"fix the record or the rule in Salesforce{then} "
+            f"(a run now: python manage.py crm_export --account {status.account})",
+        ]
     lines += _last_run(status)
     if status.circuit_open_until:
         lines.append(

@@ -10,7 +10,6 @@ permission. An open error's own page has the first two as buttons (`<id>/reexpor
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -27,97 +26,21 @@ from django.utils.timezone import localtime
 
 from accounts.models import Account
 from crmsync.celery import app as celery_app
+from exports.admin_records import ReadOnlyAdmin, payload_table, record_link
 from exports.models import (
     ExportCursor,
     ExportError,
     ExportErrorQuerySet,
     ExportRecord,
-    ExportRun,
     Notification,
 )
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
 
 
-def _record_link(record_id: int | None) -> str:
-    if record_id is None:
-        return "—"
-    url = reverse("admin:exports_exportrecord_change", args=[record_id])
-    return format_html('<a href="{}">#{}</a>', url, record_id)
-
-
 def _status_link(account: Account) -> str:
     url = reverse("export-status", args=[account.slug])
     return format_html('<a href="{}">{}</a>', url, account)
-
-
-def payload_table(fields: dict[str, Any], highlight: list[str] | tuple[str, ...] = ()) -> str:
-    """A record's Salesforce fields as a two-column table.
-
-    Fields Salesforce named in its error are marked; a named field the record does not
-    carry (a required field left out) gets a marked row saying so.
-    """
-    rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in fields.items()]
-    rows += [(name, "(not in the record)") for name in highlight if name not in fields]
-    if not rows:
-        return "—"
-    body = format_html_join(
-        "",
-        '<tr{}><th scope="row"><code>{}</code></th><td><code>{}</code></td></tr>',
-        (
-            (format_html(' class="{}"', "named-field") if name in highlight else "", name, value)
-            for name, value in rows
-        ),
-    )
-    return format_html('<table class="record-payload">{}</table>', body)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the export pipeline: seen here, never added, edited or deleted."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(ExportRecord)
-class ExportRecordAdmin(ReadOnlyAdmin):
-    list_display = ("id", "account", "sobject", "external_id_field", "external_id", "created_at")
-    list_filter = ("account", "sobject")
-    search_fields = ("=id", "external_id")
-    list_select_related = ("account",)
-    show_full_result_count = False
-    fields = ("account", "sobject", "external_id_field", "external_id", "payload", "created_at")
-
-    @admin.display(description="fields")
-    def payload(self, record: ExportRecord) -> str:
-        return payload_table(record.fields)
-
-
-@admin.register(ExportRun)
-class ExportRunAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "account",
-        "trigger",
-        "started_at",
-        "finished_at",
-        "outcome",
-        "attempted",
-        "exported",
-        "failed",
-        "api_calls",
-        "first_record_id",
-        "last_record_id",
-    )
-    list_filter = ("outcome", "trigger", "account")
-    list_select_related = ("account",)
-    show_full_result_count = False
 
 
 @admin.register(ExportCursor)
@@ -139,7 +62,7 @@ class ExportCursorAdmin(ReadOnlyAdmin):
 
     @admin.display(description="paused at record")
     def paused_at(self, cursor: ExportCursor) -> str:
-        return _record_link(cursor.paused_record_id)
+        return record_link(cursor.paused_record_id)
 
 
 @admin.register(Notification)
@@ -306,7 +229,7 @@ class ExportErrorAdmin(admin.ModelAdmin):
 
     @admin.display(description="record", ordering="record_id")
     def record_link(self, error: ExportError) -> str:
-        return _record_link(error.record_id)
+        return record_link(error.record_id)
 
     @admin.display(description="error code", ordering="error_code")
     def code(self, error: ExportError) -> str:
@@ -314,11 +237,13 @@ class ExportErrorAdmin(admin.ModelAdmin):
 
     @admin.display(description="record", ordering="record_id")
     def record_cell(self, error: ExportError) -> str:
-        """#id (linked) and object, the external id below."""
+        """#id (linked), object and, for a deletion, "delete"; the external id below."""
+        deletion = " (delete)" if error.record.operation == ExportRecord.Operation.DELETE else ""
         return format_html(
-            '{} {}<br><span class="external-id">{}</span>',
-            _record_link(error.record_id),
+            '{} {}{}<br><span class="external-id">{}</span>',
+            record_link(error.record_id),
             _breakable(error.sobject),
+            deletion,
             error.external_id,
         )
 

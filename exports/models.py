@@ -128,6 +128,13 @@ class ExportCursor(models.Model):
         help_text="The last record of the call being retried: once the retried records go "
         "through, the cursor moves here.",
     )
+    instance_url = models.CharField(
+        "instance URL",
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The org's instance, as its last login named it (links into the org).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -16,6 +16,7 @@
       drop the fields they wrote).
 4. ExportRuns finished more than CRMSYNC_RETAIN_RUNS_DAYS ago (only runs already in the
    totals), and Notifications as old.
+5. Keys of the key map deleted more than CRMSYNC_RETAIN_RECORDS_DAYS ago (tombstones).
 
 Each step deletes in chunks of CRMSYNC_PRUNE_CHUNK rows, each chunk its own short
 transaction, walking ids upwards, so a run exporting the same account at the same time
@@ -38,7 +39,14 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from exports.models import ExportCursor, ExportError, ExportRecord, ExportRun, Notification
+from exports.models import (
+    ExportCursor,
+    ExportError,
+    ExportRecord,
+    ExportRun,
+    Notification,
+    SalesforceKey,
+)
 from exports.reporting import run_totals
 
 
@@ -48,6 +56,7 @@ class PruneSummary:
     errors: int = 0
     runs: int = 0
     notifications: int = 0
+    keys: int = 0  # key map tombstones
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, int | bool]:
@@ -66,7 +75,7 @@ def needed_by_reexport(record_id: int, external_id: str, open_from: dict[str, in
 def prune(
     dry_run: bool = False, now: datetime | None = None, chunk: int | None = None
 ) -> PruneSummary:
-    """Steps 1-4 of the module docstring; how many rows of each kind went (or would)."""
+    """Steps 1-5 of the module docstring; how many rows of each kind went (or would)."""
     now = now or timezone.now()
     chunk = chunk or settings.CRMSYNC_PRUNE_CHUNK
     summary = PruneSummary(dry_run=dry_run)
@@ -82,6 +91,8 @@ def prune(
     summary.runs = _delete_in_chunks(runs.exclude(outcome=""), dry_run, chunk)
     notifications = Notification.objects.filter(created_at__lt=runs_cutoff)
     summary.notifications = _delete_in_chunks(notifications, dry_run, chunk)
+    tombstones = SalesforceKey.objects.filter(deleted_at__lt=cutoff)
+    summary.keys = _delete_in_chunks(tombstones, dry_run, chunk)
     return summary
 
 

@@ -41,6 +41,7 @@ def move_cursor(
         # Pause off: what a retry of this call may send (checked against its task message).
         "retry_only": list(decision.retry) if retry else None,
         "retry_until_id": (call.until_id or rows[-1].key.id) if retry else None,
+        "instance_url": call.gateway.instance_url or cursor.instance_url,
         **_pause_fields(cursor, decision, position, now),
     }
     with transaction.atomic():

@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -23,10 +23,15 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import CRMSettings
+from exports import keymap
+from exports.keymap import KeyWrite, fold
 from exports.models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
 from exports.run import runs
+from exports.run.call import ALREADY_ABSENT, DONE_ABSENT
 from exports.run.task_arguments import ExportRequestError, require_id
 from salesforce.client import Gateway, GatewayError, TransientError
+from salesforce.lookup import find_ids
+from salesforce.wire import Batch, RecordResult
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +67,55 @@ class ReexportSummary:
 
 @dataclass(frozen=True)
 class Group:
-    """The open errors of one external id, and what re-exporting them would send."""
+    """The open errors of one key, and what re-exporting them would send: the merged
+    `fields` of an upsert, or a deletion (`delete`). `moot`: errors a later operation of
+    the key made pointless (superseded without a call)."""
 
     key: GroupKey
     error_ids: tuple[int, ...]
     fields: dict[str, Any]
+    delete: bool = False
+    moot: tuple[int, ...] = ()
+    last_record_id: int = 0  # the newest record of `error_ids`
 
 
-def merge_group(
-    key: GroupKey, errors: list[tuple[int, int, dict[str, Any]]], newer_fields: set[str]
-) -> Group:
-    """Pure: merge the records' fields oldest first (newest value wins), then drop every
-    field a newer, successfully exported record already wrote. `errors` holds
-    (error id, record id, record fields)."""
-    merged: dict[str, Any] = {}
-    for _, _, fields in sorted(errors, key=lambda e: e[1]):
-        merged.update(fields)
-    kept = {name: value for name, value in merged.items() if name not in newer_fields}
-    kept.pop(key[1], None)
-    return Group(key, tuple(e[0] for e in errors), kept)
+# One record of a key, in outbox order: (record id, a deletion?, its open error's id or None
+# for a record written successfully, its fields).
+Event = tuple[int, bool, int | None, dict[str, Any]]
+
+
+def plan_group(key: GroupKey, events: Iterable[Event]) -> Group:
+    """Pure: what re-exporting a key's open errors sends, given the key's records from its
+    oldest open error on (errors and records written successfully), in outbox order.
+
+    - Upsert errors merge their fields oldest first (the newest value wins); a record
+      written later drops the fields it wrote (a re-export never overwrites newer data).
+    - A deletion (an error or written) makes every error before it moot: the re-export
+      never resurrects a deleted record. A deletion error is sent as a deletion.
+    - An upsert after a deletion error makes that error moot: the re-export never deletes
+      a newer record.
+    """
+    live: list[int] = []
+    moot: list[int] = []
+    fields: dict[str, Any] = {}
+    delete = False
+    last = 0
+    for record_id, is_delete, error_id, record_fields in sorted(events, key=lambda e: e[0]):
+        if is_delete or delete:  # a deletion, or the first upsert after a deletion error
+            moot += live
+            live, fields, delete = [], {}, False
+        if is_delete:
+            delete = error_id is not None
+        elif error_id is None:
+            for name in record_fields:
+                fields.pop(name, None)
+        else:
+            fields.update(record_fields)
+        if error_id is not None:
+            live.append(error_id)
+            last = record_id
+    fields.pop(key[1], None)
+    return Group(key, tuple(live), fields, delete, tuple(moot), last)
 
 
 def reexport_errors(account_id: int | None = None) -> ReexportSummary:
@@ -90,12 +125,15 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
     2. Per account, hold the run lease with a run of trigger `reexport`, so a re-export
        never races a regular run (a held lease → retried later with backoff).
     3. Group the open errors per (object, external id) in record order and merge their
-       fields, newest value winning; drop what a newer exported record already wrote.
-       External ids compare as the org compares them: where describe says the field
-       ignores case, "ABC" and "abc" are one group (the newest spelling is sent).
-    4. Nothing left → `superseded`, no API call. Otherwise send the rest once, ≤200
-       external ids per call, and apply the answer to every error of the group:
-       written → `resolved`; rejected → attempts + 1 with the new code and message.
+       fields, newest value winning; drop what a newer exported record already wrote; a
+       later deletion makes earlier errors moot, a later upsert an earlier deletion
+       error (`plan_group`). External ids compare as the org compares them: where
+       describe says the field ignores case, "ABC" and "abc" are one group (the newest
+       spelling is sent).
+    4. Moot or nothing left → `superseded`, no API call. Otherwise send the rest once,
+       ≤200 keys per call (a deletion by Salesforce Id), and apply the answer to every
+       error of the group: written → `resolved`; rejected → attempts + 1 with the new
+       code and message.
     """
     errors = ExportError.objects.open()
     if account_id is not None:
@@ -146,7 +184,7 @@ def _reexport_holding_lease(
     summary = ReexportSummary()
     try:
         groups = _groups(crm.account_id, errors, gateway.external_id_case_sensitive)
-        _send_groups(gateway, groups, summary)
+        _send_groups(crm.account_id, gateway, groups, summary)
     except GatewayError as exc:
         runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
         if not exc.permanent:
@@ -212,91 +250,142 @@ def _groups(
             "record__sobject",
             "record__external_id_field",
             "record__external_id",
+            "record__operation",
             "record__fields",
         )
     )
-    by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
+    by_key: dict[GroupKey, list[Event]] = defaultdict(list)
     spelling: dict[GroupKey, str] = {}  # the newest spelling of each folded key
-    for error_id, record_id, sobject, ext_field, ext_id, fields in rows:
+    for error_id, record_id, sobject, ext_field, ext_id, operation, fields in rows:
         key = _key(sobject, ext_field, ext_id, case_sensitive)
-        by_key[key].append((error_id, record_id, fields))
+        by_key[key].append((record_id, operation == "delete", error_id, fields))
         spelling[key] = ext_id
-    newer = _fields_written_later(account_id, by_key, case_sensitive)
-    return [
-        merge_group((*key[:2], spelling[key]), errs, newer.get(key, set()))
-        for key, errs in by_key.items()
-    ]
+    for key, event in _written_later(account_id, by_key, case_sensitive):
+        by_key[key].append(event)
+    return [plan_group((*key[:2], spelling[key]), events) for key, events in by_key.items()]
 
 
 def _key(sobject: str, field: str, ext_id: str, case_sensitive: CaseSensitive) -> GroupKey:
     return (sobject, field, ext_id if case_sensitive(sobject, field) else ext_id.casefold())
 
 
-def _fields_written_later(
-    account_id: int,
-    by_key: dict[GroupKey, list[tuple[int, int, dict[str, Any]]]],
-    case_sensitive: CaseSensitive,
-) -> dict[GroupKey, set[str]]:
-    """Per group, the field names that records newer than its errors wrote successfully:
+def _written_later(
+    account_id: int, by_key: dict[GroupKey, list[Event]], case_sensitive: CaseSensitive
+) -> Iterable[tuple[GroupKey, Event]]:
+    """The records of each group's key written successfully after its oldest open error:
     behind the cursor and with no error that is still open, dismissed or superseded.
     Candidates are found by external id, exact or lower-cased (SQL LOWER), then keyed as
     the org compares them."""
     if not by_key:
-        return {}
+        return
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
     done_up_to = cursor.last_exported_id if cursor else 0
-    newest = {key: max(e[1] for e in errs) for key, errs in by_key.items()}
+    oldest = {key: min(e[0] for e in events) for key, events in by_key.items()}
     ext_ids = sorted({key[2] for key in by_key})
-    written: dict[GroupKey, set[str]] = defaultdict(set)
     for start in range(0, len(ext_ids), 500):
         chunk = ext_ids[start : start + 500]
         candidates = (
             ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
-            .filter(account_id=account_id, id__gt=min(newest.values()), id__lte=done_up_to)
+            .filter(account_id=account_id, id__gt=min(oldest.values()), id__lte=done_up_to)
             .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
             .exclude(errors__status__in=[Status.OPEN, Status.DISMISSED, Status.SUPERSEDED])
         )
-        for record_id, sobject, ext_field, ext_id, fields in candidates.values_list(
-            "id", "sobject", "external_id_field", "external_id", "fields"
+        for record_id, sobject, ext_field, ext_id, operation, fields in candidates.values_list(
+            "id", "sobject", "external_id_field", "external_id", "operation", "fields"
         ):
             key = _key(sobject, ext_field, ext_id, case_sensitive)
-            if key in newest and record_id > newest[key]:
-                written[key].update(fields)
-    return written
+            if key in oldest and record_id > oldest[key]:
+                yield key, (record_id, operation == "delete", None, fields)
 
 
-def _send_groups(gateway: Gateway, groups: list[Group], summary: ReexportSummary) -> None:
+def _send_groups(
+    account_id: int, gateway: Gateway, groups: list[Group], summary: ReexportSummary
+) -> None:
+    """Supersede what is moot or left with nothing to send; send the rest, ≤200 keys per
+    call (upserts by external id, deletions by Salesforce Id); note what was written in
+    the key map."""
     now = timezone.now()
-    empty = [g for g in groups if not g.fields]
-    if empty:
-        _errors_of(empty).supersede(now)
-    summary.superseded += sum(len(g.error_ids) for g in empty)
-    by_object: dict[tuple[str, str], list[Group]] = defaultdict(list)
+    moot = [i for g in groups for i in g.moot]
+    moot += [i for g in groups if not g.fields and not g.delete for i in g.error_ids]
+    summary.superseded += ExportError.objects.filter(id__in=moot).supersede(now)
+    by_target: dict[tuple[str, str, bool], list[Group]] = defaultdict(list)
     for group in groups:
-        if group.fields:
-            by_object[group.key[:2]].append(group)
+        if group.error_ids and (group.fields or group.delete):
+            by_target[(group.key[0], group.key[1], group.delete)].append(group)
     transient = 0
-    for (sobject, ext_field), todo in by_object.items():
+    writes: list[KeyWrite] = []
+    for (sobject, ext_field, delete), todo in by_target.items():
+        sensitive = gateway.external_id_case_sensitive(sobject, ext_field)
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
-            payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
-            results = gateway.upsert_collection(sobject, ext_field, payloads, all_or_none=False)
-            resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
-            if resolved:
-                _errors_of(resolved).resolve(now)
-            summary.resolved += sum(len(g.error_ids) for g in resolved)
-            for group, result in zip(chunk, results, strict=True):
-                if result.ok:
-                    continue
-                if result.transient or result.rolled_back:
-                    transient += 1
-                    continue
-                ExportError.objects.filter(id__in=group.error_ids).rejected_again(
-                    result.error_code, result.message, result.fields, now
+            if delete:
+                ids, results = _delete_chunk(account_id, gateway, chunk)
+            else:
+                payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
+                results = gateway.upsert_collection(sobject, ext_field, payloads, False)
+                ids = [r.sf_id or "" for r in results]
+            transient += _apply(chunk, results, now, summary)
+            writes += [
+                KeyWrite(
+                    g.last_record_id,
+                    sobject,
+                    ext_field,
+                    fold(g.key[2], sensitive),
+                    g.key[2],
+                    sf_id or None,
+                    None if delete else r.created,
+                    delete,
                 )
-                summary.failed += len(group.error_ids)
+                for g, r, sf_id in zip(chunk, results, ids, strict=True)
+                if r.ok
+            ]
+    keymap.note_writes(account_id, writes, now)
+    keymap.tell(account_id, writes)
     if transient:
         raise TransientError(f"{transient} records failed transiently; re-export retries later")
+
+
+def _delete_chunk(
+    account_id: int, gateway: Gateway, chunk: list[Group]
+) -> tuple[list[str], list[RecordResult]]:
+    """Delete the keys of `chunk` (≤200, one object) by Salesforce Id: the key map's, else
+    the org's (one query); a key the org does not have is done already."""
+    sobject, ext_field = chunk[0].key[:2]
+    known = keymap.ids_for(account_id, [g.key for g in chunk])
+    missing = [g.key[2] for g in chunk if g.key not in known]
+    found = find_ids(gateway, sobject, ext_field, missing) if missing else {}
+    ids = [known.get(g.key) or found.get(g.key[2], "") for g in chunk]
+    sent = [i for i in ids if i]
+    answers = iter(
+        gateway.upsert_batches([Batch(sobject, ext_field, sent, delete=True)], False)
+        if sent
+        else []
+    )
+    results = [next(answers) if i else DONE_ABSENT for i in ids]
+    gone = [r if r.ok or r.error_code not in ALREADY_ABSENT else DONE_ABSENT for r in results]
+    return ids, gone
+
+
+def _apply(
+    chunk: list[Group], results: list[RecordResult], now: datetime, summary: ReexportSummary
+) -> int:
+    """Apply a call's answers to its groups' errors; the number that failed transiently."""
+    resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
+    if resolved:
+        _errors_of(resolved).resolve(now)
+    summary.resolved += sum(len(g.error_ids) for g in resolved)
+    transient = 0
+    for group, result in zip(chunk, results, strict=True):
+        if result.ok:
+            continue
+        if result.transient or result.rolled_back:
+            transient += 1
+            continue
+        ExportError.objects.filter(id__in=group.error_ids).rejected_again(
+            result.error_code, result.message, result.fields, now
+        )
+        summary.failed += len(group.error_ids)
+    return transient
 
 
 def _errors_of(groups: list[Group]) -> ExportErrorQuerySet:

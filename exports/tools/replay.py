@@ -107,6 +107,12 @@ def replay(
     """Send one record as the export would; every request and answer goes to `log`.
 
     Transient and auth failures raise the gateway's errors (GatewayError)."""
+    if record.operation == ExportRecord.Operation.DELETE:
+        raise ReplayError(
+            f"record #{record.id} is a deletion; crm_replay sends one upsert and shows the "
+            "exchange. A refused deletion is retried by every run (pause on) or by the daily "
+            "re-export (pause off); its error shows Salesforce's answer."
+        )
     if configured_org:
         check_not_stale(record)
     fields = {**record.fields, record.external_id_field: record.external_id}

@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Delete exported outbox records older than CRMSYNC_RETAIN_RECORDS_DAYS, closed export "
         "errors older than CRMSYNC_RETAIN_ERRORS_DAYS and runs and notifications older than "
-        "CRMSYNC_RETAIN_RUNS_DAYS; never a record a run or the re-export still needs. "
+        "CRMSYNC_RETAIN_RUNS_DAYS, and keys of the key map deleted longer ago than the records' "
+        "days; never a record a run or the re-export still needs. "
         "The daily CRMExport_Prune job runs the same."
     )
 
@@ -36,5 +37,6 @@ class Command(BaseCommand):
             f"{settings.CRMSYNC_RETAIN_RECORDS_DAYS} days), {summary.errors:,} closed export "
             f"errors (older than {settings.CRMSYNC_RETAIN_ERRORS_DAYS} days), {summary.runs:,} "
             f"runs and {summary.notifications:,} notifications (older than "
-            f"{settings.CRMSYNC_RETAIN_RUNS_DAYS} days)"
+            f"{settings.CRMSYNC_RETAIN_RUNS_DAYS} days), {summary.keys:,} deleted keys of the "
+            f"key map (older than {settings.CRMSYNC_RETAIN_RECORDS_DAYS} days)"
         )

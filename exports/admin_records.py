@@ -1,0 +1,169 @@
+"""Admin of the rows the export pipeline writes, read-only: outbox records, runs and the key
+map (docs/semantics.md › The key map: searchable by external id and Salesforce Id, each
+key linked to its record in the org)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from exports.models import ExportCursor, ExportRecord, ExportRun, SalesforceKey
+from salesforce.collections import is_salesforce_id
+
+
+def record_link(record_id: int | None) -> str:
+    if record_id is None:
+        return "—"
+    url = reverse("admin:exports_exportrecord_change", args=[record_id])
+    return format_html('<a href="{}">#{}</a>', url, record_id)
+
+
+def payload_table(fields: dict[str, Any], highlight: list[str] | tuple[str, ...] = ()) -> str:
+    """A record's Salesforce fields as a two-column table.
+
+    Fields Salesforce named in its error are marked; a named field the record does not
+    carry (a required field left out) gets a marked row saying so.
+    """
+    rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in fields.items()]
+    rows += [(name, "(not in the record)") for name in highlight if name not in fields]
+    if not rows:
+        return "—"
+    body = format_html_join(
+        "",
+        '<tr{}><th scope="row"><code>{}</code></th><td><code>{}</code></td></tr>',
+        (
+            (format_html(' class="{}"', "named-field") if name in highlight else "", name, value)
+            for name, value in rows
+        ),
+    )
+    return format_html('<table class="record-payload">{}</table>', body)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the export pipeline: seen here, never added, edited or deleted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "operation",
+        "sobject",
+        "external_id_field",
+        "external_id",
+        "created_at",
+    )
+    list_filter = ("account", "operation", "sobject")
+    search_fields = ("=id", "external_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    fields = (
+        "account",
+        "operation",
+        "sobject",
+        "external_id_field",
+        "external_id",
+        "payload",
+        "created_at",
+    )
+
+    @admin.display(description="fields")
+    def payload(self, record: ExportRecord) -> str:
+        return payload_table(record.fields)
+
+
+@admin.register(ExportRun)
+class ExportRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "account",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "attempted",
+        "exported",
+        "failed",
+        "api_calls",
+        "first_record_id",
+        "last_record_id",
+    )
+    list_filter = ("outcome", "trigger", "account")
+    list_select_related = ("account",)
+    show_full_result_count = False
+
+
+def org_link(instance_url: str, sobject: str, salesforce_id: str) -> str:
+    """A link to the record in the org's Lightning UI, or the bare Id when the org's
+    instance is not known yet (no run has logged in since it was recorded)."""
+    if not salesforce_id:
+        return "—"
+    if not instance_url or not is_salesforce_id(salesforce_id):
+        return salesforce_id
+    url = f"{instance_url.rstrip('/')}/lightning/r/{sobject}/{salesforce_id}/view"
+    return format_html('<a href="{}" rel="noopener" target="_blank">{}</a>', url, salesforce_id)
+
+
+@admin.register(SalesforceKey)
+class SalesforceKeyAdmin(ReadOnlyAdmin):
+    list_display = (
+        "external_id",
+        "sobject",
+        "external_id_field",
+        "in_org",
+        "operation",
+        "last_record_id",
+        "last_written",
+        "deleted",
+        "account",
+    )
+    list_filter = ("account", "sobject", "operation")
+    search_fields = ("=external_id", "=key", "=salesforce_id")
+    search_help_text = "An external id or a Salesforce Id, exactly."
+    list_select_related = ("account",)
+    show_full_result_count = False
+    fields = (
+        "account",
+        "sobject",
+        "external_id_field",
+        "external_id",
+        "in_org",
+        "operation",
+        "created",
+        "last_record_id",
+        "last_written",
+        "deleted",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Salesforce Id", ordering="salesforce_id")
+    def in_org(self, key: SalesforceKey) -> str:
+        instance = (
+            ExportCursor.objects.filter(account_id=key.account_id)
+            .values_list("instance_url", flat=True)
+            .first()
+        )
+        return org_link(instance or "", key.sobject, key.salesforce_id)
+
+    @admin.display(description="last written", ordering="last_written_at")
+    def last_written(self, key: SalesforceKey) -> str:
+        return key.last_written_at.isoformat(sep=" ", timespec="seconds")
+
+    @admin.display(description="deleted", ordering="deleted_at")
+    def deleted(self, key: SalesforceKey) -> str:
+        return key.deleted_at.isoformat(sep=" ", timespec="seconds") if key.deleted_at else "—"

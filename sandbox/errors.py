@@ -70,6 +70,11 @@ def not_found() -> ApiError:
     return ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
 
 
+def entity_is_deleted() -> ApiError:
+    """A record in the recycle bin, named by Id in a URI."""
+    return ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+
+
 def no_such_column(field: str, sobject: str) -> ApiError:
     return ApiError(400, "INVALID_FIELD", f"No such column '{field}' on sobject of type {sobject}")
 

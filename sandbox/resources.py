@@ -120,7 +120,7 @@ def delete_one(org: Org, request: Request, version: str, sobject: str, sf_id: st
     full = well_formed_id(sf_id)
     with org.store.lock:
         if full is not None and org.store.deleted_sobject_of(full) == sobject:
-            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+            raise errors.entity_is_deleted()
         if full is None or org.store.sobject_of(full) != sobject:
             raise errors.not_found()
         return _delete_single(org, request, full)
@@ -194,10 +194,15 @@ def query_more(org: Org, request: Request, version: str, locator: str) -> Respon
 
 
 def get_by_id(org: Org, request: Request, version: str, sobject: str, sf_id: str) -> Response:
+    """GET sobjects/{S}/{Id}: the record; 404 ENTITY_IS_DELETED (in the recycle bin) or
+    NOT_FOUND."""
     _object_rules(org, sobject)
     sf_id = full_id(sf_id)
     with org.store.lock:
         fields = org.store.get(sobject, sf_id)
+        deleted = fields is None and org.store.deleted_sobject_of(sf_id) == sobject
+    if deleted:
+        raise errors.entity_is_deleted()
     if fields is None:
         raise errors.not_found()
     return Response(200, _full_record(sobject, version, sf_id, fields))

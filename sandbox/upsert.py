@@ -12,7 +12,8 @@ Error codes and messages, where Salesforce's own wording was checked:
 - parent missing by external id: `INVALID_FIELD` "Foreign key external ID: <v> not found for
   field <F> in entity <Parent>" (https://docs.polytomic.com/docs/saleforceinvalid_reference_error;
   Apache Camel's Salesforce tests assert errorCode INVALID_FIELD for it); parent missing by
-  Id: `INVALID_CROSS_REFERENCE_KEY` "invalid cross reference id".
+  Id: `INVALID_CROSS_REFERENCE_KEY` "invalid cross reference id" (`ENTITY_IS_DELETED`
+  "entity is deleted" when the parent is in the recycle bin).
 - more than 200 records: 400 `EXCEEDED_ID_LIMIT` "record limit reached. cannot submit more
   than 200 records into this call" (github.com/sorenkrabbe/Chrome-Salesforce-inspector#134).
 - missing external id value: `MISSING_ARGUMENT` "<F> not specified".
@@ -293,15 +294,16 @@ class Upserter:
             elif applied.get(reference_field) not in (None, ""):
                 value = applied[reference_field]
                 if not isinstance(value, str) or full_id(value) not in parents:
-                    raise RecordRejected(
-                        record_error(
-                            "INVALID_CROSS_REFERENCE_KEY",
-                            "invalid cross reference id",
-                            [reference_field],
-                        )
-                    )
+                    raise RecordRejected(self._missing_parent(parent, value, reference_field))
                 applied[reference_field] = full_id(value)
         return applied
+
+    def _missing_parent(self, parent: str, value: Any, reference_field: str) -> dict[str, Any]:
+        """A parent id of no live record: ENTITY_IS_DELETED if it is in the recycle bin."""
+        if isinstance(value, str) and self.store.deleted_sobject_of(full_id(value)) == parent:
+            return record_error("ENTITY_IS_DELETED", "entity is deleted", [reference_field])
+        message = "invalid cross reference id"
+        return record_error("INVALID_CROSS_REFERENCE_KEY", message, [reference_field])
 
     def _parent_by_external_id(self, parent: str, reference: Any) -> str:
         if not isinstance(reference, dict) or len(reference) != 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
-from tests.sandbox.delete_helpers import UNKNOWN_ID, ext_ids, upsert
+from tests.sandbox.delete_helpers import UNKNOWN_ID, ext_ids, rows, upsert
 
 NOT_FOUND = [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
 IS_DELETED = [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED"}]
@@ -19,6 +19,7 @@ def not_found(call) -> list:
 
 
 def test_delete_by_id_answers_204_then_404_entity_is_deleted(sandbox):
+    """A deleted record is in the recycle bin: by Id it is deleted, by external id gone."""
     sf = sandbox.salesforce()
     a, b = upsert(sf, "a", "b")
 
@@ -26,7 +27,8 @@ def test_delete_by_id_answers_204_then_404_entity_is_deleted(sandbox):
 
     assert ext_ids(sf) == ["b"]
     assert not_found(lambda: sf.Contact.delete(a)) == IS_DELETED
-    assert not_found(lambda: sf.Contact.get(a)) == NOT_FOUND
+    assert not_found(lambda: sf.Contact.get(a)) == IS_DELETED
+    assert not_found(lambda: sf.Contact.get_by_custom_id("ExtId__c", "a")) == NOT_FOUND
 
 
 def test_an_unknown_malformed_or_other_object_id_is_not_found(sandbox):
@@ -77,3 +79,22 @@ def test_an_upsert_after_a_delete_creates_a_new_record(sandbox):
     assert sf.Contact.get_by_custom_id("ExtId__c", "k")["Id"] == result["id"]
     single = sf.Contact.upsert("ExtId__c/k", {"LastName": "Again"})
     assert single == 200  # the sandbox's answer for an update (201: created)
+
+
+def test_a_lookup_to_a_deleted_parent_fails_the_record(sandbox):
+    """By Id: ENTITY_IS_DELETED; by the parent's external id: not found, as for no parent."""
+    sandbox.set_rules({"objects": {"Contact": {"lookups": {"AccountId": "Account"}}}})
+    sf = sandbox.salesforce()
+    (acme,) = upsert(sf, "acme", sobject="Account", Name="Acme")
+    sf.Account.delete(acme)
+
+    by_id, by_external_id = sf.restful(
+        "composite/sobjects/Contact/ExtId__c",
+        method="PATCH",
+        json={"records": rows("c1", AccountId=acme) + rows("c2", Account={"ExtId__c": "acme"})},
+    )
+
+    assert by_id["errors"] == [
+        {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": ["AccountId"]}
+    ]
+    assert by_external_id["errors"][0]["statusCode"] == "INVALID_FIELD"

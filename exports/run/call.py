@@ -104,9 +104,9 @@ def send(
        rolled back goes again as another pass.
     """
     gateway.send_by = send_by
-    rows, preset = _resolve_deletions(gateway, rows)
-    if preset:
-        batches = []
+    resolved, preset = _resolve_deletions(gateway, rows)
+    if resolved is not rows:  # Ids found: batched again
+        rows, batches = resolved, []
     by_id = {row.key.id: row for row in rows}
     preset.update(_wrong_types(gateway, rows))
     pending = rows

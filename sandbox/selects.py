@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+FOLD_FUNCTION = "sandbox_fold"  # `fold`, registered on the store's reader connection
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -47,9 +49,6 @@ def select_sql(
         sql.append("LIMIT ?")
         params.append(limit)
     return " ".join(sql), params
-
-
-FOLD_FUNCTION = "sandbox_fold"  # registered on the store's reader connection
 
 
 def fold(value: Any) -> Any:

@@ -80,7 +80,7 @@ CSRF_TRUSTED_ORIGINS = [
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crmsync.apps.AdminConfig",  # django.contrib.admin, with crmsync.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,6 +1,7 @@
 """Admin pages for the export status of each account, and its "Run export now" button.
 
-URLs (`status_urls`, mounted under /admin/exports/status/ by crmsync/urls.py):
+URLs (`status_urls`, mounted under /admin/exports/status/ by crmsync/urls.py; the admin
+index lists the first as Exports › Export status, `index_entry`):
 - ``""``: every account with its export state;
 - ``"<slug>/"``: one account (`status.account_status`), its last runs and a chart;
 - ``"<slug>/run/"``: POST, enqueues `exports.tasks.run_export(account_id, trigger="manual")`.
@@ -14,7 +15,7 @@ change permission on export cursors. Every page is wrapped by `admin_site.admin_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -46,6 +47,22 @@ if TYPE_CHECKING:
         last_run_outcome: str | None  # the outcome of its last run that ended (the index)
 
     IndexAccount = WithAnnotations[Account, _LastRun]
+
+
+def index_entry(request: HttpRequest) -> dict[str, Any] | None:
+    """Exports › Export status as an entry of the admin's app list (index, app page, side
+    bar: crmsync.admin_site), for staff who may see it; it is no model's changelist."""
+    if not can_view_status(request.user):
+        return None
+    return {
+        "model": None,
+        "name": "Export status",
+        "object_name": "ExportStatus",
+        "perms": {"add": False, "change": False, "delete": False, "view": True},
+        "admin_url": reverse("export-status-index"),
+        "add_url": None,
+        "view_only": True,
+    }
 
 
 def can_view_status(user: User) -> bool:

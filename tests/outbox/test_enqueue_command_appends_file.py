@@ -61,3 +61,15 @@ def test_an_empty_file_enqueues_nothing_and_says_so(tmp_path: Path):
 
     assert "enqueued 0 records for acme" in stdout.getvalue()
     assert not ExportRecord.objects.exists()
+
+
+def test_one_record_is_counted_in_the_singular(tmp_path: Path):
+    account = AccountFactory(slug="acme")
+    path = tmp_path / "one.jsonl"
+    path.write_text(line(1) + "\n")
+    stdout = io.StringIO()
+
+    call_command("crm_enqueue", "--account", "acme", str(path), stdout=stdout)
+
+    record = ExportRecord.objects.get(account=account)
+    assert stdout.getvalue().strip() == f"enqueued 1 record for acme (id {record.id})"

@@ -55,9 +55,13 @@ class Command(BaseCommand):
         if result.count == 0:
             self.stdout.write(f"enqueued 0 records for {account.slug} (the file holds no records)")
             return
+        ids = (
+            f"id {result.first_id}"
+            if result.count == 1
+            else f"ids {result.first_id}–{result.last_id}"
+        )
         self.stdout.write(
-            f"enqueued {result.count} records for {account.slug} "
-            f"(ids {result.first_id}–{result.last_id}){integer_ids.note()}"
+            f"enqueued {_records(result.count)} for {account.slug} ({ids}){integer_ids.note()}"
         )
 
 
@@ -83,6 +87,11 @@ class _IntegerIds:
             f"; {self.count} gave external_id as an integer, stored as text "
             f'({self.example} → "{self.example}")'
         )
+
+
+def _records(count: int) -> str:
+    """ "1 record", "3 records"."""
+    return f"{count} record{'' if count == 1 else 's'}"
 
 
 def _account(slug: str) -> Account:

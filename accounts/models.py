@@ -333,6 +333,11 @@ class CRMSettings(models.Model):
         return targets
 
     @property
+    def account_slug(self) -> str:
+        """The account's slug: how the Salesforce client names it (salesforce.connection)."""
+        return self.account.slug
+
+    @property
     def exporting(self) -> bool:
         """Export to CRM is on and the account active (`CRMSettings.objects.exporting()`)."""
         return self.export_enabled and self.account.is_active

@@ -22,6 +22,11 @@ class Connection(Protocol):
     timeout_seconds: float
     updated_at: datetime
 
+    @property
+    def account_slug(self) -> str:
+        """How what a login tells a person names the account ("account acme")."""
+        ...
+
 
 # How a login names each setting it needs (the admin's labels of those fields).
 LABELS = {

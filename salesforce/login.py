@@ -40,15 +40,13 @@ class Login:
     def __init__(self, crm: Connection, session: CRMSession) -> None:
         self.crm = crm
         self.session = session
+        # How what it tells a person names the account: read once, where the gateway is made.
+        self.who = f"account {crm.account_slug}"
         self.url = crm.login_url.rstrip("/")
         self.origin = ""  # the checked https://host[:port] (check_settings)
         self.in_progress = False  # a verbose log never shows the login's form or answer
         self.logged_in = False  # the last token came from this object's own login
         self._checked = False
-
-    @property
-    def who(self) -> str:
-        return f"account {self.crm.account_id}"
 
     def token(self, refused: str | None = None) -> dict[str, str]:
         """{access_token, instance_url}: the one every worker shares, unless it is the

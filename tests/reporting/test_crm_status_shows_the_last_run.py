@@ -19,7 +19,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-REFUSED = "Salesforce login for account 1 failed: invalid_client: invalid client credentials."
+REFUSED = "Salesforce login for account acme failed: invalid_client: invalid client credentials."
 FINISHED = datetime(2026, 11, 30, 12, 1, 3, tzinfo=UTC)
 
 

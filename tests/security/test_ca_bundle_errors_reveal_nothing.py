@@ -37,7 +37,7 @@ def test_test_connection_says_the_same_for_every_unusable_path(sandbox, tmp_path
         with pytest.raises(AuthError) as refused:
             gateway.check_connection()
         assert gateway.api_calls == 0 and refused.value.code == "BAD_CA_BUNDLE"
-        messages[name] = refused.value.message.replace(f"account {crm.account_id}", "account N")
+        messages[name] = refused.value.message.replace(f"account {crm.account_slug}", "account N")
 
     assert len(set(messages.values())) == 1, messages
     assert str(tmp_path) not in messages["missing"]

@@ -46,7 +46,7 @@ def test_unlisted_hosts_are_never_contacted(super_client, sandbox, tmp_path) -> 
                 login_url=url, ca_bundle=str(evil.ca_path), client_secret=CANARY
             )
             messages[name] = press_test_connection(super_client, crm).replace(
-                f"account {crm.account_id}", "account N"
+                f"account {crm.account_slug}", "account N"
             )
 
         assert evil.seen == [] and internal.seen == []

@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from bench import tenants_report
+from bench import deletes_report, tenants_report
 
 TARGET_RPS_AT_100MS = 1_900
 TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
@@ -260,6 +260,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += _real_org_lines(report.get("realistic"), None)
     lines += _real_org_lines(report.get("realistic_heavy"), report.get("storm"))
     lines += tenants_report.markdown(report.get("tenants"))
+    lines += deletes_report.markdown(report.get("deletes"))
     lines += _backlog_lines(report.get("backlog"))
     for failure in report.get("failed_measurements", []):
         lines.append(f"\n**Failed measurement** (left out above): {failure}")

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
+from bench import deletes_report, report  # noqa: E402
 from bench.services import BenchDatabase, Sandbox, analyze, bench_env  # noqa: E402
 from salesforce.login_hosts import ENV_NAME  # noqa: E402
 
@@ -57,6 +57,8 @@ FULL = {
     "realistic_records": 20_000,
     "realistic_naive_records": 200,
     "storm_records": 20_000,
+    "deletes_records": 20_000,
+    "deletes_runs": [100, 200],
 }
 QUICK = {
     "reps": 2,
@@ -73,6 +75,8 @@ QUICK = {
     "realistic_records": 2_000,
     "realistic_naive_records": 20,
     "storm_records": 2_000,
+    "deletes_records": 2_000,
+    "deletes_runs": [100, 200],
 }
 
 
@@ -117,7 +121,8 @@ def parse_args() -> argparse.Namespace:
         help="comma-separated: compare (the contenders), pause (pause mode's API cost), "
         "backlog (what --million adds), realistic (an org with server time: adaptive vs "
         "fixed call sizes vs the naive loop), storm (chunk-failing triggers: isolation "
-        "cost), tenants (thousands of small accounts: bench/tenants.py); default compare,pause",
+        "cost), tenants (thousands of small accounts: bench/tenants.py), deletes (deletions vs "
+        "upserts at 100 ms: bench/deletes.py); default compare,pause",
     )
     parser.add_argument(
         "--tenant-sizes",
@@ -196,6 +201,9 @@ class Bench:
         if "backlog" in self.series:
             self.report["backlog"] = self.guarded("backlog", self.backlog)
         self.real_org_series()
+        if "deletes" in self.series:
+            self.report["deletes"] = self.guarded("deletes", self.deletes)
+            self.save()
         if "tenants" in self.series:
             from bench import tenants
 
@@ -371,6 +379,21 @@ class Bench:
             progress,
         )
 
+    def deletes(self) -> dict[str, Any]:
+        """The deletes series (bench/deletes.py); the report is written after each repetition."""
+        from bench import deletes
+
+        def progress(result: dict[str, Any]) -> None:
+            self.report["deletes"] = result
+            self.save()
+
+        config = {
+            "records": self.config["deletes_records"],
+            "runs": self.config["deletes_runs"],
+            "reps": self.config["reps"],
+        }
+        return deletes.run(self.sandbox, self.env, self.log_path, config, progress)
+
     # -- output --------------------------------------------------------------------------------------
 
     def finish(self) -> None:
@@ -378,7 +401,7 @@ class Bench:
         self.report["summary"] = report.summarize(self.report["measurements"])
         self.report["targets"] = report.targets(
             self.report["summary"], self.report.get("backlog"), self.report.get("pause_cost")
-        )
+        ) + deletes_report.targets(self.report.get("deletes"))
         self.save()
         table = report.markdown(self.report)
         self.base.with_suffix(".md").write_text(table)

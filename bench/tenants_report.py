@@ -36,7 +36,7 @@ TIMERS = {
     "finish_run": "… finish the run",
     "after_run": "… … alerts after the run",
     "reusable_gateway": "gateway lookup (per call)",
-    "Gateway.__init__": "new gateway (session)",
+    "Gateway.__init__": "new gateway (HTTP client)",
     "Gateway._client": "HTTP thread: token (cache or login)",
     "Login.token": "HTTP thread: token (cache or login request)",
     "Gateway._describe": "HTTP thread: describe (cache or call)",

@@ -1,7 +1,7 @@
 """Where a run's time goes, timed from the outside (bench/worker.py with BENCH_TIMERS=1).
 
 crmsync's code is not changed for this: `install()` wraps the functions named in TIMED
-(module attribute or class method, looked up by name; a name that no longer exists is
+(and in BENCH_TIMED_EXTRA, comma-separated, for a series of its own) (module attribute or class method, looked up by name; a name that no longer exists is
 reported as missing, not an error) with a timer that adds the call's wall time and count
 to this process's totals, in whichever thread the call runs (the HTTP thread's calls
 too). With Celery's task signals it also notes, per run:
@@ -90,10 +90,11 @@ def _timed(name: str, function: Any) -> Any:
     return wrapper
 
 
-def install() -> list[str]:
-    """Wrap every TIMED name that exists; return the names that do not."""
+def install(extra: tuple[str, ...] = ()) -> list[str]:
+    """Wrap every TIMED name (and each of `extra`) that exists; return the names that do
+    not."""
     missing = []
-    for target in TIMED:
+    for target in dict.fromkeys((*TIMED, *extra)):
         module_name, _, path = target.partition(":")
         owner: Any = importlib.import_module(module_name)
         *parents, attribute = path.split(".")

@@ -12,7 +12,8 @@ same run (the Celery hand-over of the next link). Counters go to a Redis hash pe
 of this process's first link of the run (`first_call_at_us:<pid>`).
 
 With BENCH_TIMERS=1 it also times the functions a run calls and the hand-overs between
-its tasks (bench/timers.py), for the per-run cost breakdown of `--series tenants`.
+its tasks (bench/timers.py), for the per-run cost breakdown of `--series tenants`, and
+the functions named in BENCH_TIMED_EXTRA too (`--series deletes`: the delete path).
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ EVENTS = None
 if os.environ.get("BENCH_TIMERS") == "1":
     from bench import timers  # noqa: E402
 
-    missing = timers.install()
+    missing = timers.install(
+        tuple(filter(None, os.environ.get("BENCH_TIMED_EXTRA", "").split(",")))
+    )
     if missing:
         print(f"bench timers: not found (renamed?): {', '.join(missing)}", file=sys.stderr)
     EVENTS = timers.RunEvents(STATS, STATS_KEY)

@@ -54,7 +54,7 @@ def test_shows_the_last_runs_with_a_chart(super_client, paused):
 
     assert html.count('<g class="run"') == 2
     assert f"<title>run #{runs[0].id}: 436 exported</title>" in html
-    assert f"<title>run #{runs[1].id}: 1 failed</title>" in html
+    assert f"<title>run #{runs[1].id}: 1 rejected</title>" in html
     assert f'href="/admin/exports/exportrun/{runs[1].id}/change/">#{runs[1].id}</a>' in html
     assert "<script" not in html.split('class="runs-chart"')[1].split("</svg>")[0]
 

@@ -152,7 +152,7 @@ class CRMSettingsAdmin(admin.ModelAdmin):
         general: list[Any] = ["export_enabled"]
         if obj is not None and shows_pause_field(data, obj):
             general += [PAUSE, CONFIRM_PAUSE_OFF] if editable else [PAUSE]
-        general += ["batch_size", "max_records_per_run"]
+        general += ["batch_size", "max_records_per_run", "give_up_after_days"]
         connection = [_secret_row(name, editable) for name in CONNECTION_FIELDS]
         notifications = [_secret_row(name, editable) for name in NOTIFICATION_FIELDS]
         return [

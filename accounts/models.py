@@ -98,6 +98,14 @@ class CRMSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text="The rest waits for the next scheduled run.",
     )
+    give_up_after_days = models.PositiveIntegerField(
+        "stop re-exporting an error after (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="The daily re-export gives up on an export error open longer than this "
+        "(it stays visible, and can be re-exported or dismissed by hand). Empty: never.",
+    )
     daily_api_limit = models.PositiveIntegerField(
         "daily API limit",
         default=100_000,

@@ -103,32 +103,35 @@ _ON_CONFLICT = (
 
 
 def note_writes(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> None:
-    """Put a call's writes into the key map: one INSERT … ON CONFLICT for the call (on
-    SQLite, one per as many rows as its parameter limit allows). A deletion keeps the key,
-    marked deleted, with the Id it had."""
-    if not writes:
-        return
+    """Put a call's writes into the key map: one INSERT … ON CONFLICT for the call. A
+    deletion keeps the key, marked deleted, with the Id it had. (The export's cursor move
+    sends it together with the call's results: `exports.story.note_call`.)"""
+    if writes:
+        with connection.cursor() as cursor:
+            cursor.execute(*upsert_sql(account_id, writes, now))
+
+
+def upsert_sql(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> tuple[str, list[Any]]:
+    """The key map's INSERT … ON CONFLICT of `writes` and its parameters: PostgreSQL takes
+    the rows as arrays (unnest), SQLite as one JSON parameter (json_each)."""
     table = SalesforceKey._meta.db_table
     rows = [_row(account_id, w, now) for w in writes]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            sql = (
-                f"INSERT INTO {table} ({_COLUMNS}) SELECT * FROM unnest("
-                "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-                " %s::bigint[], %s::timestamptz[], %s::text[], %s::boolean[], %s::timestamptz[])"
-                + _ON_CONFLICT.format(t=table)
-            )
-            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
-            return
-        # SQLite: the rows as one JSON parameter, read back by json_each.
-        values = ", ".join(f"value ->> {k}" for k in range(11))
+    if connection.vendor == "postgresql":
         sql = (
-            f"INSERT INTO {table} ({_COLUMNS}) SELECT {values} FROM json_each(%s) WHERE true"
+            f"INSERT INTO {table} ({_COLUMNS}) SELECT * FROM unnest("
+            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::bigint[], %s::timestamptz[], %s::text[], %s::boolean[], %s::timestamptz[])"
             + _ON_CONFLICT.format(t=table)
         )
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        encoded = [[stamp if isinstance(v, datetime) else v for v in row] for row in rows]
-        cursor.execute(sql, [json.dumps(encoded)])
+        return sql, [list(column) for column in zip(*rows, strict=True)]
+    values = ", ".join(f"value ->> {k}" for k in range(11))
+    sql = (
+        f"INSERT INTO {table} ({_COLUMNS}) SELECT {values} FROM json_each(%s) WHERE true"
+        + _ON_CONFLICT.format(t=table)
+    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    encoded = [[stamp if isinstance(v, datetime) else v for v in row] for row in rows]
+    return sql, [json.dumps(encoded)]
 
 
 def tell(account_id: int, writes: Sequence[KeyWrite]) -> None:

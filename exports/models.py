@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -204,16 +203,19 @@ class ExportRun(models.Model):
 
 class ExportErrorQuerySet(models.QuerySet):
     """An ExportError's life: `open` until it is `resolve`d (its record went through),
-    `supersede`d (newer data wrote every field it held) or `dismiss`ed (an admin). Each
-    change is one UPDATE of the errors still open; the number changed is returned."""
+    `supersede`d (newer data wrote every field it held), `dismiss`ed (an admin) or, open
+    longer than the account allows, `give_up` (then a hand re-export or dismissal still
+    ends it). Each change is one UPDATE; the number changed is returned."""
 
     def open(self) -> ExportErrorQuerySet:
         return self.filter(status=ExportError.Status.OPEN)
 
     def closed(self) -> ExportErrorQuerySet:
-        """Resolved, superseded or dismissed."""
+        """Resolved, superseded, dismissed or given up (kept until retention ends)."""
         Status = ExportError.Status
-        return self.filter(status__in=[Status.RESOLVED, Status.DISMISSED, Status.SUPERSEDED])
+        return self.filter(
+            status__in=[Status.RESOLVED, Status.DISMISSED, Status.SUPERSEDED, Status.GIVEN_UP]
+        )
 
     def resolve(self, now: datetime) -> int:
         """The record went through: the errors are resolved."""
@@ -227,8 +229,16 @@ class ExportErrorQuerySet(models.QuerySet):
         """An admin dismissed the errors (no attempt made)."""
         return self._close(ExportError.Status.DISMISSED, now)
 
+    def give_up(self, now: datetime) -> int:
+        """Open longer than the account allows: the daily re-export stops trying."""
+        return self.open().update(status=ExportError.Status.GIVEN_UP, resolved_at=now)
+
     def _close(self, status: str, now: datetime, **also: Any) -> int:
-        return self.open().update(status=status, resolved_at=now, **also)
+        """Close open errors, and given-up ones (a hand re-export or dismissal ends them)."""
+        Status = ExportError.Status
+        return self.filter(status__in=[Status.OPEN, Status.GIVEN_UP]).update(
+            status=status, resolved_at=now, **also
+        )
 
     def rejected_again(
         self, error_code: str, message: str, fields: Iterable[str], now: datetime
@@ -251,6 +261,7 @@ class ExportError(models.Model):
         RESOLVED = "resolved", "resolved"
         SUPERSEDED = "superseded", "superseded by newer data"
         DISMISSED = "dismissed", "dismissed"
+        GIVEN_UP = "given_up", "given up"
 
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="export_errors", verbose_name="account"
@@ -272,6 +283,13 @@ class ExportError(models.Model):
     first_seen_at = models.DateTimeField("first seen", auto_now_add=True)
     last_attempt_at = models.DateTimeField("last attempt", auto_now_add=True)
     resolved_at = models.DateTimeField("resolved", null=True, blank=True)
+    skipped_by = models.CharField(
+        "skipped by",
+        max_length=150,
+        blank=True,
+        help_text="Who let the export go on past this paused record (admin user or OS user).",
+    )
+    skipped_at = models.DateTimeField("skipped", null=True, blank=True)
 
     objects = ExportErrorQuerySet.as_manager()
 
@@ -287,95 +305,6 @@ class ExportError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.error_code} on record #{self.record_id}"
-
-
-class AlertEvent(models.TextChoices):
-    """The alerts an account's export sends (webhook `event`; docs/alerts.md › Alerts)."""
-
-    PAUSED = "paused", "paused"
-    STILL_PAUSED = "still_paused", "still paused"
-    RESUMED = "resumed", "resumed"
-    ERROR_SPIKE = "error_spike", "error spike"
-    ERROR_SPIKE_OVER = "error_spike_over", "error spike over"
-    RUN_FAILING = "run_failing", "runs failing"
-    RUN_RECOVERED = "run_recovered", "runs recovered"
-    API_LIMIT_REACHED = "api_limit_reached", "daily API limit reached"
-    API_LIMIT_CLEARED = "api_limit_cleared", "daily API limit cleared"
-
-
-class AlertState(models.Model):
-    """What an account's alerts last said, so that each state change is told once.
-
-    Every change is one compare-and-swap UPDATE on `version` (exports.alerts.evaluate): of several
-    workers evaluating the account at once, one claims the change and sends its events.
-    Also the circuit breaker on repeated failed logins (exports.alerts.circuit)."""
-
-    account = models.OneToOneField(
-        Account, on_delete=models.CASCADE, related_name="alert_state", verbose_name="account"
-    )
-    version = models.PositiveIntegerField("version", default=0)
-    paused_record_id = models.BigIntegerField("paused at record (told)", null=True, blank=True)
-    paused_since = models.DateTimeField("paused since (told)", null=True, blank=True)
-    still_paused_sent = models.PositiveIntegerField("still-paused reminders sent", default=0)
-    failing = models.BooleanField("runs failing (told)", default=False)
-    spiking = models.BooleanField("error spike (told)", default=False)
-    api_limited = models.BooleanField("daily API limit reached (told)", default=False)
-    last_run_id = models.BigIntegerField("last run counted", null=True, blank=True)
-    auth_failures = models.PositiveIntegerField("failed logins in a row", default=0)
-    circuit_open_until = models.DateTimeField(
-        "circuit open until",
-        null=True,
-        blank=True,
-        help_text="Scheduled runs wait until then after repeated failed logins.",
-    )
-    circuit_reason = models.TextField("why the circuit is open", blank=True)
-    updated_at = models.DateTimeField("updated", null=True, blank=True)
-
-    class Meta:
-        verbose_name = "alert state"
-
-    def __str__(self) -> str:
-        return f"alert state of {self.account}"
-
-
-class Notification(models.Model):
-    """One alert to one channel (an email to the account's recipients, or its webhook):
-    whether it went out, after how many attempts, and why not. Its id is the webhook's
-    delivery id, the same on every retry."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "email"
-        WEBHOOK = "webhook", "webhook"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        SENT = "sent", "sent"
-        RETRYING = "retrying", "failed, will retry"
-        FAILED = "failed", "failed"
-
-    id = models.UUIDField("delivery id", primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="notifications", verbose_name="account"
-    )
-    event = models.CharField("event", max_length=32, choices=AlertEvent.choices)
-    channel = models.CharField("channel", max_length=16, choices=Channel.choices)
-    target = models.CharField(
-        "sent to", max_length=1000, help_text="The recipients, or the webhook's scheme and host."
-    )
-    payload = models.JSONField("body", help_text="The event as the webhook receives it.")
-    status = models.CharField("status", max_length=16, choices=Status.choices, default="pending")
-    attempts = models.PositiveIntegerField("attempts", default=0)
-    last_error = models.TextField("last error", blank=True)
-    created_at = models.DateTimeField("created", auto_now_add=True)
-    sent_at = models.DateTimeField("sent", null=True, blank=True)
-
-    class Meta:
-        verbose_name = "notification"
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["created_at"], name="notification_created")]
-
-    def __str__(self) -> str:
-        return f"{self.event} of {self.account} by {self.channel}: {self.status}"
 
 
 class RunTotals(models.Model):
@@ -415,7 +344,10 @@ class RunTotalsMark(models.Model):
         return f"run totals up to run {self.up_to_run_id}"
 
 
-from exports.keymap import SalesforceKey  # noqa: E402  (the key map's model, its own room)
+# Models in their own rooms, imported here so that `exports.models` names every model.
+from exports.alerts.models import AlertEvent, AlertState, Notification  # noqa: E402
+from exports.keymap import SalesforceKey  # noqa: E402
+from exports.story import RecordOutcome  # noqa: E402
 
 __all__ = [
     "AlertEvent",
@@ -426,6 +358,7 @@ __all__ = [
     "ExportRun",
     "Notification",
     "RunTotals",
+    "RecordOutcome",
     "RunTotalsMark",
     "SalesforceKey",
 ]

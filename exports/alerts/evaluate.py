@@ -252,6 +252,14 @@ def _record_pause(record_id: int) -> Pause | None:
     )
 
 
+def announce(account_id: int, event: Event) -> None:
+    """Tell one event that is not a change of the export's state (a record skipped by hand,
+    errors given up on) through the account's channels, once: the caller decides it once.
+    Sent when the caller's transaction commits."""
+    crm = CRMSettings.objects.filter(account_id=account_id).values(*SETTINGS_FIELDS).get()
+    _tell(account_id, crm, (event,))
+
+
 def _tell(account_id: int, crm: dict[str, Any], events: tuple[Event, ...]) -> None:
     """Log each event and write its Notifications; they are sent once this commits."""
     channels = _channels(crm)

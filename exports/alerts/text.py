@@ -97,6 +97,17 @@ def summary(body: dict[str, Any]) -> str:
         return f"{account}: export failing: the last {body['failed_runs']} runs failed"
     if event == "run_recovered":
         return f"{account}: export runs recovered"
+    if event == "skipped":
+        return (
+            f"{account}: export went on past {record}, skipped by {body.get('skipped_by')}; "
+            "its error stays open for the daily re-export"
+        )
+    if event == "gave_up":
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(body.get("codes", {}).items()))
+        return (
+            f"{account}: the daily re-export gave up on {body.get('count')} export errors "
+            f"open longer than {body.get('after_days')} days ({codes})"
+        )
     if event == "api_limit_reached":
         return f"{account}: export stopped near the daily Salesforce API limit"
     return f"{account}: export calls Salesforce again (daily API limit cleared)"

@@ -118,7 +118,7 @@ class DatabaseCollector:
         accounts = _accounts()
         slug = {a["id"]: a["slug"] for a in accounts}
         yield from _account_gauges(accounts, now)
-        yield _open_errors(slug)
+        yield from _open_errors(slug)
         yield from _run_counters(slug)
         yield _api_calls_24h(slug, now)
         yield _notifications()
@@ -189,20 +189,28 @@ def _account_gauges(accounts: list[dict[str, Any]], now: datetime) -> Iterator[M
     yield from (backlog, lag, paused, since, enabled, limit, circuit)
 
 
-def _open_errors(slug: dict[int, str]) -> Metric:
-    """Query 2."""
-    family = _gauge(
+def _open_errors(slug: dict[int, str]) -> Iterator[Metric]:
+    """Query 2: open errors, and those given up on (one query for both)."""
+    opened = _gauge(
         "crmsync_open_export_errors", "Open ExportErrors by error code.", ("account", "code")
     )
+    given_up = _gauge(
+        "crmsync_given_up_export_errors",
+        "ExportErrors the daily re-export gave up on, by error code.",
+        ("account", "code"),
+    )
+    Status = ExportError.Status
     rows = (
-        ExportError.objects.open()
-        .values("account_id", "error_code")
+        ExportError.objects.filter(status__in=[Status.OPEN, Status.GIVEN_UP])
+        .values("account_id", "status", "error_code")
         .annotate(n=Count("id"))
-        .order_by("account_id", "error_code")
+        .order_by("account_id", "status", "error_code")
     )
     for row in rows:
+        family = opened if row["status"] == Status.OPEN else given_up
         family.add_metric([slug.get(row["account_id"], "?"), row["error_code"]], row["n"])
-    return family
+    yield opened
+    yield given_up
 
 
 def _run_counters(slug: dict[int, str]) -> Iterator[Metric]:

@@ -13,7 +13,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from exports import keymap
+from exports import keymap, story
 from exports.models import ExportCursor, ExportError, ExportRun
 from exports.run.call import Answer, Call
 from exports.run.claim import Token
@@ -56,7 +56,7 @@ def move_cursor(
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
             return False
         _record_rejections(cursor.account_id, rows, decision.rejected, now)
-        keymap.note_writes(cursor.account_id, answer.keys, now)
+        story.note_call(cursor.account_id, run_id, answer.keys, _results(decision), now)
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
         ExportRun.objects.filter(id=run_id).update(
@@ -73,6 +73,12 @@ def move_cursor(
         setattr(cursor, field, value)
     keymap.tell(cursor.account_id, answer.keys)
     return True
+
+
+def _results(decision: CallDecision) -> list[story.Result]:
+    """Each record's result, for its story (exports.story)."""
+    written = [(i, "written", "", "") for i in decision.written]
+    return written + [(r.record_id, "rejected", r.error_code, r.message) for r in decision.rejected]
 
 
 def _pause_fields(

@@ -23,10 +23,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import CRMSettings
-from exports import keymap
+from exports import keymap, story
 from exports.keymap import KeyWrite, fold
 from exports.models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
-from exports.run import runs
+from exports.run import runs, steering
 from exports.run.call import ALREADY_ABSENT, DONE_ABSENT
 from exports.run.task_arguments import ExportRequestError, require_id
 from salesforce.client import Gateway, GatewayError, TransientError
@@ -36,6 +36,8 @@ from salesforce.wire import Batch, RecordResult
 log = logging.getLogger(__name__)
 
 Status = ExportError.Status
+TRIED = (Status.OPEN, Status.GIVEN_UP)  # what a re-export by hand tries
+Outcome = story.RecordOutcome.Outcome
 GroupKey = tuple[str, str, str]  # (sobject, external id field, external id)
 CHUNK = 200
 # After a cut, the lease outlasts a request still in flight by this much besides the request
@@ -52,6 +54,7 @@ class ReexportSummary:
     superseded: int = 0
     failed: int = 0
     api_calls: int = 0
+    given_up: int = 0
     accounts_failed: list[str] = field(default_factory=list)
 
     def add(self, other: ReexportSummary) -> None:
@@ -59,6 +62,7 @@ class ReexportSummary:
         self.superseded += other.superseded
         self.failed += other.failed
         self.api_calls += other.api_calls
+        self.given_up += other.given_up
         self.accounts_failed += other.accounts_failed
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,10 +122,11 @@ def plan_group(key: GroupKey, events: Iterable[Event]) -> Group:
     return Group(key, tuple(live), fields, delete, tuple(moot), last)
 
 
-def reexport_errors(account_id: int | None = None) -> ReexportSummary:
+def reexport_errors(account_id: int | None = None, now: datetime | None = None) -> ReexportSummary:
     """Re-export every open ExportError, of all accounts or one.
 
-    1. Take the accounts with open errors whose Export to CRM is on.
+    1. Take the accounts with open errors whose Export to CRM is on. Per account, errors
+       open longer than its "give up after N days" (at `now`) become `given_up` first.
     2. Per account, hold the run lease with a run of trigger `reexport`, so a re-export
        never races a regular run (a held lease → retried later with backoff).
     3. Group the open errors per (object, external id) in record order and merge their
@@ -141,19 +146,30 @@ def reexport_errors(account_id: int | None = None) -> ReexportSummary:
         errors = errors.filter(account_id=account_id)
     summary = ReexportSummary()
     for acc_id in _enabled_accounts(errors.values_list("account_id", flat=True).distinct()):
+        summary.given_up += _give_up(acc_id, now or timezone.now())
         summary.add(_reexport_account(acc_id, errors.filter(account_id=acc_id)))
     return summary
 
 
+def _give_up(account_id: int, now: datetime) -> int:
+    """The account's errors open longer than it allows at `now` become `given_up` (steering)."""
+    days = CRMSettings.objects.filter(account_id=account_id).values_list(
+        "give_up_after_days", flat=True
+    )[0]
+    return steering.give_up_old_errors(account_id, days, now) if days else 0
+
+
 def reexport_error(error_id: int) -> ReexportSummary:
-    """Re-export one ExportError (admin action, Flower). Not open → nothing to do."""
+    """Re-export one ExportError (admin action, Flower): an open one, or one given up on (by
+    hand it is tried again). Otherwise nothing to do."""
     require_id("error_id", error_id)
     error = ExportError.objects.filter(id=error_id).first()
     if error is None:
         raise ExportRequestError(f"export error {error_id} does not exist")
-    if error.status != ExportError.Status.OPEN or not _enabled_accounts([error.account_id]):
+    if error.status not in TRIED or not _enabled_accounts([error.account_id]):
         return ReexportSummary()
-    return _reexport_account(error.account_id, ExportError.objects.filter(id=error_id).open())
+    errors = ExportError.objects.filter(id=error_id, status__in=TRIED)
+    return _reexport_account(error.account_id, errors)
 
 
 def _enabled_accounts(account_ids: Iterable[int]) -> list[int]:
@@ -184,7 +200,7 @@ def _reexport_holding_lease(
     summary = ReexportSummary()
     try:
         groups = _groups(crm.account_id, errors, gateway.external_id_case_sensitive)
-        _send_groups(crm.account_id, gateway, groups, summary)
+        _send_groups(crm.account_id, run_id, gateway, groups, summary)
     except GatewayError as exc:
         runs.fail_run(run_id, exc.message, exc.code, api_calls=gateway.api_calls)
         if not exc.permanent:
@@ -288,7 +304,14 @@ def _written_later(
             ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
             .filter(account_id=account_id, id__gt=min(oldest.values()), id__lte=done_up_to)
             .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
-            .exclude(errors__status__in=[Status.OPEN, Status.DISMISSED, Status.SUPERSEDED])
+            .exclude(
+                errors__status__in=[
+                    Status.OPEN,
+                    Status.DISMISSED,
+                    Status.SUPERSEDED,
+                    Status.GIVEN_UP,
+                ]
+            )
         )
         for record_id, sobject, ext_field, ext_id, operation, fields in candidates.values_list(
             "id", "sobject", "external_id_field", "external_id", "operation", "fields"
@@ -299,7 +322,7 @@ def _written_later(
 
 
 def _send_groups(
-    account_id: int, gateway: Gateway, groups: list[Group], summary: ReexportSummary
+    account_id: int, run_id: int, gateway: Gateway, groups: list[Group], summary: ReexportSummary
 ) -> None:
     """Supersede what is moot or left with nothing to send; send the rest, ≤200 keys per
     call (upserts by external id, deletions by Salesforce Id); note what was written in
@@ -308,6 +331,7 @@ def _send_groups(
     moot = [i for g in groups for i in g.moot]
     moot += [i for g in groups if not g.fields and not g.delete for i in g.error_ids]
     summary.superseded += ExportError.objects.filter(id__in=moot).supersede(now)
+    _tell_story(moot, Outcome.SUPERSEDED, now, run_id)
     by_target: dict[tuple[str, str, bool], list[Group]] = defaultdict(list)
     for group in groups:
         if group.error_ids and (group.fields or group.delete):
@@ -324,7 +348,7 @@ def _send_groups(
                 payloads = [{**g.fields, ext_field: g.key[2]} for g in chunk]
                 results = gateway.upsert_collection(sobject, ext_field, payloads, False)
                 ids = [r.sf_id or "" for r in results]
-            transient += _apply(chunk, results, now, summary)
+            transient += _apply(chunk, results, now, summary, run_id)
             writes += [
                 KeyWrite(
                     g.last_record_id,
@@ -367,12 +391,18 @@ def _delete_chunk(
 
 
 def _apply(
-    chunk: list[Group], results: list[RecordResult], now: datetime, summary: ReexportSummary
+    chunk: list[Group],
+    results: list[RecordResult],
+    now: datetime,
+    summary: ReexportSummary,
+    run_id: int,
 ) -> int:
-    """Apply a call's answers to its groups' errors; the number that failed transiently."""
+    """Apply a call's answers to its groups' errors (and their records' stories); the number
+    that failed transiently."""
     resolved = [g for g, r in zip(chunk, results, strict=True) if r.ok]
     if resolved:
         _errors_of(resolved).resolve(now)
+        _tell_story([i for g in resolved for i in g.error_ids], Outcome.WRITTEN, now, run_id)
     summary.resolved += sum(len(g.error_ids) for g in resolved)
     transient = 0
     for group, result in zip(chunk, results, strict=True):
@@ -384,8 +414,25 @@ def _apply(
         ExportError.objects.filter(id__in=group.error_ids).rejected_again(
             result.error_code, result.message, result.fields, now
         )
+        _tell_story(
+            list(group.error_ids), Outcome.REJECTED, now, run_id, result.error_code, result.message
+        )
         summary.failed += len(group.error_ids)
     return transient
+
+
+def _tell_story(
+    error_ids: list[int],
+    outcome: str,
+    now: datetime,
+    run_id: int,
+    code: str = "",
+    message: str = "",
+) -> None:
+    """A result in the stories of the errors' records (exports.story)."""
+    if error_ids:
+        records = ExportError.objects.filter(id__in=error_ids).values_list("record_id", flat=True)
+        story.note(records, outcome, now, run_id, code, message)
 
 
 def _errors_of(groups: list[Group]) -> ExportErrorQuerySet:

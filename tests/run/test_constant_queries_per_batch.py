@@ -47,10 +47,11 @@ def test_a_batch_of_200_costs_the_queries_of_a_batch_of_10(sandbox, crm_account)
     assert (small_run.exported, large_run.exported) == (10, 200)
     assert (small_run.api_calls, large_run.api_calls) == (DESCRIBE + 1, DESCRIBE + 1)
     assert large == small, "\n".join(large_sql)
-    # 8 for the batch (one is the link's claim to send, one the key map's upsert), 5 for the
-    # run's end: its records were the last ones waiting, so the link ends the run without
-    # reading again (tests/run/test_small_run_queries.py).
-    assert large <= 13, f"a clean batch takes {large} queries:\n" + "\n".join(large_sql)
+    # 8 for the batch (one is the link's claim to send, one the key map's upsert with the
+    # records' results; SQLite: two), 5 for the run's end: its records were the last ones
+    # waiting, so the link ends the run without reading again
+    # (tests/run/test_small_run_queries.py).
+    assert large <= 13 + (connection.vendor == "sqlite"), f"a clean batch takes {large} queries:\n" + "\n".join(large_sql)
 
 
 def test_pause_on_rejection_costs_the_same_queries_late_or_early_in_the_batch(sandbox, crm_account):

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 # Statements of a whole 50-record run, from start_run to the run's end, as Django sends
 # them in a test (SAVEPOINT/RELEASE stand for a transaction's BEGIN/COMMIT: round trips too).
 # One of them is the link's claim to send (a compare-and-swap before its first request), one
-# the key map's upsert of the call's Salesforce Ids.
+# the key map's upsert of the call's Salesforce Ids with each record's result (on SQLite,
+# two statements).
 SECOND_RUN_QUERIES = 20
 FIRST_RUN_QUERIES = 22
 
@@ -52,5 +53,6 @@ def test_a_small_run_takes_few_queries(sandbox, crm_account):
 
     assert (first_run.outcome, first_run.exported) == ("completed", 50)
     assert (second_run.outcome, second_run.exported) == ("completed", 50)
-    assert second <= SECOND_RUN_QUERIES, "\n".join(second_sql)
-    assert first <= FIRST_RUN_QUERIES, "\n".join(first_sql)
+    extra = connection.vendor == "sqlite"
+    assert second <= SECOND_RUN_QUERIES + extra, "\n".join(second_sql)
+    assert first <= FIRST_RUN_QUERIES + extra, "\n".join(first_sql)

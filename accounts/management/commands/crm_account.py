@@ -63,6 +63,7 @@ OPTION_FOR_FIELD |= {
     "password": "--password-env",
     "private_key": "--private-key-file",
     "alert_emails": "--alert-email",
+    "give_up_after_days": "--give-up-after-days",
     "alert_webhook_secret": "--alert-webhook-secret-env",
 }
 # What each auth flow needs before a login can succeed: field → option.
@@ -211,6 +212,13 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--daily-api-limit", type=int, metavar="N", help="API calls per day.")
     parser.add_argument("--timeout", type=float, metavar="S", help="Request timeout in seconds.")
     parser.add_argument(
+        "--give-up-after-days",
+        type=_days_or_never,
+        metavar="N|never",
+        help="The daily re-export gives up on an export error open longer than N days "
+        "(it stays visible and can be re-exported by hand); never (the default): keep trying.",
+    )
+    parser.add_argument(
         "--version-field",
         metavar="FIELD",
         help="A number field of every exported object that crmsync sets to each record's "
@@ -327,6 +335,8 @@ def _save_settings(
             setattr(crm, field, options[dest])
     for field, value in secrets.items():
         setattr(crm, field, value)
+    if options["give_up_after_days"] is not None:
+        crm.give_up_after_days = options["give_up_after_days"] or None  # 0: never
     if options["alert_email"] is not None:
         crm.alert_emails = ", ".join(a for a in options["alert_email"] if a.strip())
     _full_clean(crm)
@@ -384,7 +394,8 @@ def _summary(account: Account, crm: CRMSettings, verb: str) -> str:
         f"{verb} account {account.slug} ({account.name}): "
         f"export {_on_off(crm.export_enabled)}, pause on errors {_on_off(crm.pause_on_export_errors)}, "
         f"batch {crm.batch_size}, max {crm.max_records_per_run} records/run, "
-        f"login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
+        f"give up on errors after {crm.give_up_after_days or 'never'}"
+        f"{' days' if crm.give_up_after_days else ''}, login {crm.login_url} ({crm.auth_flow}, client id {crm.client_id or '-'}), "
         f"API v{crm.api_version}; secrets: {', '.join(secrets) or 'none set'}; "
         f"alerts: {_alerts(crm)}"
     )
@@ -403,6 +414,19 @@ def _os_user() -> str:
         return f"OS user {getpass.getuser()}"
     except (KeyError, OSError):  # no name for this uid (a bare container)
         return f"OS uid {os.getuid()}"
+
+
+def _days_or_never(value: str) -> int:
+    """--give-up-after-days: a number of days (1–3650), or "never" (stored as empty)."""
+    if value.strip().lower() == "never":
+        return 0
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days or never") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"{days} days: give 1–3650, or never")
+    return days
 
 
 def _on_off(value: bool) -> str:

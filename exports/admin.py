@@ -26,13 +26,13 @@ from django.utils.timezone import localtime
 
 from accounts.models import Account
 from crmsync.celery import app as celery_app
+from exports import admin_notifications  # noqa: F401  (registers Exports › Notifications)
 from exports.admin_records import ReadOnlyAdmin, payload_table, record_link
 from exports.models import (
     ExportCursor,
     ExportError,
     ExportErrorQuerySet,
     ExportRecord,
-    Notification,
 )
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
@@ -63,45 +63,6 @@ class ExportCursorAdmin(ReadOnlyAdmin):
     @admin.display(description="paused at record")
     def paused_at(self, cursor: ExportCursor) -> str:
         return record_link(cursor.paused_record_id)
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    """Exports › Notifications: every alert sent or failed ("did anyone get told?")."""
-
-    list_display = (
-        "created_at",
-        "account",
-        "event",
-        "channel",
-        "target",
-        "status",
-        "attempts",
-        "sent_at",
-        "short_error",
-    )
-    list_filter = ("status", "event", "channel", "account")
-    search_fields = ("=id", "target", "last_error")
-    list_select_related = ("account",)
-    date_hierarchy = "created_at"
-    fields = (
-        "id",
-        "account",
-        "event",
-        "channel",
-        "target",
-        "status",
-        "attempts",
-        "last_error",
-        "created_at",
-        "sent_at",
-        "payload",
-    )
-
-    @admin.display(description="last error")
-    def short_error(self, notification: Notification) -> str:
-        error = notification.last_error
-        return error if len(error) <= 80 else error[:79] + "…"
 
 
 # The error page's two fieldsets; every field on it is read-only.

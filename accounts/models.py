@@ -57,6 +57,25 @@ class Account(models.Model):
         return self.name or self.slug
 
 
+class IntakeToken(models.Model):
+    """An account's token for the HTTP intake (exports.intake): only its SHA-256 is kept
+    (accounts.intake_tokens makes, finds and revokes tokens). One per account: a new one
+    replaces it."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="intake_token", verbose_name="account"
+    )
+    digest = models.CharField("SHA-256 of the token", max_length=64, unique=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    created_by = models.CharField("created by", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "intake token"
+
+    def __str__(self) -> str:
+        return f"intake token of {self.account}"
+
+
 class CRMSettingsQuerySet(models.QuerySet):
     def exporting(self) -> CRMSettingsQuerySet:
         """The accounts whose records are exported: Export to CRM on, account active."""

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     # The local Salesforce stand-in (`make sandbox`, the demo, tests, benchmarks): a
     # development app, installed only on a development machine.
     *(["sandbox"] if CRMSYNC_DEV else []),
+    # An example host app whose models export themselves by declaration (the demo, tests).
+    *(["crmsync.example"] if CRMSYNC_DEV else []),
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,10 @@ from exports.outbox import enqueue_delete
 from exports.tools.runner import run_and_wait
 from tests.pipeline_fixtures import enqueue
 
-pytestmark = [pytest.mark.integration, pytest.mark.concurrency]  # both databases: the key map's SQL differs
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.concurrency,
+]  # both databases: the key map's SQL differs
 
 
 def contact(ext: str, **fields: Any) -> dict[str, Any]:

@@ -51,7 +51,9 @@ def test_a_batch_of_200_costs_the_queries_of_a_batch_of_10(sandbox, crm_account)
     # records' results; SQLite: two), 5 for the run's end: its records were the last ones
     # waiting, so the link ends the run without reading again
     # (tests/run/test_small_run_queries.py).
-    assert large <= 13 + (connection.vendor == "sqlite"), f"a clean batch takes {large} queries:\n" + "\n".join(large_sql)
+    assert large <= 13 + (connection.vendor == "sqlite"), (
+        f"a clean batch takes {large} queries:\n" + "\n".join(large_sql)
+    )
 
 
 def test_pause_on_rejection_costs_the_same_queries_late_or_early_in_the_batch(sandbox, crm_account):

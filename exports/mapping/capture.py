@@ -1,0 +1,192 @@
+"""Capture: a save or deletion of a declared model enqueues its record in the same
+transaction (docs/integration.md › Capture on commit).
+
+1. A saved row: the mapped fields that changed since the key's last enqueued version (a
+   digest per field, `CapturedKey`); the whole record the first time; nothing when no
+   mapped field changed.
+2. A deleted row, or one whose `include` turned false: a deletion, if the key was ever
+   enqueued (then the key is forgotten: a row created again sends its whole record).
+3. A parent a `Ref` points at that was never enqueued goes first (its whole record), so
+   the child's reference resolves in the org.
+4. Records are enqueued per account, in order, all or nothing (`exports.outbox`): the
+   account's row stays locked until the caller's transaction commits, so records of
+   concurrent transactions take ids in commit order.
+
+`QuerySet.update()` and `bulk_create` send no signals: call `export_queryset(qs)` or
+`export_objects(objs)` after them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import Account
+from exports.captured import CapturedKey
+from exports.mapping.declare import Export, for_model
+from exports.outbox import enqueue_many
+
+StateKey = tuple[int, str, str]  # (account id, export name, key)
+
+
+@dataclass
+class Plan:
+    """What a batch of captured rows enqueues, per account in order, and the state after."""
+
+    items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    state: dict[StateKey, dict[str, str] | None] = field(default_factory=dict)  # None: forget
+    known: dict[StateKey, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, account_id: int, item: dict[str, Any]) -> None:
+        self.items.setdefault(account_id, []).append(item)
+
+    def digests(self, key: StateKey) -> dict[str, str] | None:
+        return self.state[key] if key in self.state else self.known.get(key)
+
+
+def digest(value: Any) -> str:
+    """A short digest of a converted value (what was enqueued for a field)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def export_objects(objs: Iterable[Any], deleted: bool = False) -> int:
+    """Capture `objs` (saved, or `deleted`) of declared models, as their saves and
+    deletions would (use it after `bulk_create`, or for rows deleted without signals).
+    Returns the number of records enqueued."""
+    rows = [(export, obj) for obj in objs for export in for_model(type(obj))]
+    return capture(rows, deleted)
+
+
+def export_queryset(qs: Any, chunk: int = 2000) -> int:
+    """Capture every row of `qs` (use it after `QuerySet.update()`), in primary-key order,
+    `chunk` rows at a time. Returns the number of records enqueued."""
+    total, last = 0, None
+    while True:
+        page = qs.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        objs = list(page[:chunk])
+        if not objs:
+            return total
+        total += export_objects(objs)
+        last = objs[-1].pk
+
+
+def capture(rows: list[tuple[type[Export], Any]], deleted: bool = False) -> int:
+    """Enqueue what `rows` (export, object) need, in one transaction; the number enqueued."""
+    if not rows:
+        return 0
+    plan = Plan()
+    keyed = []
+    for export, obj in rows:
+        account_id = export.account_id_of(obj)
+        if account_id is not None:  # a row of no crmsync account is not exported
+            keyed.append((export, obj, account_id, export.key_of(obj)))
+    plan.known = _known([(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed))
+    for export, obj, account_id, key in keyed:
+        gone = deleted or not export().include(obj)
+        if gone:
+            _plan_deletion(plan, export, account_id, key)
+        else:
+            _plan_upsert(plan, export, obj, account_id, key, depth=0)
+    return _apply(plan)
+
+
+def _plan_upsert(
+    plan: Plan, export: type[Export], obj: Any, account_id: int, key: str, depth: int
+) -> None:
+    if depth < 5:  # parents first (a chain of at most 5 generations)
+        for parent in export.parents_of(obj):
+            for parent_export in for_model(type(parent)):
+                parent_key = parent_export.key_of(parent)
+                state_key = (account_id, parent_export.name(), parent_key)
+                if plan.digests(state_key) is None and parent_export().include(parent):
+                    _plan_upsert(plan, parent_export, parent, account_id, parent_key, depth + 1)
+    values = export.values_of(obj)
+    state_key = (account_id, export.name(), key)
+    before = plan.digests(state_key)
+    after = {name: digest(value) for name, value in values.items()}
+    changed = {n: v for n, v in values.items() if before is None or before.get(n) != after[n]}
+    if before is not None and not changed:
+        return
+    plan.add(
+        account_id,
+        {
+            "sobject": export.sobject,
+            "external_id_field": export.external_id[0],
+            "external_id": key,
+            "fields": changed,
+        },
+    )
+    plan.state[state_key] = after
+
+
+def _plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -> None:
+    state_key = (account_id, export.name(), key)
+    if plan.digests(state_key) is None:
+        return  # never enqueued: nothing to delete
+    plan.add(
+        account_id,
+        {
+            "operation": "delete",
+            "sobject": export.sobject,
+            "external_id_field": export.external_id[0],
+            "external_id": key,
+        },
+    )
+    plan.state[state_key] = None
+
+
+def _parent_keys(keyed: list[tuple[type[Export], Any, int, str]]) -> list[StateKey]:
+    found = []
+    for export, obj, account_id, _ in keyed:
+        for parent in export.parents_of(obj):
+            for parent_export in for_model(type(parent)):
+                found.append((account_id, parent_export.name(), parent_export.key_of(parent)))
+    return found
+
+
+def _known(keys: list[StateKey]) -> dict[StateKey, dict[str, str]]:
+    """The captured digests of `keys` (one query per 500 keys)."""
+    known: dict[StateKey, dict[str, str]] = {}
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = CapturedKey.objects.filter(
+            account_id__in={k[0] for k in chunk},
+            export__in={k[1] for k in chunk},
+            key__in={k[2] for k in chunk},
+        ).values_list("account_id", "export", "key", "digests")
+        for account_id, export, key, digests in rows:
+            known[(account_id, export, key)] = digests
+    return known
+
+
+def _apply(plan: Plan) -> int:
+    """Enqueue the plan's records and save the state, in one transaction."""
+    total = 0
+    with transaction.atomic():
+        for account_id, items in plan.items.items():
+            total += enqueue_many(Account(pk=account_id), items)
+        forget = [k for k, v in plan.state.items() if v is None]
+        keep = [
+            CapturedKey(account_id=a, export=e, key=k, digests=d)
+            for (a, e, k), d in plan.state.items()
+            if d is not None
+        ]
+        for account_id, export, key in forget:
+            CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
+        if keep:
+            CapturedKey.objects.bulk_create(
+                keep,
+                update_conflicts=True,
+                unique_fields=["account", "export", "key"],
+                update_fields=["digests"],
+            )
+    return total

@@ -28,6 +28,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.admin_intake import IntakeTokenAdmin
 from accounts.fields import UNREADABLE, secret_state
 from accounts.forms import (
     CONFIRM_PAUSE_OFF,
@@ -68,7 +69,9 @@ def export_status_url(account: Account) -> str | None:
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(IntakeTokenAdmin):
+    """Accounts; the intake token's state and buttons come from IntakeTokenAdmin."""
+
     list_display = (
         "name",
         "slug",

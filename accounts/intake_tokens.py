@@ -5,7 +5,7 @@
    Only its SHA-256 is stored (`IntakeToken.digest`): a copy of the database lets nobody in,
    and a token is shown once, when it is made (the admin's next page, the last line of
    `crm_account intake-token`), never again.
-2. An account has at most one token: `issue` replaces the one it had (that one stops working
+2. An account has at most one token: `make` replaces the one it had (that one stops working
    at once), `revoke` removes it.
 3. `find` hashes what a client sent and looks the digest up (unique index); the digest read
    back is compared with `hmac.compare_digest`. Nothing about the token is logged.
@@ -30,7 +30,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue(account: Account, created_by: str) -> str:
+def make(account: Account, created_by: str) -> str:
     """A new token for `account`, replacing (revoking) the one it had; returns the token,
     which exists nowhere else afterwards."""
     token = PREFIX + secrets.token_urlsafe(32)

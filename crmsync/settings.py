@@ -304,6 +304,18 @@ CRMSYNC_CIRCUIT_MAX_WAIT_S = env_int("CRMSYNC_CIRCUIT_MAX_WAIT_S", 3600)
 # proxy on the host (a request it relays comes from 127.0.0.1 too). docs/alerts.md › Metrics.
 CRMSYNC_METRICS_TOKEN = os.environ.get("CRMSYNC_METRICS_TOKEN", "").strip()
 CRMSYNC_METRICS_ALLOW_LOOPBACK = env_bool("CRMSYNC_METRICS_ALLOW_LOOPBACK", False)
+# The HTTP intake (POST /api/v1/accounts/<slug>/records, docs/integration.md › The HTTP
+# intake): the largest body in bytes (413 beyond), the most records in one request (413
+# beyond), and requests per token and minute, counted in the shared cache (429 beyond; 0: no
+# limit).
+CRMSYNC_INTAKE_MAX_BYTES = env_int("CRMSYNC_INTAKE_MAX_BYTES", 10 * 1024 * 1024)
+CRMSYNC_INTAKE_MAX_RECORDS = env_int("CRMSYNC_INTAKE_MAX_RECORDS", 10_000)
+CRMSYNC_INTAKE_RATE_PER_MINUTE = env_int("CRMSYNC_INTAKE_RATE_PER_MINUTE", 60)
+if CRMSYNC_INTAKE_MAX_BYTES < 1 or CRMSYNC_INTAKE_MAX_RECORDS < 1:
+    raise ImproperlyConfigured(
+        "CRMSYNC_INTAKE_MAX_BYTES and CRMSYNC_INTAKE_MAX_RECORDS must be 1 or more, got "
+        f"{CRMSYNC_INTAKE_MAX_BYTES} and {CRMSYNC_INTAKE_MAX_RECORDS}"
+    )
 # crm_prune (daily CRMExport_Prune): exported outbox rows, closed ExportErrors, ExportRuns and
 # Notifications older than these are deleted, CRMSYNC_PRUNE_CHUNK rows per transaction.
 CRMSYNC_RETAIN_RECORDS_DAYS = env_int("CRMSYNC_RETAIN_RECORDS_DAYS", 30)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from exports.intake.views import records_view
 from exports.reporting.metrics import metrics_view
 from exports.views_admin import status_urls
 
@@ -11,4 +12,5 @@ urlpatterns = [
     path("admin/exports/status/", include(status_urls)),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("api/v1/accounts/<slug:slug>/records", records_view, name="intake-records"),
 ]

@@ -346,8 +346,9 @@ class RunTotalsMark(models.Model):
 
 # Models in their own rooms, imported here so that `exports.models` names every model.
 from exports.alerts.models import AlertEvent, AlertState, Notification  # noqa: E402
-from exports.keymap import SalesforceKey  # noqa: E402
 from exports.captured import BackfillProgress, CapturedKey  # noqa: E402
+from exports.intake.models import IntakeReply  # noqa: E402
+from exports.keymap import SalesforceKey  # noqa: E402
 from exports.story import RecordOutcome  # noqa: E402
 
 __all__ = [
@@ -359,6 +360,7 @@ __all__ = [
     "ExportError",
     "ExportRecord",
     "ExportRun",
+    "IntakeReply",
     "Notification",
     "RunTotals",
     "RecordOutcome",

@@ -1,4 +1,5 @@
-"""`crm_account create SLUG [...]` and `crm_account list`: accounts and their CRM settings.
+"""`crm_account create SLUG [...]`, `crm_account list` and `crm_account intake-token SLUG`
+(accounts.management.intake_token): accounts, their CRM settings and intake tokens.
 
 Secrets never travel on the command line (where `ps` and shell history would keep
 them): the client secret and password come from environment variables and the
@@ -27,6 +28,7 @@ from django.db import transaction
 
 from accounts.fields import secret_state
 from accounts.forms import PAUSE_OFF_WARNING
+from accounts.management import intake_token
 from accounts.models import PASSWORD_FLOW_WARNING, Account, CRMSettings
 from salesforce.ca_bundle import UNUSABLE, usable_ca_bundle
 
@@ -81,10 +83,13 @@ SECRET_FIELDS = {
 
 
 class Command(BaseCommand):
-    help = "Create or update an account and its CRM settings (create), or list accounts (list)."
+    help = (
+        "Create or update an account and its CRM settings (create), list accounts (list), "
+        "make an account's HTTP intake token (intake-token)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,list}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,list,intake-token}")
         create = actions.add_parser(
             "create",
             help="Create an account, or update it if the slug exists; only the options given change.",
@@ -95,10 +100,13 @@ class Command(BaseCommand):
             help="List accounts: slug, name, Export to CRM, Pause on errors, auth flow "
             "(accounts on the deprecated password flow are marked).",
         )
+        intake_token.add_parser(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
             self._list()
+        elif options["action"] == intake_token.ACTION:
+            intake_token.run(self, options)
         else:
             self._create(options)
 

@@ -9,7 +9,6 @@ with their line number: their text form would be ambiguous (1.0 or 1?).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -18,11 +17,9 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
-from exports.outbox import KEYS, MAX_RECORD_BYTES, InvalidRecord, enqueue_numbered
+from exports.json_lines import parse_lines
+from exports.outbox import KEYS, InvalidRecord, enqueue_numbered
 
-# A record is at most MAX_RECORD_BYTES as compact UTF-8 JSON; \uXXXX escapes and
-# indentation can make its line a few times longer, never this long.
-MAX_LINE_BYTES = 4 * MAX_RECORD_BYTES
 NOTHING_WRITTEN = "nothing of the file was written"
 
 
@@ -45,7 +42,7 @@ class Command(BaseCommand):
         integer_ids = _IntegerIds()
         with _open(path) as stream:
             try:
-                result = enqueue_numbered(account, integer_ids.counted(_parse_lines(stream)))
+                result = enqueue_numbered(account, integer_ids.counted(parse_lines(stream)))
             except InvalidRecord as exc:
                 raise CommandError(f"{exc} — {NOTHING_WRITTEN}", returncode=2) from None
             except OSError as exc:
@@ -126,65 +123,3 @@ class _Unclosed:
 
     def __exit__(self, *exc: object) -> None:
         return None
-
-
-def _parse_lines(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed JSON) for every non-blank line, one line at a time.
-
-    Raises InvalidRecord with the line number for a line that is too long, not UTF-8
-    or not JSON; the outbox validates what the JSON holds.
-    """
-    line_number = 0
-    while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        line_number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise InvalidRecord(
-                f"the line is longer than {MAX_LINE_BYTES:,} bytes; a record is at most "
-                f"{MAX_RECORD_BYTES:,} bytes of JSON",
-                line_number,
-            )
-        text = _decode(raw, line_number)
-        if text.strip():
-            yield line_number, _parse_json(text, line_number)
-
-
-def _decode(raw: bytes, line_number: int) -> str:
-    if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte order mark, as some editors write
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRecord(
-            f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8; "
-            "save the file as UTF-8",
-            line_number,
-        ) from None
-
-
-def _parse_json(text: str, line_number: int) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except json.JSONDecodeError as exc:
-        raise InvalidRecord(
-            f"not valid JSON: {exc.msg} at column {exc.colno}", line_number
-        ) from None
-    except ValueError as exc:  # from the hooks below
-        raise InvalidRecord(str(exc), line_number) from None
-    except RecursionError:
-        raise InvalidRecord("the JSON is nested too deeply", line_number) from None
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"the key {key!r} appears twice in one object; keep one")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number; write a finite number or null")

@@ -89,7 +89,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,list,intake-token}")
+        actions = parser.add_subparsers(
+            dest="action", required=True, metavar="{create,list,intake-token}"
+        )
         create = actions.add_parser(
             "create",
             help="Create an account, or update it if the slug exists; only the options given change.",

@@ -9,7 +9,6 @@ its cursor move, one statement per call (`note_writes`); deletions travel by the
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from django.db import connection, models
 from django.dispatch import Signal
 
 from accounts.models import Account
+from exports.json_rows import rows_param, select_rows
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +112,14 @@ def note_writes(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> N
 
 
 def upsert_sql(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> tuple[str, list[Any]]:
-    """The key map's INSERT … ON CONFLICT of `writes` and its parameters: PostgreSQL takes
-    the rows as arrays (unnest), SQLite as one JSON parameter (json_each)."""
+    """The key map's INSERT … ON CONFLICT of `writes` and its parameter (the rows as one
+    JSON parameter: exports.json_rows)."""
     table = SalesforceKey._meta.db_table
     rows = [_row(account_id, w, now) for w in writes]
-    if connection.vendor == "postgresql":
-        sql = (
-            f"INSERT INTO {table} ({_COLUMNS}) SELECT * FROM unnest("
-            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::bigint[], %s::timestamptz[], %s::text[], %s::boolean[], %s::timestamptz[])"
-            + _ON_CONFLICT.format(t=table)
-        )
-        return sql, [list(column) for column in zip(*rows, strict=True)]
-    values = ", ".join(f"value ->> {k}" for k in range(11))
-    sql = (
-        f"INSERT INTO {table} ({_COLUMNS}) SELECT {values} FROM json_each(%s) WHERE true"
-        + _ON_CONFLICT.format(t=table)
-    )
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    encoded = [[stamp if isinstance(v, datetime) else v for v in row] for row in rows]
-    return sql, [json.dumps(encoded)]
+    types = ("bigint", "text", "text", "text", "text", "text", "bigint", "timestamptz", "text")
+    select = select_rows((*types, "boolean", "timestamptz"))
+    sql = f"INSERT INTO {table} ({_COLUMNS}) {select}" + _ON_CONFLICT.format(t=table)
+    return sql, [rows_param(rows)]
 
 
 def tell(account_id: int, writes: Sequence[KeyWrite]) -> None:

@@ -160,6 +160,20 @@ def _check_keys(item: Mapping[str, Any], operation: str) -> None:
 
 
 def _api_name(value: Any, what: str) -> str:
+    """`value` if it is a Salesforce API name (else InvalidRecord); the same few names come
+    in every record of a stream: a name checked once is known (`_known_api_name`)."""
+    if type(value) is str and value in _KNOWN_NAMES:
+        return value
+    checked = _check_api_name(value, what)
+    if len(_KNOWN_NAMES) < 10_000:
+        _KNOWN_NAMES.add(checked)
+    return checked
+
+
+_KNOWN_NAMES: set[str] = set()
+
+
+def _check_api_name(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidRecord(
             f"{what} must be a string (a Salesforce API name), not {_json_type(value)}"
@@ -283,6 +297,14 @@ def _check_text(text: str, where: str) -> None:
 
 
 def _check_size(record: RecordInput) -> None:
+    """At most MAX_RECORD_BYTES as compact UTF-8 JSON. A record whose text cannot come near
+    it (6 bytes per character at worst: 4 in UTF-8, or an escape) is not encoded to know."""
+    rough = len(record.external_id) + sum(
+        len(name) + (len(value) if isinstance(value, str) else 64)
+        for name, value in record.fields.items()
+    )
+    if rough * 6 + 4096 < MAX_RECORD_BYTES:
+        return
     size = len(
         json.dumps(
             [record.sobject, record.external_id_field, record.external_id, record.fields],

@@ -9,13 +9,13 @@ theirs (`note`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
 
+from exports.json_rows import rows_param, select_rows
 from exports.keymap import KeyWrite, upsert_sql
 
 MAX_MESSAGE = 1000  # characters of Salesforce's message kept per result
@@ -83,18 +83,12 @@ def _results_sql(
     run_id: int | None, results: Sequence[Result], now: datetime
 ) -> tuple[str, list[Any]]:
     table = RecordOutcome._meta.db_table
-    rows = [(rid, outcome, code, message[:MAX_MESSAGE]) for rid, outcome, code, message in results]
-    if connection.vendor == "postgresql":
-        sql = (
-            f"INSERT INTO {table} ({_COLUMNS}) SELECT r, %s, o, c, m, %s FROM unnest("
-            "%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(r, o, c, m)"
-        )
-        return sql, [run_id, now, *[list(column) for column in zip(*rows, strict=True)]]
-    sql = (
-        f"INSERT INTO {table} ({_COLUMNS}) SELECT value ->> 0, %s, value ->> 1,"
-        " value ->> 2, value ->> 3, %s FROM json_each(%s)"
-    )
-    return sql, [run_id, connection.ops.adapt_datetimefield_value(now), json.dumps(rows)]
+    rows = [
+        (rid, run_id, outcome, code, message[:MAX_MESSAGE], now)
+        for rid, outcome, code, message in results
+    ]
+    select = select_rows(("bigint", "bigint", "text", "text", "text", "timestamptz"))
+    return f"INSERT INTO {table} ({_COLUMNS}) {select}", [rows_param(rows)]
 
 
 def note(

@@ -24,10 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import Account
 from exports.captured import CapturedKey
+from exports.json_rows import rows_param, select_rows
 from exports.mapping.declare import Export, for_model
 from exports.outbox import enqueue_many
 
@@ -50,9 +51,10 @@ class Plan:
 
 
 def digest(value: Any) -> str:
-    """A short digest of a converted value (what was enqueued for a field)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    """A short digest of a converted value (what was enqueued for a field): its repr, which
+    for the JSON values `to_salesforce` gives (text, numbers, booleans, None, a one-key
+    reference) is the same in every process."""
+    return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
 
 
 def export_objects(objs: Iterable[Any], deleted: bool = False) -> int:
@@ -78,14 +80,18 @@ def export_queryset(qs: Any, chunk: int = 2000) -> int:
         last = objs[-1].pk
 
 
-def capture(rows: list[tuple[type[Export], Any]], deleted: bool = False) -> int:
-    """Enqueue what `rows` (export, object) need, in one transaction; the number enqueued."""
+def capture(
+    rows: list[tuple[type[Export], Any]], deleted: bool = False, account_id: int | None = None
+) -> int:
+    """Enqueue what `rows` (export, object) need, in one transaction; the number enqueued.
+    `account_id`: the account of every row, when the caller knows it (a backfill)."""
     if not rows:
         return 0
     plan = Plan()
     keyed = []
+    known_account = account_id
     for export, obj in rows:
-        account_id = export.account_id_of(obj)
+        account_id = known_account or export.account_id_of(obj)
         if account_id is not None:  # a row of no crmsync account is not exported
             keyed.append((export, obj, account_id, export.key_of(obj)))
     plan.known = _known([(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed))
@@ -175,18 +181,16 @@ def _apply(plan: Plan) -> int:
         for account_id, items in plan.items.items():
             total += enqueue_many(Account(pk=account_id), items)
         forget = [k for k, v in plan.state.items() if v is None]
-        keep = [
-            CapturedKey(account_id=a, export=e, key=k, digests=d)
-            for (a, e, k), d in plan.state.items()
-            if d is not None
-        ]
+        keep = [(a, e, k, json.dumps(d)) for (a, e, k), d in plan.state.items() if d is not None]
         for account_id, export, key in forget:
             CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
         if keep:
-            CapturedKey.objects.bulk_create(
-                keep,
-                update_conflicts=True,
-                unique_fields=["account", "export", "key"],
-                update_fields=["digests"],
-            )
+            table = CapturedKey._meta.db_table
+            select = select_rows(("bigint", "text", "text", "jsonb"))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (account_id, export, key, digests) {select}"
+                    " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests",
+                    [rows_param(keep)],
+                )
     return total

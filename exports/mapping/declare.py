@@ -80,8 +80,21 @@ class Export:
 
     @classmethod
     def account_id_of(cls, obj: Any) -> int | None:
-        """The crmsync account the row belongs to (None: not exported)."""
-        found = cls.account(obj) if callable(cls.account) else attribute(obj, cls.account)
+        """The crmsync account the row belongs to (None: not exported). A path that ends in
+        a foreign key reads its id column: the Account row is never loaded."""
+        if callable(cls.account):
+            found = cls.account(obj)
+        else:
+            head, _, last = cls.account.rpartition(".")
+            owner = attribute(obj, head) if head else obj
+            column = f"{last}_id"
+            found = (
+                getattr(owner, column, None)
+                if owner is not None and hasattr(owner, column)
+                else attribute(owner, last)
+                if owner is not None
+                else None
+            )
         return getattr(found, "pk", found)
 
     @classmethod

@@ -1,0 +1,35 @@
+"""Many rows in one statement, as one JSON parameter: `INSERT … SELECT` from a JSON array
+of arrays (PostgreSQL: json_array_elements, each column cast; SQLite: json_each). One text
+parameter is quoted once, where a list per column would be quoted element by element."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+
+def select_rows(types: Sequence[str]) -> str:
+    """`SELECT <columns> FROM <the rows of one JSON parameter> WHERE true`; `types` are
+    PostgreSQL's column types (SQLite takes the JSON values as they are)."""
+    if connection.vendor == "postgresql":
+        columns = ", ".join(f"(value ->> {k})::{kind}" for k, kind in enumerate(types))
+        return f"SELECT {columns} FROM json_array_elements(%s::json) AS value WHERE true"
+    columns = ", ".join(f"value ->> {k}" for k in range(len(types)))
+    return f"SELECT {columns} FROM json_each(%s) WHERE true"
+
+
+def rows_param(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as the JSON parameter of `select_rows` (datetimes as the database takes them)."""
+    return json.dumps([[_value(v) for v in row] for row in rows], separators=(",", ":"))
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if connection.vendor == "postgresql":
+            return value.isoformat()
+        return connection.ops.adapt_datetimefield_value(value)
+    return value

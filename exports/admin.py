@@ -1,10 +1,13 @@
 """Admin for the export outbox, runs, cursors and errors. All read-only by hand.
 
 Export errors are changed only through their actions: "Re-export now" (enqueues
-`exports.tasks.reexport_error` for each open error) and "Dismiss" (needs the
+`exports.tasks.reexport_error` for each open or given-up error) and "Dismiss" (needs the
 change permission on export errors); "Download CSV" needs only the view
-permission. An open error's own page has the first two as buttons (`<id>/reexport/`,
-`<id>/dismiss/`, POST). The per-account export status page lives in `views_admin`.
+permission. An open or given-up error's own page has the first two as buttons
+(`<id>/reexport/`, `<id>/dismiss/`, POST; a safe `next` leads back, as from a record's
+story), a link to its record's story (exports.views_story) and, while its account is paused
+at its record, "Skip this record" (exports.views_skip). The per-account export status page
+lives in `views_admin`.
 """
 
 from __future__ import annotations
@@ -15,27 +18,33 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from accounts.models import Account
 from crmsync.celery import app as celery_app
 from exports import admin_notifications  # noqa: F401  (registers Exports › Notifications)
-from exports.admin_records import ReadOnlyAdmin, payload_table, record_link
+from exports.admin_records import ReadOnlyAdmin, payload_table, record_link, story_url
 from exports.models import (
     ExportCursor,
     ExportError,
     ExportErrorQuerySet,
     ExportRecord,
 )
+from exports.story import RecordOutcome, note
+from exports.views_admin import can_run_export
 
 REEXPORT_ERROR_TASK = "exports.tasks.reexport_error"
+# What a hand re-export or dismissal takes: open errors, and those the daily job gave up on.
+LEFT_OPEN = (ExportError.Status.OPEN, ExportError.Status.GIVEN_UP)
 
 
 def _status_link(account: Account) -> str:
@@ -79,6 +88,8 @@ ERROR_FIELDS = (
     "first_seen_at",
     "last_attempt_at",
     "resolved_at",
+    "skipped_by",
+    "skipped_at",
 )
 RECORD_FIELDS = ("record_external_id_field", "record_payload", "record_created")
 
@@ -134,7 +145,8 @@ class ExportErrorAdmin(admin.ModelAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         """Read-only: titled by the error, with Re-export / Dismiss buttons while it is open
-        (for staff with the change permission) instead of Save and Delete."""
+        or given up (for staff with the change permission) instead of Save and Delete; Skip
+        while its account is paused at its record (the change permission on export cursors)."""
         error = self.get_object(request, object_id)
         context = {
             **(extra_context or {}),
@@ -145,8 +157,13 @@ class ExportErrorAdmin(admin.ModelAdmin):
         }
         if error is not None:
             context["title"] = f"Export error: {error}"
-            context["can_act"] = error.status == ExportError.Status.OPEN and (
+            context["can_act"] = error.status in LEFT_OPEN and (
                 self.has_change_permission(request, error)
+            )
+            context["can_skip"] = _paused_at(error) and can_run_export(request.user)
+            record = error.record
+            context["story_url"] = story_url(
+                error.account.slug, record.sobject, record.external_id_field, record.external_id
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -186,7 +203,10 @@ class ExportErrorAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, error):
             raise PermissionDenied
         action(request, self.get_queryset(request).filter(pk=error.pk))
-        return HttpResponseRedirect(reverse("admin:exports_exporterror_change", args=[error.pk]))
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = reverse("admin:exports_exporterror_change", args=[error.pk])
+        return HttpResponseRedirect(back)
 
     @admin.display(description="record", ordering="record_id")
     def record_link(self, error: ExportError) -> str:
@@ -234,10 +254,11 @@ class ExportErrorAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-export now", permissions=["change"])
     def reexport_now(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> None:
-        """Enqueue `reexport_error` for each selected open error of an account that exports.
+        """Enqueue `reexport_error` for each selected open or given-up error of an account
+        that exports.
 
-        Errors that are not open, or whose account has Export to CRM off (or is inactive),
-        are skipped and counted in the message: the task would leave them alone anyway.
+        Other errors, or those whose account has Export to CRM off (or is inactive), are
+        skipped and counted in the message: the task would leave them alone anyway.
         """
         selected = list(queryset.select_related("account__crm_settings"))
         due = [error for error in selected if _may_reexport(error)]
@@ -250,21 +271,30 @@ class ExportErrorAdmin(admin.ModelAdmin):
         )
         if len(due) < len(selected):
             message += (
-                f" Skipped {len(selected) - len(due)} that are not open or whose account has "
-                "Export to CRM off."
+                f" Skipped {len(selected) - len(due)} that are neither open nor given up, or "
+                "whose account has Export to CRM off."
             )
         self.message_user(request, message, messages.SUCCESS if due else messages.WARNING)
 
     @admin.action(description="Dismiss (stop re-exporting)", permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> None:
-        """Mark open errors dismissed: the daily re-export leaves them alone."""
-        open_errors = list(queryset.open())
-        dismissed = ExportError.objects.filter(id__in=[e.id for e in open_errors]).dismiss(
-            timezone.now()
-        )
+        """Mark open or given-up errors dismissed: the daily re-export leaves them alone; each
+        record's story says who dismissed it."""
+        now = timezone.now()
+        with transaction.atomic():
+            open_errors = list(
+                queryset.filter(status__in=LEFT_OPEN).select_for_update(of=("self",))
+            )
+            dismissed = ExportError.objects.filter(id__in=[e.id for e in open_errors]).dismiss(now)
+            by = f"by {request.user.get_username()}"
+            note(
+                [e.record_id for e in open_errors], RecordOutcome.Outcome.DISMISSED, now, message=by
+            )
         for error in open_errors:
             self.log_change(request, error, "Dismissed.")
-        self.message_user(request, f"Dismissed {dismissed} open error(s).", messages.SUCCESS)
+        self.message_user(
+            request, f"Dismissed {dismissed} open or given-up error(s).", messages.SUCCESS
+        )
 
     @admin.action(description="Download CSV", permissions=["view"])
     def download_csv(self, request: HttpRequest, queryset: ExportErrorQuerySet) -> HttpResponse:
@@ -285,7 +315,19 @@ def _breakable(name: str) -> str:
 
 
 def _may_reexport(error: ExportError) -> bool:
-    return error.status == ExportError.Status.OPEN and error.account.crm_settings.exporting
+    return error.status in LEFT_OPEN and error.account.crm_settings.exporting
+
+
+def _paused_at(error: ExportError) -> bool:
+    """Is the error's account paused at its record, the error open (it may be skipped)?"""
+    return (
+        error.status == ExportError.Status.OPEN
+        and ExportCursor.objects.filter(
+            account_id=error.account_id,
+            state=ExportCursor.State.PAUSED,
+            paused_record_id=error.record_id,
+        ).exists()
+    )
 
 
 CSV_COLUMNS = (

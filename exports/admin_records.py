@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -21,6 +22,20 @@ def record_link(record_id: int | None) -> str:
         return "—"
     url = reverse("admin:exports_exportrecord_change", args=[record_id])
     return format_html('<a href="{}">#{}</a>', url, record_id)
+
+
+def story_url(account_slug: str, sobject: str, external_id_field: str, external_id: str) -> str:
+    """The page of one key's story (exports.views_story). The external id is quoted whole, "/"
+    included; "." and ".." go in the query string (a browser resolves them as path steps)."""
+    base = reverse("export-story-key", args=[account_slug, sobject, external_id_field])
+    if external_id in (".", ".."):
+        return f"{base}?{urlencode({'external_id': external_id})}"
+    return f"{base}{quote(external_id, safe='')}/"
+
+
+def story_link(account_slug: str, sobject: str, external_id_field: str, external_id: str) -> str:
+    url = story_url(account_slug, sobject, external_id_field, external_id)
+    return format_html('<a href="{}" class="story-link">story</a>', url)
 
 
 def payload_table(fields: dict[str, Any], highlight: list[str] | tuple[str, ...] = ()) -> str:
@@ -67,6 +82,7 @@ class ExportRecordAdmin(ReadOnlyAdmin):
         "external_id_field",
         "external_id",
         "created_at",
+        "story",
     )
     list_filter = ("account", "operation", "sobject")
     search_fields = ("=id", "external_id")
@@ -80,11 +96,19 @@ class ExportRecordAdmin(ReadOnlyAdmin):
         "external_id",
         "payload",
         "created_at",
+        "story",
     )
 
     @admin.display(description="fields")
     def payload(self, record: ExportRecord) -> str:
         return payload_table(record.fields)
+
+    @admin.display(description="story")
+    def story(self, record: ExportRecord) -> str:
+        """Every version of the record's key and what became of each (exports.views_story)."""
+        return story_link(
+            record.account.slug, record.sobject, record.external_id_field, record.external_id
+        )
 
 
 @admin.register(ExportRun)
@@ -131,6 +155,7 @@ class SalesforceKeyAdmin(ReadOnlyAdmin):
         "last_written",
         "deleted",
         "account",
+        "story",
     )
     list_filter = ("account", "sobject", "operation")
     search_fields = ("=external_id", "=key", "=salesforce_id")
@@ -148,6 +173,7 @@ class SalesforceKeyAdmin(ReadOnlyAdmin):
         "last_record_id",
         "last_written",
         "deleted",
+        "story",
     )
     readonly_fields = fields
 
@@ -167,3 +193,7 @@ class SalesforceKeyAdmin(ReadOnlyAdmin):
     @admin.display(description="deleted", ordering="deleted_at")
     def deleted(self, key: SalesforceKey) -> str:
         return key.deleted_at.isoformat(sep=" ", timespec="seconds") if key.deleted_at else "—"
+
+    @admin.display(description="story")
+    def story(self, key: SalesforceKey) -> str:
+        return story_link(key.account.slug, key.sobject, key.external_id_field, key.external_id)

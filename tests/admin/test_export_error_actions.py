@@ -44,7 +44,10 @@ def test_reexport_of_errors_that_are_not_open_publishes_nothing(super_client, pu
     assert response.status_code == 302
     assert published_tasks.tasks == []
     messages = [m.message for m in response.wsgi_request._messages]
-    assert "Skipped 1 that are not open or whose account has Export to CRM off." in messages[0]
+    assert (
+        "Skipped 1 that are neither open nor given up, or whose account has Export to CRM off."
+        in messages[0]
+    )
 
 
 def test_reexport_for_an_account_with_export_off_publishes_nothing(super_client, published_tasks):

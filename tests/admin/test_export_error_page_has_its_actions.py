@@ -59,7 +59,7 @@ def test_dismiss_button_dismisses_and_records_who(super_client, superuser, error
 
     error.refresh_from_db()
     assert error.status == ExportError.Status.DISMISSED
-    assert "Dismissed 1 open error(s)." in response.content.decode()
+    assert "Dismissed 1 open or given-up error(s)." in response.content.decode()
     entry = LogEntry.objects.get(object_id=str(error.pk))
     assert (entry.user, entry.change_message) == (superuser, "Dismissed.")
     assert super_client.get(f"/admin/exports/exporterror/{error.pk}/dismiss/").status_code == 405

@@ -110,9 +110,8 @@ def backfill(
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
     for objs in _chunks(qs, progress, batch):
         with transaction.atomic():
-            enqueued = capture(
-                [(export, obj) for obj in objs if _of_account(export, obj, account_id)]
-            )
+            rows = [(export, obj) for obj in objs if _of_account(export, obj, account_id)]
+            enqueued = capture(rows, account_id=account_id)
             progress.last_pk = json.dumps(objs[-1].pk, default=str)
             progress.rows += len(objs)
             progress.enqueued += enqueued

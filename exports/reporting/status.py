@@ -68,6 +68,7 @@ class AccountStatus:
     recent_runs: tuple[ExportRun, ...] = ()
     circuit_open_until: datetime | None = None
     circuit_reason: str | None = None
+    paused_operation: str | None = None  # "delete" when the paused record is a deletion
     last_run: ExportRun | None = None
     pause_on: bool = True  # the account's "Pause on export errors" now (parked_outlook)
 
@@ -98,6 +99,7 @@ class AccountStatus:
             "last_exported_id": self.last_exported_id,
             "paused_record_id": self.paused_record_id,
             "paused_external_id": self.paused_external_id,
+            "paused_operation": self.paused_operation,
             "paused_since": _iso(self.paused_since),
             "error_code": self.error_code,
             "error_message": self.error_message,
@@ -146,6 +148,7 @@ def account_status(account: Account) -> AccountStatus:
         last_exported_id=last_exported_id,
         paused_record_id=paused_record.id if paused_record else None,
         paused_external_id=paused_record.external_id if paused_record else None,
+        paused_operation=paused_record.operation if paused_record else None,
         paused_since=paused_cursor.paused_since if paused_cursor else None,
         error_code=(cursor.last_error_code or None) if cursor else None,
         error_message=(cursor.last_error_message or None) if cursor else None,

@@ -3,8 +3,9 @@
 An optimisation in its own room; the link (`exports.run.link`) reads as "send, answer, apply"
 without it. Three pieces:
 
-1. The HTTP thread: one per process, it sends a call (and logs in ahead of a run's first
-   call) while the worker's thread reads the database. It holds no database connection.
+1. The HTTP thread: one per task thread (per process under the prefork pool), it sends a
+   call (and logs in ahead of a run's first call) while the task's thread reads the
+   database. It holds no database connection.
 2. Read-ahead: while a call is in flight, the next call's records are read and batched.
 3. Send-before-commit: when a call went through whole and the next call writes none of
    its records, the next call goes out before this one's cursor move commits
@@ -18,6 +19,7 @@ task's soft time limit cut the link, it is left instead (`leave`): nothing waits
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,27 +40,32 @@ from salesforce.wire import Batch
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
-_http_pool: ThreadPoolExecutor | None = None
+# Each task thread's own HTTP thread: one per process under the prefork pool, one per
+# pool thread under the threads pool (so tasks in flight in one process never queue
+# behind each other's calls).
+_task_thread = threading.local()
 
 
 def http() -> ThreadPoolExecutor:
-    """The thread that sends a call while the worker's thread reads the next records.
-    One per process; it only talks HTTP (no database connection of its own)."""
-    global _http_pool
-    if _http_pool is None:
-        _http_pool = ThreadPoolExecutor(
+    """The thread that sends this task thread's calls while it reads the next records. It
+    only talks HTTP (no database connection of its own)."""
+    pool: ThreadPoolExecutor | None = getattr(_task_thread, "http", None)
+    if pool is None:
+        pool = ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix="crmsync-call",
             initializer=org_slots.keep_slots_in_this_thread,  # a link's calls: one slot
         )
-    return _http_pool
+        _task_thread.http = pool
+    return pool
 
 
 def let_go_of_slots() -> None:
     """A task ended: the HTTP thread frees the org slot it kept for the task's calls
     (after any call still queued; nothing waits for it)."""
-    if _http_pool is not None:
-        _http_pool.submit(org_slots.let_go)
+    pool: ThreadPoolExecutor | None = getattr(_task_thread, "http", None)
+    if pool is not None:
+        pool.submit(org_slots.let_go)
 
 
 def log_in_ahead(crm: CRMSettings) -> None:

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 import exports
 from exports.models import ExportCursor, ExportError, ExportRun, SalesforceKey
@@ -170,6 +173,9 @@ def test_a_refused_deletion_pauses_there_and_nothing_after_it_is_written(
     cursor = ExportCursor.objects.get(account=account)
     assert (cursor.paused_record_id, cursor.last_exported_id) == (ids[1], ids[0])
     assert cursor.last_error_code == "DELETE_FAILED"
+    status = io.StringIO()
+    call_command("crm_status", "--account", account.slug, "--json", stdout=status)
+    assert json.loads(status.getvalue())["paused_operation"] == "delete"
     assert ops_of(sandbox, "after") == [] and ops_of(sandbox, "c1") == ["upsert"]
     assert ops_of(sandbox, "l1") == ["upsert", "delete"]
 

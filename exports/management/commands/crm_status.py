@@ -37,7 +37,8 @@ def describe(status: AccountStatus) -> list[str]:
     lines = [f"account {status.account}: {state}, exported up to #{status.last_exported_id}"]
     if status.paused_record_id:
         lines.append(
-            f"paused at record #{status.paused_record_id} ({status.paused_external_id}) "
+            f"paused at record #{status.paused_record_id} ({status.paused_external_id}"
+            f"{', a deletion' if status.paused_operation == 'delete' else ''}) "
             f"since {_when(status.paused_since)}: {status.error_code}: {status.error_message}"
         )
         then = "; the next run retries it" if status.pause_on else " for the re-export"

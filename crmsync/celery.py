@@ -1,4 +1,13 @@
-"""The Celery app. Configuration comes from Django settings (CELERY_* names)."""
+"""The Celery app crmsync sends its tasks with, and what crmsync adds to every worker.
+
+In crmsync's own processes (`celery -A crmsync`, gunicorn crmsync.wsgi) this is crmsync's
+app, configured from the Django settings' CELERY_* names. In a Django project that installs
+crmsync's apps and made its own Celery app first (its `celery.py`, imported by its package's
+`__init__.py` as Celery's Django guide has it) it is that project's app, configured by the
+project: crmsync creates no second app, and sends through the project's (docs/integration.md
+› Installed into your project). The signal receivers below apply to whichever app a worker
+runs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
+from celery import _state as celery_state
 from celery.signals import (
     after_setup_logger,
     before_task_publish,
@@ -23,13 +33,24 @@ from kombu.utils.url import maybe_sanitize_url
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmsync.settings")
 
-app = Celery("crmsync")
+
+def _project_app() -> Celery | None:
+    """The Celery app this thread made current before crmsync was imported (a host
+    project's), or None. Celery keeps it as the current app of the thread that created it;
+    `get_current_app()` would make a fallback app instead of answering None."""
+    tls = getattr(celery_state, "_tls", None)
+    found = getattr(tls, "current_app", None)
+    return found if isinstance(found, Celery) else None
 
 
-# Read at the first use of the configuration, when Django's settings are complete
-# (crmsync/celeryconf.py: a plain copy of them, and why).
-app.config_from_object("crmsync.celeryconf:CONFIG")
-app.autodiscover_tasks()
+PROJECT_APP = _project_app()
+app = PROJECT_APP or Celery("crmsync")
+
+if PROJECT_APP is None:
+    # Read at the first use of the configuration, when Django's settings are complete
+    # (crmsync/celeryconf.py: a plain copy of them, and why).
+    app.config_from_object("crmsync.celeryconf:CONFIG")
+    app.autodiscover_tasks()
 
 
 @before_task_publish.connect

@@ -228,4 +228,3 @@ def cache_config(url: str) -> dict[str, object]:
         f"CRMSYNC_CACHE_URL must be redis://host:port/db, rediss://... or locmem://, "
         f"got {url.split('@')[-1]!r}"
     )
-

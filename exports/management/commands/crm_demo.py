@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from celery.signals import setup_logging
+from django.apps import apps
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from exports.tools.demo import Demo, DemoFailed, run_demo
 from exports.tools.demo_data import SMALL, Plan
 from exports.tools.runner import RunTimeout
 from salesforce.login_hosts import with_origin_of
@@ -45,6 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not (apps.is_installed("sandbox") and apps.is_installed("crmsync.example")):
+            raise CommandError(
+                "the demo runs on a development machine (CRMSYNC_DEV=1: the sandbox org and "
+                "the example host app are installed there); `make demo` sets it"
+            )
+        # The demo's modules use the example app's models: imported once it is installed.
+        from exports.tools.demo import Demo, DemoFailed, run_demo
         from sandbox.server import SandboxOrg
 
         log_path = Path(settings.VAR_DIR) / "crmsync.log"

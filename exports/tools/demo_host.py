@@ -85,7 +85,7 @@ def person(tenant: Tenant, i: int) -> Person:
 
 
 def name_of(external_id: str) -> str:
-    """The person (or company) an external id names, for the demo's lines."""
+    """The name of the person an external id names ("" if none), for the demo's lines."""
     found = Person.objects.filter(uuid=external_id).first()
     return found.last_name if found is not None else ""
 

@@ -161,22 +161,50 @@ def ids_for(
     wanted = list(dict.fromkeys(targets))
     if not wanted:
         return {}
-    spellings = {e for _, _, ext in wanted for e in (ext, ext.casefold())}
+    rows = [
+        (sobject, field, spelling)
+        for sobject, field, ext in wanted
+        for spelling in dict.fromkeys((ext, ext.casefold()))
+    ]
+    by_key = dict(_lookup(account_id, rows))
     found: dict[tuple[str, str, str], str] = {}
-    rows = SalesforceKey.objects.filter(account_id=account_id, key__in=spellings).exclude(
-        salesforce_id=""
-    )
-    by_key = {
-        (s, f, k): sf_id
-        for s, f, k, sf_id in rows.values_list(
-            "sobject", "external_id_field", "key", "salesforce_id"
-        )
-    }
     for sobject, field, ext in wanted:
         sf_id = by_key.get((sobject, field, ext)) or by_key.get((sobject, field, ext.casefold()))
         if sf_id:
             found[(sobject, field, ext)] = sf_id
     return found
+
+
+# One index lookup per key (the unique index of account, object, field and key), whatever
+# the planner's statistics say: a plain `key IN (…)` let PostgreSQL read every key of the
+# account when the table had grown since it last looked (bench/README.md › Deletes).
+_LOOKUP = (
+    "SELECT w.value ->> 0, w.value ->> 1, w.value ->> 2, k.salesforce_id"
+    " FROM json_array_elements(%s::json) AS w CROSS JOIN LATERAL ("
+    "SELECT salesforce_id FROM {table} WHERE account_id = %s AND sobject = w.value ->> 0"
+    " AND external_id_field = w.value ->> 1 AND key = w.value ->> 2 AND salesforce_id <> ''"
+    " LIMIT 1) AS k"
+)
+
+
+def _lookup(
+    account_id: int, rows: list[tuple[str, str, str]]
+) -> Iterable[tuple[tuple[str, str, str], str]]:
+    """((object, field, key), Salesforce Id) of the `rows` the key map holds with an Id."""
+    if connection.vendor == "postgresql":
+        sql = _LOOKUP.format(table=SalesforceKey._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [rows_param(rows), account_id])
+            return [((s, f, k), sf_id) for s, f, k, sf_id in cursor.fetchall()]
+    found = SalesforceKey.objects.filter(
+        account_id=account_id, key__in={key for _, _, key in rows}
+    ).exclude(salesforce_id="")
+    return [
+        ((s, f, k), sf_id)
+        for s, f, k, sf_id in found.values_list(
+            "sobject", "external_id_field", "key", "salesforce_id"
+        )
+    ]
 
 
 def entry(

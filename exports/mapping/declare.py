@@ -28,12 +28,23 @@ class Ref:
 
 
 _REGISTRY: dict[str, type[Export]] = {}
+# Called with each model an export is declared for (the capture's receivers connect to it:
+# exports.mapping.signals), for those declared before and after.
+_ON_MODEL: list[Callable[[type], None]] = []
 _BY_MODEL: dict[type, list[type[Export]]] = {}  # for_model's answers (cleared on registration)
 
 
 def registered() -> dict[str, type[Export]]:
     """Every declared export by name (its class name)."""
     return dict(_REGISTRY)
+
+
+def on_each_model(callback: Callable[[type], None]) -> None:
+    """Call `callback` with every model an export is declared for, now and from now on."""
+    _ON_MODEL.append(callback)
+    for export in list(_REGISTRY.values()):
+        if export.model is not None:
+            callback(export.model)
 
 
 def for_model(model: type) -> list[type[Export]]:
@@ -64,6 +75,8 @@ class Export:
         if cls.model is not None:
             _REGISTRY[cls.__name__] = cls
             _BY_MODEL.clear()
+            for callback in _ON_MODEL:
+                callback(cls.model)
 
     def include(self, obj: Any) -> bool:
         """Is this row exported? (False for a row exported before: its record is deleted.)"""

@@ -1,5 +1,6 @@
-"""The receivers that capture saves and deletions of declared models (connected once, for
-every model; a model no export declares costs a dictionary lookup)."""
+"""The receivers that capture saves and deletions of declared models, connected to each
+declared model only: other models keep Django's fast deletes (a pre_delete receiver of
+every model would make each QuerySet.delete() load its rows)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.db.models.signals import post_save, pre_delete
 
 from exports.mapping.capture import capture
-from exports.mapping.declare import for_model
+from exports.mapping.declare import for_model, on_each_model
 
 
 def captured_save(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
@@ -26,5 +27,11 @@ def captured_delete(sender: type, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    post_save.connect(captured_save, dispatch_uid="crmsync-capture-save")
-    pre_delete.connect(captured_delete, dispatch_uid="crmsync-capture-delete")
+    """Connect the receivers to every model an export is declared for, now and later."""
+    on_each_model(_connect_model)
+
+
+def _connect_model(model: type) -> None:
+    uid = f"{model._meta.label}"  # type: ignore[attr-defined]
+    post_save.connect(captured_save, sender=model, dispatch_uid=f"crmsync-capture-save:{uid}")
+    pre_delete.connect(captured_delete, sender=model, dispatch_uid=f"crmsync-capture-delete:{uid}")

@@ -78,6 +78,7 @@ def test_as_json_has_the_crm_status_keys(paused_account):
         "last_exported_id": records[1].id,
         "paused_record_id": records[2].id,
         "paused_external_id": records[2].external_id,
+        "paused_operation": "upsert",
         "paused_since": "2025-03-01T12:30:00+00:00",
         "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "error_message": "Customers need an email",

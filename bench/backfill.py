@@ -34,7 +34,7 @@ from bench.services import BenchDatabase, bench_env  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crmsync_bench_backfill"
 TARGET = 20_000
-BROKER_URL = "redis://127.0.0.1:6379/12"  # its shared cache only: the backfill sends no task
+BROKER_URL = "redis://127.0.0.1:6379/14"  # its shared cache only: the backfill sends no task
 
 
 def main() -> None:

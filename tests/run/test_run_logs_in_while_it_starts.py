@@ -17,8 +17,11 @@ from tests.pipeline_fixtures import contacts, enqueue
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def logins(caplog: pytest.LogCaptureFixture) -> int:
-    return sum("Logged in to Salesforce" in r.getMessage() for r in caplog.records)
+def logins(caplog: pytest.LogCaptureFixture, slug: str) -> int:
+    """This account's logins (another test's HTTP thread may still log in for its own)."""
+    return sum(
+        f"Logged in to Salesforce for account {slug} " in r.getMessage() for r in caplog.records
+    )
 
 
 def http_thread_done() -> None:
@@ -37,14 +40,14 @@ def test_a_starting_run_logs_in_before_its_first_call(sandbox, crm_account, capl
     http_thread_done()
 
     assert isinstance(started, runs.Running)
-    assert logins(caplog) == 1
+    assert logins(caplog, "login-ahead") == 1
     assert sandbox.writes() == []  # logged in, nothing sent yet
 
     link.export_link(account.id, started.run_id, started.after_id, link_id="L1")
 
     run = ExportRun.objects.get(id=started.run_id)
     assert (run.outcome, run.exported) == ("completed", 30)
-    assert logins(caplog) == 1  # the call used the token the start got
+    assert logins(caplog, "login-ahead") == 1  # the call used the token the start got
 
 
 def test_a_run_with_nothing_to_do_does_not_log_in(sandbox, crm_account, caplog):
@@ -56,7 +59,7 @@ def test_a_run_with_nothing_to_do_does_not_log_in(sandbox, crm_account, caplog):
     http_thread_done()
 
     assert started == runs.Ended(started.run_id, "nothing_to_do")
-    assert logins(caplog) == 0
+    assert logins(caplog, "idle") == 0
 
 
 def test_a_refused_login_fails_the_run_after_one_attempt(sandbox, crm_account):

@@ -6,11 +6,10 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from bench import deletes_report, tenants_report
+from bench import deletes_report, fleet_report, tenants_report
 
 TARGET_RPS_AT_100MS = 1_900
 TARGET_SHARE_OF_CEILING_AT_0MS = 0.80
-TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS = 0.85  # the same call shape, bare
 TARGET_CALLS_PER_1000 = 5.1
 TARGET_PEAK_RSS_MB = 250
 TARGET_BACKLOG_SPREAD = 0.15
@@ -104,7 +103,6 @@ def targets(
     return [
         *_rate_target(single),
         *_ceiling_targets(single),
-        *_composite_target(single),
         *_calls_target(rows),
         *_queries_target(rows),
         *_pause_target(pause),
@@ -152,27 +150,6 @@ def _ceiling_targets(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 )
             )
     return out
-
-
-def _composite_target(single: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One account at 0 ms >= 85 % of the bare loop sending crmsync's call shape."""
-    shares = {
-        (r["records_per_account"], r["workers"], r.get("start")): r["vs_ceiling_composite"]
-        for r in single
-        if r["latency_ms"] == 0 and "vs_ceiling_composite" in r
-    }
-    if not shares:
-        return []
-    listed = ", ".join(
-        f"{records:,} records {workers}w {start} {share:.0%}"
-        for (records, workers, start), share in sorted(shares.items())
-    )
-    worst = min(shares.values())
-    name = (
-        f"one account at 0 ms >= {TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS:.0%} of "
-        "ceiling-composite (Composite of 5 x 200, bare loop)"
-    )
-    return [_target(name, listed, worst >= TARGET_SHARE_OF_COMPOSITE_CEILING_AT_0MS)]
 
 
 def _calls_target(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -260,6 +237,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += _real_org_lines(report.get("realistic"), None)
     lines += _real_org_lines(report.get("realistic_heavy"), report.get("storm"))
     lines += tenants_report.markdown(report.get("tenants"))
+    lines += fleet_report.markdown(report.get("fleet"))
     lines += deletes_report.markdown(report.get("deletes"))
     lines += _backlog_lines(report.get("backlog"))
     for failure in report.get("failed_measurements", []):

@@ -122,8 +122,10 @@ def parse_args() -> argparse.Namespace:
         "backlog (what --million adds), realistic (an org with server time: adaptive vs "
         "fixed call sizes vs the naive loop), storm (chunk-failing triggers: isolation "
         "cost), tenants (thousands of small accounts: bench/tenants.py), deletes (deletions vs "
-        "upserts at 100 ms: bench/deletes.py); default compare,pause",
+        "upserts at 100 ms: bench/deletes.py), fleet (one worker host, N small accounts per "
+        "tick on a realistic org: bench/fleet.py); default compare,pause",
     )
+    parser.add_argument("--fleet-sizes", default="", help="key=value,... (bench/fleet.py FULL)")
     parser.add_argument(
         "--tenant-sizes",
         default="",
@@ -213,6 +215,13 @@ class Bench:
                 "tenants",
                 lambda: tenants.run(self.sandbox, self.env, self.log_path, config, result),
             )
+        if "fleet" in self.series:
+            from bench import fleet
+
+            config = fleet.sizes(self.args.quick, self.args.fleet_sizes)
+            result = self.report["fleet"] = {}
+            args = (self.sandbox, self.env, self.log_path, config, result, self.save)
+            self.guarded("fleet", lambda: fleet.run(*args))
         self.finish()
 
     def real_org_series(self) -> None:

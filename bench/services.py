@@ -173,8 +173,14 @@ class Workers:
         return max(_vm_hwm_kb(p.pid) for p in self.processes) / 1024
 
     def cpu_ms(self) -> float:
-        """CPU time (user + system, all threads) the worker processes used so far, in ms."""
-        return sum(process_cpu_ms(p.pid) for p in self.processes)
+        """CPU time (user + system, all threads) the worker processes used so far, in ms:
+        each worker and its pool's child processes (prefork), living or reaped."""
+        return sum(tree_cpu_ms(p.pid) for p in self.processes)
+
+    def total_rss_mb(self) -> float:
+        """Resident set size (VmRSS) of every worker process now, children included, in MB."""
+        pids = [pid for p in self.processes for pid in process_tree(p.pid)]
+        return sum(_status_kb(pid, "VmRSS:") for pid in pids) / 1024
 
     def rss_mb(self) -> float:
         """The largest resident set size (VmRSS) among the worker processes now, in MB."""
@@ -204,11 +210,39 @@ def _status_kb(pid: int, name: str) -> int:
     return 0
 
 
-def process_cpu_ms(pid: int) -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in ms."""
+def process_tree(pid: int) -> list[int]:
+    """This process and its descendants (from /proc/<pid>/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def tree_cpu_ms(pid: int) -> float:
+    """CPU ms of a process, its living descendants and its reaped children (cutime, cstime)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += process_cpu_ms(member, reaped=member == pid)
+        except OSError:  # a child that just ended: its time is in its parent's cutime
+            continue
+    return total
+
+
+def process_cpu_ms(pid: int, reaped: bool = False) -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in ms (with
+    `reaped`, plus the children it waited for)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; field 3 is fields[0]
     ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    if reaped:  # with its waited-for children's (16, 17)
+        ticks += int(fields[13]) + int(fields[14])
     return 1000 * ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -3,7 +3,9 @@
     python bench/worker.py            (environment from bench/run.py: DATABASE_URL,
                                         CELERY_BROKER_URL, BENCH_QUEUE, BENCH_STATS_KEY)
 
-It is `celery worker -P solo` on the bench queue, with two signal handlers that count,
+It is `celery worker` on the bench queue (`-P solo`, or BENCH_POOL / BENCH_CONCURRENCY:
+the fleet series runs the Procfile's pool, e.g. `-P threads --concurrency 32`), with two
+signal handlers that count,
 for every `export_batch` task (a link of a run's chain), the calls it made
 (`exports.run.call.send`, counted by a wrapper), the SQL queries it sent (Django's
 execute_wrapper), the time it took, and the gap since this process's previous link of the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -36,7 +39,7 @@ from celery.signals import task_postrun, task_prerun  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from crmsync.celery import app  # noqa: E402
-from exports.run import call  # noqa: E402
+from exports.run import call, overlap  # noqa: E402
 
 BATCH_TASK = "exports.tasks.export_batch"
 STATS = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
@@ -44,7 +47,8 @@ STATS_KEY = os.environ["BENCH_STATS_KEY"]
 
 
 class BatchCounter:
-    """Queries and time of the export_batch task running now (one at a time: solo pool)."""
+    """Queries and time of the export_batch task running now in one task thread (the solo
+    pool's only one, or one of the threads pool's)."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -89,14 +93,30 @@ class BatchCounter:
             pipe.execute()
 
 
-COUNTER = BatchCounter()
+_threads = threading.local()  # a task thread's counter; its HTTP thread's (`bound`)
+
+
+def counter() -> BatchCounter:
+    """This task thread's counter."""
+    found = getattr(_threads, "counter", None)
+    if found is None:
+        found = _threads.counter = BatchCounter()
+    return found
+
+
+def _bind(found: BatchCounter) -> None:
+    _threads.bound = found  # runs in the task thread's own HTTP thread (exports.run.overlap)
+
+
 _send = call.send
 
 
 def _counted_send(*args: Any, **kwargs: Any) -> Any:
-    COUNTER.calls += 1  # in the HTTP thread, one call at a time
-    if COUNTER.first_call_at is None:
-        COUNTER.first_call_at = time.time()
+    found = getattr(_threads, "bound", None)  # in the HTTP thread, one call at a time
+    if found is not None:
+        found.calls += 1
+        if found.first_call_at is None:
+            found.first_call_at = time.time()
     return _send(*args, **kwargs)
 
 
@@ -125,7 +145,11 @@ def _before(
     task: Any = None, task_id: str = "", args: Any = (), kwargs: Any = None, **_: Any
 ) -> None:
     if task is not None and task.name == BATCH_TASK:
-        COUNTER.start(_run_id(task, args, kwargs))
+        found = counter()
+        found.start(_run_id(task, args, kwargs))
+        if not getattr(_threads, "bound_http", False):  # once per task thread, before any call
+            overlap.http().submit(_bind, found).result()
+            _threads.bound_http = True
     if task is not None and EVENTS is not None:
         EVENTS.task_started(task.name.rsplit(".", 1)[-1], task_id, _run_id(task, args, kwargs))
 
@@ -135,7 +159,7 @@ def _after(
     task: Any = None, args: Any = (), kwargs: Any = None, retval: Any = None, **_: Any
 ) -> None:
     if task is not None and task.name == BATCH_TASK:
-        COUNTER.stop()
+        counter().stop()
     if task is not None and EVENTS is not None:
         EVENTS.task_ended(task.name.rsplit(".", 1)[-1], _run_id(task, args, kwargs, retval))
 
@@ -145,7 +169,8 @@ if __name__ == "__main__":
     app.worker_main(
         [
             "worker",
-            "--pool=solo",
+            f"--pool={os.environ.get('BENCH_POOL', 'solo')}",
+            f"--concurrency={os.environ.get('BENCH_CONCURRENCY', '1')}",
             f"--queues={os.environ['BENCH_QUEUE']}",
             f"--hostname=bench{os.getpid()}@%h",
             "--without-gossip",

@@ -67,7 +67,7 @@ def test_the_0ms_target_is_judged_per_pass_on_its_worst_configuration() -> None:
     assert "200,000 records 1w 81%" in share[0]["measured"]
 
 
-def test_the_composite_ceiling_ratio_is_pairwise_and_judged_at_85_percent() -> None:
+def test_the_composite_ceiling_ratio_is_pairwise_and_no_longer_a_target() -> None:
     rows = report.summarize(
         [
             _measure(0, "ceiling", 100.0),
@@ -81,6 +81,5 @@ def test_the_composite_ceiling_ratio_is_pairwise_and_judged_at_85_percent() -> N
     (warm,) = [r for r in rows if r["contender"] == "crmsync"]
     assert round(warm["vs_ceiling_composite"], 4) == 0.83  # median of 0.86 and 0.80
     assert round(warm["vs_ceiling"], 4) == 1.23  # median of 0.86 and 1.60
-    (target,) = [t for t in report.targets(rows, None, None) if "ceiling-composite" in t["target"]]
-    assert not target["met"]
-    assert "20,000 records 1w warm 83%" in target["measured"]
+    # The 0 ms ratio to ceiling-composite is measured and shown, no longer judged (retired).
+    assert not [t for t in report.targets(rows, None, None) if "ceiling-composite" in t["target"]]

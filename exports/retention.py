@@ -16,7 +16,8 @@
       drop the fields they wrote).
 4. ExportRuns finished more than CRMSYNC_RETAIN_RUNS_DAYS ago (only runs already in the
    totals), and Notifications as old.
-5. Keys of the key map deleted more than CRMSYNC_RETAIN_RECORDS_DAYS ago (tombstones).
+5. Keys of the key map deleted more than CRMSYNC_RETAIN_RECORDS_DAYS ago (tombstones), and
+   records' results (their stories) recorded as long ago.
 
 Each step deletes in chunks of CRMSYNC_PRUNE_CHUNK rows, each chunk its own short
 transaction, walking ids upwards, so a run exporting the same account at the same time
@@ -45,6 +46,7 @@ from exports.models import (
     ExportRecord,
     ExportRun,
     Notification,
+    RecordOutcome,
     SalesforceKey,
 )
 from exports.reporting import run_totals
@@ -57,6 +59,7 @@ class PruneSummary:
     runs: int = 0
     notifications: int = 0
     keys: int = 0  # key map tombstones
+    results: int = 0  # records' results (exports.story) as old as the records' retention
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, int | bool]:
@@ -93,6 +96,8 @@ def prune(
     summary.notifications = _delete_in_chunks(notifications, dry_run, chunk)
     tombstones = SalesforceKey.objects.filter(deleted_at__lt=cutoff)
     summary.keys = _delete_in_chunks(tombstones, dry_run, chunk)
+    old_results = RecordOutcome.objects.filter(at__lt=cutoff)  # records' stories, as old
+    summary.results = _delete_in_chunks(old_results, dry_run, chunk)
     return summary
 
 

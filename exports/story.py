@@ -9,6 +9,7 @@ theirs (`note`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,9 @@ class RecordOutcome(models.Model):
     error_code = models.CharField("error code", max_length=100, blank=True)
     message = models.TextField("message", blank=True)
     at = models.DateTimeField("when", db_index=True)
+    # A call's written records share one row: their ids, from `record_id` to `last_record_id`.
+    last_record_id = models.BigIntegerField("last record", null=True, blank=True, db_index=True)
+    record_ids = models.JSONField("records", null=True, blank=True)
 
     class Meta:
         verbose_name = "record result"
@@ -51,7 +55,8 @@ class RecordOutcome(models.Model):
 
 Result = tuple[int, str, str, str]  # (record id, outcome, error code, message)
 
-_COLUMNS = "record_id, run_id, outcome, error_code, message, at"
+_COLUMNS = "record_id, run_id, outcome, error_code, message, at, last_record_id, record_ids"
+_TYPES = ("bigint", "bigint", "text", "text", "text", "timestamptz", "bigint", "jsonb")
 
 
 def note_call(
@@ -60,17 +65,22 @@ def note_call(
     writes: Sequence[KeyWrite],
     results: Sequence[Result],
     now: datetime,
+    written: Sequence[int] = (),
 ) -> None:
-    """Record a committed call: its key map writes (`keymap.upsert_sql`) and each record's
-    result. PostgreSQL: one statement (the key map's upsert as a data-modifying WITH);
-    SQLite: one statement each."""
-    if not results and not writes:
+    """Record a committed call: its key map writes (`keymap.upsert_sql`), each rejected
+    record's result, and one row for the records it wrote (`written`, their ids). PostgreSQL:
+    one statement (the key map's upsert as a data-modifying WITH); SQLite: one each."""
+    rows = _rows(run_id, results, now)
+    if written:
+        ids = sorted(written)
+        rows.append((ids[0], run_id, "written", "", "", now, ids[-1], json.dumps(ids)))
+    if not rows and not writes:
         return
     with connection.cursor() as cursor:
-        if not results:
+        if not rows:
             cursor.execute(*upsert_sql(account_id, writes, now))
             return
-        sql, params = _results_sql(run_id, results, now)
+        sql, params = _results_sql(rows)
         if writes and connection.vendor == "postgresql":
             upsert, upsert_params = upsert_sql(account_id, writes, now)
             sql, params = f"WITH k AS ({upsert}) {sql}", [*upsert_params, *params]
@@ -79,16 +89,16 @@ def note_call(
         cursor.execute(sql, params)
 
 
-def _results_sql(
-    run_id: int | None, results: Sequence[Result], now: datetime
-) -> tuple[str, list[Any]]:
-    table = RecordOutcome._meta.db_table
-    rows = [
-        (rid, run_id, outcome, code, message[:MAX_MESSAGE], now)
+def _rows(run_id: int | None, results: Sequence[Result], now: datetime) -> list[tuple[Any, ...]]:
+    return [
+        (rid, run_id, outcome, code, message[:MAX_MESSAGE], now, None, None)
         for rid, outcome, code, message in results
     ]
-    select = select_rows(("bigint", "bigint", "text", "text", "text", "timestamptz"))
-    return f"INSERT INTO {table} ({_COLUMNS}) {select}", [rows_param(rows)]
+
+
+def _results_sql(rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    table = RecordOutcome._meta.db_table
+    return f"INSERT INTO {table} ({_COLUMNS}) {select_rows(_TYPES)}", [rows_param(rows)]
 
 
 def note(
@@ -100,7 +110,7 @@ def note(
     message: str = "",
 ) -> None:
     """Record one result for several records (a re-export, a skip, a give-up)."""
-    results = [(rid, outcome, code, message) for rid in record_ids]
-    if results:
+    rows = _rows(run_id, [(rid, outcome, code, message) for rid in record_ids], now)
+    if rows:
         with connection.cursor() as cursor:
-            cursor.execute(*_results_sql(run_id, results, now))
+            cursor.execute(*_results_sql(rows))

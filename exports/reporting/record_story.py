@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+
 from exports.keymap import SalesforceKey, entry
 from exports.models import ExportError, ExportRecord, RecordOutcome
 
@@ -52,8 +54,15 @@ def story(account_id: int, sobject: str, external_id_field: str, external_id: st
     records = [r for r in records if r[4].casefold() == folded]
     ids = [r[0] for r in records]
     results: dict[int, list[RecordOutcome]] = {i: [] for i in ids}
-    for result in RecordOutcome.objects.filter(record_id__in=ids).order_by("id"):
-        results[result.record_id].append(result)
+    wanted = set(ids)
+    calls = Q(record_ids__isnull=False, record_id__lte=max(ids, default=0))
+    calls &= Q(last_record_id__gte=min(ids, default=0))
+    for result in RecordOutcome.objects.filter(Q(record_id__in=ids) | calls).order_by("id"):
+        if result.record_ids is not None:  # a call's written records
+            for record_id in wanted.intersection(result.record_ids):
+                results[record_id].append(result)
+        elif result.record_id in results:
+            results[result.record_id].append(result)
     errors = {e.record_id: e for e in ExportError.objects.filter(record_id__in=ids).order_by("id")}
     versions = [
         Version(rid, op, fields, created, results[rid], errors.get(rid))

@@ -56,7 +56,9 @@ def move_cursor(
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
             return False
         _record_rejections(cursor.account_id, rows, decision.rejected, now)
-        story.note_call(cursor.account_id, run_id, answer.keys, _results(decision), now)
+        story.note_call(
+            cursor.account_id, run_id, answer.keys, _rejections(decision), now, decision.written
+        )
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
         ExportRun.objects.filter(id=run_id).update(
@@ -75,10 +77,10 @@ def move_cursor(
     return True
 
 
-def _results(decision: CallDecision) -> list[story.Result]:
-    """Each record's result, for its story (exports.story)."""
-    written = [(i, "written", "", "") for i in decision.written]
-    return written + [(r.record_id, "rejected", r.error_code, r.message) for r in decision.rejected]
+def _rejections(decision: CallDecision) -> list[story.Result]:
+    """Each rejected record's result, for its story (exports.story); the written ones share
+    one row."""
+    return [(r.record_id, "rejected", r.error_code, r.message) for r in decision.rejected]
 
 
 def _pause_fields(

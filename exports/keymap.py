@@ -3,7 +3,8 @@
 Per (account, object, external id field, external id as the org compares it): the record's
 Salesforce Id, the outbox record last written for it, when, whether that write created the
 record, and when the key was deleted. Filled from every call's answers in the transaction of
-its cursor move, one statement per call (`note_writes`); deletions travel by these Ids
+its cursor move, one statement per call (`upsert_sql`, sent with the call's results by
+`exports.story.note_call`); deletions travel by these Ids
 (`ids_for`); host apps read it (`salesforce_id`, `crm_lookup`, the admin).
 """
 

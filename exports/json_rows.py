@@ -1,6 +1,7 @@
 """Many rows in one statement, as one JSON parameter: `INSERT … SELECT` from a JSON array
-of arrays (PostgreSQL: json_array_elements, each column cast; SQLite: json_each). One text
-parameter is quoted once, where a list per column would be quoted element by element."""
+of arrays (PostgreSQL: jsonb_array_elements, each column cast; SQLite: json_each). One text
+parameter is quoted once, where a list per column would be quoted element by element; as
+jsonb it is parsed once, where each `->>` of a json value parses its element again."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def select_rows(types: Sequence[str]) -> str:
     PostgreSQL's column types (SQLite takes the JSON values as they are)."""
     if connection.vendor == "postgresql":
         columns = ", ".join(f"(value ->> {k})::{kind}" for k, kind in enumerate(types))
-        return f"SELECT {columns} FROM json_array_elements(%s::json) AS value WHERE true"
+        return f"SELECT {columns} FROM jsonb_array_elements(%s::jsonb) AS value WHERE true"
     columns = ", ".join(f"value ->> {k}" for k in range(len(types)))
     return f"SELECT {columns} FROM json_each(%s) WHERE true"
 

@@ -118,8 +118,8 @@ def enqueue_numbered(
 _INSERT_PG = (
     'INSERT INTO "exports_exportrecord"'
     " (account_id, sobject, external_id_field, external_id, fields, operation, created_at)"
-    " SELECT %s, value ->> 0, value ->> 1, value ->> 2, (value -> 3)::jsonb, value ->> 4, %s"
-    " FROM json_array_elements(%s::json) WITH ORDINALITY AS r(value, n) ORDER BY n"
+    " SELECT %s, value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, %s"
+    " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(value, n) ORDER BY n"
     " RETURNING id"
 )
 

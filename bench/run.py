@@ -122,7 +122,8 @@ def parse_args() -> argparse.Namespace:
         "backlog (what --million adds), realistic (an org with server time: adaptive vs "
         "fixed call sizes vs the naive loop), storm (chunk-failing triggers: isolation "
         "cost), tenants (thousands of small accounts: bench/tenants.py), deletes (deletions vs "
-        "upserts at 100 ms: bench/deletes.py), fleet (one worker host, N small accounts per "
+        "upserts at 100 ms: bench/deletes.py), runcost (the tenants series' per-run cost of a "
+        "50-record run alone), fleet (one worker host, N small accounts per "
         "tick on a realistic org: bench/fleet.py); default compare,pause",
     )
     parser.add_argument("--fleet-sizes", default="", help="key=value,... (bench/fleet.py FULL)")
@@ -214,6 +215,15 @@ class Bench:
             self.guarded(
                 "tenants",
                 lambda: tenants.run(self.sandbox, self.env, self.log_path, config, result),
+            )
+        if "runcost" in self.series:
+            from bench import tenants
+
+            config = tenants.sizes(self.args.quick, self.args.tenant_sizes)
+            result = self.report.setdefault("tenants", {"config": config})
+            self.guarded(
+                "runcost",
+                lambda: tenants.run_cost(self.sandbox, self.env, self.log_path, config, result),
             )
         if "fleet" in self.series:
             from bench import fleet

@@ -112,6 +112,21 @@ def run(
     result["breakdown"] = breakdown(sandbox, env, log_path, config, broker)
 
 
+def run_cost(
+    sandbox: Sandbox,
+    env: dict[str, str],
+    log_path: Path,
+    config: dict[str, Any],
+    result: dict[str, Any],
+) -> None:
+    """Part 4 alone (`--series runcost`): where a 50-record run's time and CPU go."""
+    import redis
+
+    broker = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    sandbox.set_latency(0)
+    result["breakdown"] = breakdown(sandbox, env, log_path, config, broker)
+
+
 # --- 1. the tick ---------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from django.db import connection, models
 from django.dispatch import Signal
 
 from accounts.models import Account
-from exports.json_rows import rows_param, select_rows
+from exports.json_rows import db_datetime, rows_param, select_rows
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def upsert_sql(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> tu
     """The key map's INSERT … ON CONFLICT of `writes` and its parameter (the rows as one
     JSON parameter: exports.json_rows)."""
     table = SalesforceKey._meta.db_table
-    rows = [_row(account_id, w, now) for w in writes]
+    at = db_datetime(now)  # once for the call's rows
+    rows = [_row(account_id, w, at) for w in writes]
     types = ("bigint", "text", "text", "text", "text", "text", "bigint", "timestamptz", "text")
     select = select_rows((*types, "boolean", "timestamptz"))
     sql = f"INSERT INTO {table} ({_COLUMNS}) {select}" + _ON_CONFLICT.format(t=table)
@@ -146,7 +147,7 @@ def tell(account_id: int, writes: Sequence[KeyWrite]) -> None:
             )
 
 
-def _row(account_id: int, w: KeyWrite, now: datetime) -> tuple[Any, ...]:
+def _row(account_id: int, w: KeyWrite, now: str) -> tuple[Any, ...]:
     operation = "delete" if w.delete else "upsert"
     return (
         account_id,

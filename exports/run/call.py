@@ -34,7 +34,11 @@ class Answer:
     api_usage: tuple[int, int] | None
     cpu_limited: bool = False  # a request met the Apex CPU limit
     slowest_call_s: float = 0.0
-    keys: tuple[KeyWrite, ...] = ()  # what the written records became (the key map)
+    written: Written | None = None  # what the written records became (the key map)
+
+    def key_writes(self) -> tuple[KeyWrite, ...]:
+        """The key map's view of the written records (worked out in the link's thread)."""
+        return self.written.key_writes() if self.written else ()
 
     def near_api_limit(self, crm: CRMSettings) -> bool:
         """Is the org's API usage above the share of the daily limit a run may use?"""
@@ -136,18 +140,20 @@ def send(
             decision = decisions.settle([row.key.id for row in rows], passes, pause_on)
             if anyway and decision.pause_at is None and not decision.retry:
                 decision = dataclasses.replace(decision, cursor_to=rows[-1].key.id)
-            return _answer(gateway, decision, _key_writes(gateway, by_id, decision.written, final))
+            sensitive = _case_sensitive(gateway, [by_id[i] for i in decision.written])
+            written = Written(by_id, decision.written, final, sensitive)
+            return _answer(gateway, decision, written)
         pending = [by_id[i] for i in passes[-1].resend]
 
 
-def _answer(gateway: Gateway, decision: CallDecision, keys: tuple[KeyWrite, ...]) -> Answer:
+def _answer(gateway: Gateway, decision: CallDecision, written: Written) -> Answer:
     return Answer(
         decision,
         gateway.api_calls,
         gateway.api_usage,
         gateway.cpu_limited,
         gateway.slowest_call_s,
-        keys,
+        written,
     )
 
 
@@ -201,38 +207,49 @@ def _resolve_deletions(
     return resolved, absent
 
 
-def _key_writes(
-    gateway: Gateway,
-    by_id: dict[int, Row],
-    written: tuple[int, ...],
-    final: dict[int, RecordResult],
-) -> tuple[KeyWrite, ...]:
-    """The key map's view of the written records: each key, folded as the org compares it,
-    with its Salesforce Id (an upsert's answer; a deletion's Id, None when already absent).
-    A record refused as older than the org's wrote nothing and is left out."""
-    sensitive: dict[tuple[str, str], bool] = {}
-    writes = []
-    for record_id in written:
-        result, key = final.get(record_id), by_id[record_id].key
-        if result is None or result is DONE_NEWER:
-            continue
-        target = (key.sobject, key.external_id_field)
-        if target not in sensitive:
-            sensitive[target] = gateway.external_id_case_sensitive(*target)
-        sf_id = (by_id[record_id].payload or None) if key.delete else result.sf_id
-        writes.append(
-            KeyWrite(
-                record_id,
-                key.sobject,
-                key.external_id_field,
-                fold(key.external_id, sensitive[target]),
-                key.external_id,
-                sf_id,
-                None if key.delete else result.created,
-                key.delete,
+def _case_sensitive(gateway: Gateway, rows: list[Row]) -> dict[tuple[str, str], bool]:
+    """Per (object, external id field) of `rows`: does the org compare its values by case?
+    (From the describe the gateway holds: asked here, in the HTTP thread, which owns it.)"""
+    targets = {(row.key.sobject, row.key.external_id_field) for row in rows}
+    return {target: gateway.external_id_case_sensitive(*target) for target in targets}
+
+
+@dataclass(frozen=True)
+class Written:
+    """A call's written records and their results, turned into key map writes when the
+    cursor move asks: in the link's thread, while the next call is in flight, not in the
+    HTTP thread between an answer and the next request."""
+
+    by_id: dict[int, Row]
+    written: tuple[int, ...]
+    final: dict[int, RecordResult]
+    case_sensitive: dict[tuple[str, str], bool]
+
+    def key_writes(self) -> tuple[KeyWrite, ...]:
+        """Each written key, folded as the org compares it, with its Salesforce Id (an
+        upsert's answer; a deletion's Id, None when already absent). A record refused as
+        older than the org's wrote nothing and is left out."""
+        writes = []
+        for record_id in self.written:
+            result, row = self.final.get(record_id), self.by_id[record_id]
+            if result is None or result is DONE_NEWER:
+                continue
+            key = row.key
+            sensitive = self.case_sensitive[(key.sobject, key.external_id_field)]
+            sf_id = (row.payload or None) if key.delete else result.sf_id
+            writes.append(
+                KeyWrite(
+                    record_id,
+                    key.sobject,
+                    key.external_id_field,
+                    fold(key.external_id, sensitive),
+                    key.external_id,
+                    sf_id,
+                    None if key.delete else result.created,
+                    key.delete,
+                )
             )
-        )
-    return tuple(writes)
+        return tuple(writes)
 
 
 def _wrong_types(gateway: Gateway, rows: list[Row]) -> dict[int, RecordResult]:

@@ -44,6 +44,7 @@ def move_cursor(
         "instance_url": call.gateway.instance_url or cursor.instance_url,
         **_pause_fields(cursor, decision, position, now),
     }
+    keys = answer.key_writes()
     with transaction.atomic():
         moved = ExportCursor.objects.filter(
             id=cursor.id,
@@ -57,7 +58,7 @@ def move_cursor(
             return False
         _record_rejections(cursor.account_id, rows, decision.rejected, now)
         story.note_call(
-            cursor.account_id, run_id, answer.keys, _rejections(decision), now, decision.written
+            cursor.account_id, run_id, keys, _rejections(decision), now, decision.written
         )
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
@@ -73,7 +74,7 @@ def move_cursor(
         )
     for field, value in moved_to.items():
         setattr(cursor, field, value)
-    keymap.tell(cursor.account_id, answer.keys)
+    keymap.tell(cursor.account_id, keys)
     return True
 
 

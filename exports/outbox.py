@@ -104,10 +104,23 @@ def enqueue_numbered(
        (`_insert`), so a stream of any length holds at most one chunk of rows in memory.
     4. Commit; return the count and the first and last id written.
     """
+    return _write(account, _validated(numbered_items), chunk_size)
+
+
+def enqueue_valid(
+    account: Account, records: Iterable[RecordInput], *, chunk_size: int = CHUNK_SIZE
+) -> int:
+    """Append records that are valid already (`validate` returned them, or
+    `record_input.prevalidated` proved them valid), in order, all or nothing, as
+    `enqueue_numbered` does; return how many were written."""
+    return _write(account, iter(records), chunk_size).count
+
+
+def _write(account: Account, records: Iterator[RecordInput], chunk_size: int) -> EnqueueResult:
     count, first_id, last_id = 0, None, None
     with transaction.atomic():
         _lock_account(account)
-        for chunk in _chunks(_validated(numbered_items), chunk_size):
+        for chunk in _chunks(records, chunk_size):
             first, last = _insert(account, chunk)
             count += len(chunk)
             first_id = first if first_id is None else first_id
@@ -196,5 +209,6 @@ __all__ = [
     "enqueue_delete",
     "enqueue_many",
     "enqueue_numbered",
+    "enqueue_valid",
     "validate",
 ]

@@ -28,9 +28,9 @@ from django.db import connection, transaction
 
 from accounts.models import Account
 from exports.captured import CapturedKey
-from exports.json_rows import rows_param, select_rows
 from exports.mapping.declare import Export, for_model
-from exports.outbox import enqueue_many
+from exports.outbox import enqueue_many, enqueue_valid
+from exports.record_quick import prevalidated
 
 StateKey = tuple[int, str, str]  # (account id, export name, key)
 
@@ -94,17 +94,17 @@ def capture(
         account_id = known_account or export.account_id_of(obj)
         if account_id is not None:  # a row of no crmsync account is not exported
             keyed.append((export, obj, account_id, export.key_of(obj)))
-    plan.known = _known([(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed))
+    plan.known = known([(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed))
     for export, obj, account_id, key in keyed:
         gone = deleted or not export().include(obj)
         if gone:
-            _plan_deletion(plan, export, account_id, key)
+            plan_deletion(plan, export, account_id, key)
         else:
-            _plan_upsert(plan, export, obj, account_id, key, depth=0)
-    return _apply(plan)
+            plan_upsert(plan, export, obj, account_id, key, depth=0)
+    return apply(plan)
 
 
-def _plan_upsert(
+def plan_upsert(
     plan: Plan, export: type[Export], obj: Any, account_id: int, key: str, depth: int
 ) -> None:
     if depth < 5:  # parents first (a chain of at most 5 generations)
@@ -113,14 +113,24 @@ def _plan_upsert(
                 parent_key = parent_export.key_of(parent)
                 state_key = (account_id, parent_export.name(), parent_key)
                 if plan.digests(state_key) is None and parent_export().include(parent):
-                    _plan_upsert(plan, parent_export, parent, account_id, parent_key, depth + 1)
-    values = export.values_of(obj)
+                    plan_upsert(plan, parent_export, parent, account_id, parent_key, depth + 1)
+    plan_values(plan, export, account_id, key, export.values_of(obj))
+
+
+def plan_values(
+    plan: Plan, export: type[Export], account_id: int, key: str, values: dict[str, Any]
+) -> None:
+    """Plan the key's record: the fields of `values` that changed since it was last enqueued
+    (all of them the first time; nothing when none changed)."""
     state_key = (account_id, export.name(), key)
     before = plan.digests(state_key)
     after = {name: digest(value) for name, value in values.items()}
-    changed = {n: v for n, v in values.items() if before is None or before.get(n) != after[n]}
-    if before is not None and not changed:
-        return
+    if before is None:
+        changed = values
+    else:
+        changed = {n: v for n, v in values.items() if before.get(n) != after[n]}
+        if not changed:
+            return
     plan.add(
         account_id,
         {
@@ -133,7 +143,7 @@ def _plan_upsert(
     plan.state[state_key] = after
 
 
-def _plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -> None:
+def plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -> None:
     state_key = (account_id, export.name(), key)
     if plan.digests(state_key) is None:
         return  # never enqueued: nothing to delete
@@ -158,39 +168,69 @@ def _parent_keys(keyed: list[tuple[type[Export], Any, int, str]]) -> list[StateK
     return found
 
 
-def _known(keys: list[StateKey]) -> dict[StateKey, dict[str, str]]:
-    """The captured digests of `keys` (one query per 500 keys)."""
-    known: dict[StateKey, dict[str, str]] = {}
+def known(keys: list[StateKey]) -> dict[StateKey, dict[str, str]]:
+    """The captured digests of `keys`, in one query (the keys as one JSON parameter)."""
     wanted = list(dict.fromkeys(keys))
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = CapturedKey.objects.filter(
-            account_id__in={k[0] for k in chunk},
-            export__in={k[1] for k in chunk},
-            key__in={k[2] for k in chunk},
-        ).values_list("account_id", "export", "key", "digests")
-        for account_id, export, key, digests in rows:
-            known[(account_id, export, key)] = digests
-    return known
+    if not wanted:
+        return {}
+    table = CapturedKey._meta.db_table
+    if connection.vendor == "postgresql":
+        keys_sql = "jsonb_array_elements(%s::jsonb) AS k(v)"
+        account = "(k.v ->> 0)::bigint"
+    else:
+        keys_sql = "(SELECT value AS v FROM json_each(%s)) AS k"
+        account = "k.v ->> 0"
+    sql = (
+        f"SELECT c.account_id, c.export, c.key, c.digests FROM {table} c JOIN {keys_sql}"  # noqa: S608
+        f" ON c.account_id = {account} AND c.export = k.v ->> 1 AND c.key = k.v ->> 2"
+    )
+    found: dict[StateKey, dict[str, str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(wanted, separators=(",", ":"))])
+        for account_id, export, key, digests in cursor.fetchall():
+            found[(account_id, export, key)] = (
+                json.loads(digests) if isinstance(digests, str) else digests
+            )
+    return found
 
 
-def _apply(plan: Plan) -> int:
-    """Enqueue the plan's records and save the state, in one transaction."""
+def apply(plan: Plan) -> int:
+    """Enqueue the plan's records and save the state, in one transaction. The records were
+    built by the mapping: those a quick look proves valid are not validated again."""
     total = 0
     with transaction.atomic():
         for account_id, items in plan.items.items():
-            total += enqueue_many(Account(pk=account_id), items)
+            account = Account(pk=account_id)
+            records = prevalidated(items)
+            if records is None:
+                total += enqueue_many(account, items)  # validated: the first problem raises
+            else:
+                total += enqueue_valid(account, records)
         forget = [k for k, v in plan.state.items() if v is None]
-        keep = [(a, e, k, json.dumps(d)) for (a, e, k), d in plan.state.items() if d is not None]
+        keep = [[a, e, k, d] for (a, e, k), d in plan.state.items() if d is not None]
         for account_id, export, key in forget:
             CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
         if keep:
-            table = CapturedKey._meta.db_table
-            select = select_rows(("bigint", "text", "text", "jsonb"))
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {table} (account_id, export, key, digests) {select}"
-                    " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests",
-                    [rows_param(keep)],
-                )
+            _save_digests(keep)
     return total
+
+
+def _save_digests(keep: list[list[Any]]) -> None:
+    """Upsert (account id, export, key, digests) rows in one statement, the rows as one JSON
+    parameter whose digests go in as they are (no text within the text)."""
+    table = CapturedKey._meta.db_table
+    if connection.vendor == "postgresql":
+        select = (
+            "SELECT (v ->> 0)::bigint, v ->> 1, v ->> 2, v -> 3"
+            " FROM jsonb_array_elements(%s::jsonb) AS r(v) WHERE true"
+        )
+    else:
+        select = (
+            "SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3 FROM json_each(%s) WHERE true"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, export, key, digests) {select}"  # noqa: S608
+            " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests",
+            [json.dumps(keep, separators=(",", ":"))],
+        )

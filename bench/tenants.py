@@ -20,7 +20,9 @@ The series, in one run, against the sandbox org in its own process:
 4. **Per-run cost** of a 50-record run, one worker with BENCH_TIMERS=1 (bench/timers.py),
    `breakdown_runs` accounts one run at a time, three visits: the first (login and describe),
    the next after the worker dropped its connections (as at the next 5-minute tick), and
-   one right after (connection reused).
+   one right after (connection reused). Then the next visit's worker CPU without the timers
+   (their Redis writes are the bench's, not the product's), in the solo worker and in the
+   Procfile's pool (`--series runcost` measures this part alone).
 
 Sizes: FULL (the issue's) or QUICK (`--quick`), each overridable with `--tenant-sizes
 key=value,...`.
@@ -330,7 +332,7 @@ def breakdown(
 ) -> dict[str, Any]:
     """Where a 50-record run's time goes, on three visits (see the module doc)."""
     from crmsync.celery import app
-    from salesforce.client import REUSE_IDLE_SECONDS
+    from salesforce.reuse import REUSE_IDLE_SECONDS
 
     records = config["small_records"]
     accounts = ts.make_accounts("cost", config["breakdown_runs"], records, sandbox)
@@ -350,7 +352,49 @@ def breakdown(
             time.sleep(rest)  # the worker drops a connection unused this long
     finally:
         pool.stop()
+    visits["untimed"] = untimed_cpu(sandbox, env, log_path, accounts, records, broker, key)
     return visits
+
+
+def untimed_cpu(
+    sandbox: Sandbox,
+    env: dict[str, str],
+    log_path: Path,
+    accounts: list[int],
+    records: int,
+    broker: Any,
+    key: str,
+) -> dict[str, Any]:
+    """Worker CPU per run on the next visit without the bench's timers (what the product
+    costs), in the bench's solo worker and in the Procfile's pool (e.g. 32 threads): a
+    first visit, the idle time that drops connections, then the measured one."""
+    from bench.fleet import procfile_pool
+    from crmsync.celery import app
+    from salesforce.reuse import REUSE_IDLE_SECONDS
+
+    procfile = procfile_pool()
+    pools = {
+        "solo": {},
+        f"{procfile['pool']} {procfile['concurrency']}": {
+            "BENCH_POOL": procfile["pool"],
+            "BENCH_CONCURRENCY": str(procfile["concurrency"]),
+        },
+    }
+    cpu: dict[str, Any] = {}
+    for k, (name, pool_env) in enumerate(pools.items()):
+        pool = Workers(1, {**env, **pool_env}, log_path)
+        try:
+            pool.wait_ready(app)
+            for visit in range(2):
+                ts.enqueue(accounts, records, (3 + 2 * k + visit) * records)
+                if visit:
+                    time.sleep(REUSE_IDLE_SECONDS + 1)
+                measured = one_by_one(pool, sandbox, accounts, broker, key)
+        finally:
+            pool.stop()
+        cpu[name] = measured["worker_cpu_ms_per_run"]
+        _say(f"breakdown untimed next visit, {name}", measured)
+    return cpu
 
 
 def one_by_one(

@@ -6,7 +6,8 @@
 It is `celery worker` on the bench queue (`-P solo`, or BENCH_POOL / BENCH_CONCURRENCY:
 the fleet series runs the Procfile's pool, e.g. `-P threads --concurrency 32`), with two
 signal handlers that count,
-for every `export_batch` task (a link of a run's chain), the calls it made
+for every link of a run (its `run_export`, which makes the first, and each `export_batch`
+task after it), the calls it made
 (`exports.run.call.send`, counted by a wrapper), the SQL queries it sent (Django's
 execute_wrapper), the time it took, and the gap since this process's previous link of the
 same run (the Celery hand-over of the next link). Counters go to a Redis hash per run,
@@ -42,6 +43,8 @@ from crmsync.celery import app  # noqa: E402
 from exports.run import call, overlap  # noqa: E402
 
 BATCH_TASK = "exports.tasks.export_batch"
+# The tasks that make a link's calls: a run's first link is made by its `run_export`.
+LINK_TASKS = {BATCH_TASK, "exports.tasks.run_export"}
 STATS = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
 STATS_KEY = os.environ["BENCH_STATS_KEY"]
 
@@ -144,9 +147,9 @@ def _run_id(task: Any, args: Any, kwargs: Any, retval: Any = None) -> Any:
 def _before(
     task: Any = None, task_id: str = "", args: Any = (), kwargs: Any = None, **_: Any
 ) -> None:
-    if task is not None and task.name == BATCH_TASK:
+    if task is not None and task.name in LINK_TASKS:
         found = counter()
-        found.start(_run_id(task, args, kwargs))
+        found.start(_run_id(task, args, kwargs))  # run_export's: known when it returns
         if not getattr(_threads, "bound_http", False):  # once per task thread, before any call
             overlap.http().submit(_bind, found).result()
             _threads.bound_http = True
@@ -158,8 +161,11 @@ def _before(
 def _after(
     task: Any = None, args: Any = (), kwargs: Any = None, retval: Any = None, **_: Any
 ) -> None:
-    if task is not None and task.name == BATCH_TASK:
-        counter().stop()
+    if task is not None and task.name in LINK_TASKS:
+        found = counter()
+        if found.run_id is None:
+            found.run_id = _run_id(task, args, kwargs, retval)
+        found.stop()
     if task is not None and EVENTS is not None:
         EVENTS.task_ended(task.name.rsplit(".", 1)[-1], _run_id(task, args, kwargs, retval))
 

@@ -23,7 +23,7 @@ from exports.alerts import delivery as notify
 from exports.alerts import evaluate as alerts
 from exports.reporting import run_totals
 from exports.run import failures, link, outage, overlap, reexport, runs
-from exports.run.runs import AlreadyRunning, Ended, Running
+from exports.run.runs import AlreadyRunning, Ended, GoOn, Running
 from exports.run.steps import Next, RetryLater, RunFailed, Stopped, Wait
 from salesforce.client import TransientError
 
@@ -97,13 +97,11 @@ SCHEDULED_REPR = repr(SCHEDULED)
 
 
 # Who goes first on a worker (kombu's Redis transport: priority 0 is served first, then the
-# queues a worker consumes in turn at each priority; crmsync.celery.links_queue):
-# 1. a run's first link (priority 0, the queue its run started on): a started run makes
-#    its first call next, however many run starts wait;
-# 2. run starts (the tick's, priority 3) and a run's further links (priority 3, on the
-#    links queue) in turn: thousands of small accounts started by one tick and a long run
-#    share the workers, and neither waits for all of the other's messages.
-FIRST_LINK_PRIORITY = 0
+# queues a worker consumes in turn at each priority; crmsync.celery.links_queue): run starts
+# (the tick's) and a run's further links (on the links queue) in turn, both at priority 3:
+# thousands of small accounts started by one tick and a long run share the workers, and
+# neither waits for all of the other's messages. A run's first link needs no turn: its
+# `run_export` makes it.
 QUEUED_PRIORITY = 3
 
 
@@ -118,22 +116,88 @@ def _queue_of(request: Context) -> str:
     return str(came_from or export_batch.app.conf.task_default_queue)
 
 
-@shared_task(bind=True, name="exports.tasks.run_export", **RETRY)
+@shared_task(bind=True, name="exports.tasks.run_export", throws=(RunFailed,), **RETRY)
 def run_export(
     self: Task[Any, Any], account_id: int, trigger: str = "api", run_id: int | None = None
 ) -> dict[str, Any]:
-    """Start an export run of one account; its calls follow as a chain of export_batch links
-    (the first next on this queue, the others on the links queue)."""
-    started = runs.start_run(account_id, trigger, run_id)
+    """Start an export run of one account and make its first link's calls (a small account's
+    whole run: one task, one trip through the broker); further links follow as a chain of
+    export_batch tasks on the links queue. The answer's `outcome` is the run's when the
+    first link ended it, else "running". A redelivered copy of it (its worker died) goes on
+    as that first link (`runs.GoOn`)."""
+    started = runs.start_run(account_id, trigger, run_id, self.request.id or "")
     match started:
-        case Running(after_id=after_id):
-            first_link = export_batch.si(account_id, started.run_id, after_id)
-            first_link.apply_async(queue=_queue_of(self.request), priority=FIRST_LINK_PRIORITY)
-            return {"run_id": started.run_id, "outcome": "running"}
+        case Running(after_id=after_id) | GoOn(after_id=after_id):
+            outcome = _first_link(self, account_id, started.run_id, after_id)
+            return {"run_id": started.run_id, "outcome": outcome}
         case Ended(outcome=outcome):
             return {"run_id": started.run_id, "outcome": outcome}
         case AlreadyRunning():
             return {"run_id": started.run_id, "outcome": "running"}
+
+
+def _first_link(task: Task[Any, Any], account_id: int, run_id: int, after_id: int) -> str:
+    """The run's first link, in `run_export` (its token: this task's id, try 0); then what
+    `export_batch` would do after it. A transient fault (a soft time limit included) is not
+    retried as `run_export` (that would start another run): a new link goes on from the
+    cursor after the backoff, once this link's claim to send is free (`failures.resume_at`).
+    An unexpected error fails the run as a link's does."""
+    link_id = task.request.id or ""
+    try:
+        step = link.export_link(account_id, run_id, after_id, None, None, link_id, 0)
+    except RETRY["autoretry_for"] as exc:
+        resume = failures.resume_at(account_id, run_id, link_id, backoff_s(0))
+        log.warning(
+            "export.run.first_link_retry account=%s run=%s goes on=%s: %r",
+            account_id,
+            run_id,
+            f"after {resume[0]} in {resume[1]:.1f} s" if resume else "no (the lease is gone)",
+            exc,
+        )
+        if resume is not None:
+            position, countdown = resume
+            note = outage.retry_note(1, settings.CRMSYNC_MAX_RETRIES, countdown, exc)
+            failures.note_retry(account_id, run_id, position, note)
+            _send_link(task, (account_id, run_id, position), {}, countdown, retries=1)
+        return "running"
+    except RunFailed:
+        raise
+    except Exception as exc:
+        failures.fail_link(account_id, run_id, after_id, exc, 1, link_id=link_id)
+        raise
+    match step:
+        case Next(after_id=next_after_id):
+            _send_link(task, (account_id, run_id, next_after_id), {})
+        case RetryLater(after_id=retry_after_id, only=retry_only, until_id=retry_until_id):
+            kwargs = {"until_id": retry_until_id, "only": list(retry_only) or None}
+            countdown = backoff_s(0)
+            note = outage.retry_note(1, settings.CRMSYNC_MAX_RETRIES, countdown, None)
+            failures.note_retry(account_id, run_id, retry_after_id, note)
+            _send_link(task, (account_id, run_id, retry_after_id), kwargs, countdown, retries=1)
+        case Wait(seconds=seconds):  # a copy of this task holds the claim: go on after it
+            _send_link(task, (account_id, run_id, after_id), {}, seconds)
+        case Stopped(outcome=outcome):
+            return outcome or "running"
+    return "running"
+
+
+def _send_link(
+    task: Task[Any, Any],
+    args: tuple[int, int, int],
+    kwargs: dict[str, Any],
+    countdown: float = 0,
+    retries: int = 0,
+) -> None:
+    """A link of the run `task` started: an export_batch on its links queue (`retries`: the
+    try it is, as Celery counts a retry's)."""
+    signature = export_batch.signature(
+        args, kwargs, queue=links_queue(task.request), priority=QUEUED_PRIORITY
+    )
+    if countdown > 0:  # (no ETA for "now")
+        signature.set(countdown=countdown)
+    if retries:  # (Celery's send_task takes it; celery-types' Signature.set does not)
+        signature.set(retries=retries)  # type: ignore[call-arg]
+    signature.apply_async()
 
 
 def _link_call(args: Any, kwargs: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Account
-from exports.models import ExportRecord, ExportRun
+from exports.models import ExportCursor, ExportRecord, ExportRun
 from exports.run import claim, fence, link_state, outage
 from exports.run.runs import fail_run
 from exports.run.task_arguments import is_id
@@ -32,6 +32,27 @@ def note_retry(account_id: Any, run_id: Any, after_id: Any, note: str) -> None:
         after_id,
         json.dumps(note, ensure_ascii=False),
     )
+
+
+def resume_at(
+    account_id: int, run_id: int, link_id: str, backoff_s: float
+) -> tuple[int, float] | None:
+    """Where a new link goes on from after `link_id` failed transiently, and in how many
+    seconds: the cursor as that link left it, once the backoff has passed and its claim to
+    send is free (a soft time limit leaves it kept for calls still in flight: it expires
+    after them). None: the run holds the lease no more (nothing goes on)."""
+    found = (
+        ExportCursor.objects.filter(account_id=account_id, run_id=run_id)
+        .values_list("last_exported_id", "link_id", "claim_expires_at")
+        .first()
+    )
+    if found is None:
+        return None
+    position, holder, expires_at = found
+    kept_s = 0.0
+    if holder == link_id and expires_at is not None:
+        kept_s = (expires_at - timezone.now()).total_seconds() + fence.SAFETY_S
+    return position, max(backoff_s, kept_s)
 
 
 def fail_link(

@@ -67,7 +67,17 @@ class AlreadyRunning:
     run_id: int
 
 
-RunStart = Running | Ended | AlreadyRunning
+@dataclass(frozen=True)
+class GoOn:
+    """A copy of the `run_export` that makes run `run_id`'s first link (the same task id:
+    its message redelivered after its worker died): it goes on as that link, from the
+    cursor at `after_id`; its claim to send decides whether it may send yet."""
+
+    run_id: int
+    after_id: int
+
+
+RunStart = Running | Ended | AlreadyRunning | GoOn
 
 
 def due_account_ids() -> list[int]:
@@ -100,7 +110,9 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
-def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunStart:
+def start_run(
+    account_id: int, trigger: str, run_id: int | None = None, link_id: str = ""
+) -> RunStart:
     """Begin an export run of one account.
 
     1. Load the account and its CRM settings (unknown ids are a clear error).
@@ -110,8 +122,10 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
     3. Export to CRM off or account inactive → the run ends `nothing_to_do`.
     4. Take the account's run lease with one compare-and-swap UPDATE; a live lease of
        another run → `skipped_locked`; a live lease of this very run (`run_id` given: a
-       duplicate of its `run_export`) → `AlreadyRunning`, no second chain. A run whose
-       lease expired is marked failed.
+       duplicate of its `run_export`) → `AlreadyRunning`, no second chain; a live lease of a
+       run whose first link this very task makes (`link_id`, its Celery task id, holds the
+       cursor's claim: a redelivered copy) → `GoOn` as that link, no run row of its own. A
+       run whose lease expired is marked failed.
     5. No record after the cursor (read with the lease) → `nothing_to_do`; otherwise the
        run is `Running`: its first link starts after the cursor (at the parked record, if
        paused), and the HTTP thread logs in meanwhile.
@@ -125,9 +139,14 @@ def start_run(account_id: int, trigger: str, run_id: int | None = None) -> RunSt
             return run
         if not crm.exporting:
             return _ended(run, Outcome.NOTHING_TO_DO, "Export to CRM is off for this account.")
-        lease = _take_lease(account_id, run)
+        lease = _take_lease(account_id, run, link_id)
         if lease is None:
             return _ended(run, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+        if lease.mine is not None:
+            if lease.mine != run.id:
+                transaction.set_rollback(True)  # the run row written above is not needed
+            log.info("export.run.go_on account=%s run=%s", crm.account.slug, lease.mine)
+            return GoOn(lease.mine, lease.after_id)
         if lease.live:
             log.warning(
                 "export.run.duplicate account=%s run=%s: this run holds the lease and goes "
@@ -184,7 +203,7 @@ def start_lease(account_id: int, trigger: str) -> int | None:
     re-export), or None after writing it `skipped_locked` when another run holds it."""
     with transaction.atomic():  # as in start_run: no run row without the lease asked for
         run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
-        if _take_lease(account_id, run) is not None:
+        if _take_lease(account_id, run, "") is not None:
             return run.id
         finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
     return None
@@ -197,15 +216,17 @@ class Lease:
     after_id: int
     waiting: bool
     live: bool = False  # the run already held it, live: a duplicate start
+    mine: int | None = None  # the live run whose first link this task makes (`GoOn`)
 
 
 # A cursor that changes between its read and the lease's UPDATE is read again, this often.
 LEASE_TRIES = 3
 
 
-def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
+def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
     """Compare-and-swap: the lease is free or expired → it is ours; this run's own live
-    lease → `live` (a duplicate start takes nothing).
+    lease → `live` (a duplicate start takes nothing); a live lease whose claim to send is
+    this task's (`link_id`) → `mine`: the run this task's first link belongs to.
 
     1. Read the cursor and whether a record waits after it, in one query (the account's
        first run creates the cursor).
@@ -224,6 +245,8 @@ def _take_lease(account_id: int, run: ExportRun) -> Lease | None:
         now = timezone.now()
         expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
         if cursor.run_id is not None and not expired:
+            if link_id and cursor.link_id == link_id:
+                return Lease(cursor.last_exported_id, True, live=True, mine=cursor.run_id)
             return (
                 Lease(cursor.last_exported_id, False, live=True)
                 if cursor.run_id == run.id

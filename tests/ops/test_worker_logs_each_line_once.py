@@ -43,12 +43,13 @@ def logged_to_its_end(worker: Worker, text: str) -> bool:
     line is written before the task that logged it ends.
 
     The run's outcome commits before `export.run` is logged (`finish_run`), and a run may
-    end in a later link than the first (a link out of time hands over; one that finds its
-    own claim live sends itself again): the end of any link, or the outcome alone, may be
-    in the log or the database before `export.run` is."""
+    end in its first link (made by `run_export`) or a later one (an `export_batch`: a link
+    out of time hands over; one that finds its own claim live sends one again): the end of
+    any link, or the outcome alone, may be in the log or the database before `export.run`
+    is."""
     lines = worker.process.log().splitlines()
     at = next((i for i, line in enumerate(lines) if text in line), None)
+    links = ("exports.tasks.run_export[", "exports.tasks.export_batch[")
     return at is not None and any(
-        "exports.tasks.export_batch[" in line and " succeeded in " in line
-        for line in lines[at + 1 :]
+        any(name in line for name in links) and " succeeded in " in line for line in lines[at + 1 :]
     )

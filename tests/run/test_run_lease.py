@@ -19,8 +19,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.concurrency
-def test_two_run_export_calls_at_once_one_runs_one_is_skipped(sandbox, celery_worker, crm_account):
-    account = crm_account()
+def test_two_run_export_calls_at_once_one_runs_one_is_skipped(
+    sandbox, celery_worker, crm_account, settings
+):
+    # Short links of small calls: the first run_export's own link leaves the run going on
+    # (its next links follow on the links queue, served in turn with the second start).
+    settings.CRMSYNC_LINK_SECONDS = 0.05
+    settings.CRMSYNC_ADAPTIVE_CALLS = False
+    account = crm_account(batch_size=10)
     enqueue(account, contacts(600))
 
     for _ in range(2):
@@ -107,6 +113,30 @@ def test_a_run_export_of_a_live_run_keeps_its_lease_and_starts_no_second_chain(c
     assert again == runs.AlreadyRunning(run.id)  # no first link sent
     assert ExportCursor.objects.get(account=account).run_id == run.id
     assert ExportRun.objects.get(id=run.id).outcome == ""  # it goes on
+
+
+@pytest.mark.django_db
+def test_a_redelivered_run_export_goes_on_as_its_runs_first_link(crm_account):
+    account = crm_account()
+    enqueue(account, contacts(2))
+    first = runs.start_run(account.id, "schedule", None, "task-1")
+    assert isinstance(first, runs.Running)
+    # Its first link took the claim to send (its token: the task's id), then the worker died.
+    ExportCursor.objects.filter(account=account).update(link_id="task-1")
+
+    again = runs.start_run(account.id, "schedule", None, "task-1")  # the same message, again
+    other = runs.start_run(account.id, "schedule", None, "task-2")  # another task
+
+    assert again == runs.GoOn(first.run_id, first.after_id)
+    assert isinstance(other, runs.Ended) and other.outcome == "skipped_locked"
+    # No run row of its own for the copy; the run goes on under its lease.
+    assert list(
+        ExportRun.objects.filter(account=account).order_by("id").values_list("id", "outcome")
+    ) == [
+        (first.run_id, ""),
+        (other.run_id, "skipped_locked"),
+    ]
+    assert ExportCursor.objects.get(account=account).run_id == first.run_id
 
 
 @pytest.mark.django_db

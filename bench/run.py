@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -207,24 +208,15 @@ class Bench:
         if "deletes" in self.series:
             self.report["deletes"] = self.guarded("deletes", self.deletes)
             self.save()
-        if "tenants" in self.series:
-            from bench import tenants
+        for name in ("tenants", "runcost"):  # runcost: the tenants series' per-run cost alone
+            if name in self.series:
+                from bench import tenants
 
-            config = tenants.sizes(self.args.quick, self.args.tenant_sizes)
-            result = self.report["tenants"] = {}
-            self.guarded(
-                "tenants",
-                lambda: tenants.run(self.sandbox, self.env, self.log_path, config, result),
-            )
-        if "runcost" in self.series:
-            from bench import tenants
-
-            config = tenants.sizes(self.args.quick, self.args.tenant_sizes)
-            result = self.report.setdefault("tenants", {"config": config})
-            self.guarded(
-                "runcost",
-                lambda: tenants.run_cost(self.sandbox, self.env, self.log_path, config, result),
-            )
+                config = tenants.sizes(self.args.quick, self.args.tenant_sizes)
+                result = self.report.setdefault("tenants", {"config": config})
+                measure = tenants.run if name == "tenants" else tenants.run_cost
+                args = (self.sandbox, self.env, self.log_path, config, result)
+                self.guarded(name, functools.partial(measure, *args))
         if "fleet" in self.series:
             from bench import fleet
 

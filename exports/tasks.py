@@ -17,10 +17,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
+from accounts.models import CRMSettings
 from crmsync.celery import links_queue as celery_links_queue
 from exports import retention
 from exports.alerts import delivery as notify
 from exports.alerts import evaluate as alerts
+from exports.models import ExportCursor
 from exports.reporting import run_totals
 from exports.run import failures, link, outage, overlap, reexport, runs
 from exports.run.runs import AlreadyRunning, Ended, GoOn, Running
@@ -127,7 +129,11 @@ def run_export(
     as that first link (`runs.GoOn`)."""
     started = runs.start_run(account_id, trigger, run_id, self.request.id or "")
     match started:
-        case Running(after_id=after_id) | GoOn(after_id=after_id):
+        case Running(after_id=after_id, cursor=cursor, crm=crm):
+            ready = (cursor, crm) if cursor and crm else None
+            outcome = _first_link(self, account_id, started.run_id, after_id, ready)
+            return {"run_id": started.run_id, "outcome": outcome}
+        case GoOn(after_id=after_id):
             outcome = _first_link(self, account_id, started.run_id, after_id)
             return {"run_id": started.run_id, "outcome": outcome}
         case Ended(outcome=outcome):
@@ -136,15 +142,22 @@ def run_export(
             return {"run_id": started.run_id, "outcome": "running"}
 
 
-def _first_link(task: Task[Any, Any], account_id: int, run_id: int, after_id: int) -> str:
+def _first_link(
+    task: Task[Any, Any],
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    started: tuple[ExportCursor, CRMSettings] | None = None,
+) -> str:
     """The run's first link, in `run_export` (its token: this task's id, try 0); then what
     `export_batch` would do after it. A transient fault (a soft time limit included) is not
     retried as `run_export` (that would start another run): a new link goes on from the
     cursor after the backoff, once this link's claim to send is free (`failures.resume_at`).
-    An unexpected error fails the run as a link's does."""
+    An unexpected error fails the run as a link's does. `started`: the cursor and settings
+    the run's start read (the link reads none again)."""
     link_id = task.request.id or ""
     try:
-        step = link.export_link(account_id, run_id, after_id, None, None, link_id, 0)
+        step = link.export_link(account_id, run_id, after_id, None, None, link_id, 0, started)
     except RETRY["autoretry_for"] as exc:
         resume = failures.resume_at(account_id, run_id, link_id, backoff_s(0))
         log.warning(

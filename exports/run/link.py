@@ -86,8 +86,10 @@ def export_link(
     only: list[int] | None = None,
     link_id: str = "",
     link_try: int = 0,
+    started: tuple[ExportCursor, CRMSettings] | None = None,
 ) -> LinkStep:
-    """One link of a run's chain, as the `export_batch` task runs it.
+    """One link of a run's chain, as the `export_batch` task runs it (and `run_export`, the
+    run's first: `started` is the cursor as its lease left it and the settings it read).
 
     1. Check the task's arguments (JSON from outside) before any query.
     2. Read the cursor, the run and the settings (one query). Check the link is
@@ -109,7 +111,8 @@ def export_link(
     """
     deadline = time.monotonic() + settings.CRMSYNC_LINK_SECONDS
     check_link_arguments(account_id, run_id, after_id, until_id, only)
-    opened = _open_link(account_id, run_id, after_id, Token(link_id, link_try))
+    token = Token(link_id, link_try)
+    opened = _open_link(account_id, run_id, after_id, token, started)
     if not isinstance(opened, tuple):
         return opened
     link, crm = opened
@@ -265,10 +268,17 @@ def _log_refused(
 
 
 def _open_link(
-    account_id: int, run_id: int, after_id: int, me: Token
+    account_id: int,
+    run_id: int,
+    after_id: int,
+    me: Token,
+    started: tuple[ExportCursor, CRMSettings] | None,
 ) -> tuple[Link, CRMSettings] | Stopped:
     """The link's state, its cursor at the position it goes on from, and the account's
-    settings; Stopped for a stale link."""
+    settings; Stopped for a stale link. `started`: the run's start read them (a new run at
+    its cursor, nothing attempted yet)."""
+    if started is not None:
+        return _link(run_id, me, *started, attempted=0)
     cursor, run, position = link_state.read(account_id, run_id, after_id, me.link_id)
     if position is None or cursor is None or run is None:
         log.info("export.batch.stale account=%s run=%s after=%s", account_id, run_id, after_id)
@@ -279,8 +289,14 @@ def _open_link(
     crm = link_state.related(run.account, "crm_settings")
     if crm is None:
         raise ExportRequestError(f"account {account_id} has no CRM settings")
+    return _link(run_id, me, cursor, crm, run.attempted)
+
+
+def _link(
+    run_id: int, me: Token, cursor: ExportCursor, crm: CRMSettings, attempted: int
+) -> tuple[Link, CRMSettings]:
     claim_to_send = fence.Claim(run_id, me, cursor, fence.seconds_for(crm.timeout_seconds))
-    return Link(run_id, claim_to_send, run.attempted), crm
+    return Link(run_id, claim_to_send, attempted), crm
 
 
 # What decides a call, read again before each one (docs/semantics.md: settings changes take

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -45,10 +45,13 @@ Outcome = ExportRun.Outcome
 
 @dataclass(frozen=True)
 class Running:
-    """The run goes on: its first link starts after record `after_id`."""
+    """The run goes on: its first link starts after record `after_id`; `cursor` (as the
+    lease left it) and `crm` are what that link starts from (no second read)."""
 
     run_id: int
     after_id: int
+    cursor: ExportCursor | None = field(default=None, compare=False, repr=False)
+    crm: CRMSettings | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def start_run(
         lease.after_id,
     )
     overlap.log_in_ahead(crm)
-    return Running(run.id, lease.after_id)
+    return Running(run.id, lease.after_id, lease.cursor, crm)
 
 
 def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> ExportRun | Ended:
@@ -217,6 +220,7 @@ class Lease:
     waiting: bool
     live: bool = False  # the run already held it, live: a duplicate start
     mine: int | None = None  # the live run whose first link this task makes (`GoOn`)
+    cursor: ExportCursor | None = None  # as the lease's UPDATE left it, once taken
 
 
 # A cursor that changes between its read and the lease's UPDATE is read again, this often.
@@ -243,6 +247,7 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
             )
             continue
         now = timezone.now()
+        lease_until = now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S)
         expired = cursor.lease_expires_at is not None and cursor.lease_expires_at < now
         if cursor.run_id is not None and not expired:
             if link_id and cursor.link_id == link_id:
@@ -259,7 +264,7 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
             last_exported_id=cursor.last_exported_id,
         ).update(
             run_id=run.id,
-            lease_expires_at=now + timedelta(seconds=settings.CRMSYNC_RUN_LEASE_S),
+            lease_expires_at=lease_until,
             state=Case(
                 When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
                 default=Value(ExportCursor.State.RUNNING),
@@ -267,7 +272,11 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
         )
         if taken:
             _started(run, cursor.run_id if expired and cursor.run_id != run.id else None, now)
-            return Lease(cursor.last_exported_id, cursor.waiting)
+            cursor.run_id, cursor.lease_expires_at = run.id, lease_until
+            cursor.state = (
+                ExportCursor.State.PAUSED if cursor.paused_record_id else ExportCursor.State.RUNNING
+            )
+            return Lease(cursor.last_exported_id, cursor.waiting, cursor=cursor)
     return None  # the cursor kept changing: another run is at work on it
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import capture
+from exports.mapping.columns import Columns, capture_rows, columns_of
 from exports.mapping.declare import Export, Ref, registered
 
 
@@ -59,14 +60,17 @@ def parse_where(terms: list[str]) -> dict[str, Any]:
     return filters
 
 
-def rows_of(export: type[Export], account_id: int, filters: dict[str, Any]) -> QuerySet[Any]:
+def rows_of(
+    export: type[Export], account_id: int, filters: dict[str, Any], by_account: bool = True
+) -> QuerySet[Any]:
     """The export's rows of the account, filtered: by the account path in the database when
-    it is one, with its relations and the parents' joined (select_related)."""
+    it is one (unless not `by_account`), with its relations and the parents' joined
+    (select_related)."""
     assert export.model is not None
     qs = export.model._default_manager.all()
     try:
         qs = qs.filter(**filters)
-        if isinstance(export.account, str):
+        if isinstance(export.account, str) and by_account:
             qs = qs.filter(**{export.account.replace(".", "__"): account_id})
         related = {_related(p) for p in _paths(export, with_account=False)} - {""}
         if related:
@@ -102,23 +106,25 @@ def backfill(
     """Enqueue the export's rows of the account in primary-key order, `batch` at a time,
     after where the last backfill with the same filter stopped."""
     filters = parse_where(where)
-    qs = rows_of(export, account_id, filters)
+    rows_of(export, account_id, filters)  # a bad filter fails here
+    qs = rows_of(export, account_id, filters, by_account=False)  # each chunk: _of_account_sql
     progress, _ = BackfillProgress.objects.get_or_create(
         account_id=account_id, export=export.name(), where=" ".join(where)
     )
     if progress.finished_at is not None:  # a finished backfill runs again from the start
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
-    for number, objs in enumerate(_chunks(qs, progress, batch), start=1):
+    columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
+    chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
+    for number, chunk in enumerate(chunks, start=1):
         _analyze_now_and_then(number)
         with transaction.atomic():
-            rows = [(export, obj) for obj in objs if _of_account(export, obj, account_id)]
-            enqueued = capture(rows, account_id=account_id)
-            progress.last_pk = json.dumps(objs[-1].pk, default=str)
-            progress.rows += len(objs)
+            enqueued, last_pk = _capture_chunk(export, columns, chunk, account_id, qs.db)
+            progress.last_pk = json.dumps(last_pk, default=str)
+            progress.rows += len(chunk)
             progress.enqueued += enqueued
             progress.save(update_fields=["last_pk", "rows", "enqueued", "updated_at"])
         if on_chunk:
-            on_chunk(Chunk(len(objs), enqueued, objs[-1].pk, progress.rows, progress.enqueued))
+            on_chunk(Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued))
     progress.finished_at = timezone.now()
     progress.save(update_fields=["finished_at", "updated_at"])
     return progress
@@ -133,15 +139,59 @@ def _analyze_now_and_then(chunk: int) -> None:
             cursor.execute(f"ANALYZE {CapturedKey._meta.db_table}")
 
 
-def _chunks(qs: QuerySet[Any], progress: BackfillProgress, batch: int) -> Iterator[list[Any]]:
+def _chunks(
+    qs: QuerySet[Any],
+    of_account: Callable[[], dict[str, Any]],
+    columns: Columns | None,
+    progress: BackfillProgress,
+    batch: int,
+) -> Iterator[list[Any]]:
+    """The rows after the last committed chunk, `batch` at a time: tuples of the columns'
+    values, or objects."""
     last = json.loads(progress.last_pk) if progress.last_pk else None
+    rows = qs if columns is None else qs.values_list(*columns.names)
     while True:
-        page = qs.order_by("pk") if last is None else qs.filter(pk__gt=last).order_by("pk")
-        objs = list(page[:batch])
-        if not objs:
+        page = rows.filter(**of_account()).order_by("pk")
+        page = page if last is None else page.filter(pk__gt=last)
+        chunk = list(page[:batch])
+        if not chunk:
             return
-        yield objs
-        last = objs[-1].pk
+        yield chunk
+        last = chunk[-1].pk if columns is None else chunk[-1][columns.pk]
+
+
+def _capture_chunk(
+    export: type[Export], columns: Columns | None, chunk: list[Any], account_id: int, db: str
+) -> tuple[int, Any]:
+    """Capture one chunk's rows; (records enqueued, the chunk's last primary key)."""
+    if columns is not None:
+        return capture_rows(columns, chunk, account_id, db), chunk[-1][columns.pk]
+    rows = [(export, obj) for obj in chunk if _of_account(export, obj, account_id)]
+    return capture(rows, account_id=account_id), chunk[-1].pk
+
+
+def _of_account_sql(export: type[Export], account_id: int) -> Callable[[], dict[str, Any]]:
+    """The filter of a chunk's rows by an account path, taken again for each chunk. A path
+    through a relation ("tenant.crm_account") filters by the ids of the related rows that
+    name the account (tenant__in=[…], at most 1,000), so PostgreSQL reads the rows in
+    primary-key order and stops after a chunk, where a join made it read every row after
+    the last chunk's."""
+    if not isinstance(export.account, str):
+        return dict  # a callable: checked row by row
+    assert export.model is not None
+    first, _, rest = export.account.partition(".")
+    lookup = {export.account.replace(".", "__"): account_id}
+    field: Any = export.model._meta.get_field(first) if rest else None
+    if field is None or not (field.many_to_one or field.one_to_one) or not field.concrete:
+        return lambda: lookup
+    related = field.related_model._base_manager.filter(**{rest.replace(".", "__"): account_id})
+    ids = related.values_list(field.target_field.attname, flat=True)
+
+    def of_account() -> dict[str, Any]:
+        found = list(ids[:1001])
+        return {f"{first}__in": found} if len(found) <= 1000 else lookup
+
+    return of_account
 
 
 def _of_account(export: type[Export], obj: Any, account_id: int) -> bool:

@@ -53,8 +53,36 @@ class Plan:
 def digest(value: Any) -> str:
     """A short digest of a converted value (what was enqueued for a field): its repr, which
     for the JSON values `to_salesforce` gives (text, numbers, booleans, None, a one-key
-    reference) is the same in every process."""
+    reference) is the same in every process. Remembered for text, integers, booleans and
+    None (whose repr their type and value decide), and references to them."""
+    kind = type(value)
+    if kind is dict and len(value) == 1:
+        ((name, ref),) = value.items()
+        if ref.__class__ not in _REMEMBERED:
+            return _digest(value)
+        key: Any = (name, ref.__class__, ref)
+    else:
+        key = (kind, value)
+        if kind not in _REMEMBERED:
+            return _digest(value)
+    try:
+        return _DIGESTS[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable
+        return _digest(value)
+    if len(_DIGESTS) >= 50_000:
+        _DIGESTS.clear()
+    _DIGESTS[key] = found = _digest(value)
+    return found
+
+
+def _digest(value: Any) -> str:
     return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
+
+
+_REMEMBERED = frozenset((str, int, bool, type(None)))
+_DIGESTS: dict[Any, str] = {}
 
 
 def export_objects(objs: Iterable[Any], deleted: bool = False) -> int:

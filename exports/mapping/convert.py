@@ -20,7 +20,12 @@ class Unconvertible(TypeError):
 
 def to_salesforce(value: Any) -> Any:
     """`value` as the JSON value a Salesforce field takes, or Unconvertible."""
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the most common first
+        return value
+    if kind is uuid.UUID:
+        return str(value)
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, enum.Enum):
         return to_salesforce(value.value)

@@ -1,0 +1,243 @@
+"""Backfill's reading by columns: a chunk's rows as the columns their records need (one
+`values_list` query: no model instance per row, none per parent), planned as `capture`
+plans objects, with the same records.
+
+An export reads by columns when its records depend on columns only: `key_of`, `values_of`
+and `parents_of` are Export's own, `account` is an attribute path, and every attribute
+path (fields, Refs, the external id; each parent export's external id) is a chain of
+forward foreign keys ending in a plain model field. An `include` of its own gets the row's
+model instance (built from the same columns, as Django builds it); a parent that was never
+enqueued is loaded (one query per chunk) and planned as an object. Otherwise: objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models.fields.related_descriptors import (
+    ForwardManyToOneDescriptor,
+    ForwardOneToOneDescriptor,
+)
+from django.db.models.query_utils import DeferredAttribute
+
+from exports.mapping.capture import Plan, apply, known, plan_deletion, plan_upsert, plan_values
+from exports.mapping.convert import to_salesforce
+from exports.mapping.declare import Export, Ref, for_model
+
+
+@dataclass(frozen=True)
+class ParentColumns:
+    """A Ref's parent as one of its exports sees it: the columns of its primary key and key."""
+
+    export: type[Export]
+    model: type[models.Model]
+    pk: int
+    key: int
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What `values_list(*names)` gives for each row, by position."""
+
+    export: type[Export]
+    names: tuple[str, ...]
+    pk: int
+    key: int
+    fields: tuple[tuple[str, int, str | None], ...]  # (field, column, a Ref's external id field)
+    parents: tuple[ParentColumns, ...]  # in parents_of's order
+    attnames: tuple[str, ...]  # the model's own columns, first: an include of its own
+
+
+def columns_of(export: type[Export]) -> Columns | None:
+    """How the export's rows are read by columns, or None: read them as objects."""
+    model = export.model
+    if model is None or not isinstance(export.account, str) or not _plain_methods(export):
+        return None
+    names: list[str] = []
+    attnames: tuple[str, ...] = ()
+    if _own(export, "include"):
+        attnames = tuple(f.attname for f in model._meta.concrete_fields)
+        names.extend(attnames)
+
+    def column(name: str | None) -> int:
+        if name is None:
+            raise LookupError
+        if name not in names:
+            names.append(name)
+        return names.index(name)
+
+    try:
+        pk = column("pk")
+        key = column(_column(model, export.external_id[1]))
+        fields = tuple(
+            (sf, column(_column(model, s.path)), s.external_id_field)
+            if isinstance(s, Ref)
+            else (sf, column(_column(model, s)), None)
+            for sf, s in export.fields.items()
+        )
+        parents = tuple(
+            ParentColumns(pe, parent_model, column(f"{via}__pk"), column(_parent_key(pe, via)))
+            for via, parent_model in _refs(export)
+            for pe in for_model(parent_model)
+        )
+    except LookupError:
+        return None
+    return Columns(export, tuple(names), pk, key, fields, parents, attnames)
+
+
+def _plain_methods(export: type[Export]) -> bool:
+    return not any(_own(export, name) for name in ("key_of", "values_of", "parents_of"))
+
+
+def _own(export: type[Export], name: str) -> bool:
+    """Does the export define the method `name` itself (not Export's)?"""
+    mine = getattr(export, name)
+    return getattr(mine, "__func__", mine) is not getattr(
+        getattr(Export, name), "__func__", getattr(Export, name)
+    )
+
+
+def _refs(export: type[Export]) -> list[tuple[str, type[models.Model]]]:
+    """(the parent's relation as a lookup, the parent's model) of each Ref with a parent."""
+    assert export.model is not None
+    found = []
+    for source in export.fields.values():
+        if isinstance(source, Ref) and source.parent_path:
+            via = _relation(export.model, source.parent_path)
+            if via is None:
+                raise LookupError
+            found.append(via)
+    return found
+
+
+def _parent_key(parent_export: type[Export], via: str) -> str | None:
+    if _own(parent_export, "key_of") or parent_export.model is None:
+        return None
+    key = _column(parent_export.model, parent_export.external_id[1])
+    return None if key is None else f"{via}__{key}"
+
+
+def _column(model: type[models.Model], path: str) -> str | None:
+    """The lookup of an attribute path of plain fields ("company.uuid" → "company__uuid"),
+    or None when a step is something else (a property, a reverse relation, a field with a
+    descriptor of its own, a foreign key's object at the end)."""
+    head, _, last = path.rpartition(".")
+    prefix, owner = "", model
+    if head:
+        via = _relation(model, head)
+        if via is None:
+            return None
+        prefix, owner = f"{via[0]}__", via[1]
+    field = _field(owner, last)
+    if field is None or field.is_relation:
+        return None
+    return prefix + last if type(getattr(owner, last, None)) is DeferredAttribute else None
+
+
+def _relation(model: type[models.Model], path: str) -> tuple[str, type[models.Model]] | None:
+    """A chain of forward foreign keys ("company.tenant") as a lookup and the model it ends at."""
+    current = model
+    for step in path.split("."):
+        field = _field(current, step)
+        descriptor = type(getattr(current, step, None))
+        if (
+            field is None
+            or not (field.many_to_one or field.one_to_one)
+            or descriptor not in (ForwardManyToOneDescriptor, ForwardOneToOneDescriptor)
+            or type(field.related_model._base_manager) is not models.Manager
+        ):
+            return None
+        current = field.related_model
+    return path.replace(".", "__"), current
+
+
+def _field(model: type[models.Model], name: str) -> Any:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if field.concrete and field.name == name else None
+
+
+def capture_rows(columns: Columns, rows: list[tuple[Any, ...]], account_id: int, db: str) -> int:
+    """Enqueue what the rows need, as `capture` would for their objects; the number enqueued."""
+    export, plan, convert = columns.export, Plan(), _memo(to_salesforce)
+    keyed = [_keyed(columns, row, account_id, convert) for row in rows]
+    name = export.name()
+    plan.known = known(
+        [(account_id, name, key) for _, key, _ in keyed]
+        + [state_key for _, _, parents in keyed for _, _, state_key in parents]
+    )
+    loaded = _load_parents(keyed, plan.known, db)
+    model, width = export.model, len(columns.attnames)
+    assert model is not None
+    for row, key, parents in keyed:
+        if width and not export().include(model.from_db(db, columns.attnames, row[:width])):
+            plan_deletion(plan, export, account_id, key)
+            continue
+        for parent, pk, state_key in parents:  # parents first
+            if plan.digests(state_key) is None:
+                obj = loaded.get((parent.model, pk))
+                if obj is not None and parent.export().include(obj):
+                    plan_upsert(plan, parent.export, obj, account_id, state_key[2], depth=1)
+        values = {}
+        for sf_field, at, ref in columns.fields:
+            value = row[at]
+            if ref is None:
+                values[sf_field] = to_salesforce(value)
+            else:
+                values[sf_field] = None if value is None else {ref: convert(value)}
+        plan_values(plan, export, account_id, key, values)
+    return apply(plan)
+
+
+Parent = tuple[ParentColumns, Any, tuple[int, str, str]]  # (columns, its pk, its state key)
+
+
+def _keyed(
+    columns: Columns, row: tuple[Any, ...], account_id: int, convert: Callable[[Any], Any]
+) -> tuple[tuple[Any, ...], str, list[Parent]]:
+    """The row, its key and its parents that exist (as parents_of and key_of give them)."""
+    parents = [
+        (parent, row[parent.pk], (account_id, parent.export.name(), str(convert(row[parent.key]))))
+        for parent in columns.parents
+        if row[parent.pk] is not None
+    ]
+    return row, str(to_salesforce(row[columns.key])), parents
+
+
+def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert`, remembering its answers by type and value (a chunk's rows share parents)."""
+    answers: dict[Any, Any] = {}
+
+    def remembered(value: Any) -> Any:
+        key = (value.__class__, value)
+        try:
+            return answers[key]
+        except KeyError:
+            answers[key] = found = convert(value)
+            return found
+        except TypeError:  # unhashable
+            return convert(value)
+
+    return remembered
+
+
+def _load_parents(
+    keyed: list[tuple[tuple[Any, ...], str, list[Parent]]], known: dict[Any, Any], db: str
+) -> dict[Any, Any]:
+    """The parents whose keys were never enqueued, as objects: one query per parent model."""
+    wanted: dict[type[models.Model], set[Any]] = {}
+    for _, _, parents in keyed:
+        for parent, pk, state_key in parents:
+            if state_key not in known:
+                wanted.setdefault(parent.model, set()).add(pk)
+    loaded = {}
+    for model, pks in wanted.items():
+        for obj in model._base_manager.db_manager(db).filter(pk__in=pks):
+            loaded[(model, obj.pk)] = obj
+    return loaded

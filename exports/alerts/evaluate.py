@@ -18,6 +18,7 @@ a run: still paused a day later, an error spike's hour passing. Both call `evalu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,6 +145,7 @@ def _clean(run: RunEnd) -> bool:
     return run.outcome == "completed" and not run.failed and not run.code
 
 
+@functools.cache  # built once; each query resolves a copy of it
 def told_nothing() -> Expression:
     """For a query of runs (or any rows with an `account_id`): the account's alerts stand
     quiet — no AlertState, or one that tells nothing (`Told()`, whatever its last run)."""

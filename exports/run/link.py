@@ -357,7 +357,7 @@ def _run_done(link: Link) -> Stopped:
 
 def _end_run(link: Link, outcome: str, message: str = "", code: str = "") -> Stopped:
     """The one way a link ends its run (besides failing it: `RunFailed`)."""
-    finish_run(link.run_id, outcome, message, code=code)
+    finish_run(link.run_id, outcome, message, code=code, account_id=link.cursor.account_id)
     return Stopped(RUN_ENDED, outcome)
 
 

@@ -197,7 +197,7 @@ def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> E
 
 
 def _ended(run: ExportRun, outcome: str, message: str = "") -> Ended:
-    finish_run(run.id, outcome, message)
+    finish_run(run.id, outcome, message, account_id=run.account_id)
     return Ended(run.id, outcome)
 
 
@@ -208,7 +208,9 @@ def start_lease(account_id: int, trigger: str) -> int | None:
         run = ExportRun.objects.create(account_id=account_id, trigger=trigger)
         if _take_lease(account_id, run, "") is not None:
             return run.id
-        finish_run(run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.")
+        finish_run(
+            run.id, Outcome.SKIPPED_LOCKED, "Another run holds the lease.", account_id=account_id
+        )
     return None
 
 
@@ -303,8 +305,10 @@ def _started(run: ExportRun, expired_run_id: int | None, now: datetime) -> None:
     ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
 
 
-def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> None:
-    """End a run (`code`: why it failed or stopped).
+def finish_run(
+    run_id: int, outcome: str, message: str = "", code: str = "", account_id: int | None = None
+) -> None:
+    """End a run (`code`: why it failed or stopped; `account_id`: the run's, when known).
 
     1. Write the outcome on the run's row (unless it has one) and release the lease it
        holds (if any) and its link's claim to send, in one transaction, without reading
@@ -317,8 +321,14 @@ def finish_run(run_id: int, outcome: str, message: str = "", code: str = "") -> 
         ExportRun.objects.filter(id=run_id, outcome="").update(
             outcome=outcome, finished_at=now, message=message
         )
-        account_id = Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
-        ExportCursor.objects.filter(account_id=account_id, run_id=run_id).update(
+        ended = ExportCursor.objects.filter(run_id=run_id)
+        if account_id is not None:  # (its unique index; else found by the run's account)
+            ended = ended.filter(account_id=account_id)
+        else:
+            ended = ended.filter(
+                account_id=Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
+            )
+        ended.update(
             run_id=None,
             lease_expires_at=None,
             claim_expires_at=None,  # the run's links are all stale now
@@ -366,4 +376,4 @@ def fail_run(run_id: int, message: str, code: str = "", api_calls: int = 0) -> N
     ExportCursor.objects.filter(
         account_id=run.account_id, run_id=run_id, paused_record__isnull=True
     ).update(last_error_code=code or "EXPORT_FAILED", last_error_message=message)
-    finish_run(run_id, Outcome.FAILED, message, code)
+    finish_run(run_id, Outcome.FAILED, message, code, account_id=run.account_id)

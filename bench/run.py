@@ -50,8 +50,8 @@ FULL = {
     "workers": [1, 2],
     "accounts": [2, 4],  # plus the 1-account, 1-worker configuration above
     "records_per_account": 20_000,
-    "naive_records": {0: 1_000, 100: 30},
-    "ceiling_seconds": {0: 3.0, 100: 5.0},
+    "naive_records": {0: 1_000, 25: 100, 100: 30},  # 25 ms: `--latencies 25,100`
+    "ceiling_seconds": {0: 3.0, 25: 4.0, 100: 5.0},
     "pause_records": 20_000,
     "backlog_sizes": [20_000, 200_000, 1_000_000],
     "backlog_reps": 5,
@@ -68,8 +68,8 @@ QUICK = {
     "workers": [1, 2],
     "accounts": [2],
     "records_per_account": 2_000,
-    "naive_records": {0: 200, 100: 10},
-    "ceiling_seconds": {0: 1.0, 100: 1.5},
+    "naive_records": {0: 200, 25: 20, 100: 10},
+    "ceiling_seconds": {0: 1.0, 25: 1.2, 100: 1.5},
     "pause_records": 2_000,
     "backlog_sizes": [2_000, 10_000, 50_000],
     "backlog_reps": 1,

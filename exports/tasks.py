@@ -160,9 +160,9 @@ def _first_link(
         step = link.export_link(account_id, run_id, after_id, None, None, link_id, 0, started)
     except RETRY["autoretry_for"] as exc:
         resume = failures.resume_at(account_id, run_id, link_id, backoff_s(0))
-        log.warning(
+        log.info(
             "export.run.first_link_retry account=%s run=%s goes on=%s: %r",
-            account_id,
+            started[1].account.slug if started else account_id,
             run_id,
             f"after {resume[0]} in {resume[1]:.1f} s" if resume else "no (the lease is gone)",
             exc,

@@ -41,7 +41,7 @@ from typing import Any
 from bench import tenant_setup as ts
 from bench.realistic import REALISTIC_FAULTS
 from bench.sandbox_ceiling import RULES
-from bench.services import ROOT, Sandbox, Workers, process_cpu_ms, tree_cpu_ms
+from bench.services import ROOT, Sandbox, Workers, process_cpu_ms, sized, tree_cpu_ms
 
 FULL = {
     "counts": [2_000, 5_000, 10_000],
@@ -57,14 +57,9 @@ SECRET = "fleet"
 
 
 def sizes(quick: bool, overrides: str) -> dict[str, Any]:
-    """FULL or QUICK with `key=value,...` overrides (counts: values joined by '+')."""
-    config = dict(QUICK if quick else FULL)
-    for part in filter(None, (p.strip() for p in overrides.split(","))):
-        key, _, value = part.partition("=")
-        if key not in config or not value:
-            raise SystemExit(f"--fleet-sizes: unknown or empty {part!r}; keys: {', '.join(config)}")
-        config[key] = [int(v) for v in value.split("+")] if key == "counts" else float(value)
-    config["processes"] = int(config["processes"])
+    """FULL or QUICK with `key=value,...` overrides (counts: values joined by '+'), and the
+    Procfile's pool."""
+    config = sized(QUICK if quick else FULL, overrides, "--fleet-sizes", "counts")
     return {**config, **procfile_pool()}
 
 

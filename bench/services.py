@@ -271,3 +271,25 @@ def clear_shared_cache(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter("crmsync:*", count=1000):
         client.delete(key)
+
+
+def sized(defaults: dict[str, Any], overrides: str, flag: str, list_key: str) -> dict[str, Any]:
+    """`defaults` with `key=value,...` overrides (`list_key`: values joined by '+'); a
+    number keeps an integer default an integer when it is whole."""
+    config = dict(defaults)
+    for part in filter(None, (p.strip() for p in overrides.split(","))):
+        key, _, value = part.partition("=")
+        try:
+            if key not in config or not value:
+                raise ValueError
+            if key == list_key:
+                config[key] = [int(v) for v in value.split("+")]
+            else:
+                number = float(value)
+                whole = isinstance(config[key], int) and number.is_integer()
+                config[key] = int(number) if whole else number
+        except ValueError:
+            raise SystemExit(
+                f"{flag}: unknown, empty or not a number {part!r}; keys: {', '.join(config)}"
+            ) from None
+    return config

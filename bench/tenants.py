@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import tenant_setup as ts
-from bench.services import Sandbox, Workers
+from bench.services import Sandbox, Workers, sized
 
 FULL = {
     "tick_accounts": [10, 1_000, 5_000],
@@ -69,18 +69,7 @@ QUICK = {
 
 def sizes(quick: bool, overrides: str) -> dict[str, Any]:
     """FULL or QUICK with `key=value,...` overrides (tick_accounts: values joined by '+')."""
-    config = dict(QUICK if quick else FULL)
-    for part in filter(None, (p.strip() for p in overrides.split(","))):
-        key, _, value = part.partition("=")
-        if key not in config or not value:
-            raise SystemExit(
-                f"--tenant-sizes: unknown or empty {part!r}; keys: {', '.join(config)}"
-            )
-        if key == "tick_accounts":
-            config[key] = [int(v) for v in value.split("+")]
-        else:
-            config[key] = type(config[key])(value)
-    return config
+    return sized(QUICK if quick else FULL, overrides, "--tenant-sizes", "tick_accounts")
 
 
 def run(
@@ -111,7 +100,7 @@ def run(
     )
     _say("tick, every backlog empty", result["tick_empty"])
     result["fairness"] = fairness(sandbox, env, log_path, config)
-    result["breakdown"] = breakdown(sandbox, env, log_path, config, broker)
+    run_cost(sandbox, env, log_path, config, result)
 
 
 def run_cost(

@@ -169,9 +169,7 @@ def _first_link(
         )
         if resume is not None:
             position, countdown = resume
-            note = outage.retry_note(1, settings.CRMSYNC_MAX_RETRIES, countdown, exc)
-            failures.note_retry(account_id, run_id, position, note)
-            _send_link(task, (account_id, run_id, position), {}, countdown, retries=1)
+            _retry_in_a_new_link(task, (account_id, run_id, position), {}, countdown, exc)
         return "running"
     except RunFailed:
         raise
@@ -183,15 +181,27 @@ def _first_link(
             _send_link(task, (account_id, run_id, next_after_id), {})
         case RetryLater(after_id=retry_after_id, only=retry_only, until_id=retry_until_id):
             kwargs = {"until_id": retry_until_id, "only": list(retry_only) or None}
-            countdown = backoff_s(0)
-            note = outage.retry_note(1, settings.CRMSYNC_MAX_RETRIES, countdown, None)
-            failures.note_retry(account_id, run_id, retry_after_id, note)
-            _send_link(task, (account_id, run_id, retry_after_id), kwargs, countdown, retries=1)
+            args = (account_id, run_id, retry_after_id)
+            _retry_in_a_new_link(task, args, kwargs, backoff_s(0), None)
         case Wait(seconds=seconds):  # a copy of this task holds the claim: go on after it
             _send_link(task, (account_id, run_id, after_id), {}, seconds)
         case Stopped(outcome=outcome):
             return outcome or "running"
     return "running"
+
+
+def _retry_in_a_new_link(
+    task: Task[Any, Any],
+    args: tuple[int, int, int],
+    kwargs: dict[str, Any],
+    countdown: float,
+    exc: BaseException | None,
+) -> None:
+    """The first link's retry, as an export_batch at its first retry: said on the run and
+    in the log as `export_batch`'s retries are (`ExportBatchTask.on_retry`)."""
+    note = outage.retry_note(1, settings.CRMSYNC_MAX_RETRIES, countdown, exc)
+    failures.note_retry(*args, note)
+    _send_link(task, args, kwargs, countdown, retries=1)
 
 
 def _send_link(

@@ -6,7 +6,6 @@ ids."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
@@ -18,7 +17,7 @@ from accounts.models import Account
 from crmsync.example.crm_exports import CompanyExport, PersonExport
 from crmsync.example.models import Company, Person, Tenant
 from exports.captured import CapturedKey
-from exports.mapping import Export, Ref, declare
+from exports.mapping import Export, Ref
 from exports.mapping.backfill import backfill
 from exports.mapping.capture import capture, digest
 from exports.mapping.columns import capture_rows, columns_of
@@ -26,16 +25,6 @@ from exports.models import ExportRecord
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def registry() -> Iterator[None]:
-    """Declarations made in a test are forgotten after it."""
-    saved = dict(declare._REGISTRY)
-    yield
-    declare._REGISTRY.clear()
-    declare._REGISTRY.update(saved)
-    declare._BY_MODEL.clear()
 
 
 @pytest.fixture

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from crmsync.example.models import Person
-from exports.mapping import Export, Ref, declare
+from exports.mapping import Export, Ref
 from exports.mapping.checks import check_exports
-
-
-@pytest.fixture
-def registry() -> Iterator[None]:
-    """Declarations made in a test are forgotten after it."""
-    saved = dict(declare._REGISTRY)
-    yield
-    declare._REGISTRY.clear()
-    declare._REGISTRY.update(saved)
-    declare._BY_MODEL.clear()
 
 
 def ids_and_messages() -> dict[str, str]:

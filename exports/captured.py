@@ -13,7 +13,8 @@ class CapturedKey(models.Model):
     """A key of a declared export that was enqueued: a digest per Salesforce field of the
     value last enqueued. No row: the next save sends the full record."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint's index starts with the account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     export = models.CharField("export", max_length=100)
     key = models.CharField("external id", max_length=255)
     digests = models.JSONField("field digests", default=dict)

@@ -69,7 +69,14 @@ def _quick_record(item: Mapping[str, Any], texts: list[str]) -> RecordInput | No
         return None
     rough = len(external_id)  # as validate's _check_size counts
     for name, value in fields.items():
-        if type(value) is dict:
+        kind = type(value)
+        if kind is str:  # _quick_scalar's first case, inline: most values are text
+            if len(value) > MAX_STRING_LENGTH:
+                return None
+            texts.append(value)
+            rough += len(name) + len(value)
+            continue
+        if kind is dict:
             if not _quick_reference(value, texts):
                 return None
             rough += len(name) + 64

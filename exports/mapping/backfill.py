@@ -4,6 +4,7 @@ order, in chunks, resumable (docs/integration.md › Backfill).
 Each chunk is captured like saves (`capture`: changed fields only, parents first) and its
 progress (`BackfillProgress.last_pk`) is written in the same transaction as its records, so
 an interrupted backfill starts after the last chunk it committed and enqueues nothing twice.
+On PostgreSQL a chunk is written while the next one is read and planned (`writer`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -18,9 +20,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
-from exports.mapping.capture import capture
-from exports.mapping.columns import Columns, capture_rows, columns_of
+from exports.mapping.capture import Pending, Plan, apply, plan_capture
+from exports.mapping.columns import Columns, columns_of, plan_rows
 from exports.mapping.declare import Export, Ref, registered
+from exports.mapping.writer import Writer, overlaps
 
 
 class BackfillError(ValueError):
@@ -115,19 +118,48 @@ def backfill(
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
     chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
-    for number, chunk in enumerate(chunks, start=1):
-        _analyze_now_and_then(number)
-        with transaction.atomic():
-            enqueued, last_pk = _capture_chunk(export, columns, chunk, account_id, qs.db)
+    writer = Writer(overlaps(connection.vendor, connection.in_atomic_block))
+    pending: Pending = {}
+    try:
+        for number, chunk in enumerate(chunks, start=1):
+            _analyze_now_and_then(number)
+            plan, last_pk = _plan_chunk(export, columns, chunk, account_id, qs.db, pending)
+            enqueued = plan.count()
             progress.last_pk = json.dumps(last_pk, default=str)
             progress.rows += len(chunk)
             progress.enqueued += enqueued
-            progress.save(update_fields=["last_pk", "rows", "enqueued", "updated_at"])
-        if on_chunk:
-            on_chunk(Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued))
+            done = Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued)
+            write = partial(_write_chunk, plan, progress.pk, _progress_values(progress))
+            writer.submit(write, partial(on_chunk, done) if on_chunk else _nothing)
+            pending = plan.state
+        writer.wait()
+    finally:
+        writer.close()
     progress.finished_at = timezone.now()
     progress.save(update_fields=["finished_at", "updated_at"])
     return progress
+
+
+def _write_chunk(plan: Plan, progress_pk: int, values: dict[str, Any]) -> None:
+    """A chunk's records, captured keys and progress, in one transaction: an interrupted
+    backfill starts after the last chunk committed and enqueues nothing twice."""
+    with transaction.atomic():
+        apply(plan)
+        BackfillProgress.objects.filter(pk=progress_pk).update(**values)
+
+
+def _progress_values(progress: BackfillProgress) -> dict[str, Any]:
+    return {
+        "last_pk": progress.last_pk,
+        "rows": progress.rows,
+        "enqueued": progress.enqueued,
+        "finished_at": None,
+        "updated_at": timezone.now(),
+    }
+
+
+def _nothing() -> None:
+    return None
 
 
 def _analyze_now_and_then(chunk: int) -> None:
@@ -160,14 +192,20 @@ def _chunks(
         last = chunk[-1].pk if columns is None else chunk[-1][columns.pk]
 
 
-def _capture_chunk(
-    export: type[Export], columns: Columns | None, chunk: list[Any], account_id: int, db: str
-) -> tuple[int, Any]:
-    """Capture one chunk's rows; (records enqueued, the chunk's last primary key)."""
+def _plan_chunk(
+    export: type[Export],
+    columns: Columns | None,
+    chunk: list[Any],
+    account_id: int,
+    db: str,
+    pending: Pending,
+) -> tuple[Plan, Any]:
+    """Plan one chunk's rows against the captured keys as they are once `pending` (the
+    previous chunk's state) commits; (the plan, the chunk's last primary key)."""
     if columns is not None:
-        return capture_rows(columns, chunk, account_id, db), chunk[-1][columns.pk]
+        return plan_rows(columns, chunk, account_id, db, pending), chunk[-1][columns.pk]
     rows = [(export, obj) for obj in chunk if _of_account(export, obj, account_id)]
-    return capture(rows, account_id=account_id), chunk[-1].pk
+    return plan_capture(rows, account_id=account_id, pending=pending), chunk[-1].pk
 
 
 def _of_account_sql(export: type[Export], account_id: int) -> Callable[[], dict[str, Any]]:

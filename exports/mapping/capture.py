@@ -33,6 +33,7 @@ from exports.outbox import enqueue_many, enqueue_valid
 from exports.record_quick import prevalidated
 
 StateKey = tuple[int, str, str]  # (account id, export name, key)
+Pending = dict[StateKey, dict[str, str] | None]  # a plan's state: None, the key forgotten
 
 
 @dataclass
@@ -40,11 +41,15 @@ class Plan:
     """What a batch of captured rows enqueues, per account in order, and the state after."""
 
     items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    state: dict[StateKey, dict[str, str] | None] = field(default_factory=dict)  # None: forget
+    state: Pending = field(default_factory=dict)  # None: forget
     known: dict[StateKey, dict[str, str]] = field(default_factory=dict)
 
     def add(self, account_id: int, item: dict[str, Any]) -> None:
         self.items.setdefault(account_id, []).append(item)
+
+    def count(self) -> int:
+        """The records the plan enqueues."""
+        return sum(map(len, self.items.values()))
 
     def digests(self, key: StateKey) -> dict[str, str] | None:
         return self.state[key] if key in self.state else self.known.get(key)
@@ -74,6 +79,22 @@ def digest(value: Any) -> str:
     if len(_DIGESTS) >= 50_000:
         _DIGESTS.clear()
     _DIGESTS[key] = found = _digest(value)
+    return found
+
+
+def digests_of(values: dict[str, Any]) -> dict[str, str]:
+    """`digest` of each value, a remembered scalar's found without a call (a backfill
+    digests millions of values, most of them repeated)."""
+    found = {}
+    remembered = _DIGESTS
+    for name, value in values.items():
+        kind = value.__class__
+        if kind in _REMEMBERED:
+            answer = remembered.get((kind, value))
+            if answer is not None:
+                found[name] = answer
+                continue
+        found[name] = digest(value)
     return found
 
 
@@ -113,8 +134,17 @@ def capture(
 ) -> int:
     """Enqueue what `rows` (export, object) need, in one transaction; the number enqueued.
     `account_id`: the account of every row, when the caller knows it (a backfill)."""
-    if not rows:
-        return 0
+    return apply(plan_capture(rows, deleted, account_id)) if rows else 0
+
+
+def plan_capture(
+    rows: list[tuple[type[Export], Any]],
+    deleted: bool = False,
+    account_id: int | None = None,
+    pending: Pending | None = None,
+) -> Plan:
+    """What `capture` enqueues for `rows`, planned (nothing written). `pending`: the state
+    of a plan being written but maybe not committed yet (a backfill's previous chunk)."""
     plan = Plan()
     keyed = []
     known_account = account_id
@@ -122,14 +152,15 @@ def capture(
         account_id = known_account or export.account_id_of(obj)
         if account_id is not None:  # a row of no crmsync account is not exported
             keyed.append((export, obj, account_id, export.key_of(obj)))
-    plan.known = known([(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed))
+    wanted = [(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed)
+    plan.known = known(wanted, pending)
     for export, obj, account_id, key in keyed:
         gone = deleted or not export().include(obj)
         if gone:
             plan_deletion(plan, export, account_id, key)
         else:
             plan_upsert(plan, export, obj, account_id, key, depth=0)
-    return apply(plan)
+    return plan
 
 
 def plan_upsert(
@@ -152,7 +183,7 @@ def plan_values(
     (all of them the first time; nothing when none changed)."""
     state_key = (account_id, export.name(), key)
     before = plan.digests(state_key)
-    after = {name: digest(value) for name, value in values.items()}
+    after = digests_of(values)
     if before is None:
         changed = values
     else:
@@ -196,11 +227,25 @@ def _parent_keys(keyed: list[tuple[type[Export], Any, int, str]]) -> list[StateK
     return found
 
 
-def known(keys: list[StateKey]) -> dict[StateKey, dict[str, str]]:
-    """The captured digests of `keys`, in one query (the keys as one JSON parameter)."""
+def known(keys: list[StateKey], pending: Pending | None = None) -> dict[StateKey, dict[str, str]]:
+    """The captured digests of `keys`, in one query (the keys as one JSON parameter), as
+    they are once `pending` (a plan's state being written) commits."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
+    found = _known(wanted)
+    if pending:
+        for key in wanted:
+            if key in pending:
+                after = pending[key]
+                if after is None:
+                    found.pop(key, None)
+                else:
+                    found[key] = after
+    return found
+
+
+def _known(wanted: list[StateKey]) -> dict[StateKey, dict[str, str]]:
     table = CapturedKey._meta.db_table
     if connection.vendor == "postgresql":
         keys_sql = "jsonb_array_elements(%s::jsonb) AS k(v)"

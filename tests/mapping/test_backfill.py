@@ -65,7 +65,7 @@ def test_backfill_enqueues_parents_first_in_key_order(shop):
 
 
 def test_an_interrupted_backfill_resumes_where_it_stopped(shop, monkeypatch):
-    real = backfill_module._capture_chunk
+    real = backfill_module._plan_chunk
     calls = {"n": 0}
 
     def dies_on_the_third_chunk(*args, **kwargs):
@@ -74,7 +74,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(shop, monkeypatch):
             raise KeyboardInterrupt("the operator pressed Ctrl-C")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(backfill_module, "_capture_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(backfill_module, "_plan_chunk", dies_on_the_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         backfill("--batch", "10")
     progress = BackfillProgress.objects.get()
@@ -82,7 +82,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(shop, monkeypatch):
     done_before = ExportRecord.objects.filter(sobject="Contact").count()
     assert done_before == 20
 
-    monkeypatch.setattr(backfill_module, "_capture_chunk", real)
+    monkeypatch.setattr(backfill_module, "_plan_chunk", real)
     said = backfill("--batch", "10")
 
     assert f"resuming PersonExport for shop after primary key {progress.last_pk}" in said

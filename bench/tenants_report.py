@@ -190,7 +190,7 @@ def _breakdown(visits: dict[str, Any] | None) -> list[str]:
     if not visits:
         return []
     untimed = visits.get("untimed") or {}
-    names = [v for v in visits if v != "untimed"]
+    names = [v for v in visits if not v.startswith("untimed")]
     lines = [
         "",
         "Per-run cost of a 50-record run (1 worker, 0 ms, runs one at a time; ms per run, "
@@ -208,9 +208,11 @@ def _breakdown(visits: dict[str, Any] | None) -> list[str]:
         "| logins | " + " | ".join(f"{visits[v]['logins_per_run']:.2f}" for v in names) + " |",
     ]
     for pool, cpu in untimed.items():
+        passes = ", ".join(f"{p:.1f}" for p in (visits.get("untimed_passes") or {}).get(pool, []))
         lines.insert(
             -1,
-            f"| worker CPU, next visit without the bench's timers ({pool}) | – | {cpu:.1f} | – |",
+            f"| worker CPU, next visit without the bench's timers ({pool}; median of "
+            f"{passes or 'one pass'}) | – | {cpu:.1f} | – |",
         )
     known = [n for n in TIMERS if any(n in visits[v]["timers"] for v in names)]
     for name in known:

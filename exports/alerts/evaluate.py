@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, Expression, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import CRMSettings
@@ -145,10 +145,22 @@ def _clean(run: RunEnd) -> bool:
     return run.outcome == "completed" and not run.failed and not run.code
 
 
-@functools.cache  # built once; each query resolves a copy of it
-def told_nothing() -> Expression:
-    """For a query of runs (or any rows with an `account_id`): the account's alerts stand
-    quiet — no AlertState, or one that tells nothing (`Told()`, whatever its last run)."""
+def told_nothing(account_column: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL (and its parameters) for a statement of rows with an account id in
+    `account_column`: the account's alerts stand quiet — no AlertState, or one that tells
+    nothing (`Told()`, whatever its last run)."""
+    something, params = _tells_something(connection.vendor)
+    table = connection.ops.quote_name(AlertState._meta.db_table)
+    return (
+        f"NOT EXISTS(SELECT 1 FROM {table} WHERE {table}.{connection.ops.quote_name('account_id')}"
+        f" = {account_column} AND ({something}))",
+        params,
+    )
+
+
+@functools.cache  # compiled once per database vendor
+def _tells_something(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of an AlertState that tells something (a field off its default)."""
     something = Q()
     for field in dataclasses.fields(Told):
         if field.name == "last_run_id":
@@ -157,8 +169,9 @@ def told_nothing() -> Expression:
             something |= Q(**{f"{field.name}__isnull": False})
         else:
             something |= ~Q(**{field.name: field.default})
-    # NOT EXISTS: a NegatedExpression (Django has no negated Exists since 4.2), boolean.
-    return ~Exists(AlertState.objects.filter(something, account_id=OuterRef("account_id")))
+    query = AlertState.objects.filter(something).query
+    sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    return sql, tuple(params)
 
 
 def _facts(

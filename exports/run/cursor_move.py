@@ -9,11 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from exports import keymap, story
+from exports import fixed_sql, keymap, story
 from exports.models import ExportCursor, ExportError, ExportRun
 from exports.run.call import Answer, Call
 from exports.run.claim import Token
@@ -21,6 +19,13 @@ from exports.run.decisions import CallDecision, Rejection
 from exports.run.payload import Row
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
+
+# A call's additions to its run's counts (attempted, exported, failed, API calls; the first
+# record if none yet).
+_COUNTS = (
+    '"attempted" = "attempted" + %s, "exported" = "exported" + %s, "failed" = "failed" + %s, '
+    '"api_calls" = "api_calls" + %s, "first_record_id" = COALESCE("first_record_id", %s)'
+)
 
 
 def move_cursor(
@@ -46,13 +51,17 @@ def move_cursor(
     }
     keys = answer.key_writes()
     with transaction.atomic():
-        moved = ExportCursor.objects.filter(
-            id=cursor.id,
-            run_id=run_id,
-            last_exported_id=call.after_id,
-            link_id=token.link_id,
-            link_try=token.link_try,
-        ).update(**moved_to)
+        moved = fixed_sql.update(
+            ExportCursor,
+            moved_to,
+            {
+                "id": cursor.id,
+                "run_id": run_id,
+                "last_exported_id": call.after_id,
+                "link_id": token.link_id,
+                "link_try": token.link_try,
+            },
+        )
         if not moved:
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
             return False
@@ -62,15 +71,17 @@ def move_cursor(
         )
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
-        ExportRun.objects.filter(id=run_id).update(
-            attempted=F("attempted") + len(decision.written) + len(decision.rejected),
-            exported=F("exported") + len(decision.written),
-            failed=F("failed") + len(decision.rejected),
-            api_calls=F("api_calls") + answer.api_calls,
-            first_record_id=Coalesce("first_record_id", Value(rows[0].key.id)),
-            last_record_id=Value(
-                max([position, *decision.written, *(r.record_id for r in decision.rejected)])
-            ),
+        written, rejected = len(decision.written), len(decision.rejected)
+        fixed_sql.update(
+            ExportRun,
+            {
+                "last_record_id": max(
+                    [position, *decision.written, *(r.record_id for r in decision.rejected)]
+                )
+            },
+            {"id": run_id},
+            also=_COUNTS,
+            also_params=[written + rejected, written, rejected, answer.api_calls, rows[0].key.id],
         )
     for field, value in moved_to.items():
         setattr(cursor, field, value)

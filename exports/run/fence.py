@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from exports import fixed_sql
 from exports.models import ExportCursor
 from exports.run import claim
 from exports.run.claim import Token
@@ -95,9 +96,11 @@ def release(c: Claim) -> None:
     the claim to expire."""
     free = claim.released(c.token)
     try:
-        ExportCursor.objects.filter(
-            id=c.cursor.id, link_id=c.token.link_id, link_try=c.token.link_try
-        ).update(link_try=free.link_try, claim_expires_at=None)
+        fixed_sql.update(
+            ExportCursor,
+            {"link_try": free.link_try, "claim_expires_at": None},
+            {"id": c.cursor.id, "link_id": c.token.link_id, "link_try": c.token.link_try},
+        )
     except DatabaseError:
         log.warning("export.batch.unreleased run=%s: the claim to send expires", c.run_id)
 
@@ -121,14 +124,18 @@ def _swap(c: Claim, as_read: claim.Held) -> bool:
     is this link's until `seconds` from now."""
     cursor, started = c.cursor, time.monotonic()
     expires_at = timezone.now() + timedelta(seconds=c.seconds)
-    taken = ExportCursor.objects.filter(
-        id=cursor.id,
-        run_id=c.run_id,
-        last_exported_id=cursor.last_exported_id,
-        link_id=as_read.link_id,
-        link_try=as_read.link_try,
-        claim_expires_at=as_read.expires_at,
-    ).update(link_id=c.token.link_id, link_try=c.token.link_try, claim_expires_at=expires_at)
+    taken = fixed_sql.update(
+        ExportCursor,
+        {"link_id": c.token.link_id, "link_try": c.token.link_try, "claim_expires_at": expires_at},
+        {
+            "id": cursor.id,
+            "run_id": c.run_id,
+            "last_exported_id": cursor.last_exported_id,
+            "link_id": as_read.link_id,
+            "link_try": as_read.link_try,
+            "claim_expires_at": as_read.expires_at,
+        },
+    )
     if not taken:
         return False
     cursor.link_id, cursor.link_try = c.token.link_id, c.token.link_try

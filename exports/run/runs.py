@@ -11,15 +11,16 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
+from django.db.models import Exists, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import CRMSettings
+from accounts.models import Account, CRMSettings
+from exports import fixed_sql
 from exports.alerts import circuit
 from exports.alerts import evaluate as alerts
 from exports.models import ExportCursor, ExportRecord, ExportRun
@@ -107,9 +108,16 @@ def due_account_ids() -> list[int]:
 def load_settings(account_id: Any) -> CRMSettings:
     """An account's CRM settings (a clear error for an id that is none)."""
     require_id("account_id", account_id)
-    crm = CRMSettings.objects.select_related("account").filter(account_id=account_id).first()
-    if crm is None:
+    row = fixed_sql.fetch_one(
+        f"SELECT {fixed_sql.columns(CRMSettings, 's')}, {fixed_sql.columns(Account, 'a')} "
+        f"FROM {fixed_sql.table(CRMSettings)} s JOIN {fixed_sql.table(Account)} a "
+        "ON a.id = s.account_id WHERE s.account_id = %s",
+        [account_id],
+    )
+    if row is None:
         raise ExportRequestError(f"account {account_id} does not exist (or has no CRM settings)")
+    crm, rest = fixed_sql.built(CRMSettings, row)
+    crm.account, _ = fixed_sql.built(Account, rest)
     return crm
 
 
@@ -227,6 +235,8 @@ class Lease:
 
 # A cursor that changes between its read and the lease's UPDATE is read again, this often.
 LEASE_TRIES = 3
+# The cursor's state as an UPDATE leaves it: paused while a record is parked, else the other.
+_PAUSED_ELSE = '"state" = CASE WHEN "paused_record_id" IS NOT NULL THEN %s ELSE %s END'
 
 
 def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
@@ -259,18 +269,17 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
                 if cursor.run_id == run.id
                 else None
             )
-        taken = ExportCursor.objects.filter(
-            id=cursor.id,
-            run_id=cursor.run_id,
-            lease_expires_at=cursor.lease_expires_at,
-            last_exported_id=cursor.last_exported_id,
-        ).update(
-            run_id=run.id,
-            lease_expires_at=lease_until,
-            state=Case(
-                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
-                default=Value(ExportCursor.State.RUNNING),
-            ),
+        taken = fixed_sql.update(
+            ExportCursor,
+            {"run_id": run.id, "lease_expires_at": lease_until},
+            {
+                "id": cursor.id,
+                "run_id": cursor.run_id,
+                "lease_expires_at": cursor.lease_expires_at,
+                "last_exported_id": cursor.last_exported_id,
+            },
+            also=_PAUSED_ELSE,
+            also_params=[ExportCursor.State.PAUSED, ExportCursor.State.RUNNING],
         )
         if taken:
             _started(run, cursor.run_id if expired and cursor.run_id != run.id else None, now)
@@ -284,12 +293,18 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
 
 def _cursor_and_backlog(account_id: int) -> CursorAndBacklog | None:
     """The account's cursor, its `waiting`: is there a record after it?"""
-    waiting = ExportRecord.objects.filter(
-        account_id=OuterRef("account_id"), id__gt=OuterRef("last_exported_id")
+    row = fixed_sql.fetch_one(
+        f"SELECT {fixed_sql.columns(ExportCursor, 'c')}, EXISTS(SELECT 1 FROM "
+        f"{fixed_sql.table(ExportRecord)} r WHERE r.account_id = c.account_id "
+        f"AND r.id > c.last_exported_id) FROM {fixed_sql.table(ExportCursor)} c "
+        "WHERE c.account_id = %s",
+        [account_id],
     )
-    return (
-        ExportCursor.objects.annotate(waiting=Exists(waiting)).filter(account_id=account_id).first()
-    )
+    if row is None:
+        return None
+    cursor, (waiting,) = fixed_sql.built(ExportCursor, row)
+    cursor.waiting = bool(waiting)  # type: ignore[attr-defined]
+    return cast("CursorAndBacklog", cursor)
 
 
 def _started(run: ExportRun, expired_run_id: int | None, now: datetime) -> None:
@@ -302,7 +317,7 @@ def _started(run: ExportRun, expired_run_id: int | None, now: datetime) -> None:
         )
     # A run starts when it holds the lease: read after the UPDATE, this time is later
     # than the previous holder's finished_at, so run rows never seem to overlap.
-    ExportRun.objects.filter(id=run.id).update(started_at=timezone.now())
+    fixed_sql.update(ExportRun, {"started_at": timezone.now()}, {"id": run.id})
 
 
 def finish_run(
@@ -318,32 +333,37 @@ def finish_run(
     """
     now = timezone.now()
     with transaction.atomic():
-        ExportRun.objects.filter(id=run_id, outcome="").update(
-            outcome=outcome, finished_at=now, message=message
+        fixed_sql.update(
+            ExportRun,
+            {"outcome": outcome, "finished_at": now, "message": message},
+            {"id": run_id, "outcome": ""},
         )
-        ended = ExportCursor.objects.filter(run_id=run_id)
-        if account_id is not None:  # (its unique index; else found by the run's account)
-            ended = ended.filter(account_id=account_id)
-        else:
-            ended = ended.filter(
-                account_id=Subquery(ExportRun.objects.filter(id=run_id).values("account_id")[:1])
+        if account_id is None:  # (the cursor's unique index: found by the run's account)
+            account_id = (
+                ExportRun.objects.filter(id=run_id).values_list("account_id", flat=True).first()
             )
-        ended.update(
-            run_id=None,
-            lease_expires_at=None,
-            claim_expires_at=None,  # the run's links are all stale now
-            state=Case(
-                When(paused_record__isnull=False, then=Value(ExportCursor.State.PAUSED)),
-                default=Value(ExportCursor.State.IDLE),
-            ),
-        )
-    run: EndedRun = (
-        ExportRun.objects.select_related("account")
-        .annotate(told_nothing=alerts.told_nothing())
-        .get(id=run_id)
+        if account_id is not None:
+            fixed_sql.update(
+                ExportCursor,
+                # the run's links are all stale now: no claim
+                {"run_id": None, "lease_expires_at": None, "claim_expires_at": None},
+                {"run_id": run_id, "account_id": account_id},
+                also=_PAUSED_ELSE,
+                also_params=[ExportCursor.State.PAUSED, ExportCursor.State.IDLE],
+            )
+    told_nothing, params = alerts.told_nothing("r.account_id")
+    row = fixed_sql.fetch_one(
+        f"SELECT {fixed_sql.columns(ExportRun, 'r')}, {fixed_sql.columns(Account, 'a')}, "
+        f"{told_nothing} FROM {fixed_sql.table(ExportRun)} r JOIN {fixed_sql.table(Account)} a "
+        "ON a.id = r.account_id WHERE r.id = %s",
+        [*params, run_id],
     )
+    if row is None:
+        raise ExportRun.DoesNotExist(f"run {run_id} does not exist")
+    run, rest = fixed_sql.built(ExportRun, row)
+    run.account, (quiet,) = fixed_sql.built(Account, rest)
     _log_end(run)
-    alerts.after_run(run, code, told_nothing=run.told_nothing)
+    alerts.after_run(run, code, told_nothing=bool(quiet))
 
 
 def _log_end(run: ExportRun) -> None:

@@ -1,0 +1,105 @@
+"""Fixed SQL for the statements every run sends (a small run sends about twenty): Django's
+query compiler spends 0.3–1 ms of Python on each, a statement written out here ~0.1 ms.
+
+The same rows and values as the ORM's: the columns are the models' concrete fields, values
+are prepared by their fields (`get_db_prep_save`, as `QuerySet.update` prepares them), and
+rows come back through the fields' and the backend's converters into `Model.from_db`, as
+the ORM builds them. Plain SQL both PostgreSQL and SQLite run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+def table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """The model's columns, as `alias`.column, in `from_db`'s order."""
+    return _columns(model, alias, connection.vendor)
+
+
+def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def built(model: type[M], row: Sequence[Any]) -> tuple[M, Sequence[Any]]:
+    """The instance the row's first columns make (`columns`' order), and the columns after."""
+    converters = _converters(model, connection.vendor)
+    values = [_convert(value, *field) for value, field in zip(row, converters, strict=False)]
+    return model.from_db(connection.alias, _fields(model)[""], values), row[len(converters) :]
+
+
+def update(
+    model: type[models.Model],
+    values: Mapping[str, Any],
+    where: Mapping[str, Any],
+    also: str = "",
+    also_params: Sequence[Any] = (),
+) -> int:
+    """UPDATE the model's rows whose fields equal `where`'s values (None: IS NULL), setting
+    `values` (field names or attnames) and then `also` (SQL of further assignments, with
+    `also_params`); the number of rows changed."""
+    fields = _fields(model)
+    sets, params = [], []
+    for name, value in values.items():
+        field = fields[name]
+        sets.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    if also:
+        sets.append(also)
+        params.extend(also_params)
+    tests = []
+    for name, value in where.items():
+        field = fields[name]
+        column = connection.ops.quote_name(field.column)
+        if value is None:
+            tests.append(f"{column} IS NULL")
+        else:
+            tests.append(f"{column} = %s")
+            params.append(field.get_db_prep_save(value, connection))
+    sql = f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {' AND '.join(tests)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+@functools.cache
+def _columns(model: type[models.Model], alias: str, vendor: str) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _fields(model: type[models.Model]) -> dict[str, Any]:
+    by_name: dict[str, Any] = {"": [f.attname for f in model._meta.concrete_fields]}
+    for field in model._meta.concrete_fields:
+        by_name[field.name] = by_name[field.attname] = field
+    return by_name  # "": the attnames in `columns`' order
+
+
+@functools.cache
+def _converters(model: type[models.Model], vendor: str) -> list[tuple[list[Converter], Any]]:
+    found = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        found.append((converters, col))
+    return found
+
+
+def _convert(value: Any, converters: list[Converter], col: Any) -> Any:
+    for converter in converters:
+        value = converter(value, col, connection)
+    return value

@@ -116,6 +116,39 @@ def enqueue_valid(
     return _write(account, iter(records), chunk_size).count
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """Valid records made ready to insert before the transaction (`encode_valid`): on
+    PostgreSQL each chunk's JSON parameter of `_INSERT_PG`, elsewhere the records."""
+
+    count: int
+    chunks: list[Any]
+
+
+def encode_valid(records: list[RecordInput], *, chunk_size: int = CHUNK_SIZE) -> Encoded:
+    """Python's part of `enqueue_valid`, apart: a backfill encodes a chunk while the
+    previous one is written (exports.mapping.writer)."""
+    chunks = [records[at : at + chunk_size] for at in range(0, len(records), chunk_size)]
+    if connection.vendor == "postgresql":
+        return Encoded(len(records), [_rows_json(chunk) for chunk in chunks])
+    return Encoded(len(records), chunks)
+
+
+def enqueue_encoded(account: Account, encoded: Encoded, *, savepoint: bool = True) -> int:
+    """Append records `encode_valid` made ready, in order, all or nothing, as
+    `enqueue_valid` does; return how many were written. `savepoint=False`: no savepoint
+    of its own inside the caller's transaction (which then fails as a whole)."""
+    with transaction.atomic(savepoint=savepoint):
+        _lock_account(account)
+        for chunk in encoded.chunks:
+            if isinstance(chunk, str):
+                with connection.cursor() as cursor:
+                    cursor.execute(_INSERT_PG_QUIET, [account.pk, timezone.now(), chunk])
+            else:
+                _insert(account, chunk)
+    return encoded.count
+
+
 def _write(account: Account, records: Iterator[RecordInput], chunk_size: int) -> EnqueueResult:
     count, first_id, last_id = 0, None, None
     with transaction.atomic():
@@ -128,31 +161,26 @@ def _write(account: Account, records: Iterator[RecordInput], chunk_size: int) ->
     return EnqueueResult(count, first_id, last_id)
 
 
-_INSERT_PG = (
+_INSERT_PG_QUIET = (
     'INSERT INTO "exports_exportrecord"'
     " (account_id, sobject, external_id_field, external_id, fields, operation, created_at)"
     " SELECT %s, value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, %s"
     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(value, n) ORDER BY n"
-    " RETURNING id"
 )
+_INSERT_PG = _INSERT_PG_QUIET + " RETURNING id"
+
+
+def _rows_json(chunk: list[RecordInput]) -> str:
+    rows = [[r.sobject, r.external_id_field, r.external_id, r.fields, r.operation] for r in chunk]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def _insert(account: Account, chunk: list[RecordInput]) -> tuple[int, int]:
     """Insert a chunk in order; (first id, last id). PostgreSQL: one statement with the rows
     as one JSON parameter (quoted once, not value by value); others: bulk_create."""
     if connection.vendor == "postgresql":
-        rows = [
-            [r.sobject, r.external_id_field, r.external_id, r.fields, r.operation] for r in chunk
-        ]
         with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_PG,
-                [
-                    account.pk,
-                    timezone.now(),
-                    json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
-                ],
-            )
+            cursor.execute(_INSERT_PG, [account.pk, timezone.now(), _rows_json(chunk)])
             ids = [row[0] for row in cursor.fetchall()]
         return min(ids), max(ids)
     saved = ExportRecord.objects.bulk_create(
@@ -202,11 +230,14 @@ __all__ = [
     "CHUNK_SIZE",
     "KEYS",
     "MAX_RECORD_BYTES",
+    "Encoded",
     "EnqueueResult",
     "InvalidRecord",
     "RecordInput",
+    "encode_valid",
     "enqueue",
     "enqueue_delete",
+    "enqueue_encoded",
     "enqueue_many",
     "enqueue_numbered",
     "enqueue_valid",

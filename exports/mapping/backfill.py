@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
-from exports.mapping.capture import Pending, Plan, apply, plan_capture
+from exports.mapping.capture import Pending, Plan, Prepared, plan_capture, prepare, write
 from exports.mapping.columns import Columns, columns_of, plan_rows
 from exports.mapping.declare import Export, Ref, registered
 from exports.mapping.writer import Writer, overlaps
@@ -129,8 +129,10 @@ def backfill(
             progress.rows += len(chunk)
             progress.enqueued += enqueued
             done = Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued)
-            write = partial(_write_chunk, plan, progress.pk, _progress_values(progress))
-            writer.submit(write, partial(on_chunk, done) if on_chunk else _nothing)
+            chunk_write = partial(
+                _write_chunk, prepare(plan), progress.pk, _progress_values(progress)
+            )
+            writer.submit(chunk_write, partial(on_chunk, done) if on_chunk else _nothing)
             pending = plan.state
         writer.wait()
     finally:
@@ -140,11 +142,12 @@ def backfill(
     return progress
 
 
-def _write_chunk(plan: Plan, progress_pk: int, values: dict[str, Any]) -> None:
+def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:
     """A chunk's records, captured keys and progress, in one transaction: an interrupted
-    backfill starts after the last chunk committed and enqueues nothing twice."""
+    backfill starts after the last chunk committed and enqueues nothing twice. No
+    savepoints: the chunk is written whole or not at all."""
     with transaction.atomic():
-        apply(plan)
+        write(prepared, savepoint=False)
         BackfillProgress.objects.filter(pk=progress_pk).update(**values)
 
 

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from accounts.models import Account
 from exports.captured import CapturedKey
 from exports.mapping.declare import Export, for_model
-from exports.outbox import enqueue_many, enqueue_valid
+from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
 from exports.record_quick import prevalidated
 
 StateKey = tuple[int, str, str]  # (account id, export name, key)
@@ -246,49 +246,78 @@ def known(keys: list[StateKey], pending: Pending | None = None) -> dict[StateKey
 
 
 def _known(wanted: list[StateKey]) -> dict[StateKey, dict[str, str]]:
+    """The rows come back as one JSON array (decoded once, not a row and its digests at a
+    time: a backfill reads thousands of keys a chunk)."""
     table = CapturedKey._meta.db_table
     if connection.vendor == "postgresql":
         keys_sql = "jsonb_array_elements(%s::jsonb) AS k(v)"
         account = "(k.v ->> 0)::bigint"
+        rows = "json_agg(json_build_array(c.account_id, c.export, c.key, c.digests))::text"
     else:
         keys_sql = "(SELECT value AS v FROM json_each(%s)) AS k"
         account = "k.v ->> 0"
+        rows = "json_group_array(json_array(c.account_id, c.export, c.key, json(c.digests)))"
     sql = (
-        f"SELECT c.account_id, c.export, c.key, c.digests FROM {table} c JOIN {keys_sql}"  # noqa: S608
+        f"SELECT {rows} FROM {table} c JOIN {keys_sql}"  # noqa: S608
         f" ON c.account_id = {account} AND c.export = k.v ->> 1 AND c.key = k.v ->> 2"
     )
-    found: dict[StateKey, dict[str, str]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(wanted, separators=(",", ":"))])
-        for account_id, export, key, digests in cursor.fetchall():
-            found[(account_id, export, key)] = (
-                json.loads(digests) if isinstance(digests, str) else digests
-            )
-    return found
+        (found,) = cursor.fetchone()
+    return {(a, e, k): d for a, e, k, d in json.loads(found or "[]")}
 
 
 def apply(plan: Plan) -> int:
     """Enqueue the plan's records and save the state, in one transaction. The records were
     built by the mapping: those a quick look proves valid are not validated again."""
+    return write(prepare(plan))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A plan's writes with Python's part done (`prepare`): per account its records made
+    ready to insert, or the items to validate; the keys to forget; the digests to keep as
+    `_save_digests`' JSON parameter."""
+
+    outbox: list[tuple[int, Encoded | list[dict[str, Any]]]]
+    forget: list[StateKey]
+    keep: str | None
+    count: int
+
+
+def prepare(plan: Plan) -> Prepared:
+    """The plan's writes, encoded: a backfill prepares a chunk before handing it to its
+    writer (exports.mapping.writer), whose thread then mostly waits for the database."""
+    outbox: list[tuple[int, Encoded | list[dict[str, Any]]]] = []
+    for account_id, items in plan.items.items():
+        records = prevalidated(items)
+        outbox.append((account_id, items if records is None else encode_valid(records)))
+    forget = [k for k, v in plan.state.items() if v is None]
+    keep = [[a, e, k, d] for (a, e, k), d in plan.state.items() if d is not None]
+    keep_json = json.dumps(keep, separators=(",", ":")) if keep else None
+    return Prepared(outbox, forget, keep_json, plan.count())
+
+
+def write(prepared: Prepared, savepoint: bool = True) -> int:
+    """Write what `prepare` made ready, in one transaction; the number enqueued.
+    `savepoint=False`: inside the caller's transaction, no savepoint of its own (one
+    round trip to the database fewer for each)."""
     total = 0
-    with transaction.atomic():
-        for account_id, items in plan.items.items():
+    with transaction.atomic(savepoint=savepoint):
+        for account_id, records in prepared.outbox:
             account = Account(pk=account_id)
-            records = prevalidated(items)
-            if records is None:
-                total += enqueue_many(account, items)  # validated: the first problem raises
+            if isinstance(records, Encoded):
+                total += enqueue_encoded(account, records, savepoint=savepoint)
             else:
-                total += enqueue_valid(account, records)
-        forget = [k for k, v in plan.state.items() if v is None]
-        keep = [[a, e, k, d] for (a, e, k), d in plan.state.items() if d is not None]
-        for account_id, export, key in forget:
+                total += enqueue_many(account, records)  # validated: the first problem raises
+        for account_id, export, key in prepared.forget:
             CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
-        if keep:
-            _save_digests(keep)
+        if prepared.keep is not None:
+            _save_digests(prepared.keep)
     return total
 
 
-def _save_digests(keep: list[list[Any]]) -> None:
+def _save_digests(keep: str) -> None:
     """Upsert (account id, export, key, digests) rows in one statement, the rows as one JSON
     parameter whose digests go in as they are (no text within the text)."""
     table = CapturedKey._meta.db_table
@@ -305,5 +334,5 @@ def _save_digests(keep: list[list[Any]]) -> None:
         cursor.execute(
             f"INSERT INTO {table} (account_id, export, key, digests) {select}"  # noqa: S608
             " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests",
-            [json.dumps(keep, separators=(",", ":"))],
+            [keep],
         )

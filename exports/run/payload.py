@@ -4,74 +4,46 @@ into the batches of one call (consecutive records of one target, no repeated rec
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connections
-from django.db.models import F, Func, TextField
+from django.db import connection
 
-from exports import keymap
+from exports import fixed_sql, keymap
 from exports.models import ExportRecord
 from exports.run import decisions
 from exports.run.decisions import RecordKey
 from salesforce.client import MAX_COLLECTIONS_PER_COMPOSITE
 from salesforce.wire import Batch, encode_record
 
-if TYPE_CHECKING:
-    from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.models.sql.compiler import SQLCompiler
-
 
 class Row(NamedTuple):
     key: RecordKey
-    # An upsert: the record as Salesforce takes it, JSON text (see SalesforceJSON). A
+    # An upsert: the record as Salesforce takes it, JSON text (see _PAYLOAD_TEMPLATES). A
     # deletion: the Salesforce Id of its record ("" until known: `with_ids`).
     payload: str
 
 
-class SalesforceJSON(Func):
-    """An outbox record as the JSON text of a Collections upsert, built by the database:
-    its fields, the external id field set to the external id, and `attributes.type` —
-    `encode_record(sobject, {**fields, external_id_field: external_id})` without decoding
-    and encoding every record's fields in Python. Other databases: None (encoded here)."""
-
-    output_field = TextField()
-    TEMPLATES = {
-        # Spliced as text (the fields' own text after the attributes and the external id):
-        # a third of the cost of building a jsonb and printing it, which is kept for fields
-        # that hold the external id field or `attributes` themselves (those must win).
-        "postgresql": "CASE WHEN {0} ? {1} OR {0} ? 'attributes' THEN"
-        " ({0} || jsonb_build_object({1}, {2}, 'attributes', jsonb_build_object('type', {3})))::text"
-        " ELSE '{{\"attributes\":{{\"type\":' || to_json({3})::text || '}},'"
-        " || to_json({1})::text || ':' || to_json({2})::text"
-        " || CASE WHEN {0} = '{{}}'::jsonb THEN '}}' ELSE ',' || substr({0}::text, 2) END END",
-        # Field names are API names (letters, digits, _), safe in a JSON path.
-        "sqlite": "json_set({0}, '$.' || {1}, {2}, '$.attributes', json_object('type', {3}))",
-    }
-
-    def __init__(self) -> None:
-        super().__init__(F("fields"), F("external_id_field"), F("external_id"), F("sobject"))
-
-    def as_sql(
-        self,
-        compiler: SQLCompiler,
-        connection: BaseDatabaseWrapper,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra_context: Any,
-    ) -> tuple[str, list[Any]]:
-        """The vendor's TEMPLATES entry with the columns' SQL (Func's arguments unused)."""
-        vendor_template = self.TEMPLATES.get(connection.vendor, "NULL")
-        parts: list[str] = []
-        params: list[Any] = []
-        for expression in self.source_expressions:
-            sql, expression_params = compiler.compile(expression)
-            parts.append(sql)
-            params += expression_params
-        if params:  # the templates use a column more than once: columns only
-            raise ValueError("SalesforceJSON takes columns, not parameters")
-        return vendor_template.format(*parts), params
+# An outbox record as the JSON text of a Collections upsert, built by the database: its
+# fields, the external id field set to the external id, and `attributes.type` —
+# `encode_record(sobject, {**fields, external_id_field: external_id})` without decoding and
+# encoding every record's fields in Python. Other databases: NULL (encoded here).
+_PAYLOAD_TEMPLATES = {
+    # Spliced as text (the fields' own text after the attributes and the external id): a
+    # third of the cost of building a jsonb and printing it, which is kept for fields that
+    # hold the external id field or `attributes` themselves (those must win).
+    "postgresql": "CASE WHEN {0} ? {1} OR {0} ? 'attributes' THEN"
+    " ({0} || jsonb_build_object({1}, {2}, 'attributes', jsonb_build_object('type', {3})))::text"
+    " ELSE '{{\"attributes\":{{\"type\":' || to_json({3})::text || '}},'"
+    " || to_json({1})::text || ':' || to_json({2})::text"
+    " || CASE WHEN {0} = '{{}}'::jsonb THEN '}}' ELSE ',' || substr({0}::text, 2) END END",
+    # Field names are API names (letters, digits, _), safe in a JSON path.
+    "sqlite": "json_set({0}, '$.' || {1}, {2}, '$.attributes', json_object('type', {3}))",
+}
+_PAYLOAD = {
+    vendor: template.format('"fields"', '"external_id_field"', '"external_id"', '"sobject"')
+    for vendor, template in _PAYLOAD_TEMPLATES.items()
+}
 
 
 class Planned(NamedTuple):
@@ -115,17 +87,22 @@ def plan_call(rows: list[Row], size: int, limit: int) -> Planned:
 def load_rows(
     account_id: int, after_id: int, until_id: int | None, only: list[int] | None, limit: int
 ) -> list[Row]:
-    qs = ExportRecord.objects.filter(account_id=account_id, id__gt=after_id).order_by("id")
+    """The records after `after_id` (up to `until_id`, of `only`), `limit` at most, in
+    order: one fixed statement, read as tuples."""
+    where, params = ['"account_id" = %s', '"id" > %s'], [account_id, after_id]
     if until_id is not None:
-        qs = qs.filter(id__lte=until_id)
+        where.append('"id" <= %s')
+        params.append(until_id)
     if only:
-        qs = qs.filter(id__in=only)
-    columns = ("id", "sobject", "external_id_field", "external_id", "operation", "payload")
-    query = qs.annotate(payload=SalesforceJSON()).values_list(*columns)[:limit].query
-    # Plain columns, no converters: read as tuples, without the queryset's per-row work.
-    sql, params = query.get_compiler(using=qs.db).as_sql()
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
+        where.append(f'"id" IN ({", ".join(["%s"] * len(only))})')
+        params.extend(only)
+    sql = (
+        'SELECT "id", "sobject", "external_id_field", "external_id", "operation", '
+        f"{_PAYLOAD.get(connection.vendor, 'NULL')} FROM {fixed_sql.table(ExportRecord)} "
+        f'WHERE {" AND ".join(where)} ORDER BY "id" LIMIT %s'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
         found = cursor.fetchall()
     return [
         Row(RecordKey(rid, sobject, field, ext), payload or _encode(rid))
@@ -136,7 +113,7 @@ def load_rows(
 
 
 def _encode(record_id: int) -> str:
-    """The payload of one record, encoded here (databases without SalesforceJSON)."""
+    """The payload of one record, encoded here (databases without a _PAYLOAD template)."""
     record = ExportRecord.objects.get(id=record_id)
     fields = {**record.fields, record.external_id_field: record.external_id}
     return encode_record(record.sobject, fields)

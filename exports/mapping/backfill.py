@@ -4,12 +4,14 @@ order, in chunks, resumable (docs/integration.md › Backfill).
 Each chunk is captured like saves (`capture`: changed fields only, parents first) and its
 progress (`BackfillProgress.last_pk`) is written in the same transaction as its records, so
 an interrupted backfill starts after the last chunk it committed and enqueues nothing twice.
-On PostgreSQL a chunk is written while the next one is read and planned (`writer`).
+On PostgreSQL a chunk is written while the next is planned and the one after read
+(`writer`).
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -21,9 +23,9 @@ from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import Pending, Plan, Prepared, plan_capture, prepare, write
-from exports.mapping.columns import Columns, columns_of, plan_rows
+from exports.mapping.columns import Columns, Read, columns_of, plan_rows, read_keys
 from exports.mapping.declare import Export, Ref, registered
-from exports.mapping.writer import Writer, overlaps
+from exports.mapping.writer import Ahead, Writer, overlaps, quick_handoffs
 
 
 class BackfillError(ValueError):
@@ -118,28 +120,59 @@ def backfill(
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
     chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
-    writer = Writer(overlaps(connection.vendor, connection.in_atomic_block))
-    pending: Pending = {}
+    threaded = overlaps(connection.vendor, connection.in_atomic_block)
+    reads = Ahead(partial(_next_read, chunks, columns, account_id), threaded)
+    writer = Writer(threaded)
     try:
-        for number, chunk in enumerate(chunks, start=1):
-            _analyze_now_and_then(number)
-            plan, last_pk = _plan_chunk(export, columns, chunk, account_id, qs.db, pending)
-            enqueued = plan.count()
-            progress.last_pk = json.dumps(last_pk, default=str)
-            progress.rows += len(chunk)
-            progress.enqueued += enqueued
-            done = Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued)
-            chunk_write = partial(
-                _write_chunk, prepare(plan), progress.pk, _progress_values(progress)
-            )
-            writer.submit(chunk_write, partial(on_chunk, done) if on_chunk else _nothing)
-            pending = plan.state
-        writer.wait()
+        with quick_handoffs(threaded):
+            _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk)
     finally:
         writer.close()
+        reads.close()
     progress.finished_at = timezone.now()
     progress.save(update_fields=["finished_at", "updated_at"])
     return progress
+
+
+def _run(
+    export: type[Export],
+    columns: Columns | None,
+    account_id: int,
+    db: str,
+    progress: BackfillProgress,
+    reads: Ahead[tuple[list[Any], Read | None] | None],
+    writer: Writer,
+    on_chunk: Callable[[Chunk], None] | None,
+) -> None:
+    """Plan each chunk read (ahead) against the states of the two chunks before it, which
+    may not have committed when it was read; hand it to the writer."""
+    states: deque[Pending] = deque(maxlen=2)
+    number = 0
+    while (read := reads.take()) is not None:
+        chunk, found = read
+        number += 1
+        _analyze_now_and_then(number)
+        pending = {key: state for done in states for key, state in done.items()}
+        plan, last_pk = _plan_chunk(export, columns, chunk, account_id, db, pending, found)
+        enqueued = plan.count()
+        progress.last_pk = json.dumps(last_pk, default=str)
+        progress.rows += len(chunk)
+        progress.enqueued += enqueued
+        done = Chunk(len(chunk), enqueued, last_pk, progress.rows, progress.enqueued)
+        write = partial(_write_chunk, prepare(plan), progress.pk, _progress_values(progress))
+        writer.submit(write, partial(on_chunk, done) if on_chunk else _nothing)
+        states.append(plan.state)
+    writer.wait()
+
+
+def _next_read(
+    chunks: Iterator[list[Any]], columns: Columns | None, account_id: int
+) -> tuple[list[Any], Read | None] | None:
+    """The next chunk and, read by columns, its keys and what was captured of them."""
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None
+    return chunk, None if columns is None else read_keys(columns, chunk, account_id)
 
 
 def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:
@@ -202,11 +235,13 @@ def _plan_chunk(
     account_id: int,
     db: str,
     pending: Pending,
+    read: Read | None = None,
 ) -> tuple[Plan, Any]:
     """Plan one chunk's rows against the captured keys as they are once `pending` (the
-    previous chunk's state) commits; (the plan, the chunk's last primary key)."""
+    previous chunks' states) commits; (the plan, the chunk's last primary key)."""
     if columns is not None:
-        return plan_rows(columns, chunk, account_id, db, pending), chunk[-1][columns.pk]
+        plan = plan_rows(columns, chunk, account_id, db, pending, read)
+        return plan, chunk[-1][columns.pk]
     rows = [(export, obj) for obj in chunk if _of_account(export, obj, account_id)]
     return plan_capture(rows, account_id=account_id, pending=pending), chunk[-1].pk
 

@@ -231,10 +231,15 @@ def known(keys: list[StateKey], pending: Pending | None = None) -> dict[StateKey
     """The captured digests of `keys`, in one query (the keys as one JSON parameter), as
     they are once `pending` (a plan's state being written) commits."""
     wanted = list(dict.fromkeys(keys))
-    if not wanted:
-        return {}
-    found = _known(wanted)
+    return overlay(wanted, _known(wanted) if wanted else {}, pending)
+
+
+def overlay(
+    wanted: list[StateKey], found: dict[StateKey, dict[str, str]], pending: Pending | None
+) -> dict[StateKey, dict[str, str]]:
+    """`found` (what `known` read of `wanted`) as it is once `pending` commits."""
     if pending:
+        found = dict(found)
         for key in wanted:
             if key in pending:
                 after = pending[key]

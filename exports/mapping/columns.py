@@ -30,8 +30,10 @@ from django.db.models.signals import post_init, pre_init
 from exports.mapping.capture import (
     Pending,
     Plan,
+    StateKey,
     apply,
     known,
+    overlay,
     plan_deletion,
     plan_upsert,
     plan_values,
@@ -179,23 +181,35 @@ def capture_rows(columns: Columns, rows: list[tuple[Any, ...]], account_id: int,
     return apply(plan_rows(columns, rows, account_id, db))
 
 
+Keyed = list[tuple[tuple[Any, ...], str, list["Parent"]]]  # (row, its key, its parents)
+Read = tuple[Keyed, list[StateKey], dict[StateKey, dict[str, str]]]
+
+
+def read_keys(columns: Columns, rows: list[tuple[Any, ...]], account_id: int) -> Read:
+    """The rows' keys and their parents' and what was captured of them (`known` without
+    `pending`): a backfill reads them ahead, while it plans the chunk before."""
+    convert = _memo(to_salesforce)
+    keyed = [_keyed(columns, row, account_id, convert) for row in rows]
+    name = columns.export.name()
+    wanted = [(account_id, name, key) for _, key, _ in keyed] + [
+        state_key for _, _, parents in keyed for _, _, state_key in parents
+    ]
+    return keyed, wanted, known(wanted)
+
+
 def plan_rows(
     columns: Columns,
     rows: list[tuple[Any, ...]],
     account_id: int,
     db: str,
     pending: Pending | None = None,
+    read: Read | None = None,
 ) -> Plan:
     """What `capture_rows` enqueues, planned (nothing written); `pending` as `plan_capture`
-    takes it."""
+    takes it; `read`: what `read_keys` found for the rows before."""
     export, plan, convert = columns.export, Plan(), _memo(to_salesforce)
-    keyed = [_keyed(columns, row, account_id, convert) for row in rows]
-    name = export.name()
-    plan.known = known(
-        [(account_id, name, key) for _, key, _ in keyed]
-        + [state_key for _, _, parents in keyed for _, _, state_key in parents],
-        pending,
-    )
+    keyed, wanted, found = read if read is not None else read_keys(columns, rows, account_id)
+    plan.known = overlay(wanted, found, pending)
     loaded = _load_parents(keyed, plan.known, db)
     model, width = export.model, len(columns.attnames)
     assert model is not None

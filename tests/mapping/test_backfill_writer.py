@@ -6,6 +6,7 @@ SQLite alike."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -19,8 +20,9 @@ from crmsync.example.models import Company, Person, Tenant
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping import backfill as backfill_module
 from exports.mapping.backfill import backfill
+from exports.mapping.capture import overlay
 from exports.mapping.columns import _instance_of, columns_of
-from exports.mapping.writer import Writer, overlaps
+from exports.mapping.writer import Ahead, Writer, overlaps, quick_handoffs
 from exports.models import ExportRecord
 from tests.factories import AccountFactory
 
@@ -167,3 +169,38 @@ def test_the_account_indexes_another_index_repeats_are_dropped_and_come_back_on_
     finally:
         call_command("migrate", "exports", verbosity=0)
     assert [account_indexes(t) for t in tables] == [[], []]
+
+
+def test_keys_read_ahead_are_planned_as_they_are_once_the_chunks_before_commit():
+    a, b, c = (1, "PersonExport", "a"), (1, "PersonExport", "b"), (1, "PersonExport", "c")
+    found = {a: {"Name": "1"}, b: {"Name": "2"}}
+    pending = {a: None, c: {"Name": "3"}}  # a forgotten, c enqueued by a chunk not committed
+
+    assert overlay([a, b, c], found, pending) == {b: {"Name": "2"}, c: {"Name": "3"}}
+    assert found == {a: {"Name": "1"}, b: {"Name": "2"}}  # what was read stays as read
+    assert overlay([a, b], found, None) == found
+
+
+def test_a_read_ahead_gives_each_step_in_order_and_raises_its_error():
+    steps = iter([1, 2, ValueError("a bad chunk")])
+
+    def step() -> int:
+        found = next(steps, None)
+        if isinstance(found, Exception):
+            raise found
+        return found  # type: ignore[return-value]
+
+    reads = Ahead(step, threaded=True)
+    try:
+        assert [reads.take(), reads.take()] == [1, 2]
+        with pytest.raises(ValueError, match="a bad chunk"):
+            reads.take()
+    finally:
+        reads.close()
+
+
+def test_the_switch_interval_is_set_back_after_a_threaded_backfill():
+    before = sys.getswitchinterval()
+    with quick_handoffs(threaded=True):
+        assert sys.getswitchinterval() == min(before, 0.0005)
+    assert sys.getswitchinterval() == before

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from exports import fixed_sql, keymap, story
 from exports.models import ExportCursor, ExportError, ExportRun
+from exports.run import runs
 from exports.run.call import Answer, Call
 from exports.run.claim import Token
 from exports.run.decisions import CallDecision, Rejection
@@ -26,14 +27,29 @@ _COUNTS = (
     '"attempted" = "attempted" + %s, "exported" = "exported" + %s, "failed" = "failed" + %s, '
     '"api_calls" = "api_calls" + %s, "first_record_id" = COALESCE("first_record_id", %s)'
 )
+# The run's end with its last call's counts: finished, message, outcome, unless the run has
+# one (each CASE reads the row as it was).
+_RUN_ENDED = (
+    ', "finished_at" = CASE WHEN "outcome" = \'\' THEN %s ELSE "finished_at" END'
+    ', "message" = CASE WHEN "outcome" = \'\' THEN %s ELSE "message" END'
+    ', "outcome" = CASE WHEN "outcome" = \'\' THEN %s ELSE "outcome" END'
+)
 
 
 def move_cursor(
-    cursor: ExportCursor, run_id: int, token: Token, claim_s: float, call: Call, answer: Answer
+    cursor: ExportCursor,
+    run_id: int,
+    token: Token,
+    claim_s: float,
+    call: Call,
+    answer: Answer,
+    ends: str = "",
 ) -> bool:
     """Persist a call's outcome in one transaction, renewing the link's claim to send for
     `claim_s`; False if another link holds the claim or moved the cursor first. Then
-    `cursor` holds what this transaction wrote."""
+    `cursor` holds what this transaction wrote. `ends`: the call ends its run with this
+    outcome, written by the same two UPDATEs (as `runs.finish_run` writes it: the lease and
+    claim free, the outcome unless the run has one); then `runs.tell_end`."""
     now = timezone.now()
     decision, rows = answer.decision, call.rows
     position = decision.cursor_to if decision.cursor_to is not None else call.after_id
@@ -50,6 +66,7 @@ def move_cursor(
         **_pause_fields(cursor, decision, position, now),
     }
     keys = answer.key_writes()
+    ended, ended_params = _ended(moved_to) if ends else ("", [])
     with transaction.atomic():
         moved = fixed_sql.update(
             ExportCursor,
@@ -61,6 +78,8 @@ def move_cursor(
                 "link_id": token.link_id,
                 "link_try": token.link_try,
             },
+            also=ended,
+            also_params=ended_params,
         )
         if not moved:
             log.warning("export.batch.lost_race run=%s after=%s", run_id, call.after_id)
@@ -71,22 +90,53 @@ def move_cursor(
         )
         if cursor.paused_record_id in decision.written:
             ExportError.objects.filter(record_id=cursor.paused_record_id).resolve(now)
-        written, rejected = len(decision.written), len(decision.rejected)
-        fixed_sql.update(
-            ExportRun,
-            {
-                "last_record_id": max(
-                    [position, *decision.written, *(r.record_id for r in decision.rejected)]
-                )
-            },
-            {"id": run_id},
-            also=_COUNTS,
-            also_params=[written + rejected, written, rejected, answer.api_calls, rows[0].key.id],
-        )
+        _count(run_id, call, answer, position, (now, "", ends) if ends else ())
     for field, value in moved_to.items():
         setattr(cursor, field, value)
     keymap.tell(cursor.account_id, keys)
     return True
+
+
+def _count(run_id: int, call: Call, answer: Answer, position: int, ended: tuple[Any, ...]) -> None:
+    """Add the call to its run's counts (and end the run: `ended`, _RUN_ENDED's values)."""
+    decision = answer.decision
+    written, rejected = len(decision.written), len(decision.rejected)
+    last = max([position, *decision.written, *(r.record_id for r in decision.rejected)])
+    fixed_sql.update(
+        ExportRun,
+        {"last_record_id": last},
+        {"id": run_id},
+        also=_COUNTS + (_RUN_ENDED if ended else ""),
+        also_params=[
+            *(written + rejected, written, rejected, answer.api_calls, call.rows[0].key.id),
+            *ended,
+        ],
+    )
+
+
+def ending(call: Call, answer: Answer, attempted: int) -> str:
+    """The outcome a call's move ends its run with (`attempted` records before it): the call
+    took the last records waiting when read and its answer stops the run no other way (a
+    pause, a retry, the API limit: `link._next_step`); "": the run goes on."""
+    decision = answer.decision
+    if not call.last or decision.pause_at is not None or decision.retry:
+        return ""
+    if answer.near_api_limit(call.crm):
+        return ""
+    done = attempted + len(decision.written) + len(decision.rejected)
+    return ExportRun.Outcome.COMPLETED if done else ExportRun.Outcome.NOTHING_TO_DO
+
+
+def _ended(moved_to: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A run's end in its last move (`moved_to` gains the free lease and claim): the state
+    idle, or paused while a record stays parked (SQL: the UPDATE reads the parked record as
+    it was, which this move does not change)."""
+    moved_to.update(run_id=None, lease_expires_at=None, claim_expires_at=None)
+    if "paused_record_id" in moved_to:  # this move parks or frees a record: its state says
+        if moved_to["state"] != ExportCursor.State.PAUSED:
+            moved_to["state"] = ExportCursor.State.IDLE
+        return "", []
+    return runs.PAUSED_ELSE, [ExportCursor.State.PAUSED, ExportCursor.State.IDLE]
 
 
 def _rejections(decision: CallDecision) -> list[story.Result]:

@@ -24,9 +24,9 @@ from exports.models import ExportCursor, ExportRun
 from exports.run import decisions, fence, link_state, overlap, payload
 from exports.run.call import Answer, Call, CallPlan
 from exports.run.claim import Token
-from exports.run.cursor_move import move_cursor
+from exports.run.cursor_move import ending, move_cursor
 from exports.run.decisions import CallSize
-from exports.run.runs import fail_run, finish_run, load_settings
+from exports.run.runs import fail_run, finish_run, load_settings, tell_end
 from exports.run.steps import (
     LOST_RACE,
     REFUSED,
@@ -153,8 +153,8 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
        record's error once it went through, add to the run's counts. Another link moved
        the cursor first → stop.
     6. Decide the step (`_next_step`): paused, retry later, near the API limit, or next;
-       the call held the last records waiting when read → the run ends (a record
-       enqueued since is after the cursor: the next run takes it).
+       the call held the last records waiting when read → the run ends, in the cursor
+       move of step 5 (a record enqueued since is after the cursor: the next run takes it).
     7. Time left and the run goes on → the next call (step 1); else return the step.
     A call whose answer the link does not use is drained, unless the task's soft time limit
     cut the link: then nothing is waited for (`_settle`).
@@ -172,11 +172,13 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
             answer = _answer(link, call)
             _adapt(link, call, answer)
             following = _follow(link, call, answer, crm, ahead) if more else None
-            if not _apply(link, call, answer):
+            ends = ending(call, answer, link.attempted)
+            if not _apply(link, call, answer, ends):
                 return Stopped(LOST_RACE)
             step = _next_step(link, call, answer)
-            if isinstance(step, Next) and call.last:
-                return _run_done(link)  # no record waited after this call's: nothing to read
+            if ends:  # no record waited after this call's: its move ended the run
+                tell_end(link.run_id)
+                return Stopped(RUN_ENDED, ends)
             if not isinstance(step, Next) or (following is None and time.monotonic() >= deadline):
                 return step  # (a call already sent is waited for below, its move not committed)
             if following is None and not _keep_claim(link, crm):
@@ -401,10 +403,11 @@ def _adapt(link: Link, call: Call, answer: Answer) -> None:
     )
 
 
-def _apply(link: Link, call: Call, answer: Answer) -> bool:
-    """Commit the call's answer; then `link` holds the cursor and count it left."""
+def _apply(link: Link, call: Call, answer: Answer, ends: str = "") -> bool:
+    """Commit the call's answer (and the run's end, `ends`); then `link` holds the cursor
+    and count it left."""
     renewed_from, c = time.monotonic(), link.claim
-    if not move_cursor(c.cursor, link.run_id, c.token, c.seconds, call, answer):
+    if not move_cursor(c.cursor, link.run_id, c.token, c.seconds, call, answer, ends):
         return False
     c.renewed(renewed_from)
     link.attempted += len(answer.decision.written) + len(answer.decision.rejected)

@@ -236,7 +236,7 @@ class Lease:
 # A cursor that changes between its read and the lease's UPDATE is read again, this often.
 LEASE_TRIES = 3
 # The cursor's state as an UPDATE leaves it: paused while a record is parked, else the other.
-_PAUSED_ELSE = '"state" = CASE WHEN "paused_record_id" IS NOT NULL THEN %s ELSE %s END'
+PAUSED_ELSE = '"state" = CASE WHEN "paused_record_id" IS NOT NULL THEN %s ELSE %s END'
 
 
 def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
@@ -278,7 +278,7 @@ def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
                 "lease_expires_at": cursor.lease_expires_at,
                 "last_exported_id": cursor.last_exported_id,
             },
-            also=_PAUSED_ELSE,
+            also=PAUSED_ELSE,
             also_params=[ExportCursor.State.PAUSED, ExportCursor.State.RUNNING],
         )
         if taken:
@@ -348,9 +348,15 @@ def finish_run(
                 # the run's links are all stale now: no claim
                 {"run_id": None, "lease_expires_at": None, "claim_expires_at": None},
                 {"run_id": run_id, "account_id": account_id},
-                also=_PAUSED_ELSE,
+                also=PAUSED_ELSE,
                 also_params=[ExportCursor.State.PAUSED, ExportCursor.State.IDLE],
             )
+    tell_end(run_id, code)
+
+
+def tell_end(run_id: int, code: str = "") -> None:
+    """A run's end committed: read the run once as it ended (its account for the log line,
+    and whether the account's alerts stand quiet), log it and let the alerts look."""
     told_nothing, params = alerts.told_nothing("r.account_id")
     row = fixed_sql.fetch_one(
         f"SELECT {fixed_sql.columns(ExportRun, 'r')}, {fixed_sql.columns(Account, 'a')}, "

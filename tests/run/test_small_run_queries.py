@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports.models import ExportRun
+from exports.models import ExportCursor, ExportRun
 from exports.run import link, runs, steps
 from tests.pipeline_fixtures import contacts, enqueue
 
@@ -26,9 +26,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 # them in a test (SAVEPOINT/RELEASE stand for a transaction's BEGIN/COMMIT: round trips too).
 # One of them is the link's claim to send (a compare-and-swap before its first request), one
 # the key map's upsert of the call's Salesforce Ids with each record's result (on SQLite,
-# two statements).
-SECOND_RUN_QUERIES = 19
-FIRST_RUN_QUERIES = 21
+# two statements). The run's end is written by its last call's cursor move (no transaction
+# of its own), then read once for its log line and alerts.
+SECOND_RUN_QUERIES = 15
+FIRST_RUN_QUERIES = 17
 
 
 def whole_run(account: Any) -> tuple[int, ExportRun, list[str]]:
@@ -59,6 +60,10 @@ def test_a_small_run_takes_few_queries(sandbox, crm_account):
 
     assert (first_run.outcome, first_run.exported) == ("completed", 50)
     assert (second_run.outcome, second_run.exported) == ("completed", 50)
+    assert second_run.finished_at is not None and second_run.finished_at >= second_run.started_at
+    cursor = ExportCursor.objects.get(account=account)
+    assert (cursor.run_id, cursor.lease_expires_at, cursor.claim_expires_at) == (None, None, None)
+    assert cursor.state == ExportCursor.State.IDLE
     extra = connection.vendor == "sqlite"
     assert second <= SECOND_RUN_QUERIES + extra, "\n".join(second_sql)
     assert first <= FIRST_RUN_QUERIES + extra, "\n".join(first_sql)

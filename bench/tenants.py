@@ -21,7 +21,8 @@ The series, in one run, against the sandbox org in its own process:
    `breakdown_runs` accounts one run at a time, three visits: the first (login and describe),
    the next after the worker dropped its connections (as at the next 5-minute tick), and
    one right after (connection reused). Then the next visit's worker CPU without the timers
-   (their Redis writes are the bench's, not the product's), in the solo worker and in the
+   and the worker's counters (their Redis writes and query counting are the bench's, not
+   the product's: BENCH_COUNTERS=0), in the solo worker and in the
    Procfile's pool, the median of `cost_passes` next visits (`--series runcost` measures
    this part alone).
 
@@ -362,8 +363,8 @@ def untimed_cpu(
     key: str,
     passes: int,
 ) -> dict[str, list[float]]:
-    """Worker CPU per run on the next visit without the bench's timers (what the product
-    costs), in the bench's solo worker and in the Procfile's pool (e.g. 32 threads): a
+    """Worker CPU per run on the next visit without the bench's timers and counters (what
+    the product costs), in the bench's solo worker and in the Procfile's pool (e.g. 32 threads): a
     first visit, then `passes` times the idle time that drops connections and a measured
     next visit (the figures move by a third from one pass to the next on a small VM: the
     median is the one to judge)."""
@@ -373,10 +374,11 @@ def untimed_cpu(
 
     procfile = procfile_pool()
     pools = {
-        "solo": {},
+        "solo": {"BENCH_COUNTERS": "0"},
         f"{procfile['pool']} {procfile['concurrency']}": {
             "BENCH_POOL": procfile["pool"],
             "BENCH_CONCURRENCY": str(procfile["concurrency"]),
+            "BENCH_COUNTERS": "0",
         },
     }
     cpu: dict[str, list[float]] = {}

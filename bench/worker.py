@@ -14,7 +14,7 @@ same run (the Celery hand-over of the next link). Counters go to a Redis hash pe
 `<BENCH_STATS_KEY>:<run id>`, after each link, with the wall-clock time of the first call
 of this process's first link of the run (`first_call_at_us:<pid>`).
 
-With BENCH_TIMERS=1 it also times the functions a run calls and the hand-overs between
+BENCH_COUNTERS=0 turns the counters off. With BENCH_TIMERS=1 it also times the functions a run calls and the hand-overs between
 its tasks (bench/timers.py), for the per-run cost breakdown of `--series tenants`, and
 the functions named in BENCH_TIMED_EXTRA too (`--series deletes`: the delete path).
 """
@@ -143,11 +143,16 @@ def _run_id(task: Any, args: Any, kwargs: Any, retval: Any = None) -> Any:
     return retval.get("run_id") if isinstance(retval, dict) else None
 
 
+# BENCH_COUNTERS=0: no counters either (the per-run cost's untimed passes: what the product
+# costs, without the bench's Redis writes and query counting).
+COUNTING = os.environ.get("BENCH_COUNTERS") != "0"
+
+
 @task_prerun.connect
 def _before(
     task: Any = None, task_id: str = "", args: Any = (), kwargs: Any = None, **_: Any
 ) -> None:
-    if task is not None and task.name in LINK_TASKS:
+    if task is not None and task.name in LINK_TASKS and COUNTING:
         found = counter()
         found.start(_run_id(task, args, kwargs))  # run_export's: known when it returns
         if not getattr(_threads, "bound_http", False):  # once per task thread, before any call
@@ -161,7 +166,7 @@ def _before(
 def _after(
     task: Any = None, args: Any = (), kwargs: Any = None, retval: Any = None, **_: Any
 ) -> None:
-    if task is not None and task.name in LINK_TASKS:
+    if task is not None and task.name in LINK_TASKS and COUNTING:
         found = counter()
         if found.run_id is None:
             found.run_id = _run_id(task, args, kwargs, retval)

@@ -41,6 +41,28 @@ def built(model: type[M], row: Sequence[Any]) -> tuple[M, Sequence[Any]]:
     return model.from_db(connection.alias, _fields(model)[""], values), row[len(converters) :]
 
 
+def insert(obj: M) -> M:
+    """INSERT one model instance as `save()` would (its fields' values, defaults included,
+    prepared by its fields) and set its primary key."""
+    model = type(obj)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({marks})"
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(
+                f"{sql} RETURNING {connection.ops.quote_name(model._meta.pk.column)}", params
+            )
+            obj.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(sql, params)
+            obj.pk = cursor.lastrowid
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
 def update(
     model: type[models.Model],
     values: Mapping[str, Any],

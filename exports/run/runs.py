@@ -187,7 +187,7 @@ def _adopt_or_create_run(account_id: int, trigger: str, run_id: int | None) -> E
             f"trigger must be one of {', '.join(ExportRun.Trigger.values)}, got {trigger!r}"
         )
     if run_id is None:
-        return ExportRun.objects.create(account_id=account_id, trigger=trigger)
+        return fixed_sql.insert(ExportRun(account_id=account_id, trigger=trigger))
     if not is_id(run_id):
         raise ExportRequestError(f"run_id must be an integer id or null, got {run_id!r}")
     run = ExportRun.objects.filter(id=run_id, account_id=account_id).first()

@@ -25,7 +25,7 @@ from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import Pending, Plan, Prepared, plan_capture, prepare, write
 from exports.mapping.columns import Columns, Read, columns_of, plan_rows, read_keys
 from exports.mapping.declare import Export, Ref, registered
-from exports.mapping.writer import Ahead, Writer, overlaps, quick_handoffs
+from exports.mapping.writer import Ahead, Writer, fewer_collections, overlaps, quick_handoffs
 
 
 class BackfillError(ValueError):
@@ -124,7 +124,7 @@ def backfill(
     reads = Ahead(partial(_next_read, chunks, columns, account_id), threaded)
     writer = Writer(threaded)
     try:
-        with quick_handoffs(threaded):
+        with quick_handoffs(threaded), fewer_collections():
             _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk)
     finally:
         writer.close()

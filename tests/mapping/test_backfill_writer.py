@@ -6,6 +6,7 @@ SQLite alike."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from typing import Any
@@ -22,7 +23,7 @@ from exports.mapping import backfill as backfill_module
 from exports.mapping.backfill import backfill
 from exports.mapping.capture import overlay
 from exports.mapping.columns import _instance_of, columns_of
-from exports.mapping.writer import Ahead, Writer, overlaps, quick_handoffs
+from exports.mapping.writer import Ahead, Writer, fewer_collections, overlaps, quick_handoffs
 from exports.models import ExportRecord
 from tests.factories import AccountFactory
 
@@ -204,3 +205,12 @@ def test_the_switch_interval_is_set_back_after_a_threaded_backfill():
     with quick_handoffs(threaded=True):
         assert sys.getswitchinterval() == min(before, 0.0005)
     assert sys.getswitchinterval() == before
+
+
+def test_the_collector_is_set_back_after_a_backfill():
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == 50_000
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -46,7 +46,7 @@ def fewer_collections() -> Iterator[None]:
     """A chunk makes tens of thousands of short-lived objects (rows, instances, records),
     freed by reference counting, yet each 700 allocations start a collection of the
     cyclic garbage collector, and each tenth of those walks every object the process
-    holds (Django's included): a tenth of a backfill's time. While it runs, what the
+    holds (Django's included): a fifth of a backfill's time. While it runs, what the
     process held before is left out of collections (`gc.freeze`) and the youngest
     generation is collected every 50,000 allocations; set back after."""
     before = gc.get_threshold()

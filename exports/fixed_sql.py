@@ -38,7 +38,7 @@ def built(model: type[M], row: Sequence[Any]) -> tuple[M, Sequence[Any]]:
     """The instance the row's first columns make (`columns`' order), and the columns after."""
     converters = _converters(model, connection.vendor)
     values = [_convert(value, *field) for value, field in zip(row, converters, strict=False)]
-    return model.from_db(connection.alias, _fields(model)[""], values), row[len(converters) :]
+    return model.from_db(connection.alias, _attnames(model), values), row[len(converters) :]
 
 
 def insert(obj: M) -> M:
@@ -105,10 +105,16 @@ def _columns(model: type[models.Model], alias: str, vendor: str) -> str:
 
 @functools.cache
 def _fields(model: type[models.Model]) -> dict[str, Any]:
-    by_name: dict[str, Any] = {"": [f.attname for f in model._meta.concrete_fields]}
+    by_name: dict[str, Any] = {}
     for field in model._meta.concrete_fields:
         by_name[field.name] = by_name[field.attname] = field
-    return by_name  # "": the attnames in `columns`' order
+    return by_name
+
+
+@functools.cache
+def _attnames(model: type[models.Model]) -> list[str]:
+    """The model's attribute names in `columns`' order."""
+    return [f.attname for f in model._meta.concrete_fields]
 
 
 @functools.cache

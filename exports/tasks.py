@@ -234,7 +234,9 @@ class ExportBatchTask(Task):
 
     def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """A call is retried: "retry 3/6 in 15 s: connection refused" on the run and in the log."""
-        when = getattr(einfo.exception, "when", None)  # celery.exceptions.Retry: the countdown
+        # celery.exceptions.Retry's `when`: the countdown (billiard wraps the exception)
+        retry = getattr(einfo.exception, "exc", einfo.exception)
+        when = getattr(retry, "when", None)
         countdown = when if isinstance(when, int | float) else 0
         note = outage.retry_note(self.request.retries + 1, self.max_retries, countdown, exc)
         call = _link_call(args, kwargs)

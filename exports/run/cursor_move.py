@@ -131,7 +131,7 @@ def _ended(moved_to: dict[str, Any]) -> tuple[str, list[Any]]:
     """A run's end in its last move (`moved_to` gains the free lease and claim): the state
     idle, or paused while a record stays parked (SQL: the UPDATE reads the parked record as
     it was, which this move does not change)."""
-    moved_to.update(run_id=None, lease_expires_at=None, claim_expires_at=None)
+    moved_to.update(runs.RELEASED)
     if "paused_record_id" in moved_to:  # this move parks or frees a record: its state says
         if moved_to["state"] != ExportCursor.State.PAUSED:
             moved_to["state"] = ExportCursor.State.IDLE

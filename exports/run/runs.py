@@ -33,11 +33,7 @@ if TYPE_CHECKING:
     class _Waiting(TypedDict):
         waiting: bool  # a record waits after the cursor
 
-    class _ToldNothing(TypedDict):
-        told_nothing: bool  # the account's alerts stand quiet
-
     CursorAndBacklog = WithAnnotations[ExportCursor, _Waiting]
-    EndedRun = WithAnnotations[ExportRun, _ToldNothing]
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
 
@@ -237,6 +233,8 @@ class Lease:
 LEASE_TRIES = 3
 # The cursor's state as an UPDATE leaves it: paused while a record is parked, else the other.
 PAUSED_ELSE = '"state" = CASE WHEN "paused_record_id" IS NOT NULL THEN %s ELSE %s END'
+# The cursor's fields a run's end writes: no lease, and no claim (its links are all stale).
+RELEASED = {"run_id": None, "lease_expires_at": None, "claim_expires_at": None}
 
 
 def _take_lease(account_id: int, run: ExportRun, link_id: str) -> Lease | None:
@@ -345,8 +343,7 @@ def finish_run(
         if account_id is not None:
             fixed_sql.update(
                 ExportCursor,
-                # the run's links are all stale now: no claim
-                {"run_id": None, "lease_expires_at": None, "claim_expires_at": None},
+                RELEASED,
                 {"run_id": run_id, "account_id": account_id},
                 also=PAUSED_ELSE,
                 also_params=[ExportCursor.State.PAUSED, ExportCursor.State.IDLE],

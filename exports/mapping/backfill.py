@@ -23,7 +23,15 @@ from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import Pending, Plan, Prepared, plan_capture, prepare, write
-from exports.mapping.columns import Columns, Read, columns_of, plan_rows, read_keys
+from exports.mapping.columns import (
+    Columns,
+    Enqueued,
+    Read,
+    columns_of,
+    plan_rows,
+    read_keys,
+    remember_parents,
+)
 from exports.mapping.declare import Export, Ref, registered
 from exports.mapping.writer import Ahead, Writer, fewer_collections, overlaps, quick_handoffs
 
@@ -121,11 +129,12 @@ def backfill(
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
     chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
     threaded = overlaps(connection.vendor, connection.in_atomic_block)
-    reads = Ahead(partial(_next_read, chunks, columns, account_id), threaded)
+    parents: Enqueued = {}  # read by the reader's thread, written by this one
+    reads = Ahead(partial(_next_read, chunks, columns, account_id, parents), threaded)
     writer = Writer(threaded)
     try:
         with quick_handoffs(threaded), fewer_collections():
-            _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk)
+            _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk, parents)
     finally:
         writer.close()
         reads.close()
@@ -143,9 +152,11 @@ def _run(
     reads: Ahead[tuple[list[Any], Read | None] | None],
     writer: Writer,
     on_chunk: Callable[[Chunk], None] | None,
+    parents: Enqueued,
 ) -> None:
     """Plan each chunk read (ahead) against the states of the two chunks before it, which
-    may not have committed when it was read; hand it to the writer."""
+    may not have committed when it was read; hand it to the writer. The parents' keys
+    planned as enqueued are remembered for the chunks after (`parents`): not read again."""
     states: deque[Pending] = deque(maxlen=2)
     number = 0
     while (read := reads.take()) is not None:
@@ -154,6 +165,8 @@ def _run(
         _analyze_now_and_then(number)
         pending = {key: state for done in states for key, state in done.items()}
         plan, last_pk = _plan_chunk(export, columns, chunk, account_id, db, pending, found)
+        if columns is not None and found is not None:
+            remember_parents(columns, plan, found[0], parents)
         enqueued = plan.count()
         progress.last_pk = json.dumps(last_pk, default=str)
         progress.rows += len(chunk)
@@ -166,13 +179,14 @@ def _run(
 
 
 def _next_read(
-    chunks: Iterator[list[Any]], columns: Columns | None, account_id: int
+    chunks: Iterator[list[Any]], columns: Columns | None, account_id: int, parents: Enqueued
 ) -> tuple[list[Any], Read | None] | None:
-    """The next chunk and, read by columns, its keys and what was captured of them."""
+    """The next chunk and, read by columns, its keys and what was captured of them (the
+    parents' keys remembered as enqueued taken from `parents`)."""
     chunk = next(chunks, None)
     if chunk is None:
         return None
-    return chunk, None if columns is None else read_keys(columns, chunk, account_id)
+    return chunk, None if columns is None else read_keys(columns, chunk, account_id, parents)
 
 
 def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:

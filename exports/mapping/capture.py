@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,16 +90,21 @@ def digests_of(values: dict[str, Any]) -> dict[str, str]:
     for name, value in values.items():
         kind = value.__class__
         if kind in _REMEMBERED:
-            answer = remembered.get((kind, value))
-            if answer is not None:
-                found[name] = answer
-                continue
+            key = (kind, value)
+            answer = remembered.get(key)
+            if answer is None:
+                answer = _digest(value)
+                if len(remembered) >= 50_000:
+                    remembered.clear()
+                remembered[key] = answer
+            found[name] = answer
+            continue
         found[name] = digest(value)
     return found
 
 
-def _digest(value: Any) -> str:
-    return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
+def _digest(value: Any, _blake2b: Any = hashlib.blake2b) -> str:
+    return _blake2b(repr(value).encode(), digest_size=8).hexdigest()
 
 
 _REMEMBERED = frozenset((str, int, bool, type(None)))
@@ -200,6 +205,37 @@ def plan_values(
         },
     )
     plan.state[state_key] = after
+
+
+def values_planner(
+    plan: Plan, export: type[Export], account_id: int
+) -> Callable[[str, dict[str, Any]], None]:
+    """`plan_values` for many keys of one export and account (a backfill's chunk): what
+    each call works out again, once."""
+    name, sobject, id_field = export.name(), export.sobject, export.external_id[0]
+    state, known_digests, add = plan.state, plan.known, plan.items.setdefault(account_id, []).append
+
+    def planned(key: str, values: dict[str, Any]) -> None:
+        state_key = (account_id, name, key)
+        before = state[state_key] if state_key in state else known_digests.get(state_key)
+        after = digests_of(values)
+        if before is None:
+            changed = values
+        else:
+            changed = {n: v for n, v in values.items() if before.get(n) != after[n]}
+            if not changed:
+                return
+        add(
+            {
+                "sobject": sobject,
+                "external_id_field": id_field,
+                "external_id": key,
+                "fields": changed,
+            }
+        )
+        state[state_key] = after
+
+    return planned
 
 
 def plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -> None:

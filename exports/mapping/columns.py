@@ -36,7 +36,7 @@ from exports.mapping.capture import (
     overlay,
     plan_deletion,
     plan_upsert,
-    plan_values,
+    values_planner,
 )
 from exports.mapping.convert import to_salesforce
 from exports.mapping.declare import Export, Ref, for_model
@@ -50,6 +50,7 @@ class ParentColumns:
     model: type[models.Model]
     pk: int
     key: int
+    name: str  # the export's name
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ def columns_of(export: type[Export]) -> Columns | None:
             for sf, s in export.fields.items()
         )
         parents = tuple(
-            ParentColumns(pe, parent_model, column(f"{via}__pk"), column(_parent_key(pe, via)))
+            ParentColumns(
+                pe, parent_model, column(f"{via}__pk"), column(_parent_key(pe, via)), pe.name()
+            )
             for via, parent_model in _refs(export)
             for pe in for_model(parent_model)
         )
@@ -183,18 +186,50 @@ def capture_rows(columns: Columns, rows: list[tuple[Any, ...]], account_id: int,
 
 Keyed = list[tuple[tuple[Any, ...], str, list["Parent"]]]  # (row, its key, its parents)
 Read = tuple[Keyed, list[StateKey], dict[StateKey, dict[str, str]]]
+Enqueued = dict[StateKey, dict[str, str]]  # parents' keys a backfill knows were enqueued
 
 
-def read_keys(columns: Columns, rows: list[tuple[Any, ...]], account_id: int) -> Read:
+def read_keys(
+    columns: Columns, rows: list[tuple[Any, ...]], account_id: int, parents: Enqueued | None = None
+) -> Read:
     """The rows' keys and their parents' and what was captured of them (`known` without
-    `pending`): a backfill reads them ahead, while it plans the chunk before."""
+    `pending`): a backfill reads them ahead, while it plans the chunk before. `parents`:
+    parents' keys the backfill planned as enqueued in earlier chunks (`remember_parents`),
+    taken from it and not read again (a chunk's thousand companies, every chunk)."""
     convert = _memo(to_salesforce)
     keyed = [_keyed(columns, row, account_id, convert) for row in rows]
     name = columns.export.name()
-    wanted = [(account_id, name, key) for _, key, _ in keyed] + [
-        state_key for _, _, parents in keyed for _, _, state_key in parents
-    ]
-    return keyed, wanted, known(wanted)
+    wanted = [(account_id, name, key) for _, key, _ in keyed]
+    remembered: dict[StateKey, dict[str, str]] = {}
+    for _, _, found in keyed:
+        for _, _, state_key in found:
+            digests = parents.get(state_key) if parents is not None else None
+            if digests is None:
+                wanted.append(state_key)
+            else:
+                remembered[state_key] = digests
+    read = known(wanted)
+    if remembered:
+        read.update(remembered)
+        wanted.extend(remembered)
+    return keyed, wanted, read
+
+
+def remember_parents(
+    columns: Columns, plan: Plan, keyed: Keyed, parents: Enqueued, most: int = 100_000
+) -> None:
+    """Keep the chunk's parents' keys that are enqueued once the plan commits (not a key of
+    the backfill's own export: its rows may be planned as deletions), at most `most` (then
+    forgotten: read again)."""
+    own = columns.export.name()
+    for _, _, found in keyed:
+        for _, _, state_key in found:
+            if state_key[1] != own and state_key not in parents:
+                digests = plan.digests(state_key)
+                if digests is not None:
+                    if len(parents) >= most:
+                        parents.clear()
+                    parents[state_key] = digests
 
 
 def plan_rows(
@@ -214,8 +249,11 @@ def plan_rows(
     model, width = export.model, len(columns.attnames)
     assert model is not None
     instance = _instance_of(model, columns.attnames, db)
+    include = export().include
+    planned = values_planner(plan, export, account_id)
+    fields = columns.fields
     for row, key, parents in keyed:
-        if width and not export().include(instance(row[:width])):
+        if width and not include(instance(row[:width])):
             plan_deletion(plan, export, account_id, key)
             continue
         for parent, pk, state_key in parents:  # parents first
@@ -224,13 +262,15 @@ def plan_rows(
                 if obj is not None and parent.export().include(obj):
                     plan_upsert(plan, parent.export, obj, account_id, state_key[2], depth=1)
         values = {}
-        for sf_field, at, ref in columns.fields:
+        for sf_field, at, ref in fields:
             value = row[at]
             if ref is None:
                 values[sf_field] = to_salesforce(value)
             else:
                 values[sf_field] = None if value is None else {ref: convert(value)}
-        plan_values(plan, export, account_id, key, values)
+        planned(key, values)
+    if not plan.items.get(account_id, True):
+        del plan.items[account_id]  # nothing enqueued: no account lock for the chunk
     return plan
 
 
@@ -274,7 +314,7 @@ def _keyed(
 ) -> tuple[tuple[Any, ...], str, list[Parent]]:
     """The row, its key and its parents that exist (as parents_of and key_of give them)."""
     parents = [
-        (parent, row[parent.pk], (account_id, parent.export.name(), str(convert(row[parent.key]))))
+        (parent, row[parent.pk], (account_id, parent.name, str(convert(row[parent.key]))))
         for parent in columns.parents
         if row[parent.pk] is not None
     ]

@@ -1,0 +1,101 @@
+"""A backfill by columns remembers the parents' keys it planned as enqueued and does not read
+them again for the chunks after (exports.mapping.columns.remember_parents): the same
+records and captured keys, each company's key read once, at most so many remembered."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Account
+from crmsync.example.crm_exports import CompanyExport, PersonExport
+from crmsync.example.models import Company, Person, Tenant
+from exports.captured import CapturedKey
+from exports.mapping.backfill import backfill
+from exports.mapping.capture import Plan, digests_of, known
+from exports.mapping.columns import columns_of, read_keys, remember_parents
+from exports.models import ExportRecord
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db  # in the test's transaction: written inline, queries seen
+
+
+@pytest.fixture
+def shop() -> Account:
+    """25 people of 3 companies, each company's people in every chunk of 10."""
+    account = AccountFactory(slug="shop")
+    tenant = Tenant.objects.create(name="Shop", crm_account=account)
+    companies = Company.objects.bulk_create(
+        [Company(tenant=tenant, name=f"C{i}") for i in range(3)]
+    )
+    Person.objects.bulk_create(
+        [Person(tenant=tenant, last_name=f"P{i}", company=companies[i % 3]) for i in range(25)]
+    )
+    return account
+
+
+def test_parents_enqueued_in_an_earlier_chunk_are_not_read_again(shop):
+    companies = [str(u) for u in Company.objects.values_list("uuid", flat=True)]
+    table = CapturedKey._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        done = backfill(PersonExport, shop.pk, [], batch=10)
+
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    key_reads = [sql for sql in reads if table in sql]
+    assert len(key_reads) == 3  # one a chunk
+    assert [sum(u in sql for u in companies) for sql in key_reads] == [3, 0, 0]
+    assert (done.rows, done.enqueued) == (25, 28)  # 3 companies, once each; 25 people
+    records = ExportRecord.objects.filter(account=shop).order_by("id")
+    enqueued: list[str] = []
+    for record in records:  # each company before its first person
+        if record.sobject == "Contact":
+            assert record.fields["Account"]["ExtId__c"] in enqueued
+        else:
+            enqueued.append(record.external_id)
+    assert sorted(enqueued) == sorted(companies)
+
+
+def test_remembered_parents_give_what_reading_them_gives(shop):
+    """A chunk planned with the parents remembered reads the same keys and digests as one
+    that reads them all from the database."""
+    columns = columns_of(PersonExport)
+    assert columns is not None
+    rows = list(
+        Person.objects.filter(tenant__crm_account=shop)
+        .order_by("pk")
+        .values_list(*columns.names)[:10]
+    )
+    backfill(CompanyExport, shop.pk, [])  # the companies enqueued: their keys captured
+    all_read = read_keys(columns, rows, shop.pk)
+    remembered = {key: digests for key, digests in all_read[2].items() if key[1] == "CompanyExport"}
+    assert len(remembered) == 3
+
+    from_memory = read_keys(columns, rows, shop.pk, remembered)
+
+    assert from_memory[2] == all_read[2]
+    assert sorted(from_memory[1]) == sorted(dict.fromkeys(all_read[1]))
+    assert known([k for k in from_memory[1] if k[1] == "CompanyExport"]) == remembered
+
+
+def test_at_most_so_many_parents_are_remembered(shop):
+    columns = columns_of(PersonExport)
+    assert columns is not None
+    rows = list(
+        Person.objects.filter(tenant__crm_account=shop).order_by("pk").values_list(*columns.names)
+    )
+    keyed = read_keys(columns, rows, shop.pk)[0]
+    plan = Plan()
+    for _, _, parents in keyed:
+        for _, _, state_key in parents:
+            plan.state[state_key] = digests_of({"Name": state_key[2]})
+    own = (shop.pk, "PersonExport", keyed[0][1])
+    plan.state[own] = {}  # the backfill's own export: never remembered
+
+    kept: dict = {}
+    remember_parents(columns, plan, keyed, kept, most=2)
+
+    assert 1 <= len(kept) <= 2  # the third parent: the memory cleared, then the third kept
+    assert own not in kept
+    assert all(kept[key] == plan.state[key] for key in kept)

@@ -29,7 +29,7 @@ TIMERS = {
     "_open_link": "… link state (cursor, run)",
     "_start_call": "… read the call's records, send",
     "load_call": "… … records read",
-    "_settings_now": "… settings check",
+    "settings_now": "… settings check",
     "_read_ahead": "… next call read ahead",
     "_answer": "… wait for the answer",
     "_apply": "… cursor move committed",

@@ -35,7 +35,7 @@ TIMED = (
     "exports.run.runs:_take_lease",
     "exports.run.overlap:log_in_ahead",
     "exports.run.link:_open_link",
-    "exports.run.link:_settings_now",
+    "exports.run.runs:settings_now",
     "exports.run.link:_start_call",
     "exports.run.payload:load_call",
     "exports.run.link:_read_ahead",

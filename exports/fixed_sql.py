@@ -41,6 +41,20 @@ def built(model: type[M], row: Sequence[Any]) -> tuple[M, Sequence[Any]]:
     return model.from_db(connection.alias, _attnames(model), values), row[len(converters) :]
 
 
+def field_values(model: type[models.Model], names: Sequence[str], row: Sequence[Any]) -> list[Any]:
+    """The values of the model's fields `names` as the ORM reads them, from `row`'s columns
+    in that order (`field_columns`)."""
+    converters = _named_converters(model, tuple(names), connection.vendor)
+    return [_convert(value, *field) for value, field in zip(row, converters, strict=True)]
+
+
+def field_columns(model: type[models.Model], names: Sequence[str], alias: str) -> str:
+    """The columns of the model's fields `names`, as `alias`.column, in that order."""
+    fields = _fields(model)
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(fields[name].column)}" for name in names)
+
+
 def insert(obj: M) -> M:
     """INSERT one model instance as `save()` would (its fields' values, defaults included,
     prepared by its fields) and set its primary key."""
@@ -125,6 +139,15 @@ def _converters(model: type[models.Model], vendor: str) -> list[tuple[list[Conve
         converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
         found.append((converters, col))
     return found
+
+
+@functools.cache
+def _named_converters(
+    model: type[models.Model], names: tuple[str, ...], vendor: str
+) -> list[tuple[list[Converter], Any]]:
+    by_column = dict(zip(model._meta.concrete_fields, _converters(model, vendor), strict=True))
+    fields = _fields(model)
+    return [by_column[fields[name]] for name in names]
 
 
 def _convert(value: Any, converters: list[Converter], col: Any) -> Any:

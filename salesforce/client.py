@@ -25,6 +25,7 @@ A Gateway is built per account from its connection settings (`connection.Connect
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,9 @@ class Gateway:
         self._verbose: Callable[[str], None] | None = None
         # (monotonic) No write goes out after this: the sending link's claim (exports.run.claim).
         self.send_by: float | None = None
+        # Set as a request goes out (after its org slot was taken): who handed the call to
+        # this gateway's thread waits for it before working beside it (exports.run.overlap).
+        self.going_out: threading.Event | None = None
         login_url = crm.login_url.rstrip("/")
         self._session = CRMSession(
             crm.timeout_seconds, crm.ca_bundle or system_ca_file(), https_proxy(login_url)
@@ -372,6 +376,8 @@ class Gateway:
                 "CLAIM_RAN_OUT",
             )
         self.api_calls += 1
+        if self.going_out is not None:
+            self.going_out.set()
         try:
             return sf.restful(path, method=method, **kwargs)
         except SalesforceExpiredSession:

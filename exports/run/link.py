@@ -26,7 +26,7 @@ from exports.run.call import Answer, Call, CallPlan
 from exports.run.claim import Token
 from exports.run.cursor_move import ending, move_cursor
 from exports.run.decisions import CallSize
-from exports.run.runs import fail_run, finish_run, load_settings, tell_end
+from exports.run.runs import fail_run, finish_run, settings_now, tell_end
 from exports.run.steps import (
     LOST_RACE,
     REFUSED,
@@ -166,7 +166,7 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
         while True:
             answered = False
             more = time.monotonic() < deadline and not call.only and not call.last
-            crm = _settings_now(call.crm) if more else call.crm
+            crm = settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(link, call, crm) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
             answer = _answer(link, call)
@@ -299,27 +299,6 @@ def _link(
 ) -> tuple[Link, CRMSettings]:
     claim_to_send = fence.Claim(run_id, me, cursor, fence.seconds_for(crm.timeout_seconds))
     return Link(run_id, claim_to_send, attempted), crm
-
-
-# What decides a call, read again before each one (docs/semantics.md: settings changes take
-# effect at the next batch); `updated_at` moves with every save, secrets included.
-_PER_CALL = (
-    "export_enabled",
-    "pause_on_export_errors",
-    "batch_size",
-    "max_records_per_run",
-    "daily_api_limit",
-    "updated_at",
-    "account__is_active",
-)
-
-
-def _settings_now(crm: CRMSettings) -> CRMSettings:
-    """The account's settings for its next call: `crm` if none changed, else read afresh.
-    The check is one light query (no model built, no secret decrypted)."""
-    now = CRMSettings.objects.filter(account_id=crm.account_id).values_list(*_PER_CALL).first()
-    known = (*(getattr(crm, name) for name in _PER_CALL[:-1]), crm.account.is_active)
-    return crm if now == known else load_settings(crm.account_id)
 
 
 def _start_call(

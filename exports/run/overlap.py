@@ -23,6 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -35,6 +36,7 @@ from exports.run.call import Answer, Call, CallPlan
 from exports.run.decisions import CallSize
 from exports.run.payload import Row
 from salesforce import org_slots
+from salesforce.client import Gateway
 from salesforce.reuse import reusable_gateway
 from salesforce.wire import Batch
 
@@ -87,10 +89,29 @@ def send_call(plan: CallPlan) -> Call:
         rows = payload.with_version(rows, crm.version_field)
         batches = payload.batches_of(rows, per_batch)
     pause_on = crm.pause_on_export_errors
+    out = threading.Event()
     answer = http().submit(
-        calls.send, gateway, rows, batches, pause_on, per_batch, plan.send_by, crm.version_field
+        _send, out, gateway, rows, batches, pause_on, per_batch, plan.send_by, crm.version_field
     )
+    # Let the request go out before this thread works beside it: the two threads would
+    # share the interpreter while the HTTP thread checks the records and writes the request
+    # (not longer than GOES_OUT_S: it may wait for an org slot or a login).
+    out.wait(GOES_OUT_S)
     return Call(crm, plan.after_id, plan.until_id, plan.only, rows, gateway, answer, plan.last)
+
+
+GOES_OUT_S = 0.02
+
+
+def _send(out: threading.Event, gateway: Gateway, *args: Any) -> Answer:
+    """`calls.send` in the HTTP thread; `out` is set once its first request goes out (or
+    it ended without one)."""
+    gateway.going_out = out
+    try:
+        return calls.send(gateway, *args)
+    finally:
+        gateway.going_out = None
+        out.set()
 
 
 @dataclass(frozen=True)

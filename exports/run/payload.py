@@ -104,10 +104,12 @@ def load_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         found = cursor.fetchall()
+    # `_make` is tuple.__new__ itself: a thousand rows a call, built without a Python frame each
+    row, key = Row._make, RecordKey._make
     return [
-        Row(RecordKey(rid, sobject, field, ext), payload or _encode(rid))
+        row((key((rid, sobject, field, ext, False)), payload or _encode(rid)))
         if op == "upsert"
-        else Row(RecordKey(rid, sobject, field, ext, True), "")
+        else row((key((rid, sobject, field, ext, True)), ""))
         for rid, sobject, field, ext, op, payload in found
     ]
 

@@ -117,6 +117,35 @@ def load_settings(account_id: Any) -> CRMSettings:
     return crm
 
 
+# What decides a call, read again before each one (docs/semantics.md: settings changes take
+# effect at the next batch); `updated_at` moves with every save, secrets included.
+_PER_CALL = (
+    "export_enabled",
+    "pause_on_export_errors",
+    "batch_size",
+    "max_records_per_run",
+    "daily_api_limit",
+    "updated_at",
+)
+
+
+def settings_now(crm: CRMSettings) -> CRMSettings:
+    """The account's settings for its next call: `crm` if none changed, else read afresh.
+    The check is one light statement (no model built, no secret decrypted)."""
+    row = fixed_sql.fetch_one(
+        f"SELECT {fixed_sql.field_columns(CRMSettings, _PER_CALL, 's')}, "
+        f"{fixed_sql.field_columns(Account, ('is_active',), 'a')} "
+        f"FROM {fixed_sql.table(CRMSettings)} s JOIN {fixed_sql.table(Account)} a "
+        "ON a.id = s.account_id WHERE s.account_id = %s",
+        [crm.account_id],
+    )
+    if row is None:
+        return load_settings(crm.account_id)  # gone: its clear error
+    now = (*fixed_sql.field_values(CRMSettings, _PER_CALL, row[:-1]), bool(row[-1]))
+    known = (*(getattr(crm, name) for name in _PER_CALL), crm.account.is_active)
+    return crm if now == known else load_settings(crm.account_id)
+
+
 def start_run(
     account_id: int, trigger: str, run_id: int | None = None, link_id: str = ""
 ) -> RunStart:

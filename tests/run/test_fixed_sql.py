@@ -95,3 +95,29 @@ def test_told_nothing_is_true_until_an_alert_tells_something():
     assert quiet()  # a state that tells nothing
     AlertState.objects.filter(id=state.id).update(failing=True)
     assert not quiet()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pause_on_export_errors": False},  # QuerySet.update: updated_at stays
+        {"batch_size": 50},
+        {"export_enabled": False},
+        {"updated_at": timezone.now() + timedelta(seconds=1)},  # a save (a secret, say)
+    ],
+)
+def test_settings_are_read_again_before_a_call_only_when_they_changed(change):
+    crm = runs.load_settings(CRMSettingsFactory(pause_on_export_errors=True).account_id)
+    assert runs.settings_now(crm) is crm  # unchanged: no second read
+    CRMSettings.objects.filter(account_id=crm.account_id).update(**change)
+    fresh = runs.settings_now(crm)
+    assert fresh is not crm
+    name, value = next(iter(change.items()))
+    assert getattr(fresh, name) == value
+
+
+def test_settings_are_read_again_when_the_account_is_deactivated():
+    crm = runs.load_settings(CRMSettingsFactory().account_id)
+    Account.objects.filter(id=crm.account_id).update(is_active=False)
+    fresh = runs.settings_now(crm)
+    assert fresh is not crm and fresh.account.is_active is False

@@ -17,12 +17,20 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
-from exports.mapping.capture import Pending, Plan, Prepared, plan_capture, prepare, write
+from exports.mapping.capture import (
+    Pending,
+    Plan,
+    Prepared,
+    captured_since,
+    plan_capture,
+    prepare,
+    write,
+)
 from exports.mapping.columns import (
     Columns,
     Enqueued,
@@ -192,9 +200,22 @@ def _next_read(
 def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:
     """A chunk's records, captured keys and progress, in one transaction: an interrupted
     backfill starts after the last chunk committed and enqueues nothing twice. No
-    savepoints: the chunk is written whole or not at all."""
+    savepoints: the chunk is written whole or not at all. The keys never captured when
+    read are inserted; when a save captured one since, the chunk rolls back and is
+    written again with upserts."""
+    try:
+        _write_once(prepared, progress_pk, values, optimistic=True)
+    except IntegrityError as exc:
+        if not captured_since(exc):
+            raise
+        _write_once(prepared, progress_pk, values, optimistic=False)
+
+
+def _write_once(
+    prepared: Prepared, progress_pk: int, values: dict[str, Any], optimistic: bool
+) -> None:
     with transaction.atomic():
-        write(prepared, savepoint=False)
+        write(prepared, savepoint=False, optimistic=optimistic)
         BackfillProgress.objects.filter(pk=progress_pk).update(**values)
 
 

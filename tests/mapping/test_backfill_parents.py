@@ -1,20 +1,22 @@
 """A backfill by columns remembers the parents' keys it planned as enqueued and does not read
 them again for the chunks after (exports.mapping.columns.remember_parents): the same
-records and captured keys, each company's key read once, at most so many remembered."""
+records and captured keys, each company's key read once, at most so many remembered. It
+inserts the keys it found never captured, and upserts them when a save captured one in
+between."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from crmsync.example.crm_exports import CompanyExport, PersonExport
 from crmsync.example.models import Company, Person, Tenant
-from exports.captured import CapturedKey
-from exports.mapping.backfill import backfill
-from exports.mapping.capture import Plan, digests_of, known
-from exports.mapping.columns import columns_of, read_keys, remember_parents
+from exports.captured import BackfillProgress, CapturedKey
+from exports.mapping.backfill import _write_chunk, backfill
+from exports.mapping.capture import Plan, captured_since, digests_of, known, prepare, write
+from exports.mapping.columns import columns_of, plan_rows, read_keys, remember_parents
 from exports.models import ExportRecord
 from tests.factories import AccountFactory
 
@@ -99,3 +101,40 @@ def test_at_most_so_many_parents_are_remembered(shop):
     assert 1 <= len(kept) <= 2  # the third parent: the memory cleared, then the third kept
     assert own not in kept
     assert all(kept[key] == plan.state[key] for key in kept)
+
+
+def test_a_key_captured_after_the_read_is_upserted_when_the_chunk_is_written_again(shop):
+    """A chunk inserts the keys it found never captured; a save that captured one in
+    between (here: its row written directly) rolls the chunk back, which is then
+    written with upserts: each record once, the backfill's digests kept."""
+    columns = columns_of(PersonExport)
+    assert columns is not None
+    rows = list(
+        Person.objects.filter(tenant__crm_account=shop)
+        .order_by("pk")
+        .values_list(*columns.names)[:10]
+    )
+    plan = plan_rows(columns, rows, shop.pk, "default")
+    prepared = prepare(plan)
+    assert prepared.keep is None and prepared.fresh is not None  # nothing captured before
+    taken = (shop.pk, "PersonExport", str(rows[0][columns.key]))
+    CapturedKey.objects.create(account=shop, export=taken[1], key=taken[2], digests={})
+    progress = BackfillProgress.objects.create(account=shop, export="PersonExport")
+
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        write(prepared, savepoint=False, optimistic=True)
+    assert captured_since(raised.value)
+    _write_chunk(prepared, progress.pk, {"rows": 10, "enqueued": plan.count()})
+
+    assert (
+        CapturedKey.objects.get(account=shop, export=taken[1], key=taken[2]).digests
+        == (plan.state[taken])
+    )
+    assert CapturedKey.objects.filter(account=shop).count() == len(plan.state)
+    assert ExportRecord.objects.filter(account=shop).count() == plan.count() == 13
+    assert BackfillProgress.objects.get(pk=progress.pk).rows == 10
+
+
+def test_another_integrity_error_is_not_taken_for_a_key_captured_since():
+    assert not captured_since(IntegrityError('null value in column "sobject"'))
+    assert not captured_since(ValueError("one_captured_key"))

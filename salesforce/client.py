@@ -294,9 +294,10 @@ class Gateway:
             results = self._post_collection(batches[0], all_or_none)
         else:
             results = self._post_composite(batches, all_or_none)
-        if any(isolation.is_cpu_limit(r) for r in results):
+        failed = [r for r in results if not r.ok]  # (of a thousand, usually none)
+        if any(isolation.is_cpu_limit(r) for r in failed):
             self.cpu_limited = True
-        if any(r.whole and r.error_code == "JSON_PARSER_ERROR" for r in results):
+        if any(r.whole and r.error_code == "JSON_PARSER_ERROR" for r in failed):
             for batch in batches:  # a value the describe said was fine was not
                 self.forget_types(batch.sobject)
         return results

@@ -26,7 +26,7 @@ from salesforce.wire import (
     classify,
     collection_body,
     is_result_list,
-    record_result,
+    results_of,
 )
 
 MAX_COLLECTION = 200  # sObject Collections limit per request
@@ -110,7 +110,7 @@ def collection_results(answer: Any, count: int) -> list[RecordResult]:
             f"{found} results; nothing can be concluded, report this answer.",
             "UNEXPECTED_ANSWER",
         )
-    return [record_result(item) for item in answer]
+    return results_of(answer)
 
 
 def composite_results(answer: Any, batches: Sequence[Batch]) -> list[RecordResult]:
@@ -135,10 +135,10 @@ def subrequest_results(item: Any, count: int) -> list[RecordResult]:
     item = item if isinstance(item, Mapping) else {}
     status, body = item.get("httpStatusCode"), item.get("body")
     if is_result_list(body, count):  # per-record results, whatever the status says
-        return [record_result(entry) for entry in body]
+        return results_of(body)
     if isinstance(status, int) and status < 300:
         if isinstance(body, list) and len(body) == count:
-            return [record_result(entry) for entry in body]
+            return results_of(body)
         raise GatewayError(
             f"Salesforce answered a Collections subrequest of {count} records with "
             f"{len(body) if isinstance(body, list) else 'no'} results; nothing can be "

@@ -114,6 +114,17 @@ def classify(error_code: str, message: str = "") -> Classification:
     return "rejected"
 
 
+def results_of(body: list[Any]) -> list[RecordResult]:
+    """`record_result` of each entry of a result list (a thousand a call: a success is
+    built here without a call of its own)."""
+    return [
+        RecordResult(True, entry.get("id"), entry.get("created"))
+        if type(entry) is dict and entry.get("success")
+        else record_result(entry)
+        for entry in body
+    ]
+
+
 def record_result(item: Any) -> RecordResult:
     """One UpsertResult ({id, success, created, errors: [{statusCode, message, fields}]})
     or DeleteResult (the same without `created`)."""

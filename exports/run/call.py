@@ -122,9 +122,11 @@ def send(
         if passes or preset:  # some of the rows, batched again
             batches = []
         results = _send_pass(gateway, pending, batches, preset, pause_on, size)
-        done = [
-            _done_anyway(row, r, version_field) for row, r in zip(pending, results, strict=True)
-        ]
+        done = (
+            [_done_anyway(row, r, version_field) for row, r in zip(pending, results, strict=True)]
+            if not all(r.ok for r in results)  # (a thousand written, usually)
+            else []
+        )
         if any(done):
             anyway = True
             results = [d or r for r, d in zip(results, done, strict=True)]

@@ -99,6 +99,8 @@ def _end_of_written_ids(ids: Sequence[int], written: set[int]) -> int | None:
 
 
 def _decide_pause_on(ids: Sequence[int], results: Sequence[RecordResult]) -> CallDecision:
+    if all(r.ok for r in results):  # every record written (the common case, in one pass)
+        return CallDecision(written=tuple(ids), cursor_to=ids[-1] if ids else None)
     written = tuple(i for i, r in zip(ids, results, strict=True) if r.ok)
     first_bad = next((k for k, r in enumerate(results) if not r.ok and not r.rolled_back), None)
     if first_bad is None:

@@ -13,14 +13,15 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
 
 
 def table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+    return _table(model, connection.vendor)
 
 
 def columns(model: type[models.Model], alias: str) -> str:
@@ -29,23 +30,25 @@ def columns(model: type[models.Model], alias: str) -> str:
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
 def built(model: type[M], row: Sequence[Any]) -> tuple[M, Sequence[Any]]:
     """The instance the row's first columns make (`columns`' order), and the columns after."""
-    converters = _converters(model, connection.vendor)
-    values = [_convert(value, *field) for value, field in zip(row, converters, strict=False)]
-    return model.from_db(connection.alias, _attnames(model), values), row[len(converters) :]
+    db = _db()
+    converters = _converters(model, db.vendor)
+    values = [_convert(value, db, *field) for value, field in zip(row, converters, strict=False)]
+    return model.from_db(db.alias, _attnames(model), values), row[len(converters) :]
 
 
 def field_values(model: type[models.Model], names: Sequence[str], row: Sequence[Any]) -> list[Any]:
     """The values of the model's fields `names` as the ORM reads them, from `row`'s columns
     in that order (`field_columns`)."""
-    converters = _named_converters(model, tuple(names), connection.vendor)
-    return [_convert(value, *field) for value, field in zip(row, converters, strict=True)]
+    db = _db()
+    converters = _named_converters(model, tuple(names), db.vendor)
+    return [_convert(value, db, *field) for value, field in zip(row, converters, strict=True)]
 
 
 def field_columns(model: type[models.Model], names: Sequence[str], alias: str) -> str:
@@ -58,22 +61,20 @@ def field_columns(model: type[models.Model], names: Sequence[str], alias: str) -
 def insert(obj: M) -> M:
     """INSERT one model instance as `save()` would (its fields' values, defaults included,
     prepared by its fields) and set its primary key."""
-    model = type(obj)
+    model, db = type(obj), _db()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    names = ", ".join(db.ops.quote_name(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {table(model)} ({names}) VALUES ({marks})"
-    with connection.cursor() as cursor:
-        if connection.features.can_return_columns_from_insert:
-            cursor.execute(
-                f"{sql} RETURNING {connection.ops.quote_name(model._meta.pk.column)}", params
-            )
+    with db.cursor() as cursor:
+        if db.features.can_return_columns_from_insert:
+            cursor.execute(f"{sql} RETURNING {db.ops.quote_name(model._meta.pk.column)}", params)
             obj.pk = cursor.fetchone()[0]
         else:
             cursor.execute(sql, params)
             obj.pk = cursor.lastrowid
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, db.alias
     return obj
 
 
@@ -87,28 +88,50 @@ def update(
     """UPDATE the model's rows whose fields equal `where`'s values (None: IS NULL), setting
     `values` (field names or attnames) and then `also` (SQL of further assignments, with
     `also_params`); the number of rows changed."""
+    db = _db()
     fields = _fields(model)
-    sets, params = [], []
-    for name, value in values.items():
-        field = fields[name]
-        sets.append(f"{connection.ops.quote_name(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    if also:
-        sets.append(also)
-        params.extend(also_params)
-    tests = []
-    for name, value in where.items():
-        field = fields[name]
-        column = connection.ops.quote_name(field.column)
-        if value is None:
-            tests.append(f"{column} IS NULL")
-        else:
-            tests.append(f"{column} = %s")
-            params.append(field.get_db_prep_save(value, connection))
-    sql = f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {' AND '.join(tests)}"
-    with connection.cursor() as cursor:
+    nulls = tuple(name for name, value in where.items() if value is None)
+    sql = _update_sql(model, tuple(values), tuple(where), nulls, also, db.vendor)
+    params = [fields[name].get_db_prep_save(value, db) for name, value in values.items()]
+    params.extend(also_params)
+    params.extend(
+        fields[name].get_db_prep_save(value, db)
+        for name, value in where.items()
+        if value is not None
+    )
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The connection itself: each attribute of `django.db.connection` (a proxy) is looked up
+    through the thread's asgiref Local, and field methods given it look up a dozen."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+@functools.cache
+def _update_sql(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    where: tuple[str, ...],
+    nulls: tuple[str, ...],
+    also: str,
+    vendor: str,
+) -> str:
+    fields, quote = _fields(model), connection.ops.quote_name
+    sets = [f"{quote(fields[name].column)} = %s" for name in names]
+    if also:
+        sets.append(also)
+    tests = [
+        f"{quote(fields[name].column)} {'IS NULL' if name in nulls else '= %s'}" for name in where
+    ]
+    return f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {' AND '.join(tests)}"
+
+
+@functools.cache
+def _table(model: type[models.Model], vendor: str) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 @functools.cache
@@ -150,7 +173,7 @@ def _named_converters(
     return [by_column[fields[name]] for name in names]
 
 
-def _convert(value: Any, converters: list[Converter], col: Any) -> Any:
+def _convert(value: Any, db: BaseDatabaseWrapper, converters: list[Converter], col: Any) -> Any:
     for converter in converters:
-        value = converter(value, col, connection)
+        value = converter(value, col, db)
     return value

@@ -187,24 +187,26 @@ def plan_values(
     """Plan the key's record: the fields of `values` that changed since it was last enqueued
     (all of them the first time; nothing when none changed)."""
     state_key = (account_id, export.name(), key)
-    before = plan.digests(state_key)
+    changed, after = changes(plan.digests(state_key), values)
+    if changed is not None:
+        plan.add(account_id, record_of(export.sobject, export.external_id[0], key, changed))
+        plan.state[state_key] = after
+
+
+def changes(
+    before: dict[str, str] | None, values: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The fields of `values` to enqueue (all of them when nothing was enqueued before; None
+    when none changed since `before`'s digests) and the digests of `values`."""
     after = digests_of(values)
     if before is None:
-        changed = values
-    else:
-        changed = {n: v for n, v in values.items() if before.get(n) != after[n]}
-        if not changed:
-            return
-    plan.add(
-        account_id,
-        {
-            "sobject": export.sobject,
-            "external_id_field": export.external_id[0],
-            "external_id": key,
-            "fields": changed,
-        },
-    )
-    plan.state[state_key] = after
+        return values, after
+    return {n: v for n, v in values.items() if before.get(n) != after[n]} or None, after
+
+
+def record_of(sobject: str, id_field: str, key: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An upsert of the key's `fields`, as `enqueue` takes it."""
+    return {"sobject": sobject, "external_id_field": id_field, "external_id": key, "fields": fields}
 
 
 def values_planner(
@@ -218,22 +220,10 @@ def values_planner(
     def planned(key: str, values: dict[str, Any]) -> None:
         state_key = (account_id, name, key)
         before = state[state_key] if state_key in state else known_digests.get(state_key)
-        after = digests_of(values)
-        if before is None:
-            changed = values
-        else:
-            changed = {n: v for n, v in values.items() if before.get(n) != after[n]}
-            if not changed:
-                return
-        add(
-            {
-                "sobject": sobject,
-                "external_id_field": id_field,
-                "external_id": key,
-                "fields": changed,
-            }
-        )
-        state[state_key] = after
+        changed, after = changes(before, values)
+        if changed is not None:
+            add(record_of(sobject, id_field, key, changed))
+            state[state_key] = after
 
     return planned
 

@@ -62,13 +62,7 @@ def test_parents_enqueued_in_an_earlier_chunk_are_not_read_again(shop):
 def test_remembered_parents_give_what_reading_them_gives(shop):
     """A chunk planned with the parents remembered reads the same keys and digests as one
     that reads them all from the database."""
-    columns = columns_of(PersonExport)
-    assert columns is not None
-    rows = list(
-        Person.objects.filter(tenant__crm_account=shop)
-        .order_by("pk")
-        .values_list(*columns.names)[:10]
-    )
+    columns, rows = first_people(shop)
     backfill(CompanyExport, shop.pk, [])  # the companies enqueued: their keys captured
     all_read = read_keys(columns, rows, shop.pk)
     remembered = {key: digests for key, digests in all_read[2].items() if key[1] == "CompanyExport"}
@@ -107,13 +101,7 @@ def test_a_key_captured_after_the_read_is_upserted_when_the_chunk_is_written_aga
     """A chunk inserts the keys it found never captured; a save that captured one in
     between (here: its row written directly) rolls the chunk back, which is then
     written with upserts: each record once, the backfill's digests kept."""
-    columns = columns_of(PersonExport)
-    assert columns is not None
-    rows = list(
-        Person.objects.filter(tenant__crm_account=shop)
-        .order_by("pk")
-        .values_list(*columns.names)[:10]
-    )
+    columns, rows = first_people(shop)
     plan = plan_rows(columns, rows, shop.pk, "default")
     prepared = prepare(plan)
     assert prepared.keep is None and prepared.fresh is not None  # nothing captured before
@@ -138,3 +126,15 @@ def test_a_key_captured_after_the_read_is_upserted_when_the_chunk_is_written_aga
 def test_another_integrity_error_is_not_taken_for_a_key_captured_since():
     assert not captured_since(IntegrityError('null value in column "sobject"'))
     assert not captured_since(ValueError("one_captured_key"))
+
+
+def first_people(shop):
+    """PersonExport's columns and the shop's first ten people as a backfill reads them."""
+    columns = columns_of(PersonExport)
+    assert columns is not None
+    rows = list(
+        Person.objects.filter(tenant__crm_account=shop)
+        .order_by("pk")
+        .values_list(*columns.names)[:10]
+    )
+    return columns, rows

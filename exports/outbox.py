@@ -8,7 +8,6 @@ export order. A deletion takes its place in that order like any record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from exports import jsontext
 from exports.models import ExportRecord
 from exports.record_input import (
     KEYS,
@@ -172,7 +172,7 @@ _INSERT_PG = _INSERT_PG_QUIET + " RETURNING id"
 
 def _rows_json(chunk: list[RecordInput]) -> str:
     rows = [[r.sobject, r.external_id_field, r.external_id, r.fields, r.operation] for r in chunk]
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(rows)
 
 
 def _insert(account: Account, chunk: list[RecordInput]) -> tuple[int, int]:

@@ -41,7 +41,14 @@ from exports.mapping.columns import (
     remember_parents,
 )
 from exports.mapping.declare import Export, Ref, registered
-from exports.mapping.writer import Ahead, Writer, fewer_collections, overlaps, quick_handoffs
+from exports.mapping.writer import (
+    Ahead,
+    Writer,
+    fewer_collections,
+    overlaps,
+    pipelined,
+    quick_handoffs,
+)
 
 
 class BackfillError(ValueError):
@@ -214,7 +221,7 @@ def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -
 def _write_once(
     prepared: Prepared, progress_pk: int, values: dict[str, Any], optimistic: bool
 ) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), pipelined():
         write(prepared, savepoint=False, optimistic=optimistic)
         BackfillProgress.objects.filter(pk=progress_pk).update(**values)
 

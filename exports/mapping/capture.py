@@ -19,7 +19,6 @@ transaction (docs/integration.md › Capture on commit).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
+from exports import jsontext
 from exports.captured import CapturedKey
 from exports.mapping.declare import Export, for_model
 from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
@@ -293,9 +293,9 @@ def _known(wanted: list[StateKey]) -> dict[StateKey, dict[str, str]]:
         f" ON c.account_id = {account} AND c.export = k.v ->> 1 AND c.key = k.v ->> 2"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(wanted, separators=(",", ":"))])
+        cursor.execute(sql, [jsontext.dumps(wanted)])
         (found,) = cursor.fetchone()
-    return {(a, e, k): d for a, e, k, d in json.loads(found or "[]")}
+    return {(a, e, k): d for a, e, k, d in jsontext.loads(found or "[]")}
 
 
 def apply(plan: Plan) -> int:
@@ -336,7 +336,7 @@ def prepare(plan: Plan) -> Prepared:
 
 
 def _json(rows: list[Any]) -> str | None:
-    return json.dumps(rows, separators=(",", ":")) if rows else None
+    return jsontext.dumps(rows) if rows else None
 
 
 def write(prepared: Prepared, savepoint: bool = True, optimistic: bool = False) -> int:

@@ -21,7 +21,7 @@ from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from django.db import connections
+from django.db import connection, connections
 
 T = TypeVar("T")
 
@@ -57,6 +57,22 @@ def fewer_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """PostgreSQL: the statements of a chunk's write (lock the account, insert its records,
+    its captured keys, its progress) sent without waiting for each answer (psycopg's
+    pipeline mode): the writer's thread waits for the interpreter once or twice a chunk,
+    not once a statement, while the planning thread holds it. Enter it inside the
+    transaction: an error is raised where an answer is needed, at the latest when the
+    pipeline ends, and the transaction then rolls back outside it."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield  # (an error the pipeline's end raises comes as Django's, e.g. IntegrityError)
 
 
 def overlaps(vendor: str, in_transaction: bool) -> bool:

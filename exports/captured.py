@@ -13,8 +13,17 @@ class CapturedKey(models.Model):
     """A key of a declared export that was enqueued: a digest per Salesforce field of the
     value last enqueued. No row: the next save sends the full record."""
 
-    # No index of its own: the unique constraint's index starts with the account.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own: the unique constraint's index starts with the account. No
+    # constraint in the database either: its check at each commit was a tenth of a
+    # backfill's writing, and Django deletes an account's keys with it (CASCADE) all the
+    # same; a key left behind by a delete in raw SQL is harmless (nothing reads it).
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     export = models.CharField("export", max_length=100)
     key = models.CharField("external id", max_length=255)
     digests = models.JSONField("field digests", default=dict)

@@ -172,6 +172,29 @@ def test_the_account_indexes_another_index_repeats_are_dropped_and_come_back_on_
     assert [account_indexes(t) for t in tables] == [[], []]
 
 
+def test_captured_keys_have_no_account_constraint_and_go_with_their_account(shop):
+    """No foreign key check at each commit of a backfill's chunk; Django deletes the keys
+    with the account all the same (and with the migration undone, the constraint is back)."""
+    table = CapturedKey._meta.db_table
+
+    def account_constraints() -> list[str]:
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, table)
+        return [n for n, c in found.items() if c["foreign_key"] and c["columns"] == ["account_id"]]
+
+    assert account_constraints() == []
+    backfill(PersonExport, shop.pk, [], batch=10)
+    assert CapturedKey.objects.filter(account=shop).exists()
+    shop.delete()
+    assert not CapturedKey.objects.filter(account_id=shop.pk).exists()
+    try:
+        call_command("migrate", "exports", "0014", verbosity=0)
+        assert len(account_constraints()) == 1
+    finally:
+        call_command("migrate", "exports", verbosity=0)
+    assert account_constraints() == []
+
+
 def test_keys_read_ahead_are_planned_as_they_are_once_the_chunks_before_commit():
     a, b, c = (1, "PersonExport", "a"), (1, "PersonExport", "b"), (1, "PersonExport", "c")
     found = {a: {"Name": "1"}, b: {"Name": "2"}}

@@ -9,7 +9,8 @@ its memory stays flat.
 2. One account, one tenant, 1,000 companies and `--rows` people (inserted with SQL).
 3. `crm_backfill --account bench --export PersonExport` in a process of its own: rows/s
    (its own clock) over the whole run and per tenth of it, and its resident memory
-   sampled every 0.5 s (the first tenth's and the last tenth's peaks: flat or not).
+   sampled every 0.5 s (the first tenth's and the last tenth's peaks: flat or not), and
+   the CPU time it and its PostgreSQL backends used a row (/proc: the server is local).
 4. Print a table and write bench/results/backfill-<time>.json. Target: >= 20,000 rows/s.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -105,14 +107,21 @@ def run_backfill(env: dict[str, str], batch: int) -> dict[str, Any]:
         "--no-progress",
     ]
     began = time.perf_counter()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     samples: list[tuple[float, int]] = []
     progress: list[tuple[float, int]] = []  # (seconds, rows read) as its chunks commit
+    backends: dict[int, float] = {}  # PostgreSQL backend pid -> its CPU seconds last seen
     while child.poll() is None:
         samples.append((time.perf_counter() - began, _rss_kb(child.pid)))
         progress.append((samples[-1][0], _rows_read()))
+        backends |= _backend_cpu()
         time.sleep(0.5)  # a sampling interval, not a synchronisation
     seconds = time.perf_counter() - began
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command_cpu = (children.ru_utime + children.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     out = child.stdout.read() if child.stdout else ""
     if child.returncode != 0:
         raise SystemExit(f"crm_backfill failed ({child.returncode}): {out}")
@@ -125,6 +134,8 @@ def run_backfill(env: dict[str, str], batch: int) -> dict[str, Any]:
         "rss_last_tenth_mb": max(rss[-tenth:] or [0]) / 1024,
         "rss_peak_mb": max(rss or [0]) / 1024,
         "rows_per_s_by_tenth": _rates_by_tenth(progress),
+        "command_cpu_seconds": command_cpu,
+        "postgresql_cpu_seconds": sum(backends.values()),
     }
 
 
@@ -132,6 +143,27 @@ def _rows_read() -> int:
     from exports.captured import BackfillProgress
 
     return max(BackfillProgress.objects.values_list("rows", flat=True), default=0)
+
+
+def _backend_cpu() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend of the bench's database but this process's
+    (from /proc: the server runs on this machine in the bench)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 def _rates_by_tenth(progress: list[tuple[float, int]]) -> list[float]:
@@ -166,6 +198,12 @@ def write(result: dict[str, Any]) -> None:
     print(
         f"  RSS: first tenth {result['rss_first_tenth_mb']:.0f} MB, last tenth "
         f"{result['rss_last_tenth_mb']:.0f} MB, peak {result['rss_peak_mb']:.0f} MB"
+    )
+    rows = result["rows"]
+    print(
+        f"  CPU a row: crm_backfill {result['command_cpu_seconds'] / rows * 1e6:.0f} µs,"
+        f" its PostgreSQL backends {result['postgresql_cpu_seconds'] / rows * 1e6:.0f} µs"
+        " (sampled every 0.5 s: the last half second's left out)"
     )
     tenths = ", ".join(f"{rate:,.0f}" for rate in result["rows_per_s_by_tenth"])
     print(f"  rows/s by tenth of the rows (committed progress, sampled every 0.5 s): {tenths}")

@@ -63,3 +63,19 @@ def test_api_usage_is_read_from_every_answer(gateway: Gateway) -> None:
 
     assert gateway.api_usage == (used + 1, limit)
     assert limit > 0
+
+
+def test_answers_are_read_as_plain_dicts(gateway: Gateway) -> None:
+    """Salesforce's answers decoded by json's C decoder into dicts (simple-salesforce's
+    default built an OrderedDict per object in Python, and each result then missed the
+    results' quick path)."""
+    gateway.upsert_collection("Contact", "ExtId__c", contacts("a"), True)
+    answer = gateway._rest(
+        "composite/sobjects/Contact/ExtId__c",
+        "PATCH",
+        json={
+            "allOrNone": True,
+            "records": [{"attributes": {"type": "Contact"}, **contacts("a")[0]}],
+        },
+    )
+    assert type(answer) is list and type(answer[0]) is dict

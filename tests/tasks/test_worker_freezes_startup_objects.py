@@ -1,5 +1,6 @@
 """A worker process moves what it loaded at startup out of the garbage collector's sight
-(crmsync.celery.freeze_startup_objects), for the solo pool and for prefork children."""
+and collects its youngest generation less often (crmsync.celery.freeze_startup_objects),
+for the solo and threads pools and for prefork children."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import gc
 import pytest
 from celery.signals import worker_process_init, worker_ready
 
-import crmsync.celery  # noqa: F401  (connects the signal handlers)
+import crmsync.celery  # (connects the signal handlers)
 
 
 @pytest.mark.parametrize("signal", [worker_ready, worker_process_init])
 def test_worker_start_freezes_what_is_loaded(signal):
     gc.unfreeze()
+    before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
     try:
         signal.send(sender=None)
         assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (crmsync.celery.YOUNG_COLLECTION_EVERY, *before[1:])
+        assert crmsync.celery.YOUNG_COLLECTION_EVERY > before[0]
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)

@@ -91,8 +91,7 @@ def freeze_startup_objects(**_: Any) -> None:
     as usual, the youngest generation every YOUNG_COLLECTION_EVERY allocations (Python's
     700 started a collection several times a run, and every hundredth a full one)."""
     gc.freeze()
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 # A small account's run allocates tens of thousands of objects, nearly all freed by reference

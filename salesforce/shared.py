@@ -278,7 +278,8 @@ def once(key: str, read: Callable[[], T | None], make: Callable[[], T], wait_s: 
     1. What `read()` finds is the answer; a failure another worker kept (`key:failed`) is
        raised as ours.
     2. Add the lock `key:lock`, expiring after `wait_s` (rounded up, plus a second): who
-       adds it reads again (the holder before it may just have finished), else runs
+       adds it looks again as in step 1 (the holder before it may just have finished, or
+       kept its failure between our look and the lock's release), else runs
        `make()` (which stores what `read()` finds) and removes the lock. A permanent
        failure of `make()` is kept for FAILED_KEPT_S (the waiters raise it, nobody tries
        again at once) and raised; a transient one is raised only.
@@ -293,8 +294,8 @@ def once(key: str, read: Callable[[], T | None], make: Callable[[], T], wait_s: 
         if found is not None:
             return found
         if _claim(f"{key}:lock", lock_s):
-            try:
-                found = read()
+            try:  # the holder before may just have finished, or kept its failure
+                found = _found(key, read)
                 return found if found is not None else _make(key, make)
             finally:
                 forget(f"{key}:lock")

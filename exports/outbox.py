@@ -222,8 +222,11 @@ def _chunks(records: Iterator[RecordInput], size: int) -> Iterator[list[RecordIn
 def _lock_account(account: Account) -> None:
     """Serialize enqueues of one account until commit (FOR NO KEY UPDATE on PostgreSQL,
     which does not block inserts of rows that reference the account; SQLite's writes
-    are serialized anyway)."""
-    list(Account.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk"))
+    are serialized anyway). An account that does not exist (deleted meanwhile) is refused
+    here: the records' account has no foreign key constraint in the database."""
+    found = Account.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk")
+    if not list(found):
+        raise Account.DoesNotExist(f"account {account.pk} does not exist: nothing enqueued")
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from django.db import connection, models
 from django.dispatch import Signal
 
 from accounts.models import Account
-from exports.json_rows import db_datetime, rows_param, select_rows
+from exports.json_rows import bound_cursor, db_datetime, rows_param, select_rows
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def note_writes(account_id: int, writes: Sequence[KeyWrite], now: datetime) -> N
     deletion keeps the key, marked deleted, with the Id it had. (The export's cursor move
     sends it together with the call's results: `exports.story.note_call`.)"""
     if writes:
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(*upsert_sql(account_id, writes, now))
 
 
@@ -205,7 +205,7 @@ def _lookup(
     """((object, field, key), Salesforce Id) of the `rows` the key map holds with an Id."""
     if connection.vendor == "postgresql":
         sql = _LOOKUP.format(table=SalesforceKey._meta.db_table)
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(sql, [rows_param(rows), account_id])
             return [((s, f, k), sf_id) for s, f, k, sf_id in cursor.fetchall()]
     found = SalesforceKey.objects.filter(

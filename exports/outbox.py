@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from exports import jsontext
+from exports.json_rows import bound_cursor
 from exports.models import ExportRecord
 from exports.record_input import (
     KEYS,
@@ -142,7 +143,7 @@ def enqueue_encoded(account: Account, encoded: Encoded, *, savepoint: bool = Tru
         _lock_account(account)
         for chunk in encoded.chunks:
             if isinstance(chunk, str):
-                with connection.cursor() as cursor:
+                with bound_cursor() as cursor:
                     cursor.execute(_INSERT_PG_QUIET, [account.pk, timezone.now(), chunk])
             else:
                 _insert(account, chunk)
@@ -179,7 +180,7 @@ def _insert(account: Account, chunk: list[RecordInput]) -> tuple[int, int]:
     """Insert a chunk in order; (first id, last id). PostgreSQL: one statement with the rows
     as one JSON parameter (quoted once, not value by value); others: bulk_create."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(_INSERT_PG, [account.pk, timezone.now(), _rows_json(chunk)])
             ids = [row[0] for row in cursor.fetchall()]
         return min(ids), max(ids)

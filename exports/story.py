@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from exports.json_rows import rows_param, select_rows
+from exports.json_rows import bound_cursor, rows_param, select_rows
 from exports.keymap import KeyWrite, upsert_sql
 
 MAX_MESSAGE = 1000  # characters of Salesforce's message kept per result
@@ -76,7 +76,7 @@ def note_call(
         rows.append((ids[0], run_id, "written", "", "", now, ids[-1], json.dumps(ids)))
     if not rows and not writes:
         return
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         if not rows:
             cursor.execute(*upsert_sql(account_id, writes, now))
             return

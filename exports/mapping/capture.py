@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Account
 from exports import jsontext
 from exports.captured import CapturedKey
+from exports.json_rows import bound_cursor
 from exports.mapping.declare import Export, for_model
 from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
 from exports.record_quick import prevalidated
@@ -292,7 +293,7 @@ def _known(wanted: list[StateKey]) -> dict[StateKey, dict[str, str]]:
         f"SELECT {rows} FROM {table} c JOIN {keys_sql}"  # noqa: S608
         f" ON c.account_id = {account} AND c.export = k.v ->> 1 AND c.key = k.v ->> 2"
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [jsontext.dumps(wanted)])
         (found,) = cursor.fetchone()
     return {(a, e, k): d for a, e, k, d in jsontext.loads(found or "[]")}
@@ -385,7 +386,7 @@ def _save_digests(keep: str, upsert: bool = True) -> None:
         select = (
             "SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3 FROM json_each(%s) WHERE true"
         )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (account_id, export, key, digests) {select}"  # noqa: S608
             + (_UPSERT if upsert else ""),

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import (
+    ChangedSinceRead,
     Pending,
     Plan,
     Prepared,
@@ -45,6 +46,7 @@ from exports.mapping.writer import (
     Ahead,
     Writer,
     fewer_collections,
+    one_snapshot,
     overlaps,
     pipelined,
     quick_handoffs,
@@ -142,6 +144,46 @@ def backfill(
     if progress.finished_at is not None:  # a finished backfill runs again from the start
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
+    committed = (progress.last_pk, progress.rows, progress.enqueued)
+
+    def done(chunk: Chunk) -> None:
+        nonlocal committed
+        committed = (json.dumps(chunk.last_pk, default=str), chunk.total_rows, chunk.total_enqueued)
+        if on_chunk is not None:
+            on_chunk(chunk)
+
+    for attempt in range(1, RESTARTS + 1):
+        try:
+            _pass(export, columns, account_id, qs, progress, batch, done)
+            break
+        except ChangedSinceRead:
+            if attempt == RESTARTS:
+                raise BackfillError(
+                    f"rows kept being saved while their chunk was written ({RESTARTS} times):"
+                    " run it again, it starts after the last chunk committed"
+                ) from None
+            progress.last_pk, progress.rows, progress.enqueued = committed
+    progress.finished_at = timezone.now()
+    progress.save(update_fields=["finished_at", "updated_at"])
+    return progress
+
+
+# A chunk whose rows were saved (and captured) after it read them rolls back, and the
+# backfill goes on from the last chunk committed, reading them again: so many times at most.
+RESTARTS = 10
+
+
+def _pass(
+    export: type[Export],
+    columns: Columns | None,
+    account_id: int,
+    qs: QuerySet[Any],
+    progress: BackfillProgress,
+    batch: int,
+    done: Callable[[Chunk], None],
+) -> None:
+    """Read, plan and write the chunks after `progress.last_pk` (ChangedSinceRead: a chunk
+    was saved since it was read; nothing of it committed)."""
     chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
     threaded = overlaps(connection.vendor, connection.in_atomic_block)
     parents: Enqueued = {}  # read by the reader's thread, written by this one
@@ -149,13 +191,10 @@ def backfill(
     writer = Writer(threaded)
     try:
         with quick_handoffs(threaded), fewer_collections():
-            _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk, parents)
+            _run(export, columns, account_id, qs.db, progress, reads, writer, done, parents)
     finally:
         writer.close()
         reads.close()
-    progress.finished_at = timezone.now()
-    progress.save(update_fields=["finished_at", "updated_at"])
-    return progress
 
 
 def _run(
@@ -198,32 +237,27 @@ def _next_read(
 ) -> tuple[list[Any], Read | None] | None:
     """The next chunk and, read by columns, its keys and what was captured of them (the
     parents' keys remembered as enqueued taken from `parents`)."""
-    chunk = next(chunks, None)
-    if chunk is None:
-        return None
-    return chunk, None if columns is None else read_keys(columns, chunk, account_id, parents)
+    with one_snapshot():
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        return chunk, None if columns is None else read_keys(columns, chunk, account_id, parents)
 
 
 def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:
     """A chunk's records, captured keys and progress, in one transaction: an interrupted
     backfill starts after the last chunk committed and enqueues nothing twice. No
-    savepoints: the chunk is written whole or not at all. The keys never captured when
-    read are inserted; when a save captured one since, the chunk rolls back and is
-    written again with upserts."""
+    savepoints: the chunk is written whole or not at all. Checked (`capture.write`): when a
+    save captured one of its keys since the chunk was read, it rolls back and raises
+    ChangedSinceRead."""
     try:
-        _write_once(prepared, progress_pk, values, optimistic=True)
+        with transaction.atomic(), pipelined():
+            write(prepared, savepoint=False, checked=True)
+            BackfillProgress.objects.filter(pk=progress_pk).update(**values)
     except IntegrityError as exc:
         if not captured_since(exc):
             raise
-        _write_once(prepared, progress_pk, values, optimistic=False)
-
-
-def _write_once(
-    prepared: Prepared, progress_pk: int, values: dict[str, Any], optimistic: bool
-) -> None:
-    with transaction.atomic(), pipelined():
-        write(prepared, savepoint=False, optimistic=optimistic)
-        BackfillProgress.objects.filter(pk=progress_pk).update(**values)
+        raise ChangedSinceRead("a key was captured since its chunk was read") from exc
 
 
 def _progress_values(progress: BackfillProgress) -> dict[str, Any]:

@@ -18,7 +18,6 @@ transaction (docs/integration.md › Capture on commit).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from exports import jsontext
 from exports.captured import CapturedKey
 from exports.json_rows import bound_cursor
 from exports.mapping.declare import Export, for_model
+from exports.mapping.digests import digests_of
 from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
 from exports.record_quick import prevalidated
 
@@ -54,62 +54,6 @@ class Plan:
 
     def digests(self, key: StateKey) -> dict[str, str] | None:
         return self.state[key] if key in self.state else self.known.get(key)
-
-
-def digest(value: Any) -> str:
-    """A short digest of a converted value (what was enqueued for a field): its repr, which
-    for the JSON values `to_salesforce` gives (text, numbers, booleans, None, a one-key
-    reference) is the same in every process. Remembered for text, integers, booleans and
-    None (whose repr their type and value decide), and references to them."""
-    kind = type(value)
-    if kind is dict and len(value) == 1:
-        ((name, ref),) = value.items()
-        if ref.__class__ not in _REMEMBERED:
-            return _digest(value)
-        key: Any = (name, ref.__class__, ref)
-    else:
-        key = (kind, value)
-        if kind not in _REMEMBERED:
-            return _digest(value)
-    try:
-        return _DIGESTS[key]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable
-        return _digest(value)
-    if len(_DIGESTS) >= 50_000:
-        _DIGESTS.clear()
-    _DIGESTS[key] = found = _digest(value)
-    return found
-
-
-def digests_of(values: dict[str, Any]) -> dict[str, str]:
-    """`digest` of each value, a remembered scalar's found without a call (a backfill
-    digests millions of values, most of them repeated)."""
-    found = {}
-    remembered = _DIGESTS
-    for name, value in values.items():
-        kind = value.__class__
-        if kind in _REMEMBERED:
-            key = (kind, value)
-            answer = remembered.get(key)
-            if answer is None:
-                answer = _digest(value)
-                if len(remembered) >= 50_000:
-                    remembered.clear()
-                remembered[key] = answer
-            found[name] = answer
-            continue
-        found[name] = digest(value)
-    return found
-
-
-def _digest(value: Any, _blake2b: Any = hashlib.blake2b) -> str:
-    return _blake2b(repr(value).encode(), digest_size=8).hexdigest()
-
-
-_REMEMBERED = frozenset((str, int, bool, type(None)))
-_DIGESTS: dict[Any, str] = {}
 
 
 def export_objects(objs: Iterable[Any], deleted: bool = False) -> int:
@@ -305,18 +249,25 @@ def apply(plan: Plan) -> int:
     return write(prepare(plan))
 
 
+class ChangedSinceRead(Exception):
+    """A checked `write` found a key a save captured, changed or forgot after the rows it was
+    planned from were read: the plan's records may hold older values than the save's."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A plan's writes with Python's part done (`prepare`): per account its records made
-    ready to insert, or the items to validate; the keys to forget; the digests to keep as
-    `_save_digests`' JSON parameters, of the keys captured before (`keep`) and of those the
-    plan found never captured (`fresh`)."""
+    ready to insert, or the items to validate; the keys to forget (with their digests as
+    the plan found them); the digests to keep as `_save_digests`' JSON parameters, of the
+    keys captured before (`keep`, each with its digests as found, `kept` of them) and of
+    those the plan found never captured (`fresh`)."""
 
     outbox: list[tuple[int, Encoded | list[dict[str, Any]]]]
-    forget: list[StateKey]
+    forget: list[tuple[int, str, str, dict[str, str] | None]]
     keep: str | None
     count: int
     fresh: str | None = None
+    kept: int = 0
 
 
 def prepare(plan: Plan) -> Prepared:
@@ -326,27 +277,36 @@ def prepare(plan: Plan) -> Prepared:
     for account_id, items in plan.items.items():
         records = prevalidated(items)
         outbox.append((account_id, items if records is None else encode_valid(records)))
-    forget = [k for k, v in plan.state.items() if v is None]
     known_before = plan.known
+    forget = [(*k, known_before.get(k)) for k, v in plan.state.items() if v is None]
     keep: list[Any] = []
     fresh: list[Any] = []
     for (a, e, k), d in plan.state.items():
-        if d is not None:
-            (keep if (a, e, k) in known_before else fresh).append([a, e, k, d])
-    return Prepared(outbox, forget, _json(keep), plan.count(), _json(fresh))
+        if d is None:
+            continue
+        before = known_before.get((a, e, k))
+        if before is None:
+            fresh.append([a, e, k, d])
+        else:
+            keep.append([a, e, k, d, before])
+    return Prepared(outbox, forget, _json(keep), plan.count(), _json(fresh), len(keep))
 
 
 def _json(rows: list[Any]) -> str | None:
     return jsontext.dumps(rows) if rows else None
 
 
-def write(prepared: Prepared, savepoint: bool = True, optimistic: bool = False) -> int:
+def write(prepared: Prepared, savepoint: bool = True, checked: bool = False) -> int:
     """Write what `prepare` made ready, in one transaction; the number enqueued.
     `savepoint=False`: inside the caller's transaction, no savepoint of its own (one
-    round trip to the database fewer for each). `optimistic`: the keys the plan found
-    never captured are inserted, not upserted (a fifth less of PostgreSQL's work for
-    them); one captured since raises IntegrityError (`captured_since`): write again,
-    not optimistic."""
+    round trip to the database fewer for each). `checked` (a backfill's chunk, planned from
+    rows read before, not from the object a save holds): each key is written only if it is
+    still as the plan found it. The keys found never captured are inserted (one captured
+    since raises IntegrityError, `captured_since`); those found captured are updated, and
+    those to forget deleted, only where their digests are still those found (else
+    ChangedSinceRead). Either way the transaction rolls back: a save after the read
+    enqueued newer values than the plan's, which must not follow them. The accounts are
+    locked first, so no save's capture commits in between."""
     total = 0
     with transaction.atomic(savepoint=savepoint):
         for account_id, records in prepared.outbox:
@@ -355,17 +315,22 @@ def write(prepared: Prepared, savepoint: bool = True, optimistic: bool = False) 
                 total += enqueue_encoded(account, records, savepoint=savepoint)
             else:
                 total += enqueue_many(account, records)  # validated: the first problem raises
-        for account_id, export, key in prepared.forget:
+        if checked and prepared.forget:
+            _as_read("delete", jsontext.dumps(prepared.forget), len(prepared.forget))
+        for account_id, export, key, _ in [] if checked else prepared.forget:
             CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
         if prepared.keep is not None:
-            _save_digests(prepared.keep)
+            if checked:
+                _as_read("update", prepared.keep, prepared.kept)
+            else:
+                _save_digests(prepared.keep)
         if prepared.fresh is not None:
-            _save_digests(prepared.fresh, upsert=not optimistic)
+            _save_digests(prepared.fresh, upsert=not checked)
     return total
 
 
 def captured_since(exc: Exception) -> bool:
-    """Is `exc` an optimistic `write`'s insert of a key captured since it was read?"""
+    """Is `exc` a checked `write`'s insert of a key captured since it was read?"""
     text = str(exc)
     return isinstance(exc, IntegrityError) and (
         "one_captured_key" in text or f"{CapturedKey._meta.db_table}." in text
@@ -392,6 +357,45 @@ def _save_digests(keep: str, upsert: bool = True) -> None:
             + (_UPSERT if upsert else ""),
             [keep],
         )
+
+
+def _as_read(change: str, rows: str, expected: int) -> None:
+    """A checked write's captured keys, each changed only where its digests are still those
+    read: "update" sets the digests of `rows` (account id, export, key, new digests, the
+    digests read), "delete" deletes `rows` (account id, export, key, the digests read).
+    ChangedSinceRead when fewer than `expected` were."""
+    table = CapturedKey._meta.db_table
+    read = 4 if change == "update" else 3
+    if connection.vendor == "postgresql":
+        rows_sql = "jsonb_array_elements(%s::jsonb) AS r(v)"
+        match = (
+            "c.account_id = (r.v ->> 0)::bigint AND c.export = r.v ->> 1 AND c.key = r.v ->> 2"
+            f" AND c.digests = r.v -> {read}"
+        )
+        sql = (
+            f"UPDATE {table} c SET digests = r.v -> 3 FROM {rows_sql} WHERE {match}"  # noqa: S608
+            if change == "update"
+            else f"DELETE FROM {table} c USING {rows_sql} WHERE {match}"  # noqa: S608
+        )
+        sql = f"WITH done AS ({sql} RETURNING 1) SELECT count(*) FROM done"
+    else:
+        match = (
+            f"{table}.account_id = r.value ->> 0 AND {table}.export = r.value ->> 1"
+            f" AND {table}.key = r.value ->> 2"
+            f" AND json({table}.digests) = json(r.value -> {read})"
+        )
+        sql = (
+            f"UPDATE {table} SET digests = json(r.value -> 3) FROM json_each(%s) AS r"  # noqa: S608
+            f" WHERE {match}"
+            if change == "update"
+            else f"DELETE FROM {table} WHERE EXISTS"  # noqa: S608
+            f" (SELECT 1 FROM json_each(%s) AS r WHERE {match})"
+        )
+    with bound_cursor() as cursor:
+        cursor.execute(sql, [rows])
+        done = cursor.fetchone()[0] if connection.vendor == "postgresql" else cursor.rowcount
+    if done != expected:
+        raise ChangedSinceRead(f"{expected - done} of {expected} captured keys changed since read")
 
 
 _UPSERT = " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests"

@@ -21,7 +21,7 @@ from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 T = TypeVar("T")
 
@@ -73,6 +73,20 @@ def pipelined() -> Iterator[None]:
     connection.ensure_connection()
     with connection.wrap_database_errors, connection.connection.pipeline():
         yield  # (an error the pipeline's end raises comes as Django's, e.g. IntegrityError)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """A chunk's rows and their captured keys read as of one moment (a transaction; on
+    PostgreSQL, outside the caller's, REPEATABLE READ): a save that commits after the rows
+    were read is not in the keys read either, so the chunk's write sees the key changed
+    (`capture.write`'s check) and does not send the rows' older values after the save's."""
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def overlaps(vendor: str, in_transaction: bool) -> bool:

@@ -19,8 +19,9 @@ from crmsync.example.models import Company, Person, Tenant
 from exports.captured import CapturedKey
 from exports.mapping import Export, Ref
 from exports.mapping.backfill import backfill
-from exports.mapping.capture import capture, digest
+from exports.mapping.capture import capture
 from exports.mapping.columns import capture_rows, columns_of
+from exports.mapping.digests import digest
 from exports.models import ExportRecord
 from tests.factories import AccountFactory
 

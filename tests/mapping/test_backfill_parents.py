@@ -1,8 +1,8 @@
 """A backfill by columns remembers the parents' keys it planned as enqueued and does not read
 them again for the chunks after (exports.mapping.columns.remember_parents): the same
-records and captured keys, each company's key read once, at most so many remembered. It
-inserts the keys it found never captured, and upserts them when a save captured one in
-between."""
+records and captured keys, each company's key read once, at most so many remembered. A
+chunk's write is checked: it inserts the keys it found never captured, updates or forgets
+those it found captured only where they are as read, and rolls back whole otherwise."""
 
 from __future__ import annotations
 
@@ -14,8 +14,17 @@ from crmsync.example.crm_exports import CompanyExport, PersonExport
 from crmsync.example.models import Company, Person, Tenant
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.backfill import _write_chunk, backfill
-from exports.mapping.capture import Plan, captured_since, digests_of, known, prepare, write
+from exports.mapping.capture import (
+    ChangedSinceRead,
+    Plan,
+    apply,
+    captured_since,
+    known,
+    prepare,
+    write,
+)
 from exports.mapping.columns import columns_of, plan_rows, read_keys, remember_parents
+from exports.mapping.digests import digests_of
 from exports.models import ExportRecord
 from tests.factories import AccountFactory
 
@@ -101,10 +110,10 @@ def test_at_most_so_many_parents_are_remembered(shop):
     assert all(kept[key] == plan.state[key] for key in kept)
 
 
-def test_a_key_captured_after_the_read_is_upserted_when_the_chunk_is_written_again(shop):
+def test_a_chunk_with_a_key_captured_since_its_read_rolls_back_whole(shop):
     """A chunk inserts the keys it found never captured; a save that captured one in
-    between (here: its row written directly) rolls the chunk back, which is then
-    written with upserts: each record once, the backfill's digests kept."""
+    between (here: its key written directly) rolls the chunk back with its progress: the
+    backfill reads it again (test_backfill_beside_saves)."""
     columns, rows = first_people(shop)
     plan = plan_rows(columns, rows, shop.pk, "default")
     prepared = prepare(plan)
@@ -114,17 +123,40 @@ def test_a_key_captured_after_the_read_is_upserted_when_the_chunk_is_written_aga
     progress = BackfillProgress.objects.create(account=shop, export="PersonExport")
 
     with pytest.raises(IntegrityError) as raised, transaction.atomic():
-        write(prepared, savepoint=False, optimistic=True)
+        write(prepared, savepoint=False, checked=True)
     assert captured_since(raised.value)
-    _write_chunk(prepared, progress.pk, {"rows": 10, "enqueued": plan.count()})
+    with pytest.raises(ChangedSinceRead):
+        _write_chunk(prepared, progress.pk, {"rows": 10, "enqueued": plan.count()})
 
-    assert (
-        CapturedKey.objects.get(account=shop, export=taken[1], key=taken[2]).digests
-        == (plan.state[taken])
-    )
-    assert CapturedKey.objects.filter(account=shop).count() == len(plan.state)
-    assert ExportRecord.objects.filter(account=shop).count() == plan.count() == 13
-    assert BackfillProgress.objects.get(pk=progress.pk).rows == 10
+    assert CapturedKey.objects.filter(account=shop).count() == 1
+    assert not ExportRecord.objects.filter(account=shop).exists()
+    assert BackfillProgress.objects.get(pk=progress.pk).rows == 0
+
+
+def test_keys_changed_or_forgotten_since_the_read_fail_a_checked_write(shop):
+    """Keys found captured are updated, and those to forget deleted, only where their
+    digests are still those read."""
+    columns, rows = first_people(shop)
+    apply(plan_rows(columns, rows, shop.pk, "default"))  # every key captured
+    changed, gone = rows[0][columns.pk], rows[1][columns.pk]
+    Person.objects.filter(pk=changed).update(first_name="Bypassed")  # no capture
+    Person.objects.filter(pk=gone).update(is_customer=False)
+    columns, rows = first_people(shop)
+    prepared = prepare(plan_rows(columns, rows, shop.pk, "default"))
+    assert prepared.kept == 1 and len(prepared.forget) == 1
+    records = ExportRecord.objects.filter(account=shop).count()
+
+    for pk in (changed, gone):  # a save captured the key again after the read
+        key = CapturedKey.objects.get(key=str(Person.objects.get(pk=pk).uuid))
+        digests = key.digests
+        CapturedKey.objects.filter(pk=key.pk).update(digests={**digests, "Email": "?"})
+        with pytest.raises(ChangedSinceRead, match="1 of 1 captured keys changed"):
+            write(prepared, checked=True)
+        assert ExportRecord.objects.filter(account=shop).count() == records
+        CapturedKey.objects.filter(pk=key.pk).update(digests=digests)
+
+    assert write(prepared, checked=True) == 2  # as read: the change and the deletion
+    assert not CapturedKey.objects.filter(key=str(Person.objects.get(pk=gone).uuid)).exists()
 
 
 def test_another_integrity_error_is_not_taken_for_a_key_captured_since():

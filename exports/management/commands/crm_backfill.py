@@ -70,7 +70,10 @@ class Command(BaseCommand):
         rows_before = earlier.rows if earlier is not None else 0
         began = time.monotonic()
         show = _progress(total, began) if not options["no_progress"] else None
-        done = backfill(export, account.pk, options["where"], options["batch"], show)
+        try:
+            done = backfill(export, account.pk, options["where"], options["batch"], show)
+        except BackfillError as exc:  # rows kept being saved: what committed stays
+            raise CommandError(str(exc), returncode=1) from None
         seconds = max(time.monotonic() - began, 1e-9)
         if show:
             sys.stderr.write("\n")

@@ -1,0 +1,64 @@
+"""Digests of the values a key last enqueued (`CapturedKey.digests`): a short digest per
+field, so a save sends only the fields that changed (docs/integration.md › Capture on
+commit)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+
+def digest(value: Any) -> str:
+    """A short digest of a converted value (what was enqueued for a field): its repr, which
+    for the JSON values `to_salesforce` gives (text, numbers, booleans, None, a one-key
+    reference) is the same in every process. Remembered for text, integers, booleans and
+    None (whose repr their type and value decide), and references to them."""
+    kind = type(value)
+    if kind is dict and len(value) == 1:
+        ((name, ref),) = value.items()
+        if ref.__class__ not in _REMEMBERED:
+            return _digest(value)
+        key: Any = (name, ref.__class__, ref)
+    else:
+        key = (kind, value)
+        if kind not in _REMEMBERED:
+            return _digest(value)
+    try:
+        return _DIGESTS[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable
+        return _digest(value)
+    if len(_DIGESTS) >= 50_000:
+        _DIGESTS.clear()
+    _DIGESTS[key] = found = _digest(value)
+    return found
+
+
+def digests_of(values: dict[str, Any]) -> dict[str, str]:
+    """`digest` of each value, a remembered scalar's found without a call (a backfill
+    digests millions of values, most of them repeated)."""
+    found = {}
+    remembered = _DIGESTS
+    for name, value in values.items():
+        kind = value.__class__
+        if kind in _REMEMBERED:
+            key = (kind, value)
+            answer = remembered.get(key)
+            if answer is None:
+                answer = _digest(value)
+                if len(remembered) >= 50_000:
+                    remembered.clear()
+                remembered[key] = answer
+            found[name] = answer
+            continue
+        found[name] = digest(value)
+    return found
+
+
+def _digest(value: Any, _blake2b: Any = hashlib.blake2b) -> str:
+    return _blake2b(repr(value).encode(), digest_size=8).hexdigest()
+
+
+_REMEMBERED = frozenset((str, int, bool, type(None)))
+_DIGESTS: dict[Any, str] = {}

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import (
+    Captured,
     ChangedSinceRead,
     Pending,
     Plan,
     Prepared,
+    captured_of,
     captured_since,
     plan_capture,
     prepare,
@@ -187,7 +189,7 @@ def _pass(
     chunks = _chunks(qs, _of_account_sql(export, account_id), columns, progress, batch)
     threaded = overlaps(connection.vendor, connection.in_atomic_block)
     parents: Enqueued = {}  # read by the reader's thread, written by this one
-    reads = Ahead(partial(_next_read, chunks, columns, account_id, parents), threaded)
+    reads = Ahead(partial(_next_read, export, chunks, columns, account_id, parents), threaded)
     writer = Writer(threaded)
     try:
         with quick_handoffs(threaded), fewer_collections():
@@ -203,7 +205,7 @@ def _run(
     account_id: int,
     db: str,
     progress: BackfillProgress,
-    reads: Ahead[tuple[list[Any], Read | None] | None],
+    reads: Ahead[tuple[list[Any], Read | Captured] | None],
     writer: Writer,
     on_chunk: Callable[[Chunk], None] | None,
     parents: Enqueued,
@@ -219,8 +221,8 @@ def _run(
         _analyze_now_and_then(number)
         pending = {key: state for done in states for key, state in done.items()}
         plan, last_pk = _plan_chunk(export, columns, chunk, account_id, db, pending, found)
-        if columns is not None and found is not None:
-            remember_parents(columns, plan, found[0], parents)
+        if columns is not None:
+            remember_parents(columns, plan, cast(Read, found)[0], parents)
         enqueued = plan.count()
         progress.last_pk = json.dumps(last_pk, default=str)
         progress.rows += len(chunk)
@@ -233,15 +235,22 @@ def _run(
 
 
 def _next_read(
-    chunks: Iterator[list[Any]], columns: Columns | None, account_id: int, parents: Enqueued
-) -> tuple[list[Any], Read | None] | None:
-    """The next chunk and, read by columns, its keys and what was captured of them (the
-    parents' keys remembered as enqueued taken from `parents`)."""
+    export: type[Export],
+    chunks: Iterator[list[Any]],
+    columns: Columns | None,
+    account_id: int,
+    parents: Enqueued,
+) -> tuple[list[Any], Read | Captured] | None:
+    """The next chunk and what was captured of its keys and its parents', read as of one
+    moment (read by columns, the parents' keys remembered as enqueued taken from
+    `parents`)."""
     with one_snapshot():
         chunk = next(chunks, None)
         if chunk is None:
             return None
-        return chunk, None if columns is None else read_keys(columns, chunk, account_id, parents)
+        if columns is not None:
+            return chunk, read_keys(columns, chunk, account_id, parents)
+        return chunk, captured_of(_objects_of(export, chunk, account_id), account_id)
 
 
 def _write_chunk(prepared: Prepared, progress_pk: int, values: dict[str, Any]) -> None:
@@ -311,15 +320,20 @@ def _plan_chunk(
     account_id: int,
     db: str,
     pending: Pending,
-    read: Read | None = None,
+    read: Read | Captured | None = None,
 ) -> tuple[Plan, Any]:
     """Plan one chunk's rows against the captured keys as they are once `pending` (the
     previous chunks' states) commits; (the plan, the chunk's last primary key)."""
     if columns is not None:
-        plan = plan_rows(columns, chunk, account_id, db, pending, read)
+        plan = plan_rows(columns, chunk, account_id, db, pending, cast(Read | None, read))
         return plan, chunk[-1][columns.pk]
-    rows = [(export, obj) for obj in chunk if _of_account(export, obj, account_id)]
-    return plan_capture(rows, account_id=account_id, pending=pending), chunk[-1].pk
+    rows = _objects_of(export, chunk, account_id)
+    plan = plan_capture(rows, account_id=account_id, pending=pending, read=cast(Captured, read))
+    return plan, chunk[-1].pk
+
+
+def _objects_of(export: type[Export], chunk: list[Any], account_id: int) -> list[Any]:
+    return [(export, obj) for obj in chunk if _of_account(export, obj, account_id)]
 
 
 def _of_account_sql(export: type[Export], account_id: int) -> Callable[[], dict[str, Any]]:

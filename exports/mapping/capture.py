@@ -35,6 +35,7 @@ from exports.record_quick import prevalidated
 
 StateKey = tuple[int, str, str]  # (account id, export name, key)
 Pending = dict[StateKey, dict[str, str] | None]  # a plan's state: None, the key forgotten
+Captured = tuple[list[StateKey], dict[StateKey, dict[str, str]]]  # keys looked up, found
 
 
 @dataclass
@@ -92,18 +93,15 @@ def plan_capture(
     deleted: bool = False,
     account_id: int | None = None,
     pending: Pending | None = None,
+    read: Captured | None = None,
 ) -> Plan:
     """What `capture` enqueues for `rows`, planned (nothing written). `pending`: the state
-    of a plan being written but maybe not committed yet (a backfill's previous chunk)."""
+    of a plan being written but maybe not committed yet (a backfill's previous chunk);
+    `read`: what `captured_of` read for the rows before (a backfill, with the rows)."""
     plan = Plan()
-    keyed = []
-    known_account = account_id
-    for export, obj in rows:
-        account_id = known_account or export.account_id_of(obj)
-        if account_id is not None:  # a row of no crmsync account is not exported
-            keyed.append((export, obj, account_id, export.key_of(obj)))
-    wanted = [(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed)
-    plan.known = known(wanted, pending)
+    keyed = _keyed(rows, account_id)
+    wanted, found = read if read is not None else captured_of(rows, account_id, keyed)
+    plan.known = overlay(wanted, found, pending)
     for export, obj, account_id, key in keyed:
         gone = deleted or not export().include(obj)
         if gone:
@@ -111,6 +109,29 @@ def plan_capture(
         else:
             plan_upsert(plan, export, obj, account_id, key, depth=0)
     return plan
+
+
+def captured_of(
+    rows: list[tuple[type[Export], Any]], account_id: int | None = None, keyed: Any = None
+) -> Captured:
+    """The keys `plan_capture` looks up for `rows` (theirs and their parents') and what was
+    captured of them (`known` without `pending`), in one query."""
+    keyed = _keyed(rows, account_id) if keyed is None else keyed
+    wanted = [(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed)
+    wanted = list(dict.fromkeys(wanted))
+    return wanted, _known(wanted) if wanted else {}
+
+
+def _keyed(
+    rows: list[tuple[type[Export], Any]], account_id: int | None
+) -> list[tuple[type[Export], Any, int, str]]:
+    """(export, object, its account id, its key) of the rows of a crmsync account."""
+    keyed = []
+    for export, obj in rows:
+        found = account_id or export.account_id_of(obj)
+        if found is not None:  # a row of no crmsync account is not exported
+            keyed.append((export, obj, found, export.key_of(obj)))
+    return keyed
 
 
 def plan_upsert(

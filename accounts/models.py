@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, router, transaction
 
 from accounts.fields import EncryptedTextField, StoredSecret, UnreadableSecret
 from accounts.validators import (
@@ -43,11 +43,21 @@ PASSWORD_FLOW_WARNING = (
 )
 
 
+class AccountQuerySet(models.QuerySet["Account"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the accounts with their rows, after locking them (`lock_to_delete`)."""
+        with transaction.atomic(using=self.db):
+            lock_to_delete(self.db, list(self.values_list("pk", flat=True)))
+            return super().delete()
+
+
 class Account(models.Model):
     name = models.CharField("name", max_length=200)
     slug = models.SlugField("slug", max_length=100, unique=True)
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -55,6 +65,22 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.slug
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Delete the account with its rows, after locking it (`lock_to_delete`)."""
+        db = using or router.db_for_write(Account, instance=self)
+        with transaction.atomic(using=db):
+            lock_to_delete(db, [self.pk])
+            return super().delete(using=db, keep_parents=keep_parents)
+
+
+def lock_to_delete(db: str, pks: list[int]) -> None:
+    """Lock accounts about to be deleted (FOR UPDATE) before their rows are collected. The
+    records' and captured keys' account has no foreign key constraint in the database:
+    an enqueue holds its account's row (FOR NO KEY UPDATE) until it commits, so one in
+    flight commits first and its records are deleted with the account, and one after
+    waits, then finds no account and writes nothing."""
+    list(Account._base_manager.using(db).select_for_update().filter(pk__in=pks).values_list("pk"))
 
 
 class IntakeToken(models.Model):

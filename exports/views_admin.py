@@ -15,7 +15,7 @@ change permission on export cursors. Every page is wrapped by `admin_site.admin_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -90,7 +90,7 @@ def export_status_index(request: HttpRequest) -> HttpResponse:
         .annotate(last_run_outcome=Subquery(last_outcome))
         .order_by("slug")
     )
-    rows = [_index_row(account) for account in accounts]
+    rows = [_index_row(cast("IndexAccount", account)) for account in accounts]
     context = {
         **admin.site.each_context(request),
         "title": "Export status",

@@ -1,12 +1,14 @@
 """The receivers that capture saves and deletions of declared models, connected to each
-declared model only: other models keep Django's fast deletes (a pre_delete receiver of
-every model would make each QuerySet.delete() load its rows)."""
+declared model (and its proxies and child models) only: other models keep Django's fast
+deletes (a pre_delete receiver of every model would make each QuerySet.delete() load its
+rows)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_save, pre_delete
+from django.apps import apps
+from django.db.models.signals import class_prepared, post_save, pre_delete
 
 from exports.mapping.capture import capture
 from exports.mapping.declare import for_model, on_each_model
@@ -27,8 +29,26 @@ def captured_delete(sender: type, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    """Connect the receivers to every model an export is declared for, now and later."""
-    on_each_model(_connect_model)
+    """Connect the receivers to every model an export is declared for, now and later, and
+    to its proxies and child models: Django sends a proxy's saves and deletions with the
+    proxy as sender, so `Customer.objects.create(…)` of a proxy of a declared `Person`
+    would otherwise enqueue nothing."""
+    on_each_model(_connect_with_subclasses)
+    class_prepared.connect(_connect_if_declared, dispatch_uid="crmsync-capture-subclasses")
+
+
+def _connect_with_subclasses(model: type) -> None:
+    _connect_model(model)
+    for other in apps.get_models(include_auto_created=False):
+        if other is not model and issubclass(other, model):
+            _connect_model(other)
+
+
+def _connect_if_declared(sender: type, **kwargs: Any) -> None:
+    """A model defined after the declarations (a proxy made later): connected when it is a
+    declared model's proxy or child."""
+    if for_model(sender):
+        _connect_model(sender)
 
 
 def _connect_model(model: type) -> None:

@@ -191,3 +191,24 @@ class _AnyUuid:
 
 
 ANY_UUID = _AnyUuid()
+
+
+class Customer(Person):
+    """A proxy of a declared model, defined after the declarations."""
+
+    class Meta:
+        proxy = True
+        app_label = "example"
+
+
+def test_saves_and_deletions_through_a_proxy_are_captured(tenant):
+    customer = Customer.objects.create(tenant=tenant, last_name="Proxied")
+    customer.email = "p@example.com"
+    customer.save()
+    customer.delete()
+
+    assert [(r[0], r[2], r[3].get("Email")) for r in records(tenant.crm_account)] == [
+        ("upsert", str(customer.uuid), ""),
+        ("upsert", str(customer.uuid), "p@example.com"),
+        ("delete", str(customer.uuid), None),
+    ]

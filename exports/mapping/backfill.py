@@ -146,17 +146,9 @@ def backfill(
     if progress.finished_at is not None:  # a finished backfill runs again from the start
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
-    committed = (progress.last_pk, progress.rows, progress.enqueued)
-
-    def done(chunk: Chunk) -> None:
-        nonlocal committed
-        committed = (json.dumps(chunk.last_pk, default=str), chunk.total_rows, chunk.total_enqueued)
-        if on_chunk is not None:
-            on_chunk(chunk)
-
     for attempt in range(1, RESTARTS + 1):
         try:
-            _pass(export, columns, account_id, qs, progress, batch, done)
+            _pass(export, columns, account_id, qs, progress, batch, on_chunk)
             break
         except ChangedSinceRead:
             if attempt == RESTARTS:
@@ -164,7 +156,7 @@ def backfill(
                     f"rows kept being saved while their chunk was written ({RESTARTS} times):"
                     " run it again, it starts after the last chunk committed"
                 ) from None
-            progress.last_pk, progress.rows, progress.enqueued = committed
+            _back_to_committed(progress)
     progress.finished_at = timezone.now()
     progress.save(update_fields=["finished_at", "updated_at"])
     return progress
@@ -175,6 +167,17 @@ def backfill(
 RESTARTS = 10
 
 
+def _back_to_committed(progress: BackfillProgress) -> None:
+    """`progress` as its last chunk committed it; from the start when this run committed
+    none yet and the backfill had finished before (it runs again from the start)."""
+    committed = BackfillProgress.objects.get(pk=progress.pk)
+    if committed.finished_at is not None:
+        progress.last_pk, progress.rows, progress.enqueued = "", 0, 0
+    else:
+        progress.last_pk, progress.rows = committed.last_pk, committed.rows
+        progress.enqueued = committed.enqueued
+
+
 def _pass(
     export: type[Export],
     columns: Columns | None,
@@ -182,7 +185,7 @@ def _pass(
     qs: QuerySet[Any],
     progress: BackfillProgress,
     batch: int,
-    done: Callable[[Chunk], None],
+    on_chunk: Callable[[Chunk], None] | None,
 ) -> None:
     """Read, plan and write the chunks after `progress.last_pk` (ChangedSinceRead: a chunk
     was saved since it was read; nothing of it committed)."""
@@ -193,7 +196,7 @@ def _pass(
     writer = Writer(threaded)
     try:
         with quick_handoffs(threaded), fewer_collections():
-            _run(export, columns, account_id, qs.db, progress, reads, writer, done, parents)
+            _run(export, columns, account_id, qs.db, progress, reads, writer, on_chunk, parents)
     finally:
         writer.close()
         reads.close()

@@ -100,7 +100,7 @@ def plan_capture(
     `read`: what `captured_of` read for the rows before (a backfill, with the rows)."""
     plan = Plan()
     keyed = _keyed(rows, account_id)
-    wanted, found = read if read is not None else captured_of(rows, account_id, keyed)
+    wanted, found = read if read is not None else captured(_wanted(keyed))
     plan.known = overlay(wanted, found, pending)
     for export, obj, account_id, key in keyed:
         gone = deleted or not export().include(obj)
@@ -111,21 +111,17 @@ def plan_capture(
     return plan
 
 
-def captured_of(
-    rows: list[tuple[type[Export], Any]], account_id: int | None = None, keyed: Any = None
-) -> Captured:
+def captured_of(rows: list[tuple[type[Export], Any]], account_id: int | None = None) -> Captured:
     """The keys `plan_capture` looks up for `rows` (theirs and their parents') and what was
     captured of them (`known` without `pending`), in one query."""
-    keyed = _keyed(rows, account_id) if keyed is None else keyed
-    wanted = [(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed)
-    wanted = list(dict.fromkeys(wanted))
-    return wanted, _known(wanted) if wanted else {}
+    return captured(_wanted(_keyed(rows, account_id)))
 
 
-def _keyed(
-    rows: list[tuple[type[Export], Any]], account_id: int | None
-) -> list[tuple[type[Export], Any, int, str]]:
-    """(export, object, its account id, its key) of the rows of a crmsync account."""
+KeyedRows = list[tuple[type[Export], Any, int, str]]  # (export, object, its account id, its key)
+
+
+def _keyed(rows: list[tuple[type[Export], Any]], account_id: int | None) -> KeyedRows:
+    """The rows of a crmsync account, keyed."""
     keyed = []
     for export, obj in rows:
         found = account_id or export.account_id_of(obj)
@@ -210,7 +206,12 @@ def plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -
     plan.state[state_key] = None
 
 
-def _parent_keys(keyed: list[tuple[type[Export], Any, int, str]]) -> list[StateKey]:
+def _wanted(keyed: KeyedRows) -> list[StateKey]:
+    """The state keys of the keyed rows and of their parents."""
+    return [(a, e.name(), k) for e, _, a, k in keyed] + _parent_keys(keyed)
+
+
+def _parent_keys(keyed: KeyedRows) -> list[StateKey]:
     found = []
     for export, obj, account_id, _ in keyed:
         for parent in export.parents_of(obj):
@@ -222,8 +223,13 @@ def _parent_keys(keyed: list[tuple[type[Export], Any, int, str]]) -> list[StateK
 def known(keys: list[StateKey], pending: Pending | None = None) -> dict[StateKey, dict[str, str]]:
     """The captured digests of `keys`, in one query (the keys as one JSON parameter), as
     they are once `pending` (a plan's state being written) commits."""
+    return overlay(*captured(keys), pending)
+
+
+def captured(keys: list[StateKey]) -> Captured:
+    """`keys` without repeats and the captured digests of those found, in one query."""
     wanted = list(dict.fromkeys(keys))
-    return overlay(wanted, _known(wanted) if wanted else {}, pending)
+    return wanted, _known(wanted) if wanted else {}
 
 
 def overlay(
@@ -336,10 +342,11 @@ def write(prepared: Prepared, savepoint: bool = True, checked: bool = False) -> 
                 total += enqueue_encoded(account, records, savepoint=savepoint)
             else:
                 total += enqueue_many(account, records)  # validated: the first problem raises
-        if checked and prepared.forget:
+        if not checked:
+            for account_id, export, key, _ in prepared.forget:
+                CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
+        elif prepared.forget:
             _as_read("delete", jsontext.dumps(prepared.forget), len(prepared.forget))
-        for account_id, export, key, _ in [] if checked else prepared.forget:
-            CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
         if prepared.keep is not None:
             if checked:
                 _as_read("update", prepared.keep, prepared.kept)

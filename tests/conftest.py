@@ -60,6 +60,15 @@ def lock_waiters() -> int:
         return cursor.fetchone()[0]
 
 
+def account_constraints(table: str) -> list[str]:
+    """The foreign key constraints of `table`'s account_id column in the database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    return [n for n, c in found.items() if c["foreign_key"] and c["columns"] == ["account_id"]]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `postgres` run only when the database is PostgreSQL (make test's 2nd pass)."""
     from django.conf import settings

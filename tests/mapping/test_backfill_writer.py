@@ -25,6 +25,7 @@ from exports.mapping.capture import overlay
 from exports.mapping.columns import _instance_of, columns_of
 from exports.mapping.writer import Ahead, Writer, fewer_collections, overlaps, quick_handoffs
 from exports.models import ExportRecord
+from tests.conftest import account_constraints
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer's connection sees commits
@@ -177,22 +178,17 @@ def test_captured_keys_have_no_account_constraint_and_go_with_their_account(shop
     with the account all the same (and with the migration undone, the constraint is back)."""
     table = CapturedKey._meta.db_table
 
-    def account_constraints() -> list[str]:
-        with connection.cursor() as cursor:
-            found = connection.introspection.get_constraints(cursor, table)
-        return [n for n, c in found.items() if c["foreign_key"] and c["columns"] == ["account_id"]]
-
-    assert account_constraints() == []
+    assert account_constraints(table) == []
     backfill(PersonExport, shop.pk, [], batch=10)
     assert CapturedKey.objects.filter(account=shop).exists()
     shop.delete()
     assert not CapturedKey.objects.filter(account_id=shop.pk).exists()
     try:
         call_command("migrate", "exports", "0014", verbosity=0)
-        assert len(account_constraints()) == 1
+        assert len(account_constraints(table)) == 1
     finally:
         call_command("migrate", "exports", verbosity=0)
-    assert account_constraints() == []
+    assert account_constraints(table) == []
 
 
 def test_keys_read_ahead_are_planned_as_they_are_once_the_chunks_before_commit():

@@ -181,10 +181,15 @@ CRMSYNC_VISIBILITY_TIMEOUT_S = env_int("CRMSYNC_VISIBILITY_TIMEOUT_S", 3600)
 # unacked_restore_interval × unacked_restore_throttle seconds (10 × 10 by default): a
 # killed worker's task would come back up to 100 s late. Sweep every N seconds instead.
 CRMSYNC_UNACKED_RESTORE_INTERVAL_S = env_int("CRMSYNC_UNACKED_RESTORE_INTERVAL_S", 10)
+# A sweep holds a lock in Redis that kombu lets expire after 300 s: a worker killed in the
+# middle of one kept every other worker from restoring a killed worker's task for five
+# minutes (seen in the chaos tests). A sweep takes milliseconds; the lock expires sooner.
+CRMSYNC_UNACKED_MUTEX_EXPIRE_S = 30
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CRMSYNC_VISIBILITY_TIMEOUT_S,
     "unacked_restore_interval": CRMSYNC_UNACKED_RESTORE_INTERVAL_S,
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": CRMSYNC_UNACKED_MUTEX_EXPIRE_S,
 }
 CRMSYNC_RUN_LEASE_S = env_int("CRMSYNC_RUN_LEASE_S", CRMSYNC_VISIBILITY_TIMEOUT_S + 60)
 # Celery's Django fixup closes the database connection before and after every task

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Account
 from exports.admin_records import org_link, payload_table, story_url
 from exports.keymap import SalesforceKey
-from exports.models import ExportCursor, ExportError, ExportRecord
+from exports.models import ExportCursor, ExportError, ExportRecord, records_with_key
 from exports.reporting.record_story import Story, Version, story
 from exports.views_admin import User, can_run_export
 from salesforce.collections import is_salesforce_id
@@ -119,7 +119,8 @@ def find_keys(account: Account, text: str) -> list[Found]:
             if k.salesforce_id.startswith(text)  # Ids are case-sensitive; LIKE may not be
         ]
     outbox = (
-        ExportRecord.objects.filter(account=account, external_id__in=spellings)
+        records_with_key(account.pk, [text])
+        .filter(external_id__in=spellings)
         .values_list("sobject", "external_id_field", "external_id")
         .distinct()
     )

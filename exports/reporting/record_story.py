@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q
 
 from exports.keymap import SalesforceKey, entry
-from exports.models import ExportError, ExportRecord, RecordOutcome
+from exports.models import ExportError, RecordOutcome, records_with_key
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,8 @@ def story(account_id: int, sobject: str, external_id_field: str, external_id: st
     compares external ids: case folded unless an exact match exists only), their results
     and errors, and the key map's entry. A handful of queries, whatever the history."""
     records = list(
-        ExportRecord.objects.filter(
-            account_id=account_id,
-            sobject=sobject,
-            external_id_field=external_id_field,
-            external_id__iexact=external_id,
-        )
+        records_with_key(account_id, [external_id])
+        .filter(sobject=sobject, external_id_field=external_id_field)
         .order_by("id")
         .values_list("id", "operation", "fields", "created_at", "external_id")
     )

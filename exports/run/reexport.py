@@ -18,14 +18,18 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import CRMSettings
 from exports import keymap, story
 from exports.keymap import KeyWrite, fold
-from exports.models import ExportCursor, ExportError, ExportErrorQuerySet, ExportRecord, ExportRun
+from exports.models import (
+    ExportCursor,
+    ExportError,
+    ExportErrorQuerySet,
+    ExportRun,
+    records_with_key,
+)
 from exports.run import runs, steering
 from exports.run.call import ALREADY_ABSENT, DONE_ABSENT
 from exports.run.task_arguments import ExportRequestError, require_id
@@ -290,8 +294,8 @@ def _written_later(
 ) -> Iterable[tuple[GroupKey, Event]]:
     """The records of each group's key written successfully after its oldest open error:
     behind the cursor and with no error that is still open, dismissed or superseded.
-    Candidates are found by external id, exact or lower-cased (SQL LOWER), then keyed as
-    the org compares them."""
+    Candidates are found by external id in upper case (SQL UPPER, exportrecord_key), then
+    keyed as the org compares them."""
     if not by_key:
         return
     cursor = ExportCursor.objects.filter(account_id=account_id).first()
@@ -301,9 +305,8 @@ def _written_later(
     for start in range(0, len(ext_ids), 500):
         chunk = ext_ids[start : start + 500]
         candidates = (
-            ExportRecord.objects.annotate(ext_lower=Lower("external_id"))
-            .filter(account_id=account_id, id__gt=min(oldest.values()), id__lte=done_up_to)
-            .filter(Q(external_id__in=chunk) | Q(ext_lower__in=[e.lower() for e in chunk]))
+            records_with_key(account_id, chunk)
+            .filter(id__gt=min(oldest.values()), id__lte=done_up_to)
             .exclude(
                 errors__status__in=[
                     Status.OPEN,

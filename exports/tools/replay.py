@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accounts.models import Account, CRMSettings
-from exports.models import ExportCursor, ExportError, ExportRecord
+from exports.models import ExportCursor, ExportError, ExportRecord, records_with_key
 from salesforce.client import Gateway, RecordResult
 
 SANDBOX_CLIENT = (
@@ -78,8 +78,8 @@ def check_not_stale(record: ExportRecord) -> None:
     cursor = ExportCursor.objects.filter(account_id=record.account_id).first()
     done_up_to = cursor.last_exported_id if cursor else 0
     newer = (
-        ExportRecord.objects.filter(
-            account_id=record.account_id,
+        records_with_key(record.account_id, [record.external_id])
+        .filter(
             sobject=record.sobject,
             external_id_field=record.external_id_field,
             external_id=record.external_id,

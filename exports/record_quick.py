@@ -25,7 +25,7 @@ _DELETE_KEYS = frozenset((*KEYS[:3], "operation"))
 _KNOWN_FIELD_NAMES: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def prevalidated(items: Sequence[Mapping[str, Any]]) -> list[RecordInput] | None:
+def prevalidated(items: Sequence[Mapping[str, Any] | RecordInput]) -> list[RecordInput] | None:
     """The records `validate` returns for `items`, when a quick look proves each valid; None
     when one needs `validate` itself. For records a mapping built (exports.mapping: names
     from its declarations, values from `to_salesforce`): their names were validated before
@@ -35,6 +35,9 @@ def prevalidated(items: Sequence[Mapping[str, Any]]) -> list[RecordInput] | None
     records: list[RecordInput] = []
     texts: list[str] = []
     for item in items:
+        if isinstance(item, RecordInput):  # proven valid where it was made (mapping.columnar)
+            records.append(item)
+            continue
         record = _quick_record(item, texts)
         if record is None:
             return None

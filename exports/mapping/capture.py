@@ -31,6 +31,7 @@ from exports.json_rows import bound_cursor
 from exports.mapping.declare import Export, for_model
 from exports.mapping.digests import digests_of
 from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
+from exports.record_input import RecordInput
 from exports.record_quick import prevalidated
 
 StateKey = tuple[int, str, str]  # (account id, export name, key)
@@ -42,7 +43,7 @@ Captured = tuple[list[StateKey], dict[StateKey, dict[str, str]]]  # keys looked 
 class Plan:
     """What a batch of captured rows enqueues, per account in order, and the state after."""
 
-    items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    items: dict[int, list[dict[str, Any] | RecordInput]] = field(default_factory=dict)
     state: Pending = field(default_factory=dict)  # None: forget
     known: dict[StateKey, dict[str, str]] = field(default_factory=dict)
 
@@ -303,7 +304,9 @@ def prepare(plan: Plan) -> Prepared:
     outbox: list[tuple[int, Encoded | list[dict[str, Any]]]] = []
     for account_id, items in plan.items.items():
         records = prevalidated(items)
-        outbox.append((account_id, items if records is None else encode_valid(records)))
+        outbox.append(
+            (account_id, _to_validate(items) if records is None else encode_valid(records))
+        )
     known_before = plan.known
     forget = [(*k, known_before.get(k)) for k, v in plan.state.items() if v is None]
     keep: list[Any] = []
@@ -317,6 +320,16 @@ def prepare(plan: Plan) -> Prepared:
         else:
             keep.append([a, e, k, d, before])
     return Prepared(outbox, forget, _json(keep), plan.count(), _json(fresh), len(keep))
+
+
+def _to_validate(items: list[dict[str, Any] | RecordInput]) -> list[dict[str, Any]]:
+    """The items as `enqueue_many` validates them: a record proven valid as an item too."""
+    return [
+        record_of(i.sobject, i.external_id_field, i.external_id, i.fields)
+        if isinstance(i, RecordInput)
+        else i
+        for i in items
+    ]
 
 
 def _json(rows: list[Any]) -> str | None:

@@ -38,6 +38,7 @@ from exports.mapping.capture import (
     plan_upsert,
     values_planner,
 )
+from exports.mapping.columnar import by_columns, columns_planner
 from exports.mapping.convert import to_salesforce
 from exports.mapping.declare import Export, Ref, for_model
 
@@ -251,8 +252,10 @@ def plan_rows(
     instance = _instance_of(model, columns.attnames, db)
     include = export().include
     planned = values_planner(plan, export, account_id)
-    fields = columns.fields
-    for row, key, parents in keyed:
+    fields, record = columns.fields, (export.sobject, export.external_id[0])
+    by = by_columns(fields, [r for r, _, _ in keyed], [k for _, k, _ in keyed], record)
+    planned_at = columns_planner(plan, export.name(), record, account_id, by) if by else None
+    for i, (row, key, parents) in enumerate(keyed):
         if width and not include(instance(row[:width])):
             plan_deletion(plan, export, account_id, key)
             continue
@@ -261,6 +264,9 @@ def plan_rows(
                 obj = loaded.get((parent.model, pk))
                 if obj is not None and parent.export().include(obj):
                     plan_upsert(plan, parent.export, obj, account_id, state_key[2], depth=1)
+        if planned_at is not None:
+            planned_at(key, i)
+            continue
         values = {}
         for sf_field, at, ref in fields:
             value = row[at]

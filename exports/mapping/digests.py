@@ -56,6 +56,28 @@ def digests_of(values: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def digests_in_column(values: list[Any]) -> list[str]:
+    """`digest` of each value of a column (a backfill's chunk, a column at a time): the
+    same digests `digests_of` gives them."""
+    remembered = _DIGESTS
+    found: list[str] = []
+    add = found.append
+    for value in values:
+        kind = value.__class__
+        if kind in _REMEMBERED:
+            key = (kind, value)
+            answer = remembered.get(key)
+            if answer is None:
+                answer = _digest(value)
+                if len(remembered) >= 50_000:
+                    remembered.clear()
+                remembered[key] = answer
+            add(answer)
+        else:
+            add(digest(value))
+    return found
+
+
 def _digest(value: Any, _blake2b: Any = hashlib.blake2b) -> str:
     return _blake2b(repr(value).encode(), digest_size=8).hexdigest()
 

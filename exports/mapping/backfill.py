@@ -305,7 +305,7 @@ def _chunks(
     """The rows after the last committed chunk, `batch` at a time: tuples of the columns'
     values, or objects."""
     last = json.loads(progress.last_pk) if progress.last_pk else None
-    rows = qs if columns is None else qs.values_list(*columns.names)
+    rows = qs if columns is None else columns.read(qs)
     while True:
         page = rows.filter(**of_account()).order_by("pk")
         page = page if last is None else page.filter(pk__gt=last)

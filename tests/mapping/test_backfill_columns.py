@@ -6,6 +6,7 @@ ids."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
@@ -74,7 +75,7 @@ def captured_both_ways(export: type[Export], account: Account) -> list[Any]:
     for by_columns in (False, True):
         with transaction.atomic():
             if by_columns:
-                capture_rows(columns, list(qs.values_list(*columns.names)), account.pk, "default")
+                capture_rows(columns, list(columns.read(qs)), account.pk, "default")
             else:
                 capture([(export, obj) for obj in qs], account_id=account.pk)
             found.append((records(account), keys(account)))
@@ -183,3 +184,19 @@ def test_remembered_digests_are_digests_of_the_repr():
     for _ in range(2):  # the second time from memory
         for value in values:
             assert digest(value) == blake2b(repr(value).encode(), digest_size=8).hexdigest()
+
+
+@pytest.mark.postgres
+def test_postgresql_reads_keys_and_refs_as_text_and_gives_the_same_records(shop):
+    columns = columns_of(PersonExport)
+    assert columns is not None
+    people = Person.objects.filter(tenant__crm_account=shop, company__isnull=False)
+    row, person = columns.read(people.order_by("pk"))[0], people.order_by("pk")[0]
+    assert row[columns.key] == str(person.uuid)
+    ref = next(at for name, at, _ in columns.fields if name == "Account")
+    assert row[ref] == str(person.company.uuid)
+    assert type(row[columns.attnames.index("uuid")]) is uuid.UUID  # include's instance
+
+    by_objects, by_columns = captured_both_ways(PersonExport, shop)
+
+    assert by_columns == by_objects

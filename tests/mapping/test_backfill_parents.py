@@ -91,9 +91,7 @@ def test_remembered_parents_give_what_reading_them_gives(shop):
 def test_at_most_so_many_parents_are_remembered(shop):
     columns = columns_of(PersonExport)
     assert columns is not None
-    rows = list(
-        Person.objects.filter(tenant__crm_account=shop).order_by("pk").values_list(*columns.names)
-    )
+    rows = list(columns.read(Person.objects.filter(tenant__crm_account=shop).order_by("pk")))
     keyed = read_keys(columns, rows, shop.pk)[0]
     plan = Plan()
     for _, _, parents in keyed:
@@ -168,9 +166,5 @@ def first_people(shop):
     """PersonExport's columns and the shop's first ten people as a backfill reads them."""
     columns = columns_of(PersonExport)
     assert columns is not None
-    rows = list(
-        Person.objects.filter(tenant__crm_account=shop)
-        .order_by("pk")
-        .values_list(*columns.names)[:10]
-    )
+    rows = list(columns.read(Person.objects.filter(tenant__crm_account=shop).order_by("pk"))[:10])
     return columns, rows

@@ -141,7 +141,7 @@ def test_a_writer_lets_the_chunk_in_flight_finish_when_the_caller_fails():
 def test_instances_built_plainly_are_those_from_db_builds(shop):
     columns = columns_of(PersonExport)
     assert columns is not None and columns.attnames
-    row = Person.objects.filter(tenant__crm_account=shop).values_list(*columns.names)[0]
+    row = columns.read(Person.objects.filter(tenant__crm_account=shop))[0]
     plain = _instance_of(Person, columns.attnames, "default")(row[: len(columns.attnames)])
     django = Person.from_db("default", columns.attnames, row[: len(columns.attnames)])
 

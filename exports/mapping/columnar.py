@@ -56,17 +56,18 @@ def by_columns(
             column = raw if set(map(type, raw)) <= _AS_IS else [to_salesforce(v) for v in raw]
         except Unconvertible:
             return None
-        if set(map(type, column)) <= _TEXT_OR_NONE:
+        text_or_none = set(map(type, column)) <= _TEXT_OR_NONE
+        if text_or_none:
             strings = list(filter(None, column))
         else:
             strings = [value for value in column if value.__class__ is str]
         texts += strings
         most = max(map(len, strings), default=0)
         longest, widest = max(longest, most), widest + most
+        digests.append(digests_in_column(column, ref, text_or_none))
         if ref is not None:
             column = [None if value is None else {ref: value} for value in column]
         columns.append(column)
-        digests.append(digests_in_column(column))
     valid = (
         longest <= MAX_STRING_LENGTH
         and widest * 6 + 4096 < MAX_RECORD_BYTES  # as record_quick's rough size
@@ -123,6 +124,8 @@ def columns_planner(
     state, known, add = plan.state, plan.known, plan.items.setdefault(account_id, []).append
     names, values, digests, (sobject, id_field) = by.names, by.values, by.digests, record
 
+    valid = by.valid
+
     def planned(key: str, i: int) -> None:
         state_key = (account_id, name, key)
         before = state[state_key] if state_key in state else known.get(state_key)
@@ -137,7 +140,7 @@ def columns_planner(
                 return
         add(
             RecordInput(sobject, id_field, key, fields)
-            if by.valid
+            if valid
             else record_of(sobject, id_field, key, fields)
         )
         state[state_key] = dict(zip(names, after, strict=True))

@@ -56,9 +56,21 @@ def digests_of(values: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def digests_in_column(values: list[Any]) -> list[str]:
-    """`digest` of each value of a column (a backfill's chunk, a column at a time): the
-    same digests `digests_of` gives them."""
+def digests_in_column(values: list[Any], ref: str | None = None, texts: bool = False) -> list[str]:
+    """`digest` of each value of a column (a backfill's chunk, a column at a time), or of
+    `{ref: value}` for each value not None (a Ref's column); `texts`: every value is text
+    or None. The same digests `digests_of` gives."""
+    if texts:  # text looked up by itself: no type checked, no tuple made for the lookup
+        memo = _TEXTS.setdefault(ref, {})
+        if len(memo) >= 50_000:
+            memo.clear()
+        none = digest(None)
+        return [
+            none if value is None else memo.get(value) or _text(memo, ref, value)
+            for value in values
+        ]
+    if ref is not None:
+        return [digest(None if value is None else {ref: value}) for value in values]
     remembered = _DIGESTS
     found: list[str] = []
     add = found.append
@@ -78,9 +90,15 @@ def digests_in_column(values: list[Any]) -> list[str]:
     return found
 
 
+def _text(memo: dict[str, str], ref: str | None, value: str) -> str:
+    memo[value] = found = _digest(value if ref is None else {ref: value})
+    return found
+
+
 def _digest(value: Any, _blake2b: Any = hashlib.blake2b) -> str:
     return _blake2b(repr(value).encode(), digest_size=8).hexdigest()
 
 
 _REMEMBERED = frozenset((str, int, bool, type(None)))
 _DIGESTS: dict[Any, str] = {}
+_TEXTS: dict[str | None, dict[str, str]] = {}  # per Ref (None: plain values), text → digest

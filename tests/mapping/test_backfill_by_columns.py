@@ -16,7 +16,7 @@ from crmsync.example.models import Person, Tenant
 from exports.mapping.backfill import backfill
 from exports.mapping.columnar import by_columns
 from exports.mapping.convert import to_salesforce
-from exports.mapping.digests import digests_in_column, digests_of
+from exports.mapping.digests import digest, digests_in_column, digests_of
 from exports.models import ExportRecord
 from exports.record_input import MAX_STRING_LENGTH, InvalidRecord
 from tests.factories import AccountFactory
@@ -30,12 +30,18 @@ def rows(*values: tuple[Any, ...]) -> list[tuple[Any, ...]]:
 
 
 def test_values_and_digests_are_those_of_the_rows_one_by_one():
-    chunk = rows(
+    mixed = rows(
         ("Ann", Decimal("1.10"), "c-1"),
         ("Bob", None, None),
         ("", Decimal("123456.78"), 7),
         ("Dé", 2, True),
     )
+    texts = rows(("Ann", None, "c-1"), ("Bob", 1, None), ("Ann", 2, "c-1"), ("Cy", 3, "c-2"))
+    for chunk in (mixed, texts):
+        _check_one_by_one(chunk)
+
+
+def _check_one_by_one(chunk: list[tuple[Any, ...]]) -> None:
 
     by = by_columns(FIELDS, chunk, ["k1", "k2", "k3", "k4"], RECORD)
 
@@ -53,6 +59,16 @@ def test_values_and_digests_are_those_of_the_rows_one_by_one():
 def test_digests_in_a_column_are_digests_of_each_value():
     column = [1, True, "1", None, 0, False, 0.0, -0.0, 1.5, {"ExtId__c": 1}, {"ExtId__c": "1"}]
     assert digests_in_column(column) == [digests_of({"f": v})["f"] for v in column]
+    for _ in range(2):  # the second time from memory
+        texts = ["a", None, "a", "", "é"]
+        assert digests_in_column(texts, texts=True) == [digest(v) for v in texts]
+        refs = ["c-1", None, "c-1"]
+        expected = [digest(None if v is None else {"ExtId__c": v}) for v in refs]
+        assert digests_in_column(refs, "ExtId__c", texts=True) == expected
+        assert digests_in_column(refs, "Other__c", texts=True) != expected
+        scalars = [1, None, True, 1.0]
+        expected = [digest(None if v is None else {"ExtId__c": v}) for v in scalars]
+        assert digests_in_column(scalars, "ExtId__c") == expected
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,10 @@ def run_backfill(env: dict[str, str], batch: int) -> dict[str, Any]:
         samples.append((time.perf_counter() - began, _rss_kb(child.pid)))
         progress.append((samples[-1][0], _rows_read()))
         backends |= _backend_cpu()
-        time.sleep(0.5)  # a sampling interval, not a synchronisation
+        try:  # the next sample in 0.5 s, or the end as soon as it comes
+            child.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
     seconds = time.perf_counter() - began
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     command_cpu = (children.ru_utime + children.ru_stime) - (

@@ -222,7 +222,9 @@ def _run(
         chunk, found = read
         number += 1
         _analyze_now_and_then(number)
-        pending = {key: state for done in states for key, state in done.items()}
+        pending: Pending = {}
+        for state in states:
+            pending.update(state)
         plan, last_pk = _plan_chunk(export, columns, chunk, account_id, db, pending, found)
         if columns is not None:
             remember_parents(columns, plan, cast(Read, found)[0], parents)

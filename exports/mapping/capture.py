@@ -239,13 +239,12 @@ def overlay(
     """`found` (what `known` read of `wanted`) as it is once `pending` commits."""
     if pending:
         found = dict(found)
-        for key in wanted:
-            if key in pending:
-                after = pending[key]
-                if after is None:
-                    found.pop(key, None)
-                else:
-                    found[key] = after
+        for key in pending.keys() & wanted:
+            after = pending[key]
+            if after is None:
+                found.pop(key, None)
+            else:
+                found[key] = after
     return found
 
 

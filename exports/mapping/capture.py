@@ -157,11 +157,12 @@ def plan_values(
 
 
 def changes(
-    before: dict[str, str] | None, values: dict[str, Any]
+    before: dict[str, str] | None, values: dict[str, Any], after: dict[str, str] | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The fields of `values` to enqueue (all of them when nothing was enqueued before; None
-    when none changed since `before`'s digests) and the digests of `values`."""
-    after = digests_of(values)
+    when none changed since `before`'s digests) and the digests of `values` (`after`, when
+    the caller has them)."""
+    after = digests_of(values) if after is None else after
     if before is None:
         return values, after
     return {n: v for n, v in values.items() if before.get(n) != after[n]} or None, after
@@ -173,19 +174,25 @@ def record_of(sobject: str, id_field: str, key: str, fields: dict[str, Any]) -> 
 
 
 def values_planner(
-    plan: Plan, export: type[Export], account_id: int
-) -> Callable[[str, dict[str, Any]], None]:
+    plan: Plan, export: type[Export], account_id: int, proven: bool = False
+) -> Callable[..., None]:
     """`plan_values` for many keys of one export and account (a backfill's chunk): what
-    each call works out again, once."""
+    each call works out again, once. `planned(key, values, after=None)`: `after`, the
+    values' digests when the caller has them; `proven`: the records are valid as they
+    are (mapping.columnar checked them), made as RecordInput, which `prevalidated` takes."""
     name, sobject, id_field = export.name(), export.sobject, export.external_id[0]
     state, known_digests, add = plan.state, plan.known, plan.items.setdefault(account_id, []).append
 
-    def planned(key: str, values: dict[str, Any]) -> None:
+    def planned(key: str, values: dict[str, Any], after: dict[str, str] | None = None) -> None:
         state_key = (account_id, name, key)
         before = state[state_key] if state_key in state else known_digests.get(state_key)
-        changed, after = changes(before, values)
+        changed, after = changes(before, values, after)
         if changed is not None:
-            add(record_of(sobject, id_field, key, changed))
+            add(
+                RecordInput(sobject, id_field, key, changed)
+                if proven
+                else record_of(sobject, id_field, key, changed)
+            )
             state[state_key] = after
 
     return planned

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exports.mapping.capture import Plan, record_of
+from exports.mapping.capture import Plan, values_planner
 from exports.mapping.convert import Unconvertible, to_salesforce
+from exports.mapping.declare import Export
 from exports.mapping.digests import digests_in_column
 from exports.record_input import (
     _FORBIDDEN_CHARS,
@@ -21,7 +22,6 @@ from exports.record_input import (
     MAX_RECORD_BYTES,
     MAX_STRING_LENGTH,
     InvalidRecord,
-    RecordInput,
     validate,
 )
 
@@ -116,33 +116,16 @@ _NAMES: dict[Any, bool] = {}
 
 
 def columns_planner(
-    plan: Plan, name: str, record: tuple[str, str], account_id: int, by: ByColumns
+    plan: Plan, export: type[Export], account_id: int, by: ByColumns
 ) -> Callable[[str, int], None]:
-    """`values_planner`'s `planned` for row `i` of `by`: the fields that changed since the
-    key was last enqueued (all the first time), as a record proven valid (RecordInput,
-    which `prevalidated` takes as it is) or to validate."""
-    state, known, add = plan.state, plan.known, plan.items.setdefault(account_id, []).append
-    names, values, digests, (sobject, id_field) = by.names, by.values, by.digests, record
+    """`values_planner`'s `planned` for row `i` of `by`, with its digests, as records
+    proven valid when `by` is."""
+    planned = values_planner(plan, export, account_id, proven=by.valid)
+    names, values, digests = by.names, by.values, by.digests
 
-    valid = by.valid
-
-    def planned(key: str, i: int) -> None:
-        state_key = (account_id, name, key)
-        before = state[state_key] if state_key in state else known.get(state_key)
-        after = digests[i]
-        if before is None:
-            fields = dict(zip(names, values[i], strict=True))
-        else:
-            fields = {
-                n: v for n, v, d in zip(names, values[i], after, strict=True) if before.get(n) != d
-            }
-            if not fields:
-                return
-        add(
-            RecordInput(sobject, id_field, key, fields)
-            if valid
-            else record_of(sobject, id_field, key, fields)
+    def planned_at(key: str, i: int) -> None:
+        planned(
+            key, dict(zip(names, values[i], strict=True)), dict(zip(names, digests[i], strict=True))
         )
-        state[state_key] = dict(zip(names, after, strict=True))
 
-    return planned
+    return planned_at

@@ -289,7 +289,7 @@ def plan_rows(
     planned = values_planner(plan, export, account_id)
     fields, record = columns.fields, (export.sobject, export.external_id[0])
     by = by_columns(fields, [r for r, _, _ in keyed], [k for _, k, _ in keyed], record)
-    planned_at = columns_planner(plan, export.name(), record, account_id, by) if by else None
+    planned_at = columns_planner(plan, export, account_id, by) if by else None
     for i, (row, key, parents) in enumerate(keyed):
         if width and not include(instance(row[:width])):
             plan_deletion(plan, export, account_id, key)

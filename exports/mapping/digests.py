@@ -38,22 +38,7 @@ def digest(value: Any) -> str:
 def digests_of(values: dict[str, Any]) -> dict[str, str]:
     """`digest` of each value, a remembered scalar's found without a call (a backfill
     digests millions of values, most of them repeated)."""
-    found = {}
-    remembered = _DIGESTS
-    for name, value in values.items():
-        kind = value.__class__
-        if kind in _REMEMBERED:
-            key = (kind, value)
-            answer = remembered.get(key)
-            if answer is None:
-                answer = _digest(value)
-                if len(remembered) >= 50_000:
-                    remembered.clear()
-                remembered[key] = answer
-            found[name] = answer
-            continue
-        found[name] = digest(value)
-    return found
+    return dict(zip(values, digests_in_column(list(values.values())), strict=True))
 
 
 def digests_in_column(values: list[Any], ref: str | None = None, texts: bool = False) -> list[str]:

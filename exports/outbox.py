@@ -225,9 +225,15 @@ def _lock_account(account: Account) -> None:
     which does not block inserts of rows that reference the account; SQLite's writes
     are serialized anyway). An account that does not exist (deleted meanwhile) is refused
     here: the records' account has no foreign key constraint in the database."""
-    found = Account.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk")
-    if not list(found):
+    if not lock_accounts([account.pk]):
         raise Account.DoesNotExist(f"account {account.pk} does not exist: nothing enqueued")
+
+
+def lock_accounts(pks: Iterable[int]) -> list[int]:
+    """Lock the accounts as an enqueue locks its account, in primary-key order (so two
+    lockers of the same accounts never wait for each other); those that exist."""
+    found = Account.objects.select_for_update(no_key=True).filter(pk__in=set(pks))
+    return list(found.order_by("pk").values_list("pk", flat=True))
 
 
 __all__ = [
@@ -243,6 +249,7 @@ __all__ = [
     "enqueue_delete",
     "enqueue_encoded",
     "enqueue_many",
+    "lock_accounts",
     "enqueue_numbered",
     "enqueue_valid",
     "validate",

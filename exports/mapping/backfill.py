@@ -24,16 +24,15 @@ from django.utils import timezone
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.capture import (
     Captured,
-    ChangedSinceRead,
     Pending,
     Plan,
     Prepared,
     captured_of,
-    captured_since,
     plan_capture,
     prepare,
     write,
 )
+from exports.mapping.captured_sql import ChangedSinceRead, captured_since
 from exports.mapping.columns import (
     Columns,
     Enqueued,
@@ -145,6 +144,7 @@ def backfill(
     )
     if progress.finished_at is not None:  # a finished backfill runs again from the start
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
+    progress.save()  # running from now (its updated_at): deletions leave tombstones (captured_sql)
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
     for attempt in range(1, RESTARTS + 1):
         try:

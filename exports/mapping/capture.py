@@ -22,19 +22,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 
 from accounts.models import Account
 from exports import jsontext
 from exports.captured import CapturedKey
-from exports.json_rows import bound_cursor
+from exports.mapping.captured_sql import (
+    StateKey,
+    as_read,
+    known_digests,
+    mark_vanished,
+    save_digests,
+)
 from exports.mapping.declare import Export, for_model
 from exports.mapping.digests import digests_of
-from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many
+from exports.outbox import Encoded, encode_valid, enqueue_encoded, enqueue_many, lock_accounts
 from exports.record_input import RecordInput
 from exports.record_quick import prevalidated
 
-StateKey = tuple[int, str, str]  # (account id, export name, key)
 Pending = dict[StateKey, dict[str, str] | None]  # a plan's state: None, the key forgotten
 Captured = tuple[list[StateKey], dict[StateKey, dict[str, str]]]  # keys looked up, found
 
@@ -46,6 +51,7 @@ class Plan:
     items: dict[int, list[dict[str, Any] | RecordInput]] = field(default_factory=dict)
     state: Pending = field(default_factory=dict)  # None: forget
     known: dict[StateKey, dict[str, str]] = field(default_factory=dict)
+    vanished: list[StateKey] = field(default_factory=list)  # gone, never enqueued
 
     def add(self, account_id: int, item: dict[str, Any]) -> None:
         self.items.setdefault(account_id, []).append(item)
@@ -86,7 +92,20 @@ def capture(
 ) -> int:
     """Enqueue what `rows` (export, object) need, in one transaction; the number enqueued.
     `account_id`: the account of every row, when the caller knows it (a backfill)."""
-    return apply(plan_capture(rows, deleted, account_id)) if rows else 0
+    if not rows:
+        return 0
+    plan = plan_capture(rows, deleted, account_id)
+    if not plan.vanished:
+        return apply(plan)
+    # A row gone whose key was never enqueued: a backfill may have read it before it went.
+    # With its accounts locked, read what was captured again (a chunk committed meanwhile
+    # shows its keys: their deletions are planned) and leave tombstones (captured_sql).
+    with transaction.atomic():
+        lock_accounts([a for a, _, _ in plan.vanished])
+        plan = plan_capture(rows, deleted, account_id)
+        total = apply(plan)
+        mark_vanished(plan.vanished)
+    return total
 
 
 def plan_capture(
@@ -139,7 +158,7 @@ def plan_upsert(
             for parent_export in for_model(type(parent)):
                 parent_key = parent_export.key_of(parent)
                 state_key = (account_id, parent_export.name(), parent_key)
-                if plan.digests(state_key) is None and parent_export().include(parent):
+                if not plan.digests(state_key) and parent_export().include(parent):
                     plan_upsert(plan, parent_export, parent, account_id, parent_key, depth + 1)
     plan_values(plan, export, account_id, key, export.values_of(obj))
 
@@ -200,8 +219,10 @@ def values_planner(
 
 def plan_deletion(plan: Plan, export: type[Export], account_id: int, key: str) -> None:
     state_key = (account_id, export.name(), key)
-    if plan.digests(state_key) is None:
-        return  # never enqueued: nothing to delete
+    if not plan.digests(state_key):  # never enqueued (None, or a tombstone: {})
+        if state_key not in plan.state:  # not forgotten by this plan either
+            plan.vanished.append(state_key)
+        return  # nothing to delete
     plan.add(
         account_id,
         {
@@ -237,7 +258,7 @@ def known(keys: list[StateKey], pending: Pending | None = None) -> dict[StateKey
 def captured(keys: list[StateKey]) -> Captured:
     """`keys` without repeats and the captured digests of those found, in one query."""
     wanted = list(dict.fromkeys(keys))
-    return wanted, _known(wanted) if wanted else {}
+    return wanted, known_digests(wanted) if wanted else {}
 
 
 def overlay(
@@ -255,37 +276,10 @@ def overlay(
     return found
 
 
-def _known(wanted: list[StateKey]) -> dict[StateKey, dict[str, str]]:
-    """The rows come back as one JSON array (decoded once, not a row and its digests at a
-    time: a backfill reads thousands of keys a chunk)."""
-    table = CapturedKey._meta.db_table
-    if connection.vendor == "postgresql":
-        keys_sql = "jsonb_array_elements(%s::jsonb) AS k(v)"
-        account = "(k.v ->> 0)::bigint"
-        rows = "json_agg(json_build_array(c.account_id, c.export, c.key, c.digests))::text"
-    else:
-        keys_sql = "(SELECT value AS v FROM json_each(%s)) AS k"
-        account = "k.v ->> 0"
-        rows = "json_group_array(json_array(c.account_id, c.export, c.key, json(c.digests)))"
-    sql = (
-        f"SELECT {rows} FROM {table} c JOIN {keys_sql}"  # noqa: S608
-        f" ON c.account_id = {account} AND c.export = k.v ->> 1 AND c.key = k.v ->> 2"
-    )
-    with bound_cursor() as cursor:
-        cursor.execute(sql, [jsontext.dumps(wanted)])
-        (found,) = cursor.fetchone()
-    return {(a, e, k): d for a, e, k, d in jsontext.loads(found or "[]")}
-
-
 def apply(plan: Plan) -> int:
     """Enqueue the plan's records and save the state, in one transaction. The records were
     built by the mapping: those a quick look proves valid are not validated again."""
     return write(prepare(plan))
-
-
-class ChangedSinceRead(Exception):
-    """A checked `write` found a key a save captured, changed or forgot after the rows it was
-    planned from were read: the plan's records may hold older values than the save's."""
 
 
 @dataclass(frozen=True)
@@ -365,84 +359,12 @@ def write(prepared: Prepared, savepoint: bool = True, checked: bool = False) -> 
             for account_id, export, key, _ in prepared.forget:
                 CapturedKey.objects.filter(account_id=account_id, export=export, key=key).delete()
         elif prepared.forget:
-            _as_read("delete", jsontext.dumps(prepared.forget), len(prepared.forget))
+            as_read("delete", jsontext.dumps(prepared.forget), len(prepared.forget))
         if prepared.keep is not None:
             if checked:
-                _as_read("update", prepared.keep, prepared.kept)
+                as_read("update", prepared.keep, prepared.kept)
             else:
-                _save_digests(prepared.keep)
+                save_digests(prepared.keep)
         if prepared.fresh is not None:
-            _save_digests(prepared.fresh, upsert=not checked)
+            save_digests(prepared.fresh, upsert=not checked)
     return total
-
-
-def captured_since(exc: Exception) -> bool:
-    """Is `exc` a checked `write`'s insert of a key captured since it was read?"""
-    text = str(exc)
-    return isinstance(exc, IntegrityError) and (
-        "one_captured_key" in text or f"{CapturedKey._meta.db_table}." in text
-    )
-
-
-def _save_digests(keep: str, upsert: bool = True) -> None:
-    """Upsert (account id, export, key, digests) rows in one statement, the rows as one JSON
-    parameter whose digests go in as they are (no text within the text); not `upsert`:
-    insert them (a key there already raises IntegrityError)."""
-    table = CapturedKey._meta.db_table
-    if connection.vendor == "postgresql":
-        select = (
-            "SELECT (v ->> 0)::bigint, v ->> 1, v ->> 2, v -> 3"
-            " FROM jsonb_array_elements(%s::jsonb) AS r(v) WHERE true"
-        )
-    else:
-        select = (
-            "SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3 FROM json_each(%s) WHERE true"
-        )
-    with bound_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, export, key, digests) {select}"  # noqa: S608
-            + (_UPSERT if upsert else ""),
-            [keep],
-        )
-
-
-def _as_read(change: str, rows: str, expected: int) -> None:
-    """A checked write's captured keys, each changed only where its digests are still those
-    read: "update" sets the digests of `rows` (account id, export, key, new digests, the
-    digests read), "delete" deletes `rows` (account id, export, key, the digests read).
-    ChangedSinceRead when fewer than `expected` were."""
-    table = CapturedKey._meta.db_table
-    read = 4 if change == "update" else 3
-    if connection.vendor == "postgresql":
-        rows_sql = "jsonb_array_elements(%s::jsonb) AS r(v)"
-        match = (
-            "c.account_id = (r.v ->> 0)::bigint AND c.export = r.v ->> 1 AND c.key = r.v ->> 2"
-            f" AND c.digests = r.v -> {read}"
-        )
-        sql = (
-            f"UPDATE {table} c SET digests = r.v -> 3 FROM {rows_sql} WHERE {match}"  # noqa: S608
-            if change == "update"
-            else f"DELETE FROM {table} c USING {rows_sql} WHERE {match}"  # noqa: S608
-        )
-        sql = f"WITH done AS ({sql} RETURNING 1) SELECT count(*) FROM done"
-    else:
-        match = (
-            f"{table}.account_id = r.value ->> 0 AND {table}.export = r.value ->> 1"
-            f" AND {table}.key = r.value ->> 2"
-            f" AND json({table}.digests) = json(r.value -> {read})"
-        )
-        sql = (
-            f"UPDATE {table} SET digests = json(r.value -> 3) FROM json_each(%s) AS r"  # noqa: S608
-            f" WHERE {match}"
-            if change == "update"
-            else f"DELETE FROM {table} WHERE EXISTS"  # noqa: S608
-            f" (SELECT 1 FROM json_each(%s) AS r WHERE {match})"
-        )
-    with bound_cursor() as cursor:
-        cursor.execute(sql, [rows])
-        done = cursor.fetchone()[0] if connection.vendor == "postgresql" else cursor.rowcount
-    if done != expected:
-        raise ChangedSinceRead(f"{expected - done} of {expected} captured keys changed since read")
-
-
-_UPSERT = " ON CONFLICT (account_id, export, key) DO UPDATE SET digests = EXCLUDED.digests"

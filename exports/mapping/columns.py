@@ -262,7 +262,7 @@ def remember_parents(
         for _, _, state_key in found:
             if state_key[1] != own and state_key not in parents:
                 digests = plan.digests(state_key)
-                if digests is not None:
+                if digests:  # not a tombstone (captured_sql)
                     if len(parents) >= most:
                         parents.clear()
                     parents[state_key] = digests
@@ -295,7 +295,7 @@ def plan_rows(
             plan_deletion(plan, export, account_id, key)
             continue
         for parent, pk, state_key in parents:  # parents first
-            if plan.digests(state_key) is None:
+            if not plan.digests(state_key):
                 obj = loaded.get((parent.model, pk))
                 if obj is not None and parent.export().include(obj):
                     plan_upsert(plan, parent.export, obj, account_id, state_key[2], depth=1)
@@ -386,7 +386,7 @@ def _load_parents(
     wanted: dict[type[models.Model], set[Any]] = {}
     for _, _, parents in keyed:
         for parent, pk, state_key in parents:
-            if state_key not in known:
+            if not known.get(state_key):  # never enqueued (or a tombstone)
                 wanted.setdefault(parent.model, set()).add(pk)
     loaded = {}
     for model, pks in wanted.items():

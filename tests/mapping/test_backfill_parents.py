@@ -15,14 +15,13 @@ from crmsync.example.models import Company, Person, Tenant
 from exports.captured import BackfillProgress, CapturedKey
 from exports.mapping.backfill import _write_chunk, backfill
 from exports.mapping.capture import (
-    ChangedSinceRead,
     Plan,
     apply,
-    captured_since,
     known,
     prepare,
     write,
 )
+from exports.mapping.captured_sql import ChangedSinceRead, captured_since
 from exports.mapping.columns import columns_of, plan_rows, read_keys, remember_parents
 from exports.mapping.digests import digests_of
 from exports.models import ExportRecord

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,9 +90,20 @@ def freeze_startup_objects(**_: Any) -> None:
     Salesforce's answer: ~3 ms per 1,000-record call, 15 % of the throughput at 0 ms
     latency (bench/). Only startup objects are frozen; what tasks allocate is collected
     as usual, the youngest generation every YOUNG_COLLECTION_EVERY allocations (Python's
-    700 started a collection several times a run, and every hundredth a full one)."""
+    700 started a collection several times a run, and every hundredth a full one). Threads
+    hand the interpreter over sooner (SWITCH_INTERVAL_S)."""
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+# How long a thread holding the interpreter runs before one waiting for it may take it
+# (Python's default: 5 ms). A call's answer arrives in the HTTP thread while the link's
+# thread works beside it (the cursor move, the next call's read-ahead: ~10 ms of CPU a
+# call); at 5 ms the answer could wait that long before it was read and the next request
+# went out, a tenth of a call's time at 25 ms of latency (bench/README.md › Compare at
+# 25 ms). The backfill's threads use the same (exports.mapping.writer.quick_handoffs).
+SWITCH_INTERVAL_S = 0.0005
 
 
 # A small account's run allocates tens of thousands of objects, nearly all freed by reference

@@ -58,19 +58,6 @@ def reusable_gateway(crm: Connection) -> Gateway:
     return gateway
 
 
-def reuse_as_is(gateway: Gateway, crm: Connection) -> bool:
-    """Is `gateway` this thread's gateway for `crm`'s account, built from the same connection
-    settings (what `reusable_gateway(crm)` would give back)? Then it counts as used now; its
-    counters are left as they are (a call may be in flight on it)."""
-    gateways = _reused.__dict__.get("gateways", {})
-    cached = gateways.get(crm.account_id)
-    fingerprint = _connection_fingerprint(crm)
-    if cached is None or cached[2] is not gateway or cached[0] != fingerprint:
-        return False
-    gateways[crm.account_id] = (fingerprint, time.monotonic(), gateway)
-    return True
-
-
 def _close_idle(
     gateways: dict[int, tuple[tuple[Any, ...], float, Gateway]], now: float, keep: int
 ) -> None:

@@ -7,7 +7,6 @@ A call carries up to CRMSYNC_BATCHES_PER_CALL batches. `send` runs in the HTTP t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -305,35 +304,3 @@ def _send_pass(
     if cut == len(rows):
         return head
     return [*head, preset[rows[cut].key.id], *[NOT_SENT] * (len(rows) - cut - 1)]
-
-
-def records_per_call_after(now: int | None, call: Call, answer: Answer) -> int | None:
-    """The cursor's records per call once `call`'s answer is taken (`now`: before it):
-    adapted to what the call showed (Apex CPU limit, server time) under the admin's ceiling;
-    as it was for a retry's call or with adaptive calls off."""
-    if not settings.CRMSYNC_ADAPTIVE_CALLS or call.only:
-        return now
-    crm, per_call = call.crm, settings.CRMSYNC_BATCHES_PER_CALL
-    current, per_batch = decisions.call_size(now, crm.batch_size, per_call)
-    carried = len(call.rows)
-    return decisions.next_records_per_call(
-        current,
-        carried,
-        carried if crm.pause_on_export_errors else min(carried, per_batch),
-        crm.batch_size * per_call,  # the admin's ceiling
-        answer.cpu_limited,
-        answer.slowest_call_s,
-        settings.CRMSYNC_CALL_TARGET_S,
-    )
-
-
-def size_after(now: int | None, call: Call, crm: CRMSettings) -> Callable[[Answer], CallSize]:
-    """The next call's size once `call`'s answer is taken, as `crm` cuts it (`now`: the
-    cursor's records per call before the answer)."""
-
-    def size(answer: Answer) -> CallSize:
-        records = records_per_call_after(now, call, answer)
-        adapted = records if settings.CRMSYNC_ADAPTIVE_CALLS else None
-        return decisions.call_size(adapted, crm.batch_size, settings.CRMSYNC_BATCHES_PER_CALL)
-
-    return size

@@ -22,7 +22,7 @@ from accounts.models import CRMSettings
 from exports.alerts.rules import API_LIMIT
 from exports.models import ExportCursor, ExportRun
 from exports.run import decisions, fence, link_state, overlap, payload
-from exports.run.call import Answer, Call, CallPlan, records_per_call_after, size_after
+from exports.run.call import Answer, Call, CallPlan
 from exports.run.claim import Token
 from exports.run.cursor_move import ending, move_cursor
 from exports.run.decisions import CallSize
@@ -147,9 +147,8 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     2. Wait for its answer: a transient fault raises (the task retries), a permanent one
        fails the run (`RunFailed`).
     3. Adapt the records per call to what the call showed.
-    4. If it is safe, the next call went out before this one's cursor move commits: it was
-       handed to the HTTP thread with step 1, which sent it as soon as the answer showed
-       it may (`overlap.arm`).
+    4. If it is safe, send the next call before this one's cursor move commits
+       (`overlap.follow`).
     5. Apply the answer: move the cursor, open or bump ExportErrors, resolve the parked
        record's error once it went through, add to the run's counts. Another link moved
        the cursor first → stop.
@@ -161,7 +160,6 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
     cut the link: then nothing is waited for (`_settle`).
     """
     following: Call | None = None
-    armed: overlap.Armed | None = None
     answered = False
     time_up = False
     try:
@@ -170,11 +168,10 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
             more = time.monotonic() < deadline and not call.only and not call.last
             crm = settings_now(call.crm) if more else call.crm
             ahead = _read_ahead(link, call, crm) if more else None
-            armed = _arm(link, call, crm, ahead) if more else None
             answered = True  # (_answer takes the answer, or raises with it)
             answer = _answer(link, call)
             _adapt(link, call, answer)
-            following, armed = overlap.take(armed) if armed else None, None
+            following = _follow(link, call, answer, crm, ahead) if more else None
             ends = ending(call, answer, link.attempted)
             if not _apply(link, call, answer, ends):
                 return Stopped(LOST_RACE)
@@ -196,9 +193,7 @@ def _calls(link: Link, call: Call, deadline: float) -> LinkStep:
         raise
     finally:
         taken = answered and call.answer.done()  # `_answer` took its answer (or its failure)
-        went = overlap.disarm(armed) if armed else None
-        unused = (None if taken else call, following, went)
-        _settle(link, [c for c in unused if c is not None], time_up)
+        _settle(link, [c for c in (None if taken else call, following) if c is not None], time_up)
 
 
 def _settle(link: Link, unused: list[Call], time_up: bool) -> None:
@@ -235,13 +230,13 @@ def _read_ahead(link: Link, call: Call, crm: CRMSettings) -> overlap.Ahead | Non
     return overlap.read_ahead(call, link.call_size(crm), link.budget_after(call, crm))
 
 
-def _arm(
-    link: Link, call: Call, crm: CRMSettings, ahead: overlap.Ahead | None
-) -> overlap.Armed | None:
-    """The next call, handed to the HTTP thread to go out as soon as `call`'s answer shows
-    it may, before this one's cursor move commits (the call size as `_adapt` will leave it)."""
-    size = size_after(link.cursor.records_per_call, call, crm)
-    return overlap.arm(call, crm, ahead, size, link.budget_after(call, crm), link.send_by(crm))
+def _follow(
+    link: Link, call: Call, answer: Answer, crm: CRMSettings, ahead: overlap.Ahead | None
+) -> Call | None:
+    """The next call, sent before this one's cursor move commits, if that is safe (the
+    call size as `_adapt` left it)."""
+    size, budget = link.call_size(crm), link.budget_after(call, crm)
+    return overlap.follow(call, answer, crm, ahead, size, budget, link.send_by(crm))
 
 
 def _retry_state(cursor: ExportCursor) -> tuple[int | None, list[int] | None]:
@@ -372,8 +367,19 @@ def _answer(link: Link, call: Call) -> Answer:
 def _adapt(link: Link, call: Call, answer: Answer) -> None:
     """Adapt the account's records per call to what this call showed (Apex CPU limit, server
     time); the cursor move saves it."""
-    cursor = link.cursor
-    cursor.records_per_call = records_per_call_after(cursor.records_per_call, call, answer)
+    if not settings.CRMSYNC_ADAPTIVE_CALLS or call.only:
+        return
+    current, per_batch = link.call_size(call.crm)
+    carried = len(call.rows)
+    link.cursor.records_per_call = decisions.next_records_per_call(
+        current,
+        carried,
+        carried if call.crm.pause_on_export_errors else min(carried, per_batch),
+        call.crm.batch_size * settings.CRMSYNC_BATCHES_PER_CALL,  # the admin's ceiling
+        answer.cpu_limited,
+        answer.slowest_call_s,
+        settings.CRMSYNC_CALL_TARGET_S,
+    )
 
 
 def _apply(link: Link, call: Call, answer: Answer, ends: str = "") -> bool:

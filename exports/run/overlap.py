@@ -18,12 +18,10 @@ task's soft time limit cut the link, it is left instead (`leave`): nothing waits
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +37,7 @@ from exports.run.decisions import CallSize
 from exports.run.payload import Row
 from salesforce import org_slots
 from salesforce.client import Gateway
-from salesforce.reuse import reusable_gateway, reuse_as_is
+from salesforce.reuse import reusable_gateway
 from salesforce.wire import Batch
 
 log = logging.getLogger("exports.pipeline")  # the export's log stream (docs/operations.md › Logs)
@@ -82,22 +80,8 @@ def log_in_ahead(crm: CRMSettings) -> None:
 
 def send_call(plan: CallPlan) -> Call:
     """Hand a call to the HTTP thread; its answer comes as `Call.answer`."""
-    out = threading.Event()
-    call, args = _ready_to_send(plan)
-    answer = http().submit(_send, out, *args)
-    # Let the request go out before this thread works beside it: the two threads would
-    # share the interpreter while the HTTP thread checks the records and writes the request
-    # (not longer than GOES_OUT_S: it may wait for an org slot or a login).
-    out.wait(GOES_OUT_S)
-    return dataclasses.replace(call, answer=answer)
-
-
-def _ready_to_send(plan: CallPlan, gateway: Gateway | None = None) -> tuple[Call, tuple[Any, ...]]:
-    """The call of `plan` (its answer still to come) and `calls.send`'s arguments for it, on
-    `gateway` (by default this thread's for the account, its counters at zero)."""
     crm, rows, batches, per_batch = plan.crm, plan.rows, plan.batches, plan.size.per_batch
-    if gateway is None:
-        gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
+    gateway = reusable_gateway(crm)  # the HTTPS connection stays open between calls
     if any(row.key.delete for row in rows):  # deletions travel by Salesforce Id
         rows = payload.with_ids(crm.account_id, rows)
         batches = payload.batches_of(rows, per_batch)
@@ -105,9 +89,15 @@ def _ready_to_send(plan: CallPlan, gateway: Gateway | None = None) -> tuple[Call
         rows = payload.with_version(rows, crm.version_field)
         batches = payload.batches_of(rows, per_batch)
     pause_on = crm.pause_on_export_errors
-    args = (gateway, rows, batches, pause_on, per_batch, plan.send_by, crm.version_field)
-    call = Call(crm, plan.after_id, plan.until_id, plan.only, rows, gateway, Future(), plan.last)
-    return call, args
+    out = threading.Event()
+    answer = http().submit(
+        _send, out, gateway, rows, batches, pause_on, per_batch, plan.send_by, crm.version_field
+    )
+    # Let the request go out before this thread works beside it: the two threads would
+    # share the interpreter while the HTTP thread checks the records and writes the request
+    # (not longer than GOES_OUT_S: it may wait for an org slot or a login).
+    out.wait(GOES_OUT_S)
+    return Call(crm, plan.after_id, plan.until_id, plan.only, rows, gateway, answer, plan.last)
 
 
 GOES_OUT_S = 0.02
@@ -177,84 +167,28 @@ def none_left(ahead: Ahead | None, after_id: int) -> bool:
     return ahead is not None and ahead.after_id == after_id and not ahead.rows and ahead.last
 
 
-@dataclass(frozen=True)
-class Armed:
-    """The next call handed to the HTTP thread while the call before it is in flight (`arm`):
-    its answer None when it did not go out. `went` holds the HTTP thread's verdict once
-    `decided` is set; `out`: its request went out (or it never will)."""
-
-    call: Call
-    decided: threading.Event
-    out: threading.Event
-    went: list[bool]
-
-
-def arm(
+def follow(
     call: Call,
+    answer: Answer,
     crm: CRMSettings,
     ahead: Ahead | None,
-    size_after: Callable[[Answer], CallSize],
+    size: CallSize,
     budget: int,
     send_by: float,
-) -> Armed | None:
-    """Hand the call after `call` (prepared: `ahead`) to the HTTP thread, which runs it
-    right after `call`'s own exchange: it goes out at once, before `call`'s cursor move is
-    committed, if that is safe — `call` went through whole, the run goes on, the next call
-    writes none of its records, is cut as the answer leaves the call size
-    (`size_after`), and the claim to send leaves it time (`send_by`, monotonic). The link's
-    thread no longer stands between an answer and the next request. None when nothing is
-    ready to follow."""
-    if ahead is None or not ahead.rows or ahead.shared or not crm.exporting:
-        return None
-    if not reuse_as_is(call.gateway, crm):  # the connection settings changed: not ahead
-        return None
-    following, args = _ready_to_send(ahead.plan(crm, send_by), call.gateway)
+) -> Call | None:
+    """Send the next call before `call`'s cursor move is committed, if that is safe: it
+    went through whole, the run goes on, the next call writes none of its records, and the
+    claim to send leaves it time (`send_by`, monotonic)."""
     end = call.rows[-1].key.id
-    armed = Armed(following, threading.Event(), threading.Event(), [])
-
-    def may_follow() -> bool:
-        answer = call.answer.result(timeout=0)  # answered: it ran before, in this thread
-        return (
-            ready(ahead, end, size_after(answer), budget)
-            and decisions.may_send_before_commit(answer.decision, end, ahead.shared)
-            and not answer.near_api_limit(crm)
-            and send_by - time.monotonic() > settings.CRMSYNC_CLAIM_MARGIN_S / 2
-        )
-
-    def follow_at_once() -> Answer | None:
-        try:
-            armed.went.append(may_follow())
-        except BaseException:  # noqa: BLE001 (the call failed: the link takes its failure)
-            armed.went.append(False)
-        finally:
-            armed.decided.set()
-        if not armed.went[0]:
-            armed.out.set()
-            return None
-        following.gateway.reset_counters()  # (the call before is done: they were its own)
-        return _send(armed.out, *args)
-
-    answer: Future[Answer] = http().submit(follow_at_once)  # type: ignore[arg-type]
-    return dataclasses.replace(armed, call=dataclasses.replace(following, answer=answer))
-
-
-def take(armed: Armed) -> Call | None:
-    """The armed call, if it went out (the HTTP thread decides right after the answer the
-    link holds now); None: the link sends the next call itself, after the commit."""
-    armed.decided.wait()
-    if not armed.went[0]:
+    if ahead is None or not ready(ahead, end, size, budget):
         return None
-    armed.out.wait(GOES_OUT_S)  # as `send_call`: its request out before this thread works
-    return armed.call
-
-
-def disarm(armed: Armed) -> Call | None:
-    """An armed call the link stopped without taking: cancelled if the HTTP thread has not
-    come to it, else the call if it went out (drained or left as any call in flight)."""
-    if armed.call.answer.cancel():
+    if not decisions.may_send_before_commit(answer.decision, end, ahead.shared):
         return None
-    armed.decided.wait()
-    return armed.call if armed.went[0] else None
+    if not crm.exporting or answer.near_api_limit(crm):
+        return None
+    if send_by - time.monotonic() <= settings.CRMSYNC_CLAIM_MARGIN_S / 2:
+        return None  # the link renews its claim to send first (`link._keep_claim`)
+    return send_call(ahead.plan(crm, send_by))
 
 
 def drain(run_id: int, call: Call) -> None:

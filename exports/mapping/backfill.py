@@ -52,6 +52,7 @@ from exports.mapping.writer import (
     pipelined,
     quick_handoffs,
 )
+from exports.outbox import lock_accounts
 
 
 class BackfillError(ValueError):
@@ -144,7 +145,9 @@ def backfill(
     )
     if progress.finished_at is not None:  # a finished backfill runs again from the start
         progress.last_pk, progress.rows, progress.enqueued, progress.finished_at = "", 0, 0, None
-    progress.save()  # running from now (its updated_at): deletions leave tombstones (captured_sql)
+    with transaction.atomic():  # running from now: deletions leave tombstones (captured_sql)
+        lock_accounts([account_id])  # after any deletion that found none running commits
+        progress.save()
     columns = None if getattr(qs, "_prefetch_related_lookups", ()) else columns_of(export)
     for attempt in range(1, RESTARTS + 1):
         try:

@@ -39,7 +39,9 @@ def mark_vanished(keys: list[StateKey]) -> int:
     accounts a backfill is running for; the number of keys that needed one. Call it with
     the keys' accounts locked (as an enqueue locks them) and their captured state read
     after the lock: a backfill's chunk commits either before (the state read shows its
-    keys, a deletion is enqueued instead) or after (it finds the tombstone)."""
+    keys, a deletion is enqueued instead) or after (it finds the tombstone). A backfill
+    starts under the same lock, so one that this finds not running reads its first chunk
+    after the deletion commits."""
     pairs = {(a, e) for a, e, _ in keys}
     running = set(
         BackfillProgress.objects.filter(

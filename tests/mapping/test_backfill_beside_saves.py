@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from accounts.models import Account
 from crmsync.example.crm_exports import PersonExport
@@ -24,6 +24,7 @@ from exports.mapping.columns import columns_of
 from exports.mapping.digests import digests_of
 from exports.mapping.writer import one_snapshot
 from exports.models import ExportRecord
+from tests.conftest import lock_waiters, wait_for
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -212,4 +213,45 @@ def test_a_never_exported_row_excluded_between_its_chunks_read_and_write_is_not_
     backfill(export, shop.pk, [], batch=10, on_chunk=save_when(1, "P15", is_customer=False))
 
     assert excluded not in live(shop)
+    assert len(live(shop)) == 39
+
+
+def test_a_backfill_starts_after_a_deletion_in_flight_that_found_none_running(shop):
+    """A deletion that found no backfill running left no tombstone; it holds the account
+    until it commits, and a backfill starts under the same lock: it reads its first chunk
+    after the row is gone."""
+    gone = str(Person.objects.get(last_name="P15").uuid)
+    deleted, release = threading.Event(), threading.Event()
+
+    def delete_elsewhere() -> None:
+        try:
+            with transaction.atomic():
+                Person.objects.get(last_name="P15").delete()
+                deleted.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def backfill_elsewhere() -> None:
+        try:
+            backfill(PersonExport, shop.pk, [], batch=10)
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete_elsewhere)
+    deleter.start()
+    runner = threading.Thread(target=backfill_elsewhere)
+    try:
+        wait_for(deleted.is_set, timeout=10, what="the row deleted, not committed")
+        assert not CapturedKey.objects.filter(key=gone).exists()  # no tombstone: none ran
+        runner.start()
+        wait_for(lambda: lock_waiters() >= 1, timeout=10, what="the backfill waiting to start")
+    finally:
+        release.set()
+        deleter.join(timeout=30)
+        if runner.ident is not None:  # started
+            runner.join(timeout=60)
+    assert not runner.is_alive(), "the backfill did not finish"
+
+    assert gone not in live(shop)
     assert len(live(shop)) == 39

@@ -102,7 +102,7 @@ def freeze_startup_objects(**_: Any) -> None:
 # thread works beside it (the cursor move, the next call's read-ahead: ~10 ms of CPU a
 # call); at 5 ms the answer could wait that long before it was read and the next request
 # went out, a tenth of a call's time at 25 ms of latency (bench/README.md › Compare at
-# 25 ms). The backfill's threads use the same (exports.mapping.writer.quick_handoffs).
+# 25 ms). A backfill's threads use it too (exports.mapping.writer.quick_handoffs).
 SWITCH_INTERVAL_S = 0.0005
 
 

@@ -23,6 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connection, connections, transaction
 
+from crmsync.celery import SWITCH_INTERVAL_S
+
 T = TypeVar("T")
 
 
@@ -31,10 +33,11 @@ def quick_handoffs(threaded: bool) -> Iterator[None]:
     """The reader's and the writer's threads mostly wait for PostgreSQL; when its answer
     comes each waits for the planning thread to let go of the interpreter, up to Python's
     switch interval (5 ms) a round trip, a quarter of a chunk's writing time. While the
-    threads run the interval is 0.5 ms (it is the process's: set back after)."""
+    threads run the interval is the worker's (SWITCH_INTERVAL_S, 0.5 ms; it is the process's:
+    set back after)."""
     before = sys.getswitchinterval()
     if threaded:
-        sys.setswitchinterval(min(before, 0.0005))
+        sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
     try:
         yield
     finally:
